@@ -1,0 +1,1 @@
+"""Portail Cabinet: the internal management portal of a French accounting firm."""

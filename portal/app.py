@@ -1,0 +1,153 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+import dramatiq
+from advanced_alchemy.config import AsyncSessionConfig
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.plugins.flash import FlashConfig, FlashPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.template.config import TemplateConfig
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.audit import recorder
+from portal.auth.controllers import SignInController
+from portal.auth.guards import PUBLIC
+from portal.auth.models import WebSession
+from portal.auth.sessions import build_session_auth
+from portal.clients.controllers import DossierController
+from portal.db import migrate
+from portal.db.engine import make_engine
+from portal.firm.controllers import SettingsController, UserController
+from portal.jobs import outbox, runtime
+from portal.jobs.controllers import JobRunController
+from portal.jobs.scheduler import BackgroundLoop
+from portal.settings import Settings, get_settings
+from portal.web import errors
+from portal.web.context import after_request, before_request
+from portal.web.controllers import WebController, health
+from portal.web.deps import provide_settings
+from portal.web.templating import configure as configure_templates
+
+log = logging.getLogger(__name__)
+
+__all__ = ["create_app"]
+
+
+def _session_store(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> Store:
+    # On SQLite a database store would write on a second connection while the request
+    # transaction holds the single write lock; files avoid that deadlock.
+    if settings.is_sqlite:
+        return FileStore(settings.var_dir / "sessions", create_directories=True)
+    return SQLAlchemyStore(alchemy, model=WebSession, namespace="sessions")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_maker: Callable[[], AsyncSession] | None = None,
+    background: bool = True,
+    embedded_worker: bool | None = None,
+) -> Litestar:
+    """Build the portal.
+
+    ``background`` starts the outbox relay (and, with the embedded broker, the scheduler);
+    ``embedded_worker`` runs dramatiq workers in this process (default: with the embedded
+    broker only). Tests pass a ``session_maker`` bound to a transaction they roll back.
+    """
+    settings = settings or get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    recorder.install()
+    outbox.install()
+    engine = make_engine(settings.database_url)
+    alchemy = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_maker=session_maker,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit_include_redirects",
+        session_dependency_key="db_session",
+        create_all=False,
+    )
+    if embedded_worker is None:
+        embedded_worker = settings.broker_is_embedded
+    template_config = TemplateConfig(
+        directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure_templates
+    )
+    secure = settings.secure_cookies
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.is_sqlite:
+            await anyio.to_thread.run_sync(migrate.upgrade, settings.database_url)
+        jobs = runtime.configure(settings)
+        worker: dramatiq.Worker | None = None
+        loop: BackgroundLoop | None = None
+        if embedded_worker:
+            worker = dramatiq.Worker(jobs.broker, worker_threads=settings.embedded_worker_threads)
+            worker.start()
+        if background:
+            loop = BackgroundLoop(jobs, schedules=settings.broker_is_embedded)
+            loop.start(redeliver_everything=settings.broker_is_embedded)
+        app.state.jobs = jobs
+        try:
+            yield
+        finally:
+            if loop is not None:
+                await loop.stop()
+            if worker is not None:
+                await anyio.to_thread.run_sync(worker.stop)
+            await engine.dispose()
+
+    app = Litestar(
+        route_handlers=[
+            SignInController,
+            WebController,
+            DossierController,
+            UserController,
+            SettingsController,
+            JobRunController,
+            health,
+            create_static_files_router(
+                path="/static", directories=[settings.static_dir], opt=PUBLIC, include_in_schema=False
+            ),
+        ],
+        plugins=[
+            HTMXPlugin(),
+            SQLAlchemyPlugin(config=alchemy),
+            FlashPlugin(config=FlashConfig(template_config=template_config)),
+        ],
+        on_app_init=[build_session_auth(settings, alchemy).on_app_init],
+        stores={"sessions": _session_store(settings, alchemy)},
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="__Host-csrftoken" if secure else "csrftoken",
+            cookie_secure=secure,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+        ),
+        template_config=template_config,
+        dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
+        before_request=before_request,
+        after_request=after_request,
+        exception_handlers=errors.EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=None,
+        debug=settings.debug,
+        state=State({"settings": settings}),
+    )
+    return app
+

@@ -1,0 +1,1 @@
+"""Authentication (sessions, passwords, throttling) and the permission model."""

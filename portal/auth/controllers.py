@@ -1,0 +1,81 @@
+"""Sign-in and sign-out pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar.di import NamedDependency
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.audit.recorder import record
+from portal.auth.guards import PUBLIC, principal_of, signed_in
+from portal.auth.policy import Principal
+from portal.auth.services import SignInError, authenticate
+from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
+from portal.settings import Settings
+from portal.web.context import client_address
+
+FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
+
+
+@dataclass
+class SignInForm:
+    email: str = ""
+    password: str = ""
+    suivant: str = ""
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never an absolute URL an attacker could send people to."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+class SignInController(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/connexion", opt=PUBLIC, name="auth:sign_in")
+    async def sign_in_page(self, request: Request[Any, Any, Any], suivant: str = "", deconnecte: bool = False) -> Any:
+        if isinstance(request.scope.get("user"), Principal):
+            return Redirect(safe_next(suivant))
+        return Template(
+            template_name="auth/sign_in.html",
+            context={"suivant": safe_next(suivant), "signed_out": deconnecte, "email": "", "error": None},
+        )
+
+    @post("/connexion", opt=PUBLIC, name="auth:sign_in_submit")
+    async def sign_in(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        data: Annotated[SignInForm, FormBody],
+    ) -> Response[Any]:
+        try:
+            user = await authenticate(
+                db_session, settings, email=data.email, password=data.password, ip_address=client_address(request)
+            )
+        except SignInError as refused:
+            return Template(
+                template_name="auth/sign_in.html",
+                context={"suivant": safe_next(data.suivant), "email": data.email, "error": refused.message},
+                status_code=refused.status,
+            )
+        request.clear_session()
+        request.set_session({SESSION_USER_ID: str(user.id), SESSION_EPOCH: user.session_epoch})
+        rotate_session(request)
+        return Redirect(safe_next(data.suivant), status_code=303)
+
+    @post("/deconnexion", guards=[signed_in], name="auth:sign_out")
+    async def sign_out(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
+        principal = principal_of(request)
+        record(db_session, "auth.sign_out", object_type="user_account", object_id=str(principal.user_id))
+        request.clear_session()
+        return Redirect("/connexion?deconnecte=1", status_code=303)

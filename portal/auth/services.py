@@ -1,0 +1,72 @@
+"""Signing in: credentials, throttling, and the person's principal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.audit.context import Actor, acting_as
+from portal.audit.recorder import record
+from portal.auth.passwords import hash_password, needs_rehash, verify_password
+from portal.auth.policy import Principal
+from portal.auth.throttle import LoginThrottle
+from portal.firm.models import User
+from portal.firm.services import normalise_email
+from portal.settings import Settings
+
+
+class SignInError(Exception):
+    """Sign-in refused; ``message`` is shown to the person, ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+REFUSED = "Adresse e-mail ou mot de passe incorrect."
+THROTTLED = "Trop de tentatives de connexion. Réessayez dans {minutes} minutes."
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, *, email: str, password: str, ip_address: str
+) -> User:
+    """Return the active user whose credentials these are, or raise ``SignInError``.
+
+    Failed attempts are committed at once: the request that reports them ends in an
+    error status, which rolls its own transaction back.
+    """
+    email = normalise_email(email)
+    throttle = LoginThrottle(
+        session, max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
+    )
+    if await throttle.is_locked(email, ip_address):
+        minutes = max(1, settings.login_window_seconds // 60)
+        raise SignInError(THROTTLED.format(minutes=minutes), 429)
+    user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+    valid = verify_password(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        await throttle.record(email, ip_address, succeeded=False)
+        await session.commit()
+        raise SignInError(REFUSED, 401)
+    await throttle.record(email, ip_address, succeeded=True)
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = dt.datetime.now(dt.UTC)
+    with acting_as(Actor(user_id=user.id, label=user.email, ip_address=ip_address)):
+        record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
+        await session.flush()
+    return user
+
+
+async def load_principal(session: AsyncSession, user_id: uuid.UUID, epoch: int) -> Principal | None:
+    """The principal for a session, or None when the person is gone, inactive or signed out everywhere."""
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active or user.session_epoch != epoch:
+        return None
+    return Principal.build(
+        user_id=user.id, email=user.email, name=user.name, locale=user.locale, roles=user.firm_roles
+    )

@@ -1,0 +1,85 @@
+"""Server-side sessions with a fresh session id at every sign-in, and the session authentication."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.security.session_auth import SessionAuth
+from litestar.types import Message, ScopeSession
+
+from portal.auth.policy import Principal
+from portal.auth.services import load_principal
+from portal.settings import Settings
+
+_ROTATE = "portal_rotate_session"
+_NEW_ID = "portal_new_session_id"
+
+SESSION_USER_ID = "user_id"
+SESSION_EPOCH = "epoch"
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Server-side sessions that can drop the current id and issue a new one.
+
+    Sign-in asks for this, so that an id planted before sign-in (session fixation)
+    never becomes an authenticated session.
+    """
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        new_id = connection.scope.get("state", {}).get(_NEW_ID)
+        return str(new_id) if new_id else super().get_session_id(connection)
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        state = connection.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        if state.get(_ROTATE) and not state.get(_NEW_ID):
+            old_id = connection.cookies.get(self.config.key)
+            if old_id and old_id != "null":
+                await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            state[_NEW_ID] = self.generate_session_id()
+        await super().store_in_message(scope_session, message, connection)
+
+
+@dataclass
+class PortalSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
+def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Ask for a new session id when this response is sent."""
+    connection.scope.setdefault("state", {})[_ROTATE] = True  # type: ignore[typeddict-item]
+
+
+def build_session_auth(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> SessionAuth[Principal, Any]:
+    async def retrieve_principal(
+        session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> Principal | None:
+        raw_id = session.get(SESSION_USER_ID)
+        if not raw_id:
+            return None
+        try:
+            user_id = uuid.UUID(str(raw_id))
+        except ValueError:
+            return None
+        db_session = alchemy.provide_session(connection.app.state, connection.scope)
+        return await load_principal(db_session, user_id, int(session.get(SESSION_EPOCH, -1)))
+
+    secure = settings.secure_cookies
+    return SessionAuth[Principal, Any](
+        retrieve_user_handler=retrieve_principal,
+        session_backend_config=PortalSessionConfig(
+            key="__Host-portal_session" if secure else "portal_session",
+            secure=secure,
+            httponly=True,
+            samesite="lax",
+            max_age=settings.session_max_age_seconds,
+        ),
+        exclude=["^/static/"],
+        exclude_opt_key="exclude_from_auth",
+    )

@@ -1,0 +1,1 @@
+"""Billing: the billing entity, its client base, engagements and invoices."""

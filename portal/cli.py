@@ -1,0 +1,230 @@
+"""The ``portal`` command: what operators, scripts and tests run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from portal.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        return await coroutine_factory()
+
+    return asyncio.run(runner())
+
+
+async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from portal.audit import recorder
+    from portal.db.engine import make_engine, make_session_maker
+
+    recorder.install()
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_session_maker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Portail Cabinet."""
+
+
+# --- database -------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from portal.db import migrate
+
+    migrate.upgrade(get_settings().database_url, revision)
+    click.echo(f"Base de données à jour ({revision}).")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    from portal.db import migrate
+
+    migrate.downgrade(get_settings().database_url, revision)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models (against an up-to-date database)."""
+    from portal.db import migrate
+
+    migrate.revision(get_settings().database_url, message)
+
+
+# --- people ---------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """People who sign in."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    type=click.Choice(["partner", "admin", "collaborator"]),
+    help="Repeat for several roles.",
+)
+def user_create(email: str, name: str, roles: tuple[str, ...]) -> None:
+    """Create a person. The password comes from PORTAL_PASSWORD, or is asked for."""
+    from portal.firm.roles import FirmRole
+    from portal.firm.services import UserError, UserService
+
+    password = os.environ.get("PORTAL_PASSWORD") or click.prompt(
+        "Mot de passe", hide_input=True, confirmation_prompt=True
+    )
+
+    async def create(session: Any) -> str:
+        created = await UserService(session=session).create_user(
+            email=email, name=name, roles=[FirmRole(role) for role in roles], password=password
+        )
+        return str(created.email)
+
+    try:
+        created_email = _run(lambda: _with_session(get_settings(), create))
+    except UserError as refused:
+        raise click.ClickException(str(refused)) from refused
+    click.echo(f"Utilisateur créé : {created_email}")
+
+
+# --- demo -----------------------------------------------------------------------------
+
+
+@main.group()
+def demo() -> None:
+    """Demo data."""
+
+
+def _seed_demo(settings: Settings) -> None:
+    from portal import demo as demo_module
+
+    async def seed(session: Any) -> demo_module.DemoLogin | None:
+        return await demo_module.seed(session, settings)
+
+    created = _run(lambda: _with_session(settings, seed))
+    login = created or demo_module.demo_login(settings)
+    if created:
+        click.echo("Données de démonstration créées.")
+    if login:
+        click.echo(f"Connexion de démonstration : {login.email} / {login.password}")
+
+
+@demo.command("seed")
+def demo_seed() -> None:
+    """Create the demo firm, dossiers and people (once)."""
+    _seed_demo(get_settings())
+
+
+# --- processes ------------------------------------------------------------------------
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: PORTAL_PORT, else 8000.")
+@click.option("--demo/--no-demo", "with_demo", default=False, help="Seed demo data on first start.")
+@click.option("--reload", is_flag=True, help="Reload on code changes (development).")
+def run(host: str, port: int | None, with_demo: bool, reload: bool) -> None:  # noqa: FBT001
+    """Serve the portal (with the embedded worker unless PORTAL_BROKER_URL names a broker)."""
+    import uvicorn
+
+    from portal.db import migrate
+
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    if with_demo:
+        _seed_demo(settings)
+    port = port or settings.port
+    click.echo(f"Portail Cabinet : http://{host}:{port}")
+    uvicorn.run("portal.app:create_app", factory=True, host=host, port=port, reload=reload, proxy_headers=True)
+
+
+@main.command("worker", context_settings={"ignore_unknown_options": True})
+@click.option("--processes", type=int, default=None, help="Worker processes (default: CPU count).")
+@click.option("--threads", type=int, default=4, show_default=True, help="Threads per process.")
+@click.argument("dramatiq_args", nargs=-1, type=click.UNPROCESSED)
+def worker(processes: int | None, threads: int, dramatiq_args: tuple[str, ...]) -> None:
+    """Run dramatiq workers for every job (production: with PORTAL_BROKER_URL set)."""
+    settings = get_settings()
+    if settings.broker_is_embedded:
+        raise click.ClickException(
+            "PORTAL_BROKER_URL n'est pas défini : en mode intégré, le portail exécute les travaux lui-même."
+        )
+    arguments = ["dramatiq", "portal.jobs.worker_boot", "--threads", str(threads)]
+    if processes:
+        arguments += ["--processes", str(processes)]
+    arguments += list(dramatiq_args)
+    os.execvp(sys.executable, [sys.executable, "-m", *arguments])  # noqa: S606 - replaces this process by design
+
+
+@main.command("scheduler")
+def scheduler() -> None:
+    """Enqueue periodic jobs and relay the outbox, forever. Several may run at once safely."""
+    from portal.jobs.runtime import configure
+    from portal.jobs.scheduler import BackgroundLoop
+
+    settings = get_settings()
+
+    async def forever() -> None:
+        loop = BackgroundLoop(configure(settings), schedules=True)
+        loop.start()
+        click.echo("Planificateur démarré.")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await loop.stop()
+
+    try:
+        asyncio.run(forever())
+    except KeyboardInterrupt:
+        click.echo("Planificateur arrêté.")
+
+
+@main.group()
+def outbox() -> None:
+    """The job outbox."""
+
+
+@outbox.command("relay")
+def outbox_relay() -> None:
+    """Send pending outbox messages to the broker once."""
+    from portal.jobs.runtime import configure
+    from portal.jobs.scheduler import BackgroundLoop
+
+    async def once() -> int:
+        loop = BackgroundLoop(configure(get_settings()), schedules=False)
+        try:
+            return await loop.run_once()
+        finally:
+            await loop.runtime.sessions.dispose_current()
+
+    click.echo(f"{_run(once)} message(s) envoyé(s).")

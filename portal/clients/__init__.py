@@ -1,0 +1,1 @@
+"""Client dossiers (Entreprises), identified by SIREN."""

@@ -1,0 +1,32 @@
+"""The Entreprises page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advanced_alchemy.extensions.litestar.providers import create_service_provider
+from litestar import Controller, Request, get
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.response import Template
+from litestar.di import NamedDependency
+
+from portal.auth.guards import principal_of, signed_in
+from portal.clients.services import DossierService
+
+
+class DossierController(Controller):
+    path = "/entreprises"
+    guards = [signed_in]
+    include_in_schema = False
+    dependencies = {"dossiers": Provide(create_service_provider(DossierService))}
+
+    @get("/", name="clients:list")
+    async def index(
+        self,
+        request: Request[Any, Any, Any],
+        dossiers: NamedDependency[DossierService],
+        page: int = Parameter(default=1, ge=1),
+    ) -> Template:
+        result = await dossiers.visible_page(principal_of(request), page=page)
+        return Template(template_name="clients/list.html", context={"result": result})

@@ -1,0 +1,1 @@
+"""Database: declarative base, engines and sessions, migrations."""

@@ -1,0 +1,90 @@
+"""Engines and session makers.
+
+SQLite runs every transaction as ``BEGIN IMMEDIATE``: the web process, the embedded
+worker and the scheduler all write to one file, and a deferred transaction that reads
+and then writes would fail at once with "database is locked" when another writer
+committed in between. Taking the write lock up front lets ``busy_timeout`` queue them.
+Sessions opened ``read_only`` use a deferred ``BEGIN`` instead: they never write, and
+must not hold the write lock while the same task commits progress in another session.
+PostgreSQL gets a pre-pinged pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" event below.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+READ_ONLY = "portal_read_only"
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # A read-only transaction takes no write lock, so it never blocks a writer (WAL).
+    deferred = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create an async engine configured for its dialect."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def make_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_only_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
+class LoopBoundSessions:
+    """One engine per event loop, for code that runs outside the web app.
+
+    dramatiq runs async actors on its own event-loop thread; an asyncpg pool must
+    never be shared between loops, so jobs and the scheduler get engines of their own.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._makers: dict[int, tuple[AsyncEngine, async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, *, read_only: bool = False) -> AsyncSession:
+        loop_id = id(asyncio.get_running_loop())
+        with self._lock:
+            makers = self._makers.get(loop_id)
+            if makers is None:
+                engine = make_engine(self.url)
+                makers = (engine, make_session_maker(engine), make_read_only_session_maker(engine))
+                self._makers[loop_id] = makers
+        return makers[2]() if read_only else makers[1]()
+
+    async def dispose_current(self) -> None:
+        loop_id = id(asyncio.get_running_loop())
+        with self._lock:
+            makers = self._makers.pop(loop_id, None)
+        if makers is not None:
+            await makers[0].dispose()

@@ -1,0 +1,94 @@
+"""Demo data: a firm with its own dossier, client dossiers with valid SIRENs, and four people.
+
+Seeding is idempotent: a database that already has a firm is left as it is. The demo
+password is generated once and kept in ``var/demo_credentials``, so every start can
+print the sign-in without a well-known password ever existing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import luhn
+from stdnum.fr import siren as siren_module
+
+from portal.clients.models import Dossier
+from portal.firm.models import Firm
+from portal.firm.roles import FirmRole
+from portal.firm.services import UserService
+from portal.settings import Settings
+
+
+def fictional_siren(base: str) -> str:
+    """A SIREN that passes the Luhn check, built from an 8-digit base."""
+    number = base + luhn.calc_check_digit(base)
+    siren_module.validate(number)
+    return number
+
+
+FIRM_NAME = "Cabinet Durand & Associés"
+DOSSIERS = [
+    (FIRM_NAME, "90112233", "SAS", True),
+    ("Boulangerie Martin", "81234567", "SARL", False),
+    ("Garage du Centre", "79876543", "EURL", False),
+    ("Restaurant Le Cèdre", "88321456", "SAS", False),
+    ("Pharmacie des Halles", "53124678", "SELARL", False),
+    ("Atelier Bois & Design", "84455667", "SASU", False),
+]
+PEOPLE = [
+    ("associe@cabinet-durand.fr", "Claire Durand", (FirmRole.PARTNER,)),
+    ("admin@cabinet-durand.fr", "Marc Lefèvre", (FirmRole.ADMIN,)),
+    ("julie.bernard@cabinet-durand.fr", "Julie Bernard", (FirmRole.COLLABORATOR,)),
+    ("thomas.petit@cabinet-durand.fr", "Thomas Petit", (FirmRole.COLLABORATOR,)),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    password: str
+
+
+def _credentials_path(settings: Settings) -> Path:
+    return settings.var_dir / "demo_credentials"
+
+
+def demo_password(settings: Settings) -> str:
+    path = _credentials_path(settings)
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    password = "demo-" + secrets.token_urlsafe(12)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(password, encoding="utf-8")
+    path.chmod(0o600)
+    return password
+
+
+def demo_login(settings: Settings) -> DemoLogin | None:
+    path = _credentials_path(settings)
+    if not path.exists():
+        return None
+    return DemoLogin(email=PEOPLE[0][0], password=path.read_text(encoding="utf-8").strip())
+
+
+async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
+    """Create the demo firm unless a firm exists. Returns the partner's sign-in when it seeded."""
+    users = UserService(session=session)
+    if (await session.execute(select(Firm.id).limit(1))).first() is not None:
+        return None
+    password = demo_password(settings)
+    dossiers = [
+        Dossier(name=name, siren=fictional_siren(base), legal_form=form, is_firm_dossier=is_firm)
+        for name, base, form, is_firm in DOSSIERS
+    ]
+    session.add_all(dossiers)
+    await session.flush()
+    session.add(Firm(name=FIRM_NAME, own_dossier_id=dossiers[0].id))
+    for email, name, roles in PEOPLE:
+        await users.create_user(email=email, name=name, roles=roles, password=password)
+    await session.flush()
+    return DemoLogin(email=PEOPLE[0][0], password=password)

@@ -1,0 +1,1 @@
+"""The firm's own space: the firm, its people and their firm-wide roles."""

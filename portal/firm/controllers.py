@@ -1,0 +1,89 @@
+"""Utilisateurs and Paramètres pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advanced_alchemy.extensions.litestar.providers import create_service_provider
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import Parameter
+from litestar.response import Redirect, Template
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.audit.models import AuditEvent
+from portal.auth.guards import principal_of, requires
+from portal.auth.permissions import LABELS, Permission
+from portal.auth.roles import ROLE_PERMISSIONS
+from portal.firm.roles import FirmRole
+from portal.firm.services import FirmService, UserService
+from portal.jobs.outbox import enqueue
+
+AUDIT_PAGE_SIZE = 50
+
+
+class UserController(Controller):
+    path = "/utilisateurs"
+    include_in_schema = False
+    dependencies = {"users": Provide(create_service_provider(UserService))}
+
+    @get("/", guards=[requires(Permission.USERS_READ)], name="firm:users")
+    async def index(self, users: NamedDependency[UserService]) -> Template:
+        return Template(template_name="firm/users.html", context={"users": await users.list_with_roles()})
+
+
+class SettingsController(Controller):
+    path = "/parametres"
+    include_in_schema = False
+    dependencies = {"firms": Provide(create_service_provider(FirmService))}
+
+    @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
+    async def general(self, firms: NamedDependency[FirmService]) -> Template:
+        return Template(template_name="firm/settings/general.html", context={"firm": await firms.current()})
+
+    @get("/roles", guards=[requires(Permission.SETTINGS_READ)], name="firm:roles")
+    async def roles(self) -> Template:
+        return Template(
+            template_name="firm/settings/roles.html",
+            context={
+                "roles": list(FirmRole),
+                "permissions": sorted(Permission, key=lambda p: p.value),
+                "labels": LABELS,
+                "matrix": ROLE_PERMISSIONS,
+            },
+        )
+
+    @get("/journal", guards=[requires(Permission.AUDIT_LOG_READ)], name="firm:audit_log")
+    async def audit_log(
+        self, db_session: NamedDependency[AsyncSession], page: int = Parameter(default=1, ge=1)
+    ) -> Template:
+        total = (await db_session.execute(select(func.count()).select_from(AuditEvent))).scalar_one()
+        events = (
+            await db_session.execute(
+                select(AuditEvent)
+                .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+                .offset((page - 1) * AUDIT_PAGE_SIZE)
+                .limit(AUDIT_PAGE_SIZE)
+            )
+        ).scalars()
+        return Template(
+            template_name="firm/settings/audit_log.html",
+            context={
+                "events": list(events),
+                "page": page,
+                "pages": max(1, -(-int(total) // AUDIT_PAGE_SIZE)),
+                "total": total,
+            },
+        )
+
+    @get("/systeme", guards=[requires(Permission.JOBS_RUN_DIAGNOSTIC)], name="firm:system")
+    async def system(self) -> Template:
+        return Template(template_name="firm/settings/system.html")
+
+    @post("/systeme/diagnostic", guards=[requires(Permission.JOBS_RUN_DIAGNOSTIC)], name="firm:diagnostic")
+    async def start_diagnostic(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Redirect:
+        run = await enqueue(db_session, "jobs.diagnostic", created_by_id=principal_of(request).user_id)
+        return Redirect(f"/travaux/{run.id}", status_code=303)

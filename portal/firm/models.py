@@ -1,0 +1,67 @@
+"""The firm, the people who sign in, and their firm-wide roles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.audit.mixins import Audited
+from portal.db.base import Base
+from portal.firm.roles import FirmRole
+
+if TYPE_CHECKING:
+    from portal.clients.models import Dossier
+
+
+class Firm(Audited, Base):
+    """The accounting firm running this portal (one per installation)."""
+
+    __tablename__ = "firm"
+
+    name: Mapped[str] = mapped_column(String(200))
+    own_dossier_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dossier.id", ondelete="SET NULL"), default=None
+    )
+    own_dossier: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[own_dossier_id])
+
+
+class User(Audited, Base):
+    """A person who signs in. Email is stored lower-cased and is unique."""
+
+    __tablename__ = "user_account"
+    __audit_exclude__ = frozenset({"password_hash", "session_epoch", "last_login_at"})
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    # Bumped to end every session of this person at once (sign-out everywhere, deactivation).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+    roles: Mapped[list[UserRole]] = relationship(
+        back_populates="user", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def firm_roles(self) -> frozenset[FirmRole]:
+        return frozenset(role.role for role in self.roles)
+
+
+class UserRole(Audited, Base):
+    """One firm-wide role held by a person."""
+
+    __tablename__ = "user_role"
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    role: Mapped[FirmRole] = mapped_column(
+        Enum(FirmRole, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+    )
+    user: Mapped[User] = relationship(back_populates="roles")

@@ -1,0 +1,24 @@
+"""Firm-wide roles a person can hold."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FirmRole(StrEnum):
+    """A person's role in the firm. Labels are French msgids, translated in templates."""
+
+    PARTNER = "partner"
+    ADMIN = "admin"
+    COLLABORATOR = "collaborator"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    FirmRole.PARTNER: "Associé",
+    FirmRole.ADMIN: "Administrateur",
+    FirmRole.COLLABORATOR: "Collaborateur",
+}

@@ -1,0 +1,72 @@
+"""Translations: French first, English available.
+
+Message ids are the French texts themselves, so templates read as the product does;
+``portal/locale/en`` carries the English. Catalogues are compiled from the ``.po``
+files at start-up, so there is no binary to keep in sync.
+"""
+
+from __future__ import annotations
+
+import io
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LOCALES: dict[str, str] = {"fr": "Français", "en": "English"}
+DEFAULT_LOCALE = "fr"
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+_current: ContextVar[str] = ContextVar("portal_locale", default=DEFAULT_LOCALE)
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def set_locale(locale: str) -> None:
+    _current.set(locale if locale in LOCALES else DEFAULT_LOCALE)
+
+
+def get_locale() -> str:
+    return _current.get()
+
+
+def gettext(message: str) -> str:
+    return translations(get_locale()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, number: int) -> str:
+    return translations(get_locale()).ngettext(singular, plural, number)
+
+
+_ = gettext
+
+
+def negotiate(accept_language: str | None) -> str:
+    """Pick a supported locale from an Accept-Language header (French when nothing matches)."""
+    if not accept_language:
+        return DEFAULT_LOCALE
+    weighted: list[tuple[float, str]] = []
+    for part in accept_language.split(","):
+        pieces = part.strip().split(";q=")
+        tag = pieces[0].strip().lower().split("-")[0]
+        try:
+            weight = float(pieces[1]) if len(pieces) > 1 else 1.0
+        except ValueError:
+            weight = 0.0
+        if tag in LOCALES:
+            weighted.append((weight, tag))
+    return max(weighted)[1] if weighted else DEFAULT_LOCALE

@@ -1,0 +1,1 @@
+"""Source connections (Pennylane, FEC files, POS and e-commerce), run by workers."""

@@ -1,0 +1,1 @@
+"""Background jobs: outbox, broker, recorded runs and the scheduler."""

@@ -1,0 +1,12 @@
+"""Import every module that registers jobs or schedules.
+
+Every worker and scheduler imports this, so a message is never consumed by a process
+that does not know its actor. Add new domains' task modules here.
+"""
+
+from __future__ import annotations
+
+from portal.auth import tasks as auth_tasks
+from portal.jobs import diagnostic, maintenance
+
+__all__ = ["auth_tasks", "diagnostic", "maintenance"]

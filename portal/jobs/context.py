@@ -1,0 +1,60 @@
+"""What a running job sees: its run id, its arguments, and a way to report progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.db.engine import LoopBoundSessions
+
+from portal.jobs.models import JobRun
+
+
+class JobContext:
+    """Passed as first argument to every job function."""
+
+    def __init__(
+        self, *, run_id: uuid.UUID, sessions: Callable[[], AsyncSession], created_by_id: uuid.UUID | None
+    ) -> None:
+        self.run_id = run_id
+        self.sessions = sessions
+        self.created_by_id = created_by_id
+        self._counts: dict[str, Any] = {}
+
+    def session(self) -> AsyncSession:
+        """A new database session for the job's own work (commit it yourself).
+
+        Keep write transactions short and commit before ``progress``: on SQLite a write
+        transaction holds the database's only write lock.
+        """
+        return self.sessions()
+
+    def reader(self) -> AsyncSession:
+        """A session for reading only: it never blocks progress reports or other writers."""
+        return self.sessions(read_only=True)
+
+    async def progress(self, done: int, total: int | None = None, *, step: str | None = None) -> None:
+        """Record progress in its own short transaction, so the person watching sees it at once."""
+        values: dict[str, Any] = {"progress_done": done, "heartbeat_at": dt.datetime.now(dt.UTC)}
+        if total is not None:
+            values["progress_total"] = total
+        if step is not None:
+            values["step"] = step
+        await self._update(values)
+
+    async def count(self, **counts: Any) -> None:
+        """Record summary counts shown with the run (created, skipped, …)."""
+        self._counts.update(counts)
+        await self._update({"counts": dict(self._counts)})
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return dict(self._counts)
+
+    async def _update(self, values: dict[str, Any]) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(JobRun).where(JobRun.id == self.run_id).values(**values))

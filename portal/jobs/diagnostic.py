@@ -1,0 +1,34 @@
+"""The system diagnostic: a job an administrator starts to check the whole job path end to end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from portal.firm.models import User
+from portal.jobs.context import JobContext
+from portal.jobs.models import JobRun, JobStatus, OutboxMessage
+from portal.jobs.registry import job
+
+STEPS = ("Base de données", "File de travaux", "Synthèse")
+
+
+@job("jobs.diagnostic", title="Diagnostic du système")
+async def diagnostic(ctx: JobContext) -> dict[str, Any]:
+    """Read the database from the worker and report what it sees, step by step."""
+    total = len(STEPS)
+    await ctx.progress(0, total, step=STEPS[0])
+    async with ctx.reader() as session:
+        users = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+        await ctx.progress(1, total, step=STEPS[1])
+        pending = (
+            await session.execute(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+        ).scalar_one()
+        failed = (
+            await session.execute(select(func.count()).select_from(JobRun).where(JobRun.status == JobStatus.FAILED))
+        ).scalar_one()
+    await ctx.progress(2, total, step=STEPS[2])
+    await ctx.count(**{"Utilisateurs": users, "Messages en attente": pending, "Travaux en échec": failed})
+    await ctx.progress(total, total, step="Terminé")
+    return {}

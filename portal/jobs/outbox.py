@@ -1,0 +1,192 @@
+"""The transactional outbox: jobs are requested in the domain transaction and relayed after commit.
+
+``enqueue`` writes a ``JobRun`` and an ``OutboxMessage`` with the caller's session, so
+the request for work commits or rolls back with the change that needs it. The relay
+hands unsent messages to the broker; if the broker is down they stay unsent and the
+next pass (after the next commit, on a timer, at start-up) sends them. Messages whose
+run never finished are sent again after a while: the runner's claim makes a second
+delivery harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import dramatiq
+from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from portal.jobs import registry
+from portal.jobs.models import JobRun, JobStatus, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+_PENDING_FLAG = "portal_outbox_pending"
+_after_commit_hooks: list[Callable[[], None]] = []
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def enqueue(
+    session: AsyncSession,
+    job_name: str,
+    *,
+    title: str | None = None,
+    created_by_id: uuid.UUID | None = None,
+    dedupe_key: str | None = None,
+    delay: dt.timedelta | None = None,
+    **arguments: Any,
+) -> JobRun:
+    """Request ``job_name`` in the caller's transaction. Returns the run the person can follow."""
+    spec = registry.get(job_name)
+    run = JobRun(
+        actor_name=spec.name,
+        title=title or spec.title,
+        arguments=arguments,
+        created_by_id=created_by_id,
+        status=JobStatus.QUEUED,
+    )
+    session.add(run)
+    await session.flush()
+    session.add(
+        OutboxMessage(
+            job_run_id=run.id,
+            actor_name=spec.name,
+            queue_name=spec.queue,
+            dedupe_key=dedupe_key,
+            available_at=now() + (delay or dt.timedelta()),
+        )
+    )
+    await session.flush()
+    session.sync_session.info[_PENDING_FLAG] = True
+    return run
+
+
+async def enqueue_once(session: AsyncSession, job_name: str, *, dedupe_key: str, **kwargs: Any) -> JobRun | None:
+    """Like ``enqueue``, but a second request with the same ``dedupe_key`` is a no-op (None).
+
+    The unique constraint on ``dedupe_key`` decides, so concurrent processes agree.
+    """
+    try:
+        async with session.begin_nested():
+            return await enqueue(session, job_name, dedupe_key=dedupe_key, **kwargs)
+    except IntegrityError:
+        return None
+
+
+def on_commit_with_pending(hook: Callable[[], None]) -> None:
+    """Call ``hook`` after any commit that enqueued messages (the relay wakes up)."""
+    _after_commit_hooks.append(hook)
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_PENDING_FLAG, False):
+        for hook in list(_after_commit_hooks):
+            hook()
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_FLAG, None)
+
+
+def install() -> None:
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
+
+
+async def requeue_stalled(session: AsyncSession, *, older_than: dt.timedelta, everything: bool = False) -> int:
+    """Mark for resending the messages whose run was lost by the broker or a crashed worker.
+
+    A run still queued long after its message was sent, retrying long after its last
+    attempt, or running without a heartbeat, is sent again. ``everything`` resends every
+    unfinished run at once (the embedded broker loses its memory at each start).
+    """
+    cutoff = now() - older_than
+    unfinished = JobRun.status.in_([JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.RUNNING])
+    if everything:
+        stalled = unfinished
+    else:
+        stalled = or_(
+            and_(JobRun.status == JobStatus.QUEUED, OutboxMessage.sent_at < cutoff),
+            and_(JobRun.status == JobStatus.RETRYING, JobRun.updated_at < cutoff),
+            and_(JobRun.status == JobStatus.RUNNING, JobRun.heartbeat_at < cutoff),
+        )
+    run_ids = select(JobRun.id).join(OutboxMessage, OutboxMessage.job_run_id == JobRun.id).where(stalled)
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_not(None), OutboxMessage.job_run_id.in_(run_ids))
+        .values(sent_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def relay_once(
+    sessions: Callable[[], AsyncSession],
+    broker: dramatiq.Broker,
+    *,
+    redeliver_after: dt.timedelta,
+    redeliver_everything: bool = False,
+    batch_size: int = 500,
+) -> int:
+    """Send due messages to the broker; return how many were sent. Stops at the first broker error."""
+    async with sessions() as session:
+        async with session.begin():
+            await requeue_stalled(session, older_than=redeliver_after, everything=redeliver_everything)
+        sent_total = 0
+        while True:
+            async with session.begin():
+                statement = (
+                    select(OutboxMessage)
+                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= now())
+                    .order_by(OutboxMessage.available_at)
+                    .limit(batch_size)
+                )
+                if session.bind.dialect.name == "postgresql":
+                    # Several relays (web processes, scheduler) may run at once: each takes its own rows.
+                    statement = statement.with_for_update(skip_locked=True, of=OutboxMessage)
+                rows = list((await session.execute(statement)).scalars())
+                if not rows:
+                    return sent_total
+                sent, error = await anyio.to_thread.run_sync(_send_batch, broker, rows)
+                stamp = now()
+                for row in rows[:sent]:
+                    row.sent_at = stamp
+                    row.send_attempts += 1
+                    row.last_error = None
+                if error is not None:
+                    failed = rows[sent]
+                    failed.send_attempts += 1
+                    failed.last_error = error
+            sent_total += sent
+            if error is not None:
+                log.warning("outbox relay: broker unavailable, %s message(s) left for later: %s", len(rows) - sent, error)
+                return sent_total
+            if len(rows) < batch_size:
+                return sent_total
+
+
+def _send_batch(broker: dramatiq.Broker, rows: list[OutboxMessage]) -> tuple[int, str | None]:
+    for index, row in enumerate(rows):
+        message = dramatiq.Message(
+            queue_name=row.queue_name,
+            actor_name=row.actor_name,
+            args=(str(row.job_run_id),),
+            kwargs={},
+            options={},
+        )
+        try:
+            broker.enqueue(message)
+        except Exception as exc:  # noqa: BLE001 - any broker failure means "try again later"
+            return index, f"{type(exc).__name__}: {exc}"
+    return len(rows), None

@@ -1,0 +1,18 @@
+"""Who sees which job runs: the person who started it, and those allowed to see them all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restriction_for
+from portal.jobs.models import JobRun
+
+
+@restriction_for(JobRun)
+def visible_runs(statement: Select[Any], principal: Principal, _permission: Permission) -> Select[Any]:
+    if principal.can(Permission.JOBS_READ_ALL):
+        return statement
+    return statement.where(JobRun.created_by_id == principal.user_id)

@@ -1,0 +1,39 @@
+"""Reading job runs as the person asking is allowed to."""
+
+from __future__ import annotations
+
+import uuid
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from litestar.exceptions import NotFoundException
+from sqlalchemy import select
+
+import portal.jobs.policy  # noqa: F401 - registers the JobRun restriction
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restrict
+from portal.jobs.models import JobRun
+
+RECENT_LIMIT = 100
+
+
+class JobRunService(SQLAlchemyAsyncRepositoryService[JobRun]):
+    class Repo(SQLAlchemyAsyncRepository[JobRun]):
+        model_type = JobRun
+
+    repository_type = Repo
+
+    def _visible(self, principal: Principal):  # type: ignore[no-untyped-def]
+        return restrict(select(JobRun), principal, Permission.JOBS_READ_ALL, JobRun)
+
+    async def recent_for(self, principal: Principal) -> list[JobRun]:
+        statement = self._visible(principal).order_by(JobRun.created_at.desc()).limit(RECENT_LIMIT)
+        return list((await self.repository.session.execute(statement)).scalars())
+
+    async def get_for(self, principal: Principal, run_id: uuid.UUID) -> JobRun:
+        """The run, or 404 when it does not exist or is not the person's to see."""
+        statement = self._visible(principal).where(JobRun.id == run_id)
+        run = (await self.repository.session.execute(statement)).scalar_one_or_none()
+        if run is None:
+            raise NotFoundException
+        return run

@@ -1,0 +1,121 @@
+"""Settings, read once from the environment.
+
+Every setting has a default that makes the embedded mode work on a fresh machine:
+a SQLite file and a stub broker served by an in-process worker. Production sets
+``PORTAL_DATABASE_URL`` to PostgreSQL and ``PORTAL_BROKER_URL`` to Redis or RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+def _env_bool(name: str, *, default: bool) -> bool:
+    return _env(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+def _load_secret_key(var_dir: Path) -> str:
+    """Return ``PORTAL_SECRET_KEY``, or a key generated once into ``var/``."""
+    explicit = os.environ.get("PORTAL_SECRET_KEY", "").strip()
+    if explicit:
+        return explicit
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the portal reads from its environment."""
+
+    var_dir: Path
+    database_url: str
+    broker_url: str
+    secret_key: str
+    base_url: str
+    port: int
+    debug: bool = False
+    # Sign-in throttling: this many failures within the window lock the pair (email, address).
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    session_max_age_seconds: int = 8 * 3600
+    # Jobs: first retry delay and how long a message may stay unacknowledged before redelivery.
+    job_min_backoff_ms: int = 2_000
+    job_max_backoff_ms: int = 300_000
+    job_max_retries: int = 5
+    outbox_redeliver_after_seconds: int = 300
+    scheduler_tick_seconds: float = 15.0
+    embedded_worker_threads: int = 2
+    templates_dir: Path = field(default=ROOT / "templates")
+    static_dir: Path = field(default=ROOT / "static")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def broker_is_embedded(self) -> bool:
+        return self.broker_url == "stub"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are ``Secure`` whenever the portal is served over HTTPS."""
+        return self.base_url.startswith("https://")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment (no cache: tests and commands call this)."""
+    var_dir = Path(_env("PORTAL_VAR_DIR", str(ROOT / "var"))).resolve()
+    port = _env_int("PORTAL_PORT", 8000)
+    return Settings(
+        var_dir=var_dir,
+        database_url=_env("PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'portal.sqlite3'}"),
+        broker_url=_env("PORTAL_BROKER_URL", "stub"),
+        secret_key=_load_secret_key(var_dir),
+        base_url=_env("PORTAL_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        port=port,
+        debug=_env_bool("PORTAL_DEBUG", default=False),
+        login_max_failures=_env_int("PORTAL_LOGIN_MAX_FAILURES", 5),
+        login_window_seconds=_env_int("PORTAL_LOGIN_WINDOW_SECONDS", 900),
+        session_max_age_seconds=_env_int("PORTAL_SESSION_MAX_AGE_SECONDS", 8 * 3600),
+        job_min_backoff_ms=_env_int("PORTAL_JOB_MIN_BACKOFF_MS", 2_000),
+        job_max_backoff_ms=_env_int("PORTAL_JOB_MAX_BACKOFF_MS", 300_000),
+        job_max_retries=_env_int("PORTAL_JOB_MAX_RETRIES", 5),
+        outbox_redeliver_after_seconds=_env_int("PORTAL_OUTBOX_REDELIVER_AFTER_SECONDS", 300),
+        scheduler_tick_seconds=float(_env("PORTAL_SCHEDULER_TICK_SECONDS", "15")),
+        embedded_worker_threads=_env_int("PORTAL_EMBEDDED_WORKER_THREADS", 2),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings."""
+    return load_settings()

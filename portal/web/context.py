@@ -1,0 +1,72 @@
+"""Per-request context: request id, audit actor, locale, security headers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from litestar import Request, Response
+
+from portal.audit.context import Actor, set_actor
+from portal.auth.policy import Principal
+from portal.i18n import LOCALES, negotiate, set_locale
+
+LOCALE_COOKIE = "portal_lang"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_principal: ContextVar[Principal | None] = ContextVar("portal_principal", default=None)
+_request_id: ContextVar[str | None] = ContextVar("portal_request_id", default=None)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+)
+
+
+def current_principal() -> Principal | None:
+    return _principal.get()
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "inconnue"
+
+
+def choose_locale(request: Request[Any, Any, Any], principal: Principal | None) -> str:
+    cookie = request.cookies.get(LOCALE_COOKIE)
+    if cookie in LOCALES:
+        return cookie
+    if principal is not None and principal.locale in LOCALES:
+        return principal.locale
+    return negotiate(request.headers.get("accept-language"))
+
+
+async def before_request(request: Request[Any, Any, Any]) -> None:
+    """Runs after authentication, before every handler: sets who acts, in which language."""
+    incoming = request.headers.get("x-request-id", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    _request_id.set(request_id)
+    user = request.scope.get("user")
+    principal = user if isinstance(user, Principal) else None
+    _principal.set(principal)
+    set_locale(choose_locale(request, principal))
+    set_actor(
+        Actor(
+            user_id=principal.user_id if principal else None,
+            label=principal.email if principal else "anonyme",
+            request_id=request_id,
+            ip_address=client_address(request),
+        )
+    )
+
+
+async def after_request(response: Response[Any]) -> Response[Any]:
+    headers = response.headers
+    request_id = _request_id.get()
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    return response

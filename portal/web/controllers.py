@@ -1,0 +1,82 @@
+"""Pages that belong to no domain: home, language switch, health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import anyio
+from litestar.di import NamedDependency
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.auth.guards import PUBLIC, signed_in
+from portal.auth.policy import Principal
+from portal.firm.models import User
+from portal.i18n import LOCALES
+from portal.jobs import runtime
+from portal.web.context import LOCALE_COOKIE
+
+
+@dataclass
+class LocaleForm:
+    langue: str = "fr"
+    retour: str = "/"
+
+
+class WebController(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/", guards=[signed_in], name="web:home")
+    async def home(self) -> Redirect:
+        return Redirect("/entreprises")
+
+    @post("/langue", opt=PUBLIC, name="web:locale")
+    async def switch_locale(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Redirect:
+        locale = data.langue if data.langue in LOCALES else "fr"
+        user = request.scope.get("user")
+        if isinstance(user, Principal):
+            await db_session.execute(update(User).where(User.id == user.user_id).values(locale=locale))
+        back = data.retour if data.retour.startswith("/") and not data.retour.startswith("//") else "/"
+        response = Redirect(back, status_code=303)
+        response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+        return response
+
+
+def _broker_status() -> dict[str, Any]:
+    broker = runtime.current().broker
+    kind = type(broker).__name__.removesuffix("Broker").lower()
+    try:
+        if kind == "redis":
+            broker.client.ping()  # type: ignore[attr-defined]
+        elif kind == "rabbitmq":
+            broker.connection  # type: ignore[attr-defined]  # noqa: B018 - opens or reuses the connection
+    except Exception as exc:  # noqa: BLE001 - any failure is "down"
+        return {"status": "down", "kind": kind, "error": type(exc).__name__}
+    return {"status": "ok", "kind": kind}
+
+
+@get("/healthz", opt=PUBLIC, name="web:health", media_type=MediaType.JSON, include_in_schema=False)
+async def health(db_session: NamedDependency[AsyncSession]) -> Response[dict[str, Any]]:
+    """Database and broker status, for load balancers and operators."""
+    try:
+        await db_session.execute(text("SELECT 1"))
+        database: dict[str, Any] = {"status": "ok", "dialect": db_session.bind.dialect.name}
+    except Exception as exc:  # noqa: BLE001
+        database = {"status": "down", "error": type(exc).__name__}
+    broker = await anyio.to_thread.run_sync(_broker_status)
+    healthy = database["status"] == "ok" and broker["status"] == "ok"
+    return Response(
+        {"status": "ok" if healthy else "degraded", "database": database, "broker": broker},
+        status_code=200 if healthy else 503,
+    )

@@ -1,0 +1,87 @@
+"""Friendly error pages (HTML), JSON for machine routes, sign-in redirect for anonymous visitors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from portal.i18n import gettext as _
+
+log = logging.getLogger(__name__)
+
+_JSON_PREFIXES = ("/healthz", "/api/")
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith(_JSON_PREFIXES)
+
+
+def _page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
+    if _wants_json(request):
+        return Response({"status": status, "detail": message}, status_code=status, media_type=MediaType.JSON)
+    return Template(
+        template_name="errors/error.html",
+        context={"status": status, "title": title, "message": message},
+        status_code=status,
+    )
+
+
+def not_authorized(request: Request[Any, Any, Any], _exc: NotAuthorizedException) -> Response[Any]:
+    if _wants_json(request):
+        return _page(request, 401, _("Connexion requise"), _("Connectez-vous pour continuer."))
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    location = "/connexion?suivant=" + quote(target, safe="/")
+    if request.headers.get("hx-request"):
+        return Response(b"", status_code=401, headers={"HX-Redirect": location})
+    return Redirect(location)
+
+
+def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+    if "csrf" in str(exc.detail).lower():
+        return _page(
+            request,
+            403,
+            _("Formulaire expiré"),
+            _("Ce formulaire a expiré ou ne vient pas du portail. Rechargez la page et réessayez."),
+        )
+    return _page(request, 403, _("Accès refusé"), _("Vous n'avez pas accès à cette page."))
+
+
+def not_found(request: Request[Any, Any, Any], _exc: NotFoundException) -> Response[Any]:
+    return _page(request, 404, _("Page introuvable"), _("Cette page n'existe pas ou vous n'y avez pas accès."))
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    return _page(request, exc.status_code, _("Requête refusée"), _("La requête n'a pas pu être traitée."))
+
+
+def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _page(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        _("Erreur inattendue"),
+        _("Une erreur inattendue s'est produite. L'équipe technique peut la retrouver grâce à l'identifiant de la requête."),
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    NotAuthorizedException: not_authorized,
+    PermissionDeniedException: permission_denied,
+    NotFoundException: not_found,
+    HTTPException: http_error,
+    HTTP_500_INTERNAL_SERVER_ERROR: server_error,
+}

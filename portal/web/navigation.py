@@ -1,0 +1,29 @@
+"""The firm space's main menu, filtered by what the signed-in person may open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portal.auth.permissions import Permission
+from portal.web.context import current_principal
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    permission: Permission | None = None
+
+
+MAIN_MENU = (
+    NavItem("Entreprises", "/entreprises"),
+    NavItem("Utilisateurs", "/utilisateurs", Permission.USERS_READ),
+    NavItem("Paramètres", "/parametres", Permission.SETTINGS_READ),
+)
+
+
+def navigation() -> list[NavItem]:
+    principal = current_principal()
+    if principal is None:
+        return []
+    return [item for item in MAIN_MENU if item.permission is None or principal.can(item.permission)]

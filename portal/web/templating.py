@@ -1,0 +1,43 @@
+"""Jinja2 set-up: gettext, template globals and filters shared by every page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from portal.auth.permissions import Permission
+from portal.i18n import LOCALES, get_locale, gettext, ngettext
+from portal.web.context import current_principal
+from portal.web.navigation import navigation
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def local_datetime(value: dt.datetime | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return format_datetime(value.astimezone(PARIS), pattern, locale=get_locale())
+
+
+def configure(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        current_principal=current_principal,
+        current_locale=get_locale,
+        locales=LOCALES,
+        navigation=navigation,
+        Permission=Permission,
+    )
+    env.filters["datetime"] = local_datetime
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+
+
