@@ -62,6 +62,7 @@ def create_app(
     session_maker: Callable[[], AsyncSession] | None = None,
     background: bool = True,
     embedded_worker: bool | None = None,
+    migrate_on_start: bool | None = None,
 ) -> Litestar:
     """Build the portal.
 
@@ -84,6 +85,8 @@ def create_app(
     )
     if embedded_worker is None:
         embedded_worker = settings.broker_is_embedded
+    if migrate_on_start is None:
+        migrate_on_start = settings.is_sqlite
     template_config = TemplateConfig(
         directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure_templates
     )
@@ -91,7 +94,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if settings.is_sqlite:
+        if migrate_on_start:
             await anyio.to_thread.run_sync(migrate.upgrade, settings.database_url)
         jobs = runtime.configure(settings)
         worker: dramatiq.Worker | None = None

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from litestar.di import NamedDependency
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +42,7 @@ class SignInController(Controller):
     include_in_schema = False
 
     @get("/connexion", opt=PUBLIC, name="auth:sign_in")
-    async def sign_in_page(self, request: Request[Any, Any, Any], suivant: str = "", deconnecte: bool = False) -> Any:
+    async def sign_in_page(self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False) -> Any:
         if isinstance(request.scope.get("user"), Principal):
             return Redirect(safe_next(suivant))
         return Template(

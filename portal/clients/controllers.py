@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, Request, get
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Template
 from litestar.di import NamedDependency
 
@@ -26,7 +26,7 @@ class DossierController(Controller):
         self,
         request: Request[Any, Any, Any],
         dossiers: NamedDependency[DossierService],
-        page: int = Parameter(default=1, ge=1),
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         result = await dossiers.visible_page(principal_of(request), page=page)
         return Template(template_name="clients/list.html", context={"result": result})

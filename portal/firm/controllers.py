@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,7 +56,7 @@ class SettingsController(Controller):
 
     @get("/journal", guards=[requires(Permission.AUDIT_LOG_READ)], name="firm:audit_log")
     async def audit_log(
-        self, db_session: NamedDependency[AsyncSession], page: int = Parameter(default=1, ge=1)
+        self, db_session: NamedDependency[AsyncSession], page: Annotated[int, QueryParameter(ge=1)] = 1
     ) -> Template:
         total = (await db_session.execute(select(func.count()).select_from(AuditEvent))).scalar_one()
         events = (

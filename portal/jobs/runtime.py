@@ -164,7 +164,9 @@ async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -
     if run is None:
         log.info("job %s run %s: already finished or running elsewhere, skipped", spec.name, run_id)
         return
-    context = JobContext(run_id=run_id, sessions=runtime.sessions, created_by_id=run.created_by_id)
+    context = JobContext(
+        run_id=run_id, sessions=runtime.sessions, created_by_id=run.created_by_id, attempt=run.attempts
+    )
     max_retries = spec.max_retries if spec.max_retries is not None else runtime.settings.job_max_retries
     beat = asyncio.create_task(_beat(runtime, run_id))
     try:
