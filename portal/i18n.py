@@ -55,6 +55,11 @@ def ngettext(singular: str, plural: str, number: int) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Mark a constant for extraction; it is translated where it is shown."""
+    return message
+
+
 def negotiate(accept_language: str | None) -> str:
     """Pick a supported locale from an Accept-Language header (French when nothing matches)."""
     if not accept_language:

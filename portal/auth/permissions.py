@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.i18n import N_
+
 
 class Permission(StrEnum):
     AUDIT_LOG_READ = "firm:audit_log:read"
@@ -20,15 +22,15 @@ class Permission(StrEnum):
 
 
 LABELS: dict[Permission, str] = {
-    Permission.AUDIT_LOG_READ: "Consulter le journal d'audit",
-    Permission.DOSSIERS_CREATE: "Créer des dossiers",
-    Permission.DOSSIERS_READ: "Voir les dossiers du cabinet",
-    Permission.DOSSIERS_UPDATE: "Modifier les dossiers",
-    Permission.JOBS_READ_ALL: "Voir tous les travaux en arrière-plan",
-    Permission.JOBS_RUN_DIAGNOSTIC: "Lancer le diagnostic du système",
-    Permission.SETTINGS_READ: "Voir les paramètres du cabinet",
-    Permission.SETTINGS_UPDATE: "Modifier les paramètres du cabinet",
-    Permission.USERS_INVITE: "Inviter des utilisateurs",
-    Permission.USERS_MANAGE: "Gérer les utilisateurs",
-    Permission.USERS_READ: "Voir les utilisateurs",
+    Permission.AUDIT_LOG_READ: N_("Consulter le journal d'audit"),
+    Permission.DOSSIERS_CREATE: N_("Créer des dossiers"),
+    Permission.DOSSIERS_READ: N_("Voir les dossiers du cabinet"),
+    Permission.DOSSIERS_UPDATE: N_("Modifier les dossiers"),
+    Permission.JOBS_READ_ALL: N_("Voir tous les travaux en arrière-plan"),
+    Permission.JOBS_RUN_DIAGNOSTIC: N_("Lancer le diagnostic du système"),
+    Permission.SETTINGS_READ: N_("Voir les paramètres du cabinet"),
+    Permission.SETTINGS_UPDATE: N_("Modifier les paramètres du cabinet"),
+    Permission.USERS_INVITE: N_("Inviter des utilisateurs"),
+    Permission.USERS_MANAGE: N_("Gérer les utilisateurs"),
+    Permission.USERS_READ: N_("Voir les utilisateurs"),
 }

@@ -15,6 +15,7 @@ from portal.auth.policy import Principal
 from portal.auth.throttle import LoginThrottle
 from portal.firm.models import User
 from portal.firm.services import normalise_email
+from portal.i18n import N_, _
 from portal.settings import Settings
 
 
@@ -27,8 +28,8 @@ class SignInError(Exception):
         self.status = status
 
 
-REFUSED = "Adresse e-mail ou mot de passe incorrect."
-THROTTLED = "Trop de tentatives de connexion. Réessayez dans {minutes} minutes."
+REFUSED = N_("Adresse e-mail ou mot de passe incorrect.")
+THROTTLED = N_("Trop de tentatives de connexion. Réessayez dans %(minutes)s minutes.")
 
 
 async def authenticate(
@@ -45,13 +46,13 @@ async def authenticate(
     )
     if await throttle.is_locked(email, ip_address):
         minutes = max(1, settings.login_window_seconds // 60)
-        raise SignInError(THROTTLED.format(minutes=minutes), 429)
+        raise SignInError(_(THROTTLED) % {"minutes": minutes}, 429)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await throttle.record(email, ip_address, succeeded=False)
         await session.commit()
-        raise SignInError(REFUSED, 401)
+        raise SignInError(_(REFUSED), 401)
     await throttle.record(email, ip_address, succeeded=True)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

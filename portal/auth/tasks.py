@@ -8,19 +8,20 @@ from typing import Any
 from sqlalchemy import delete
 
 from portal.auth.models import LoginAttempt
+from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import every, job
 
 ATTEMPT_RETENTION = dt.timedelta(days=7)
 
 
-@job("auth.purge_login_attempts", title="Purge des tentatives de connexion")
+@job("auth.purge_login_attempts", title=N_("Purge des tentatives de connexion"))
 async def purge_login_attempts(ctx: JobContext) -> dict[str, Any]:
     """Delete sign-in attempts older than a week: throttling only looks at the last minutes."""
     cutoff = dt.datetime.now(dt.UTC) - ATTEMPT_RETENTION
     async with ctx.session() as session, session.begin():
         result = await session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < cutoff))
-    return {"supprimées": int(result.rowcount or 0)}  # type: ignore[attr-defined]
+    return {N_("Supprimées"): int(result.rowcount or 0)}  # type: ignore[attr-defined]
 
 
 every("15 3 * * *", "auth.purge_login_attempts")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from portal.i18n import N_
+
 
 class FirmRole(StrEnum):
     """A person's role in the firm. Labels are French msgids, translated in templates."""
@@ -18,7 +20,7 @@ class FirmRole(StrEnum):
 
 
 _LABELS = {
-    FirmRole.PARTNER: "Associé",
-    FirmRole.ADMIN: "Administrateur",
-    FirmRole.COLLABORATOR: "Collaborateur",
+    FirmRole.PARTNER: N_("Associé"),
+    FirmRole.ADMIN: N_("Administrateur"),
+    FirmRole.COLLABORATOR: N_("Collaborateur"),
 }

@@ -7,14 +7,15 @@ from typing import Any
 from sqlalchemy import func, select
 
 from portal.firm.models import User
+from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 from portal.jobs.registry import job
 
-STEPS = ("Base de données", "File de travaux", "Synthèse")
+STEPS = (N_("Base de données"), N_("File de travaux"), N_("Synthèse"))
 
 
-@job("jobs.diagnostic", title="Diagnostic du système")
+@job("jobs.diagnostic", title=N_("Diagnostic du système"))
 async def diagnostic(ctx: JobContext) -> dict[str, Any]:
     """Read the database from the worker and report what it sees, step by step."""
     total = len(STEPS)
@@ -29,6 +30,6 @@ async def diagnostic(ctx: JobContext) -> dict[str, Any]:
             await session.execute(select(func.count()).select_from(JobRun).where(JobRun.status == JobStatus.FAILED))
         ).scalar_one()
     await ctx.progress(2, total, step=STEPS[2])
-    await ctx.count(**{"Utilisateurs": users, "Messages en attente": pending, "Travaux en échec": failed})
-    await ctx.progress(total, total, step="Terminé")
+    await ctx.count(**{N_("Utilisateurs"): users, N_("Messages en attente"): pending, N_("Travaux en échec"): failed})
+    await ctx.progress(total, total, step=N_("Terminé"))
     return {}

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.models import OutboxMessage
 from portal.jobs.registry import every, job
@@ -14,7 +15,7 @@ from portal.jobs.registry import every, job
 OUTBOX_RETENTION = dt.timedelta(days=30)
 
 
-@job("jobs.purge_outbox", title="Purge des messages envoyés")
+@job("jobs.purge_outbox", title=N_("Purge des messages envoyés"))
 async def purge_outbox(ctx: JobContext) -> dict[str, Any]:
     """Delete outbox messages sent more than 30 days ago (their runs stay as history)."""
     cutoff = dt.datetime.now(dt.UTC) - OUTBOX_RETENTION
@@ -22,7 +23,7 @@ async def purge_outbox(ctx: JobContext) -> dict[str, Any]:
         result = await session.execute(
             delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < cutoff)
         )
-    return {"supprimés": int(result.rowcount or 0)}  # type: ignore[attr-defined]
+    return {N_("Supprimés"): int(result.rowcount or 0)}  # type: ignore[attr-defined]
 
 
 every("30 3 * * *", "jobs.purge_outbox")

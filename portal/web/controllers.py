@@ -14,8 +14,7 @@ from litestar.response import Redirect
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.auth.guards import PUBLIC, signed_in
-from portal.auth.policy import Principal
+from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.firm.models import User
 from portal.i18n import LOCALES
 from portal.jobs import runtime
@@ -38,19 +37,37 @@ class WebController(Controller):
 
     @post("/langue", opt=PUBLIC, name="web:locale")
     async def switch_locale(
+        self, data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+    ) -> Redirect:
+        """Language for visitors not signed in: remembered in a cookie."""
+        return _locale_redirect(data)
+
+    @post("/compte/langue", guards=[signed_in], name="web:account_locale")
+    async def switch_account_locale(
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Redirect:
-        locale = data.langue if data.langue in LOCALES else "fr"
-        user = request.scope.get("user")
-        if isinstance(user, Principal):
-            await db_session.execute(update(User).where(User.id == user.user_id).values(locale=locale))
-        back = data.retour if data.retour.startswith("/") and not data.retour.startswith("//") else "/"
-        response = Redirect(back, status_code=303)
-        response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+        """Language of the signed-in person: kept on their account and in a cookie."""
+        response = _locale_redirect(data)
+        await db_session.execute(
+            update(User).where(User.id == principal_of(request).user_id).values(locale=_supported(data.langue))
+        )
         return response
+
+
+def _supported(locale: str) -> str:
+    return locale if locale in LOCALES else "fr"
+
+
+def _locale_redirect(data: LocaleForm) -> Redirect:
+    back = data.retour if data.retour.startswith("/") and not data.retour.startswith("//") else "/"
+    response = Redirect(back, status_code=303)
+    response.set_cookie(
+        LOCALE_COOKIE, _supported(data.langue), max_age=365 * 24 * 3600, httponly=True, samesite="lax"
+    )
+    return response
 
 
 def _broker_status() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal.auth.permissions import Permission
+from portal.i18n import N_
 from portal.web.context import current_principal
 
 
@@ -16,9 +17,9 @@ class NavItem:
 
 
 MAIN_MENU = (
-    NavItem("Entreprises", "/entreprises"),
-    NavItem("Utilisateurs", "/utilisateurs", Permission.USERS_READ),
-    NavItem("Paramètres", "/parametres", Permission.SETTINGS_READ),
+    NavItem(N_("Entreprises"), "/entreprises"),
+    NavItem(N_("Utilisateurs"), "/utilisateurs", Permission.USERS_READ),
+    NavItem(N_("Paramètres"), "/parametres", Permission.SETTINGS_READ),
 )
 
 
