@@ -13,6 +13,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from portal.db.engine import make_engine
+from portal.db.migrate import compare_type
 from portal.db.models import metadata
 from portal.settings import get_settings
 
@@ -30,7 +31,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
+        compare_type=compare_type,
         transaction_per_migration=False,
     )
     with context.begin_transaction():

@@ -22,9 +22,9 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from portal.audit import recorder
+import portal.db.models  # noqa: F401 - every model known, audit log on
 from portal.auth.controllers import SignInController
 from portal.auth.guards import PUBLIC
 from portal.auth.models import WebSession
@@ -48,12 +48,14 @@ log = logging.getLogger(__name__)
 __all__ = ["create_app"]
 
 
-def _session_store(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> Store:
+def _session_store(settings: Settings, engine: AsyncEngine) -> Store:
     # On SQLite a database store would write on a second connection while the request
     # transaction holds the single write lock; files avoid that deadlock.
     if settings.is_sqlite:
         return FileStore(settings.var_dir / "sessions", create_directories=True)
-    return SQLAlchemyStore(alchemy, model=WebSession, namespace="sessions")
+    # Session data is written in its own short transactions, never in the request's.
+    store_config = SQLAlchemyAsyncConfig(engine_instance=engine, create_all=False)
+    return SQLAlchemyStore(store_config, model=WebSession, namespace="sessions")
 
 
 def create_app(
@@ -72,7 +74,6 @@ def create_app(
     """
     settings = settings or get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    recorder.install()
     outbox.install()
     engine = make_engine(settings.database_url)
     alchemy = SQLAlchemyAsyncConfig(
@@ -134,7 +135,7 @@ def create_app(
             FlashPlugin(config=FlashConfig(template_config=template_config)),
         ],
         on_app_init=[build_session_auth(settings, alchemy).on_app_init],
-        stores={"sessions": _session_store(settings, alchemy)},
+        stores={"sessions": _session_store(settings, engine)},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="__Host-csrftoken" if secure else "csrftoken",

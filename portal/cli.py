@@ -23,10 +23,9 @@ def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from portal.audit import recorder
+    import portal.db.models  # noqa: F401 - every model known, audit log on
     from portal.db.engine import make_engine, make_session_maker
 
-    recorder.install()
     engine = make_engine(settings.database_url)
     try:
         async with make_session_maker(engine)() as session, session.begin():

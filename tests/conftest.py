@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Iterator  # noqa: E402
 import dramatiq  # noqa: E402
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402
-from litestar.testing import AsyncTestClient  # noqa: E402
+import httpx  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 
 from portal.app import create_app  # noqa: E402
@@ -34,6 +34,7 @@ from portal.db.engine import make_engine  # noqa: E402
 from portal.jobs import runtime as jobs_runtime  # noqa: E402
 from portal.settings import Settings, load_settings  # noqa: E402
 from tests import database  # noqa: E402
+from tests.browsing import serve_in_process  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -103,8 +104,8 @@ def app(settings: Settings, session_maker: async_sessionmaker[AsyncSession], job
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="http://127.0.0.1:8000") as test_client:
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_in_process(app) as test_client:
         yield test_client
 
 

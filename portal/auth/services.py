@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.audit.context import Actor, acting_as
+from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
 from portal.auth.passwords import hash_password, needs_rehash, verify_password
 from portal.auth.policy import Principal
@@ -57,7 +58,8 @@ async def authenticate(
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = dt.datetime.now(dt.UTC)
-    with acting_as(Actor(user_id=user.id, label=user.email, ip_address=ip_address)):
+    # The person becomes the author from here on, within the same request.
+    with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):
         record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
         await session.flush()
     return user

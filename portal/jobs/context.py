@@ -10,7 +10,6 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db.engine import LoopBoundSessions
-
 from portal.jobs.models import JobRun
 
 
@@ -18,11 +17,17 @@ class JobContext:
     """Passed as first argument to every job function."""
 
     def __init__(
-        self, *, run_id: uuid.UUID, sessions: Callable[[], AsyncSession], created_by_id: uuid.UUID | None
+        self,
+        *,
+        run_id: uuid.UUID,
+        sessions: LoopBoundSessions,
+        created_by_id: uuid.UUID | None,
+        attempt: int = 1,
     ) -> None:
         self.run_id = run_id
         self.sessions = sessions
         self.created_by_id = created_by_id
+        self.attempt = attempt
         self._counts: dict[str, Any] = {}
 
     def session(self) -> AsyncSession:

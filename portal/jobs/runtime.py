@@ -22,7 +22,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, CurrentMessage
 from sqlalchemy import and_, func, or_, select, update
 
-from portal.audit import recorder
+import portal.db.models  # noqa: F401 - every model known, audit log on
 from portal.audit.context import Actor, acting_as
 from portal.db.engine import LoopBoundSessions
 from portal.jobs import outbox, registry
@@ -98,7 +98,6 @@ def configure(settings: Settings) -> Runtime:
         return _runtime
     import portal.jobs.catalog  # noqa: F401 - registers every job before actors are declared
 
-    recorder.install()
     outbox.install()
     broker = make_broker(settings.broker_url)
     dramatiq.set_broker(broker)
@@ -164,15 +163,14 @@ async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -
     if run is None:
         log.info("job %s run %s: already finished or running elsewhere, skipped", spec.name, run_id)
         return
-    context = JobContext(
-        run_id=run_id, sessions=runtime.sessions, created_by_id=run.created_by_id, attempt=run.attempts
-    )
     max_retries = spec.max_retries if spec.max_retries is not None else runtime.settings.job_max_retries
     beat = asyncio.create_task(_beat(runtime, run_id))
+    context = JobContext(run_id=run_id, sessions=runtime.sessions, created_by_id=run.created_by_id, attempt=run.attempts)
     try:
         with acting_as(Actor(user_id=run.created_by_id, label=f"travail {spec.name}")):
             result = await spec.function(context, **run.arguments)
     except Exception as exc:
+        # Everything after the claim is inside this block: a claimed run always ends recorded.
         final = run.attempts > max_retries
         log.warning("job %s run %s attempt %s failed: %s", spec.name, run_id, run.attempts, exc)
         await _finish(

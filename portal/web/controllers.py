@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,6 +20,8 @@ from portal.firm.models import User
 from portal.i18n import LOCALES
 from portal.jobs import runtime
 from portal.web.context import LOCALE_COOKIE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,6 +93,7 @@ async def health(db_session: NamedDependency[AsyncSession]) -> Response[dict[str
         await db_session.execute(text("SELECT 1"))
         database: dict[str, Any] = {"status": "ok", "dialect": db_session.bind.dialect.name}
     except Exception as exc:  # noqa: BLE001
+        log.warning("health check: database unavailable: %s", exc)
         database = {"status": "down", "error": type(exc).__name__}
     broker = await anyio.to_thread.run_sync(_broker_status)
     healthy = database["status"] == "ok" and broker["status"] == "ok"

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.testing import AsyncTestClient
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.firm.models import User
 from portal.firm.roles import FirmRole
-from tests.browsing import csrf_token, sign_in
+from tests.browsing import csrf_token, serve_in_process, sign_in
 from tests.factories.firm import PASSWORD, make_user
 
-Client = AsyncTestClient[Any]
+Client = httpx.AsyncClient
 
 
 async def test_health_reports_database_and_broker(client: Client, settings: Any) -> None:
     response = await client.get("/healthz")
-    assert response.status_code == 200
     body = response.json()
+    assert response.status_code == 200, body
     assert body["status"] == "ok"
     assert body["database"]["status"] == "ok"
     assert body["database"]["dialect"] == ("sqlite" if settings.is_sqlite else "postgresql")

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
-from litestar.testing import AsyncTestClient
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
@@ -17,7 +17,7 @@ from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user
 
-Client = AsyncTestClient[Any]
+Client = httpx.AsyncClient
 
 
 def _handlers(app: Litestar) -> list[tuple[str, HTTPRouteHandler]]:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.testing import AsyncTestClient
+import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.firm.models import User
 from portal.firm.roles import FirmRole
-from tests.browsing import csrf_token, sign_in
+from tests.browsing import csrf_token, serve_in_process, sign_in
 from tests.factories.firm import PASSWORD, make_user
 
-Client = AsyncTestClient[Any]
+Client = httpx.AsyncClient
 SESSION_COOKIE = "portal_session"
 
 

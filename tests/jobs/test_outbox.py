@@ -1,0 +1,128 @@
+"""The outbox and the job runner: nothing lost when the broker is down, retries recorded, no double runs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import dramatiq
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from portal.jobs.context import JobContext
+from portal.jobs.models import JobRun, JobStatus, OutboxMessage
+from portal.jobs.outbox import enqueue, relay_once
+from portal.jobs.registry import job
+from portal.jobs.runtime import Runtime
+from tests.jobs.helpers import wait_for_run
+
+Maker = async_sessionmaker[AsyncSession]
+REDELIVER = dt.timedelta(minutes=5)
+executions: Counter[str] = Counter()
+
+
+@job("tests.flaky", title="Travail instable", max_retries=3)
+async def flaky(ctx: JobContext, fail_times: int) -> dict[str, Any]:
+    executions[str(ctx.run_id)] += 1
+    if ctx.attempt <= fail_times:
+        msg = f"panne simulée à l'essai {ctx.attempt}"
+        raise RuntimeError(msg)
+    await ctx.progress(1, 1, step="Terminé")
+    return {"essai réussi": ctx.attempt}
+
+
+@job("tests.slow", title="Travail lent")
+async def slow(ctx: JobContext) -> dict[str, Any]:
+    executions[str(ctx.run_id)] += 1
+    await asyncio.sleep(0.3)
+    return {}
+
+
+async def _request(maker: Maker, job_name: str, **arguments: Any) -> JobRun:
+    async with maker() as session, session.begin():
+        return await enqueue(session, job_name, **arguments)
+
+
+async def _relay(jobs: Runtime, **kwargs: Any) -> int:
+    kwargs.setdefault("redeliver_after", REDELIVER)
+    return await relay_once(jobs.sessions, jobs.broker, **kwargs)
+
+
+async def test_outbox_message_is_delivered_after_a_broker_outage(
+    committed: Maker, jobs: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = await _request(committed, "tests.flaky", fail_times=0)
+
+    def broker_down(*_args: Any, **_kwargs: Any) -> None:
+        raise ConnectionError("broker injoignable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs.broker, "enqueue", broker_down)
+        assert await _relay(jobs) == 0
+    async with committed() as session:
+        message = (await session.execute(select(OutboxMessage).where(OutboxMessage.job_run_id == run.id))).scalar_one()
+        assert message.sent_at is None
+        assert message.send_attempts == 1
+        assert "broker injoignable" in (message.last_error or "")
+        assert (await session.get(JobRun, run.id)).status == JobStatus.QUEUED  # type: ignore[union-attr]
+
+    assert await _relay(jobs) == 1  # the broker is back
+    finished = await wait_for_run(committed, run.id)
+    assert finished.status == JobStatus.SUCCEEDED
+    assert finished.counts == {"essai réussi": 1}
+
+
+async def test_a_job_that_raises_is_retried_and_each_attempt_recorded(committed: Maker, jobs: Runtime) -> None:
+    run = await _request(committed, "tests.flaky", fail_times=2)
+    await _relay(jobs)
+    finished = await wait_for_run(committed, run.id)
+    assert finished.status == JobStatus.SUCCEEDED
+    assert finished.attempts == 3
+    assert finished.counts == {"essai réussi": 3}
+    assert finished.error is None
+    assert finished.progress_done == finished.progress_total == 1
+
+
+async def test_a_job_that_keeps_failing_ends_failed_with_its_error(committed: Maker, jobs: Runtime) -> None:
+    run = await _request(committed, "tests.flaky", fail_times=99)
+    await _relay(jobs)
+    finished = await wait_for_run(committed, run.id)
+    assert finished.status == JobStatus.FAILED
+    assert finished.attempts == 4  # the first attempt and max_retries=3 retries
+    assert finished.error == "RuntimeError: panne simulée à l'essai 4"
+    assert finished.finished_at is not None
+
+
+async def test_a_message_delivered_twice_runs_once(committed: Maker, jobs: Runtime) -> None:
+    run = await _request(committed, "tests.slow")
+    await _relay(jobs)
+    duplicate = dramatiq.Message(queue_name="default", actor_name="tests.slow", args=(str(run.id),), kwargs={}, options={})
+    jobs.broker.enqueue(duplicate)
+    await wait_for_run(committed, run.id)
+    jobs.broker.enqueue(duplicate)  # and once more after it finished
+    await asyncio.sleep(0.5)
+    assert executions[str(run.id)] == 1
+
+
+async def test_a_message_the_broker_lost_is_sent_again(committed: Maker, jobs: Runtime) -> None:
+    run = await _request(committed, "tests.flaky", fail_times=0)
+    async with committed() as session, session.begin():
+        # As if it had been sent and the broker (or a crashed worker) had lost it.
+        stale = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+        await session.execute(update(OutboxMessage).where(OutboxMessage.job_run_id == run.id).values(sent_at=stale))
+    assert await _relay(jobs) == 1
+    assert (await wait_for_run(committed, run.id)).status == JobStatus.SUCCEEDED
+    assert await _relay(jobs) == 0  # a finished run is never sent again
+
+
+async def test_work_requested_in_a_rolled_back_transaction_is_never_sent(committed: Maker, jobs: Runtime) -> None:
+    async with committed() as session:
+        await session.begin()
+        await enqueue(session, "tests.flaky", fail_times=0)
+        await session.rollback()
+    async with committed() as session:
+        assert (await session.execute(select(func.count()).select_from(JobRun))).scalar_one() == 0
+    assert await _relay(jobs) == 0

@@ -1,0 +1,73 @@
+"""Periodic jobs: one run per slot, however many schedulers tick."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from portal.jobs import registry
+from portal.jobs.models import OutboxMessage
+from portal.jobs.runtime import Runtime
+from portal.jobs.scheduler import latest_slot, tick
+
+UTC = dt.UTC
+
+
+def test_slots_are_read_in_paris_time() -> None:
+    # 06:00 in Paris is 05:00 UTC in winter and 04:00 UTC in summer.
+    winter = dt.datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    summer = dt.datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+    assert latest_slot("0 6 * * *", winter) == dt.datetime(2026, 1, 15, 5, 0, tzinfo=UTC)
+    assert latest_slot("0 6 * * *", summer) == dt.datetime(2026, 7, 15, 4, 0, tzinfo=UTC)
+    # At 05:59 Paris time the latest slot is yesterday's.
+    before = dt.datetime(2026, 1, 15, 4, 59, tzinfo=UTC)
+    assert latest_slot("0 6 * * *", before) == dt.datetime(2026, 1, 14, 5, 0, tzinfo=UTC)
+    # A slot is due at its own minute.
+    assert latest_slot("0 6 * * *", dt.datetime(2026, 1, 15, 5, 0, 30, tzinfo=UTC)) == dt.datetime(
+        2026, 1, 15, 5, 0, tzinfo=UTC
+    )
+
+
+@pytest.fixture
+def one_schedule(monkeypatch: pytest.MonkeyPatch) -> registry.Schedule:
+    schedule = registry.Schedule(name="test-purge", cron="0 6 * * *", job_name="jobs.purge_outbox")
+    monkeypatch.setattr(registry, "_schedules", {schedule.name: schedule})
+    return schedule
+
+
+async def _outbox_count(maker: async_sessionmaker[AsyncSession]) -> int:
+    async with maker() as session:
+        return int((await session.execute(select(func.count()).select_from(OutboxMessage))).scalar_one())
+
+
+async def test_a_slot_is_enqueued_once(
+    committed: async_sessionmaker[AsyncSession], jobs: Runtime, one_schedule: registry.Schedule
+) -> None:
+    at = dt.datetime(2026, 1, 15, 5, 30, tzinfo=UTC)
+    assert await tick(jobs.sessions, at) == 1
+    assert await tick(jobs.sessions, at + dt.timedelta(minutes=5)) == 0
+    assert await _outbox_count(committed) == 1
+    next_day = at + dt.timedelta(days=1)
+    assert await tick(jobs.sessions, next_day) == 1
+    assert await _outbox_count(committed) == 2
+
+
+async def test_concurrent_schedulers_enqueue_a_slot_once(
+    committed: async_sessionmaker[AsyncSession], jobs: Runtime, one_schedule: registry.Schedule
+) -> None:
+    at = dt.datetime(2026, 3, 2, 5, 1, tzinfo=UTC)
+    results = await asyncio.gather(*(tick(jobs.sessions, at) for _ in range(4)))
+    assert sum(results) == 1
+    assert await _outbox_count(committed) == 1
+
+
+async def test_a_slot_missed_beyond_its_grace_is_skipped(
+    committed: async_sessionmaker[AsyncSession], jobs: Runtime, one_schedule: registry.Schedule
+) -> None:
+    late = dt.datetime(2026, 1, 15, 5, 0, tzinfo=UTC) + one_schedule.grace + dt.timedelta(minutes=1)
+    assert await tick(jobs.sessions, late) == 0
+    assert await _outbox_count(committed) == 0
