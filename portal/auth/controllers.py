@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar.di import NamedDependency
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
@@ -41,7 +41,7 @@ class SignInController(Controller):
     path = "/"
     include_in_schema = False
 
-    @get("/connexion", opt=PUBLIC, name="auth:sign_in")
+    @get("/connexion", opt=PUBLIC, name="auth:sign_in", media_type=MediaType.HTML)
     async def sign_in_page(self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False) -> Any:
         if isinstance(request.scope.get("user"), Principal):
             return Redirect(safe_next(suivant))
@@ -50,7 +50,7 @@ class SignInController(Controller):
             context={"suivant": safe_next(suivant), "signed_out": deconnecte, "email": "", "error": None},
         )
 
-    @post("/connexion", opt=PUBLIC, name="auth:sign_in_submit")
+    @post("/connexion", opt=PUBLIC, name="auth:sign_in_submit", media_type=MediaType.HTML)
     async def sign_in(
         self,
         request: Request[Any, Any, Any],

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, get, post
+from litestar_htmx import HTMXRequest, HTMXTemplate
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
@@ -81,9 +82,15 @@ class SettingsController(Controller):
     async def system(self) -> Template:
         return Template(template_name="firm/settings/system.html")
 
-    @post("/systeme/diagnostic", guards=[requires(Permission.JOBS_RUN_DIAGNOSTIC)], name="firm:diagnostic")
-    async def start_diagnostic(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
-    ) -> Redirect:
+    @post(
+        "/systeme/diagnostic",
+        guards=[requires(Permission.JOBS_RUN_DIAGNOSTIC)],
+        name="firm:diagnostic",
+        media_type=MediaType.HTML,
+    )
+    async def start_diagnostic(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
         run = await enqueue(db_session, "jobs.diagnostic", created_by_id=principal_of(request).user_id)
+        if request.htmx:
+            # The run panel replaces the button and follows the run live.
+            return HTMXTemplate(template_name="jobs/_partials/run.html", context={"run": run})
         return Redirect(f"/travaux/{run.id}", status_code=303)

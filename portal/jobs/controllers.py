@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
-from litestar import Controller, get
+from litestar import Controller, MediaType, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar_htmx import HTMXRequest, HTMXTemplate
@@ -27,7 +27,7 @@ class JobRunController(Controller):
         runs = await job_runs.recent_for(principal_of(request))
         return Template(template_name="jobs/list.html", context={"runs": runs})
 
-    @get("/{run_id:uuid}", name="jobs:detail")
+    @get("/{run_id:uuid}", name="jobs:detail", media_type=MediaType.HTML)
     async def detail(
         self, request: HTMXRequest, job_runs: NamedDependency[JobRunService], run_id: FromPath[uuid.UUID]
     ) -> Any:

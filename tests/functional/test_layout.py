@@ -73,3 +73,15 @@ async def test_browser_language_is_used_before_sign_in(client: Client) -> None:
     assert "Email address" in page.text
     page = await client.get("/connexion", headers={"Accept-Language": "de-DE"})
     assert "Adresse e-mail" in page.text
+
+
+async def test_every_page_is_served_as_html(client: httpx.AsyncClient, db_session: AsyncSession) -> None:
+    user = await make_user(db_session, roles=(FirmRole.ADMIN,))
+    assert (await client.get("/connexion")).headers["content-type"].startswith("text/html")
+    refused = await sign_in(client, user.email, "mauvais-mot-de-passe")
+    assert refused.headers["content-type"].startswith("text/html")
+    await sign_in(client, user.email, PASSWORD)
+    for path in ("/entreprises", "/utilisateurs", "/parametres", "/parametres/roles", "/parametres/journal",
+                 "/parametres/systeme", "/travaux", "/nulle-part"):
+        response = await client.get(path)
+        assert response.headers["content-type"].startswith("text/html"), path

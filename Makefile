@@ -1,0 +1,74 @@
+# Portail Cabinet — `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+CHROMIUM ?= /usr/bin/chromium
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run worker scheduler test test-pg lint fmt typecheck migrate revision db-check i18n bench browser clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP) ## Create the virtualenv and install the portal with its dev tools
+
+run: $(STAMP) ## Serve http://127.0.0.1:8000 (PORTAL_PORT) with demo data and the embedded worker
+	$(VENV)/bin/portal run --demo
+
+worker: $(STAMP) ## Run dramatiq workers (production: PORTAL_BROKER_URL=redis://…)
+	$(VENV)/bin/portal worker
+
+scheduler: $(STAMP) ## Run the scheduler: periodic jobs and the outbox relay
+	$(VENV)/bin/portal scheduler
+
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is needed for the browser tests: sudo apt-get install chromium" >&2; exit 1; fi; \
+	fi
+
+test: $(STAMP) browser ## Run the whole suite (T=path for a part); PORTAL_TEST_DATABASE_URL/BROKER_URL for PG + Redis
+	$(PY) -m pytest $(T)
+
+test-pg: $(STAMP) browser ## Run the suite on the local PostgreSQL and Redis
+	PORTAL_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/portal_test \
+	PORTAL_TEST_BROKER_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest $(T)
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP) ## Format and auto-fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(STAMP) ## mypy only
+	$(VENV)/bin/mypy
+
+migrate: $(STAMP) ## Apply migrations to PORTAL_DATABASE_URL
+	$(VENV)/bin/portal db upgrade
+
+revision: $(STAMP) ## New migration from the models: make revision m="what changed"
+	$(VENV)/bin/portal db revision -m "$(m)"
+
+db-check: $(STAMP) ## Models and migrations agree (upgrade an empty database, compare)
+	$(PY) -m pytest tests/test_migrations.py
+
+i18n: $(STAMP) ## Extract messages and update the English catalogue
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k _ --ignore-dirs '.* .venv var tests migrations' \
+	  --no-location --omit-header --sort-output -o portal/locale/messages.pot .
+	$(VENV)/bin/pybabel update -i portal/locale/messages.pot -d portal/locale -l en --no-location --omit-header --width 120
+
+bench: $(STAMP) ## Benchmarks: print figures (no assertions)
+	$(PY) -m benchmarks
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var

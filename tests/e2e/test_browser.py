@@ -1,0 +1,122 @@
+"""The real pages in Chromium: sign in, find the firm space, run a background job and watch it finish."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, async_playwright, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from portal.app import create_app
+from portal.firm.roles import FirmRole
+from portal.settings import Settings
+from tests.factories.firm import PASSWORD, make_user
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def live_url(committed: async_sessionmaker[AsyncSession], settings: Settings) -> AsyncIterator[str]:
+    """The portal served by uvicorn on loopback, with the outbox relay and the test workers."""
+    app = create_app(settings, background=True, embedded_worker=False, migrate_on_start=False)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)")
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        await instance.close()
+
+
+async def test_admin_signs_in_and_runs_the_diagnostic(
+    live_url: str, browser: Browser, committed: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    async with committed() as session, session.begin():
+        await make_user(session, roles=(FirmRole.ADMIN,), email="marc@cabinet-test.fr", name="Marc Lefèvre")
+    page = await browser.new_page(locale="fr-FR")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Script errors only: the browser also logs the deliberate 401 of the wrong password as a "resource" error.
+    page.on(
+        "console",
+        lambda message: errors.append(message.text)
+        if message.type == "error" and not message.text.startswith("Failed to load resource")
+        else None,
+    )
+    not_found: list[str] = []
+    page.on("response", lambda response: not_found.append(response.url) if response.status == 404 else None)
+
+    await page.goto(f"{live_url}/entreprises")
+    await expect(page).to_have_url(f"{live_url}/connexion?suivant=/entreprises")
+    await expect(page.get_by_role("heading", name="Connexion à l'espace cabinet")).to_be_visible()
+
+    await page.get_by_label("Adresse e-mail").fill("marc@cabinet-test.fr")
+    await page.get_by_label("Mot de passe").fill("pas-le-bon")
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page.get_by_role("alert")).to_have_text("Adresse e-mail ou mot de passe incorrect.")
+
+    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page).to_have_url(f"{live_url}/entreprises")
+    await expect(page.get_by_role("heading", name="Entreprises")).to_be_visible()
+    menu = page.get_by_role("navigation", name="Menu principal")
+    for item in ("Entreprises", "Utilisateurs", "Paramètres"):
+        await expect(menu.get_by_role("link", name=item)).to_be_visible()
+    await expect(page.locator(".account-name")).to_have_text("Marc Lefèvre")
+    await expect(page.locator(".account-roles")).to_have_text("Administrateur")
+
+    await menu.get_by_role("link", name="Paramètres").click()
+    await expect(page.get_by_role("heading", name="Informations générales")).to_be_visible()
+    await page.get_by_role("link", name="Système").click()
+    await page.get_by_role("button", name="Lancer le diagnostic").click()  # htmx POST, CSRF in the header
+    panel = page.locator("#travail")
+    await expect(panel).to_have_attribute("data-status", "succeeded", timeout=20_000)
+    await expect(panel.locator("progress")).to_have_attribute("value", "3")
+    await expect(panel).to_contain_text("Terminé")
+    await expect(panel).to_contain_text("Utilisateurs")
+    await page.screenshot(path=str(tmp_path / "diagnostic.png"), full_page=True)
+
+    await page.get_by_role("button", name="Se déconnecter").click()
+    await expect(page).to_have_url(f"{live_url}/connexion?deconnecte=1")
+    await expect(page.get_by_role("status")).to_have_text("Vous êtes déconnecté.")
+    await page.goto(f"{live_url}/parametres")
+    await expect(page).to_have_url(f"{live_url}/connexion?suivant=/parametres")
+    assert errors == []
+    assert not_found == []
