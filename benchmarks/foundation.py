@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import time
 
 import dramatiq
-import httpx
 from sqlalchemy import func, insert, select
 
 from benchmarks.environment import bench_settings, describe_ms
@@ -23,6 +23,7 @@ from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import enqueue, relay_once
 from portal.jobs.registry import job
 from portal.settings import Settings
+from tests.browsing import serve_in_process
 
 DOSSIERS = 5_000
 REQUESTS = 300
@@ -48,8 +49,6 @@ async def _seed(maker: object) -> None:
 
 async def pages(settings: object) -> None:
     app = create_app(settings, background=False, embedded_worker=False, migrate_on_start=False)  # type: ignore[arg-type]
-    from tests.browsing import serve_in_process
-
     async with serve_in_process(app) as client:
         page = await client.get("/connexion")
         token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -74,8 +73,6 @@ async def jobs(settings: object, maker: object) -> None:
             for _ in range(JOBS):
                 await enqueue(session, "bench.noop")
         enqueued = time.perf_counter()
-        import datetime as dt
-
         await relay_once(jobs_runtime.sessions, jobs_runtime.broker, redeliver_after=dt.timedelta(minutes=5))
         relayed = time.perf_counter()
         while True:
@@ -91,9 +88,11 @@ async def jobs(settings: object, maker: object) -> None:
         finished = time.perf_counter()
     finally:
         worker.stop()
-    print(f"  {JOBS} jobs: enqueue {enqueued - started:.2f} s, relay {relayed - enqueued:.2f} s, "
-          f"run {finished - relayed:.2f} s -> {JOBS / (finished - started):.0f} jobs/s end to end "
-          f"(broker: {type(jobs_runtime.broker).__name__}, 4 worker threads)")
+    print(
+        f"  {JOBS} jobs: enqueue {enqueued - started:.2f} s, relay {relayed - enqueued:.2f} s, "
+        f"run {finished - relayed:.2f} s -> {JOBS / (finished - started):.0f} jobs/s end to end "
+        f"(broker: {type(jobs_runtime.broker).__name__}, 4 worker threads)"
+    )
 
 
 async def main(settings: Settings) -> None:

@@ -116,7 +116,7 @@ def create_app(
                 await anyio.to_thread.run_sync(worker.stop)
             await engine.dispose()
 
-    app = Litestar(
+    return Litestar(
         route_handlers=[
             SignInController,
             WebController,
@@ -153,5 +153,3 @@ def create_app(
         debug=settings.debug,
         state=State({"settings": settings}),
     )
-    return app
-

@@ -152,7 +152,7 @@ def demo_seed() -> None:
 @click.option("--port", type=int, default=None, help="Default: PORTAL_PORT, else 8000.")
 @click.option("--demo/--no-demo", "with_demo", default=False, help="Seed demo data on first start.")
 @click.option("--reload", is_flag=True, help="Reload on code changes (development).")
-def run(host: str, port: int | None, with_demo: bool, reload: bool) -> None:  # noqa: FBT001
+def run(host: str, port: int | None, with_demo: bool, reload: bool) -> None:
     """Serve the portal (with the embedded worker unless PORTAL_BROKER_URL names a broker)."""
     import uvicorn
 

@@ -12,7 +12,9 @@ import tempfile
 
 _TMP = tempfile.mkdtemp(prefix="portal-tests-")
 os.environ["PORTAL_VAR_DIR"] = _TMP
-os.environ["PORTAL_DATABASE_URL"] = os.environ.get("PORTAL_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{_TMP}/test.sqlite3"
+os.environ["PORTAL_DATABASE_URL"] = (
+    os.environ.get("PORTAL_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{_TMP}/test.sqlite3"
+)
 os.environ["PORTAL_BROKER_URL"] = os.environ.get("PORTAL_TEST_BROKER_URL") or "stub"
 os.environ["PORTAL_SECRET_KEY"] = "tests-only-secret-key-0123456789abcdef0123456789"
 os.environ["PORTAL_BASE_URL"] = "http://127.0.0.1:8000"
@@ -24,9 +26,9 @@ os.environ["PORTAL_LOGIN_MAX_FAILURES"] = "5"
 from collections.abc import AsyncIterator, Iterator  # noqa: E402
 
 import dramatiq  # noqa: E402
+import httpx  # noqa: E402
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402
-import httpx  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 
 from portal.app import create_app  # noqa: E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pathlib
 
 from sqlalchemy import delete, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -20,7 +21,9 @@ async def _ensure_postgres_database(url: str, *, recreate_schema: bool) -> None:
     admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
-            exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database})
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            )
             if not exists:
                 await conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     finally:
@@ -51,8 +54,6 @@ def scratch_url(url: str, suffix: str) -> str:
         asyncio.run(_ensure_postgres_database(rendered, recreate_schema=True))
         return rendered
     path = f"{parsed.database}.{suffix}"
-    import pathlib
-
     for extra in ("", "-wal", "-shm"):
         pathlib.Path(path + extra).unlink(missing_ok=True)
     return parsed.set(database=path).render_as_string(hide_password=False)

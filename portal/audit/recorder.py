@@ -105,9 +105,9 @@ def _before_flush(session: Session, _flush_context: Any, _instances: Any) -> Non
             before, after = _changes(obj)
             if after:
                 events.append(_event(obj, "update", before, after))
-    for obj in session.deleted:
-        if isinstance(obj, Audited):
-            events.append(_event(obj, "delete", _snapshot_current(obj), None))
+    events.extend(
+        _event(obj, "delete", _snapshot_current(obj), None) for obj in session.deleted if isinstance(obj, Audited)
+    )
     session.add_all(events)
 
 

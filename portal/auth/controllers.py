@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar.di import NamedDependency
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
@@ -42,7 +42,9 @@ class SignInController(Controller):
     include_in_schema = False
 
     @get("/connexion", opt=PUBLIC, name="auth:sign_in", media_type=MediaType.HTML)
-    async def sign_in_page(self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False) -> Any:
+    async def sign_in_page(
+        self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False
+    ) -> Any:
         if isinstance(request.scope.get("user"), Principal):
             return Redirect(safe_next(suivant))
         return Template(

@@ -70,6 +70,4 @@ async def load_principal(session: AsyncSession, user_id: uuid.UUID, epoch: int) 
     user = await session.get(User, user_id)
     if user is None or not user.is_active or user.session_epoch != epoch:
         return None
-    return Principal.build(
-        user_id=user.id, email=user.email, name=user.name, locale=user.locale, roles=user.firm_roles
-    )
+    return Principal.build(user_id=user.id, email=user.email, name=user.name, locale=user.locale, roles=user.firm_roles)

@@ -37,7 +37,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
-        state = connection.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state = connection.scope.setdefault("state", {})
         if state.get(_ROTATE) and not state.get(_NEW_ID):
             old_id = connection.cookies.get(self.config.key)
             if old_id and old_id != "null":
@@ -53,7 +53,7 @@ class PortalSessionConfig(ServerSideSessionConfig):
 
 def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """Ask for a new session id when this response is sent."""
-    connection.scope.setdefault("state", {})[_ROTATE] = True  # type: ignore[typeddict-item]
+    connection.scope.setdefault("state", {})[_ROTATE] = True
 
 
 def build_session_auth(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> SessionAuth[Principal, Any]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from litestar.stores.file import FileStore
 from sqlalchemy import delete
 
-from portal.auth.models import LoginAttempt
+from portal.auth.models import LoginAttempt, WebSession
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import every, job
@@ -25,3 +26,17 @@ async def purge_login_attempts(ctx: JobContext) -> dict[str, Any]:
 
 
 every("15 3 * * *", "auth.purge_login_attempts")
+
+
+@job("auth.purge_expired_sessions", title=N_("Purge des sessions expirées"))
+async def purge_expired_sessions(ctx: JobContext) -> dict[str, Any]:
+    """Delete expired sessions from wherever this deployment keeps them."""
+    if ctx.settings.is_sqlite:
+        await FileStore(ctx.settings.var_dir / "sessions", create_directories=True).delete_expired()
+        return {}
+    async with ctx.session() as session, session.begin():
+        result = await session.execute(delete(WebSession).where(WebSession.expires_at < dt.datetime.now(dt.UTC)))
+    return {N_("Supprimées"): int(result.rowcount or 0)}  # type: ignore[attr-defined]
+
+
+every("45 3 * * *", "auth.purge_expired_sessions")

@@ -10,6 +10,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from portal.auth.models import LoginAttempt
 
@@ -23,7 +24,7 @@ class LoginThrottle:
         self.max_failures = max_failures
         self.window = dt.timedelta(seconds=window_seconds)
 
-    async def _failures_since(self, column: object, value: str, since: dt.datetime) -> int:
+    async def _failures_since(self, column: InstrumentedAttribute[str], value: str, since: dt.datetime) -> int:
         statement = select(func.count()).where(
             column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at >= since
         )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, Request, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Template
-from litestar.di import NamedDependency
 
 from portal.auth.guards import principal_of, signed_in
 from portal.clients.services import DossierService
@@ -17,9 +17,9 @@ from portal.clients.services import DossierService
 
 class DossierController(Controller):
     path = "/entreprises"
-    guards = [signed_in]
+    guards = (signed_in,)
     include_in_schema = False
-    dependencies = {"dossiers": Provide(create_service_provider(DossierService))}
+    dependencies: Mapping[str, Provide] = {"dossiers": Provide(create_service_provider(DossierService))}
 
     @get("/", name="clients:list")
     async def index(

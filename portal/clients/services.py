@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
@@ -27,12 +28,13 @@ class DossierPage:
         return max(1, -(-self.total // self.page_size))
 
 
-class DossierService(SQLAlchemyAsyncRepositoryService[Dossier]):
-    class Repo(SQLAlchemyAsyncRepository[Dossier]):
-        model_type = Dossier
+class DossierRepository(SQLAlchemyAsyncRepository[Dossier]):
+    model_type = Dossier
 
-    repository_type = Repo
-    match_fields = ["siren"]
+
+class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository]):
+    repository_type = DossierRepository
+    match_fields: ClassVar[list[str]] = ["siren"]
 
     async def visible_page(self, principal: Principal, *, page: int = 1) -> DossierPage:
         """The dossiers ``principal`` may see, by name, one page at a time, with their count."""

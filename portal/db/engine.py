@@ -69,7 +69,9 @@ class LoopBoundSessions:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._makers: dict[int, tuple[AsyncEngine, async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]] = {}
+        self._makers: dict[
+            int, tuple[AsyncEngine, async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]
+        ] = {}
         self._lock = threading.Lock()
 
     def __call__(self, *, read_only: bool = False) -> AsyncSession:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, get, post
-from litestar_htmx import HTMXRequest, HTMXTemplate
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
+from litestar_htmx import HTMXRequest, HTMXTemplate
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +28,7 @@ AUDIT_PAGE_SIZE = 50
 class UserController(Controller):
     path = "/utilisateurs"
     include_in_schema = False
-    dependencies = {"users": Provide(create_service_provider(UserService))}
+    dependencies: Mapping[str, Provide] = {"users": Provide(create_service_provider(UserService))}
 
     @get("/", guards=[requires(Permission.USERS_READ)], name="firm:users")
     async def index(self, users: NamedDependency[UserService]) -> Template:
@@ -37,7 +38,7 @@ class UserController(Controller):
 class SettingsController(Controller):
     path = "/parametres"
     include_in_schema = False
-    dependencies = {"firms": Provide(create_service_provider(FirmService))}
+    dependencies: Mapping[str, Provide] = {"firms": Provide(create_service_provider(FirmService))}
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
     async def general(self, firms: NamedDependency[FirmService]) -> Template:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
@@ -22,14 +22,15 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-class UserService(SQLAlchemyAsyncRepositoryService[User]):
+class UserRepository(SQLAlchemyAsyncRepository[User]):
+    model_type = User
+
+
+class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
     """People who sign in, and their firm-wide roles."""
 
-    class Repo(SQLAlchemyAsyncRepository[User]):
-        model_type = User
-
-    repository_type = Repo
-    match_fields = ["email"]
+    repository_type = UserRepository
+    match_fields: ClassVar[list[str]] = ["email"]
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(User.email == normalise_email(email))
@@ -64,13 +65,14 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         return list(result.scalars())
 
 
-class FirmService(SQLAlchemyAsyncRepositoryService[Firm]):
+class FirmRepository(SQLAlchemyAsyncRepository[Firm]):
+    model_type = Firm
+
+
+class FirmService(SQLAlchemyAsyncRepositoryService[Firm, FirmRepository]):
     """The firm's own record (one row per installation)."""
 
-    class Repo(SQLAlchemyAsyncRepository[Firm]):
-        model_type = Firm
-
-    repository_type = Repo
+    repository_type = FirmRepository
 
     async def current(self) -> Firm | None:
         result = await self.repository.session.execute(select(Firm).order_by(Firm.created_at).limit(1))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db.engine import LoopBoundSessions
 from portal.jobs.models import JobRun
+from portal.settings import Settings
 
 
 class JobContext:
@@ -22,9 +23,11 @@ class JobContext:
         run_id: uuid.UUID,
         sessions: LoopBoundSessions,
         created_by_id: uuid.UUID | None,
+        settings: Settings,
         attempt: int = 1,
     ) -> None:
         self.run_id = run_id
+        self.settings = settings
         self.sessions = sessions
         self.created_by_id = created_by_id
         self.attempt = attempt

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
-from litestar_htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Template
+from litestar_htmx import HTMXRequest, HTMXTemplate
 
 from portal.auth.guards import principal_of, signed_in
 from portal.jobs.services import JobRunService
@@ -18,9 +19,9 @@ from portal.jobs.services import JobRunService
 
 class JobRunController(Controller):
     path = "/travaux"
-    guards = [signed_in]
+    guards = (signed_in,)
     include_in_schema = False
-    dependencies = {"job_runs": Provide(create_service_provider(JobRunService))}
+    dependencies: Mapping[str, Provide] = {"job_runs": Provide(create_service_provider(JobRunService))}
 
     @get("/", name="jobs:list")
     async def index(self, request: HTMXRequest, job_runs: NamedDependency[JobRunService]) -> Template:

@@ -24,7 +24,9 @@ async def diagnostic(ctx: JobContext) -> dict[str, Any]:
         users = (await session.execute(select(func.count()).select_from(User))).scalar_one()
         await ctx.progress(1, total, step=STEPS[1])
         pending = (
-            await session.execute(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None)))
+            await session.execute(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+            )
         ).scalar_one()
         failed = (
             await session.execute(select(func.count()).select_from(JobRun).where(JobRun.status == JobStatus.FAILED))

@@ -22,6 +22,7 @@ from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.jobs import registry
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
@@ -90,7 +91,7 @@ def on_commit_with_pending(hook: Callable[[], None]) -> None:
 
 def _after_commit(session: Session) -> None:
     if session.info.pop(_PENDING_FLAG, False):
-        for hook in list(_after_commit_hooks):
+        for hook in _after_commit_hooks.copy():  # a snapshot: hooks registered meanwhile wait for the next commit
             hook()
 
 
@@ -113,6 +114,7 @@ async def requeue_stalled(session: AsyncSession, *, older_than: dt.timedelta, ev
     """
     cutoff = now() - older_than
     unfinished = JobRun.status.in_([JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.RUNNING])
+    stalled: ColumnElement[bool]
     if everything:
         stalled = unfinished
     else:
@@ -152,7 +154,7 @@ async def relay_once(
                     .order_by(OutboxMessage.available_at)
                     .limit(batch_size)
                 )
-                if session.bind.dialect.name == "postgresql":
+                if session.get_bind().dialect.name == "postgresql":
                     # Several relays (web processes, scheduler) may run at once: each takes its own rows.
                     statement = statement.with_for_update(skip_locked=True, of=OutboxMessage)
                 rows = list((await session.execute(statement)).scalars())
@@ -170,7 +172,9 @@ async def relay_once(
                     failed.last_error = error
             sent_total += sent
             if error is not None:
-                log.warning("outbox relay: broker unavailable, %s message(s) left for later: %s", len(rows) - sent, error)
+                log.warning(
+                    "outbox relay: broker unavailable, %s message(s) left for later: %s", len(rows) - sent, error
+                )
                 return sent_total
             if len(rows) < batch_size:
                 return sent_total
@@ -178,7 +182,7 @@ async def relay_once(
 
 def _send_batch(broker: dramatiq.Broker, rows: list[OutboxMessage]) -> tuple[int, str | None]:
     for index, row in enumerate(rows):
-        message = dramatiq.Message(
+        message: dramatiq.Message[Any] = dramatiq.Message(
             queue_name=row.queue_name,
             actor_name=row.actor_name,
             args=(str(row.job_run_id),),

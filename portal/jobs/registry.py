@@ -11,10 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from portal.jobs.context import JobContext
+from typing import Any
 
 JobFunction = Callable[..., Awaitable[dict[str, Any] | None]]
 

@@ -39,11 +39,11 @@ def make_broker(url: str) -> dramatiq.Broker:
     if url == "stub":
         broker = StubBroker()
     elif url.startswith(("redis://", "rediss://", "unix://")):
-        from dramatiq.brokers.redis import RedisBroker
+        from dramatiq.brokers.redis import RedisBroker  # noqa: PLC0415 - the client library only for the broker in use
 
-        broker = RedisBroker(url=url)
+        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]  # dramatiq leaves RedisBroker.__init__ unannotated
     elif url.startswith(("amqp://", "amqps://")):
-        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker  # noqa: PLC0415 - the client library only for the broker in use
 
         broker = RabbitmqBroker(url=url)
     else:
@@ -74,7 +74,6 @@ class Runtime:
         run.__name__ = spec.name.replace(".", "_")
         max_retries = spec.max_retries if spec.max_retries is not None else self.settings.job_max_retries
         self.actors[spec.name] = dramatiq.actor(
-            run,
             actor_name=spec.name,
             queue_name=spec.queue,
             broker=self.broker,
@@ -82,7 +81,7 @@ class Runtime:
             min_backoff=self.settings.job_min_backoff_ms,
             max_backoff=self.settings.job_max_backoff_ms,
             time_limit=spec.time_limit_ms,
-        )
+        )(run)
 
     def queues(self) -> list[str]:
         return sorted({spec.queue for spec in registry.jobs()})
@@ -96,7 +95,7 @@ def configure(settings: Settings) -> Runtime:
     global _runtime  # noqa: PLW0603 - one broker per process, as dramatiq itself assumes
     if _runtime is not None and _runtime.settings.broker_url == settings.broker_url:
         return _runtime
-    import portal.jobs.catalog  # noqa: F401 - registers every job before actors are declared
+    import portal.jobs.catalog  # noqa: F401, PLC0415 - registers every job before actors are declared, not on import
 
     outbox.install()
     broker = make_broker(settings.broker_url)
@@ -165,7 +164,13 @@ async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -
         return
     max_retries = spec.max_retries if spec.max_retries is not None else runtime.settings.job_max_retries
     beat = asyncio.create_task(_beat(runtime, run_id))
-    context = JobContext(run_id=run_id, sessions=runtime.sessions, created_by_id=run.created_by_id, attempt=run.attempts)
+    context = JobContext(
+        run_id=run_id,
+        sessions=runtime.sessions,
+        created_by_id=run.created_by_id,
+        settings=runtime.settings,
+        attempt=run.attempts,
+    )
     try:
         with acting_as(Actor(user_id=run.created_by_id, label=f"travail {spec.name}")):
             result = await spec.function(context, **run.arguments)

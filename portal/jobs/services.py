@@ -7,7 +7,7 @@ import uuid
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 import portal.jobs.policy  # noqa: F401 - registers the JobRun restriction
 from portal.auth.permissions import Permission
@@ -17,13 +17,14 @@ from portal.jobs.models import JobRun
 RECENT_LIMIT = 100
 
 
-class JobRunService(SQLAlchemyAsyncRepositoryService[JobRun]):
-    class Repo(SQLAlchemyAsyncRepository[JobRun]):
-        model_type = JobRun
+class JobRunRepository(SQLAlchemyAsyncRepository[JobRun]):
+    model_type = JobRun
 
-    repository_type = Repo
 
-    def _visible(self, principal: Principal):  # type: ignore[no-untyped-def]
+class JobRunService(SQLAlchemyAsyncRepositoryService[JobRun, JobRunRepository]):
+    repository_type = JobRunRepository
+
+    def _visible(self, principal: Principal) -> Select[JobRun]:
         return restrict(select(JobRun), principal, Permission.JOBS_READ_ALL, JobRun)
 
     async def recent_for(self, principal: Principal) -> list[JobRun]:

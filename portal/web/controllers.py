@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
-from litestar.di import NamedDependency
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect
@@ -67,9 +67,7 @@ def _supported(locale: str) -> str:
 def _locale_redirect(data: LocaleForm) -> Redirect:
     back = data.retour if data.retour.startswith("/") and not data.retour.startswith("//") else "/"
     response = Redirect(back, status_code=303)
-    response.set_cookie(
-        LOCALE_COOKIE, _supported(data.langue), max_age=365 * 24 * 3600, httponly=True, samesite="lax"
-    )
+    response.set_cookie(LOCALE_COOKIE, _supported(data.langue), max_age=365 * 24 * 3600, httponly=True, samesite="lax")
     return response
 
 
@@ -91,7 +89,7 @@ async def health(db_session: NamedDependency[AsyncSession]) -> Response[dict[str
     """Database and broker status, for load balancers and operators."""
     try:
         await db_session.execute(text("SELECT 1"))
-        database: dict[str, Any] = {"status": "ok", "dialect": db_session.bind.dialect.name}
+        database: dict[str, Any] = {"status": "ok", "dialect": db_session.get_bind().dialect.name}
     except Exception as exc:  # noqa: BLE001
         log.warning("health check: database unavailable: %s", exc)
         database = {"status": "down", "error": type(exc).__name__}

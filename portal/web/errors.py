@@ -69,12 +69,14 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
 
 
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _page(
         request,
         HTTP_500_INTERNAL_SERVER_ERROR,
         _("Erreur inattendue"),
-        _("Une erreur inattendue s'est produite. L'équipe technique peut la retrouver grâce à l'identifiant de la requête."),
+        _(
+            "Une erreur inattendue s'est produite. L'équipe technique peut la retrouver grâce à l'identifiant de la requête."  # noqa: E501 - one translatable message, kept whole so it matches the catalogue
+        ),
     )
 
 

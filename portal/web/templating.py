@@ -39,5 +39,3 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
     env.trim_blocks = True
     env.lstrip_blocks = True
-
-

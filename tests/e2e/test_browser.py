@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 import uvicorn
 from playwright.async_api import Browser, async_playwright, expect
@@ -57,7 +58,7 @@ async def live_url(committed: async_sessionmaker[AsyncSession], settings: Settin
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not await anyio.Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)")
     async with async_playwright() as playwright:
         instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -76,9 +77,11 @@ async def test_admin_signs_in_and_runs_the_diagnostic(
     # Script errors only: the browser also logs the deliberate 401 of the wrong password as a "resource" error.
     page.on(
         "console",
-        lambda message: errors.append(message.text)
-        if message.type == "error" and not message.text.startswith("Failed to load resource")
-        else None,
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     not_found: list[str] = []
     page.on("response", lambda response: not_found.append(response.url) if response.status == 404 else None)

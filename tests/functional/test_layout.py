@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.firm.models import User
 from portal.firm.roles import FirmRole
-from tests.browsing import csrf_token, serve_in_process, sign_in
+from tests.browsing import csrf_token, sign_in
 from tests.factories.firm import PASSWORD, make_user
 
 Client = httpx.AsyncClient
@@ -81,7 +81,15 @@ async def test_every_page_is_served_as_html(client: httpx.AsyncClient, db_sessio
     refused = await sign_in(client, user.email, "mauvais-mot-de-passe")
     assert refused.headers["content-type"].startswith("text/html")
     await sign_in(client, user.email, PASSWORD)
-    for path in ("/entreprises", "/utilisateurs", "/parametres", "/parametres/roles", "/parametres/journal",
-                 "/parametres/systeme", "/travaux", "/nulle-part"):
+    for path in (
+        "/entreprises",
+        "/utilisateurs",
+        "/parametres",
+        "/parametres/roles",
+        "/parametres/journal",
+        "/parametres/systeme",
+        "/travaux",
+        "/nulle-part",
+    ):
         response = await client.get(path)
         assert response.headers["content-type"].startswith("text/html"), path

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import httpx
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
@@ -21,13 +19,13 @@ Client = httpx.AsyncClient
 
 
 def _handlers(app: Litestar) -> list[tuple[str, HTTPRouteHandler]]:
-    found = []
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", []):
-            # Litestar's automatic OPTIONS handlers only answer with the Allow header.
-            if isinstance(handler, HTTPRouteHandler) and handler.http_methods != {"OPTIONS"}:
-                found.append((route.path, handler))
-    return found
+    return [
+        (route.path, handler)
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        # Litestar's automatic OPTIONS handlers only answer with the Allow header.
+        if isinstance(handler, HTTPRouteHandler) and handler.http_methods != {"OPTIONS"}
+    ]
 
 
 def _is_public(handler: HTTPRouteHandler) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.firm.models import User
 from portal.firm.roles import FirmRole
-from tests.browsing import csrf_token, serve_in_process, sign_in
+from tests.browsing import csrf_token, sign_in
 from tests.factories.firm import PASSWORD, make_user
 
 Client = httpx.AsyncClient
@@ -138,7 +138,8 @@ async def test_session_id_changes_at_sign_in(client: Client, db_session: AsyncSe
     response = await sign_in(client, user.email, PASSWORD)
     assert response.status_code == 303
     new_id = response.cookies.get(SESSION_COOKIE)
-    assert new_id and new_id != planted
+    assert new_id
+    assert new_id != planted
     assert await store.get(planted) is None
 
 

@@ -14,7 +14,11 @@ FINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED}
 
 
 async def wait_for_run(
-    maker: async_sessionmaker[AsyncSession], run_id: uuid.UUID, *, until: set[JobStatus] = FINAL, timeout: float = 30
+    maker: async_sessionmaker[AsyncSession],
+    run_id: uuid.UUID,
+    *,
+    until: set[JobStatus] = FINAL,
+    timeout: float = 30,  # noqa: ASYNC109 - a polling deadline that reports the last status, not a cancel scope
 ) -> JobRun:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.app import create_app
@@ -52,5 +50,3 @@ async def test_diagnostic_runs_in_the_background_with_live_progress(
     async with serve_in_process(app) as client:
         await sign_in(client, other.email, PASSWORD)
         assert (await client.get(run_path)).status_code == 404
-
-

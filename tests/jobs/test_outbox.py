@@ -99,7 +99,9 @@ async def test_a_job_that_keeps_failing_ends_failed_with_its_error(committed: Ma
 async def test_a_message_delivered_twice_runs_once(committed: Maker, jobs: Runtime) -> None:
     run = await _request(committed, "tests.slow")
     await _relay(jobs)
-    duplicate = dramatiq.Message(queue_name="default", actor_name="tests.slow", args=(str(run.id),), kwargs={}, options={})
+    duplicate = dramatiq.Message(
+        queue_name="default", actor_name="tests.slow", args=(str(run.id),), kwargs={}, options={}
+    )
     jobs.broker.enqueue(duplicate)
     await wait_for_run(committed, run.id)
     jobs.broker.enqueue(duplicate)  # and once more after it finished
@@ -126,3 +128,40 @@ async def test_work_requested_in_a_rolled_back_transaction_is_never_sent(committ
     async with committed() as session:
         assert (await session.execute(select(func.count()).select_from(JobRun))).scalar_one() == 0
     assert await _relay(jobs) == 0
+
+
+async def test_a_run_whose_worker_crashed_is_taken_up_again(committed: Maker, jobs: Runtime) -> None:
+    run = await _request(committed, "tests.flaky", fail_times=0)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    async with committed() as session, session.begin():
+        # The worker claimed it, then died: no heartbeat since, message acknowledged by nobody.
+        await session.execute(
+            update(JobRun)
+            .where(JobRun.id == run.id)
+            .values(status=JobStatus.RUNNING, attempts=1, started_at=long_ago, heartbeat_at=long_ago)
+        )
+        await session.execute(update(OutboxMessage).where(OutboxMessage.job_run_id == run.id).values(sent_at=long_ago))
+    assert await _relay(jobs) == 1
+    finished = await wait_for_run(committed, run.id)
+    assert finished.status == JobStatus.SUCCEEDED
+    assert finished.attempts == 2
+    assert executions[str(run.id)] == 1
+
+
+async def test_a_running_job_with_a_live_heartbeat_is_left_alone(committed: Maker, jobs: Runtime) -> None:
+    run = await _request(committed, "tests.flaky", fail_times=0)
+    now = dt.datetime.now(dt.UTC)
+    async with committed() as session, session.begin():
+        await session.execute(
+            update(JobRun).where(JobRun.id == run.id).values(status=JobStatus.RUNNING, attempts=1, heartbeat_at=now)
+        )
+        await session.execute(update(OutboxMessage).where(OutboxMessage.job_run_id == run.id).values(sent_at=now))
+    assert await _relay(jobs) == 0
+    duplicate = dramatiq.Message(
+        queue_name="default", actor_name="tests.flaky", args=(str(run.id),), kwargs={}, options={}
+    )
+    jobs.broker.enqueue(duplicate)  # even delivered, it is not claimed while another worker beats
+    await asyncio.sleep(0.5)
+    async with committed() as session:
+        assert (await session.get(JobRun, run.id)).status == JobStatus.RUNNING  # type: ignore[union-attr]
+    assert executions[str(run.id)] == 0

@@ -9,10 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.auth.models import LoginAttempt, WebSession
 from portal.jobs import registry
-from portal.jobs.models import OutboxMessage
+from portal.jobs.models import JobStatus, OutboxMessage
+from portal.jobs.outbox import enqueue, relay_once
 from portal.jobs.runtime import Runtime
 from portal.jobs.scheduler import latest_slot, tick
+from portal.settings import Settings
+from tests.jobs.helpers import wait_for_run
 
 UTC = dt.UTC
 
@@ -71,3 +75,33 @@ async def test_a_slot_missed_beyond_its_grace_is_skipped(
     late = dt.datetime(2026, 1, 15, 5, 0, tzinfo=UTC) + one_schedule.grace + dt.timedelta(minutes=1)
     assert await tick(jobs.sessions, late) == 0
     assert await _outbox_count(committed) == 0
+
+
+async def test_housekeeping_jobs_purge_what_is_old(
+    committed: async_sessionmaker[AsyncSession], jobs: Runtime, settings: Settings
+) -> None:
+    old = dt.datetime.now(UTC) - dt.timedelta(days=10)
+    async with committed() as session, session.begin():
+        session.add_all(
+            [
+                LoginAttempt(email="a@b.fr", ip_address="127.0.0.1", created_at=old, updated_at=old),
+                LoginAttempt(email="a@b.fr", ip_address="127.0.0.1"),
+            ]
+        )
+        if not settings.is_sqlite:
+            session.add(WebSession(key="ancienne", namespace="sessions", value=b"{}", expires_at=old))
+        runs = [await enqueue(session, name) for name in ("auth.purge_login_attempts", "auth.purge_expired_sessions")]
+    await relay_once(jobs.sessions, jobs.broker, redeliver_after=dt.timedelta(minutes=5))
+    for run in runs:
+        assert (await wait_for_run(committed, run.id)).status == JobStatus.SUCCEEDED
+    async with committed() as session:
+        assert (await session.execute(select(func.count()).select_from(LoginAttempt))).scalar_one() == 1
+        assert (await session.execute(select(func.count()).select_from(WebSession))).scalar_one() == 0
+
+
+def test_every_schedule_names_a_registered_job() -> None:
+    names = {spec.name for spec in registry.jobs()}
+    assert {schedule.job_name for schedule in registry.schedules()} <= names
+    assert {"auth.purge_login_attempts", "auth.purge_expired_sessions", "jobs.purge_outbox"} <= {
+        schedule.job_name for schedule in registry.schedules()
+    }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,9 +59,7 @@ async def test_deletion_keeps_the_last_values(db_session: AsyncSession) -> None:
     assert events[-1].before["name"] == "Atelier éphémère"
 
 
-async def test_sign_in_is_logged_with_the_request_id(
-    client: httpx.AsyncClient, db_session: AsyncSession
-) -> None:
+async def test_sign_in_is_logged_with_the_request_id(client: httpx.AsyncClient, db_session: AsyncSession) -> None:
     user = await make_user(db_session, roles=(FirmRole.ADMIN,))
     client.headers["X-Request-ID"] = "connexion-42424242"
     await sign_in(client, user.email, PASSWORD)

@@ -1,0 +1,36 @@
+"""The English catalogue covers every message the portal can show."""
+
+from __future__ import annotations
+
+from babel.messages.pofile import read_po
+
+from portal.i18n import LOCALE_DIR, N_, gettext, negotiate, set_locale
+
+
+def test_every_message_has_an_english_translation() -> None:
+    with (LOCALE_DIR / "messages.pot").open("rb") as handle:
+        template = read_po(handle)
+    with (LOCALE_DIR / "en" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        english = read_po(handle, locale="en")
+    missing = [
+        message.id
+        for message in template
+        if message.id and not (english.get(message.id) and english.get(message.id).string)
+    ]
+    assert missing == []
+    fuzzy = [message.id for message in english if message.id and message.fuzzy]
+    assert fuzzy == []
+
+
+def test_translation_follows_the_chosen_locale() -> None:
+    set_locale("en")
+    assert gettext(N_("Entreprises")) == "Companies"
+    set_locale("fr")
+    assert gettext(N_("Entreprises")) == "Entreprises"
+
+
+def test_accept_language_negotiation() -> None:
+    assert negotiate("en-GB,en;q=0.9,fr;q=0.8") == "en"
+    assert negotiate("de-DE,fr;q=0.5,en;q=0.4") == "fr"
+    assert negotiate("de-DE") == "fr"
+    assert negotiate(None) == "fr"
