@@ -1,5 +1,8 @@
 """Translations: French first, English available.
 
+French is the language unless the person chose English (language switch, kept in a cookie
+and on their account); the browser's Accept-Language is not followed, so an accountant on
+an English-language system still gets the firm's French product.
 Message ids are the French texts themselves, so templates read as the product does;
 ``portal/locale/en`` carries the English. Catalogues are compiled from the ``.po``
 files at start-up, so there is no binary to keep in sync.
@@ -58,20 +61,3 @@ _ = gettext
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
     """Mark a constant for extraction; it is translated where it is shown."""
     return message
-
-
-def negotiate(accept_language: str | None) -> str:
-    """Pick a supported locale from an Accept-Language header (French when nothing matches)."""
-    if not accept_language:
-        return DEFAULT_LOCALE
-    weighted: list[tuple[float, str]] = []
-    for part in accept_language.split(","):
-        pieces = part.strip().split(";q=")
-        tag = pieces[0].strip().lower().split("-")[0]
-        try:
-            weight = float(pieces[1]) if len(pieces) > 1 else 1.0
-        except ValueError:
-            weight = 0.0
-        if tag in LOCALES:
-            weighted.append((weight, tag))
-    return max(weighted)[1] if weighted else DEFAULT_LOCALE

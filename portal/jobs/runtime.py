@@ -83,9 +83,6 @@ class Runtime:
             time_limit=spec.time_limit_ms,
         )(run)
 
-    def queues(self) -> list[str]:
-        return sorted({spec.queue for spec in registry.jobs()})
-
 
 _runtime: Runtime | None = None
 

@@ -11,7 +11,7 @@ from litestar import Request, Response
 
 from portal.audit.context import Actor, set_actor
 from portal.auth.policy import Principal
-from portal.i18n import LOCALES, negotiate, set_locale
+from portal.i18n import DEFAULT_LOCALE, LOCALES, set_locale
 
 LOCALE_COOKIE = "portal_lang"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -33,12 +33,11 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 
 
 def choose_locale(request: Request[Any, Any, Any], principal: Principal | None) -> str:
-    cookie = request.cookies.get(LOCALE_COOKIE)
-    if cookie in LOCALES:
-        return cookie
+    """The person's own choice (account, then cookie), else French."""
     if principal is not None and principal.locale in LOCALES:
         return principal.locale
-    return negotiate(request.headers.get("accept-language"))
+    cookie = request.cookies.get(LOCALE_COOKIE)
+    return cookie if cookie in LOCALES else DEFAULT_LOCALE
 
 
 async def before_request(request: Request[Any, Any, Any]) -> None:

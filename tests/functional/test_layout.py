@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.firm.models import User
 from portal.firm.roles import FirmRole
-from tests.browsing import csrf_token, sign_in
+from tests.browsing import CSRF_FIELD, csrf_token, sign_in
 from tests.factories.firm import PASSWORD, make_user
 
 Client = httpx.AsyncClient
@@ -68,11 +68,12 @@ async def test_english_is_available_and_remembered(client: Client, db_session: A
     assert stored == "en"
 
 
-async def test_browser_language_is_used_before_sign_in(client: Client) -> None:
+async def test_french_unless_english_is_chosen(client: httpx.AsyncClient) -> None:
     page = await client.get("/connexion", headers={"Accept-Language": "en-GB,en;q=0.9"})
-    assert "Email address" in page.text
-    page = await client.get("/connexion", headers={"Accept-Language": "de-DE"})
     assert "Adresse e-mail" in page.text
+    token = CSRF_FIELD.search(page.text).group(1)  # type: ignore[union-attr]
+    await client.post("/langue", data={"langue": "en", "retour": "/connexion", "_csrf_token": token})
+    assert "Email address" in (await client.get("/connexion")).text
 
 
 async def test_every_page_is_served_as_html(client: httpx.AsyncClient, db_session: AsyncSession) -> None:

@@ -6,11 +6,14 @@ from typing import Any
 
 import httpx
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.app import create_app
 from portal.firm.models import User
 from portal.firm.roles import FirmRole
-from tests.browsing import csrf_token, sign_in
+from portal.jobs.runtime import Runtime
+from portal.settings import Settings
+from tests.browsing import CSRF_FIELD, csrf_token, serve_in_process, sign_in
 from tests.factories.firm import PASSWORD, make_user
 
 Client = httpx.AsyncClient
@@ -169,3 +172,32 @@ async def test_bumping_the_epoch_ends_every_session_of_the_person(client: Client
     assert (await client.get("/entreprises")).status_code == 200
     await db_session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1))
     assert (await client.get("/entreprises", follow_redirects=False)).status_code in {302, 303}
+
+
+async def test_https_deployment_uses_secure_host_only_cookies(
+    settings: Settings, session_maker: async_sessionmaker[AsyncSession], db_session: AsyncSession, jobs: Runtime
+) -> None:
+    user = await make_user(db_session)
+    https = settings.with_overrides(base_url="https://portail.example.fr")
+    app = create_app(
+        https, session_maker=session_maker, background=False, embedded_worker=False, migrate_on_start=False
+    )
+    async with serve_in_process(app) as client:
+        page = await client.get("/connexion")
+        csrf_cookie = next(v for k, v in page.headers.multi_items() if k == "set-cookie" and "csrftoken" in v)
+        assert csrf_cookie.startswith("__Host-csrftoken=")
+        assert "Secure" in csrf_cookie
+        # httpx does not send Secure cookies over http; pass the token cookie by hand.
+        token = CSRF_FIELD.search(page.text).group(1)  # type: ignore[union-attr]
+        cookie_value = csrf_cookie.split(";", 1)[0].split("=", 1)[1]
+        response = await client.post(
+            "/connexion",
+            data={"email": user.email, "password": PASSWORD, "_csrf_token": token},
+            headers={"cookie": f"__Host-csrftoken={cookie_value}"},
+        )
+        session_cookie = next(
+            v for k, v in response.headers.multi_items() if k == "set-cookie" and "portal_session" in v
+        )
+        assert session_cookie.startswith("__Host-portal_session=")
+        assert "Secure" in session_cookie
+        assert "HttpOnly" in session_cookie

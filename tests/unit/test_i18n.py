@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from babel.messages.pofile import read_po
 
-from portal.i18n import LOCALE_DIR, N_, gettext, negotiate, set_locale
+from portal.i18n import LOCALE_DIR, N_, gettext, set_locale
 
 
 def test_every_message_has_an_english_translation() -> None:
@@ -27,10 +27,3 @@ def test_translation_follows_the_chosen_locale() -> None:
     assert gettext(N_("Entreprises")) == "Companies"
     set_locale("fr")
     assert gettext(N_("Entreprises")) == "Entreprises"
-
-
-def test_accept_language_negotiation() -> None:
-    assert negotiate("en-GB,en;q=0.9,fr;q=0.8") == "en"
-    assert negotiate("de-DE,fr;q=0.5,en;q=0.4") == "fr"
-    assert negotiate("de-DE") == "fr"
-    assert negotiate(None) == "fr"
