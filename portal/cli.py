@@ -136,6 +136,8 @@ def _seed_demo(settings: Settings) -> None:
         click.echo("Données de démonstration créées.")
     if login:
         click.echo(f"Connexion de démonstration : {login.email} / {login.password}")
+        others = ", ".join(f"{email} ({roles[0].label.lower()})" for email, _name, roles in demo_module.PEOPLE[1:])
+        click.echo(f"  même mot de passe pour : {others}")
 
 
 @demo.command("seed")

@@ -56,11 +56,10 @@ async def enqueue(
         created_by_id=created_by_id,
         status=JobStatus.QUEUED,
     )
-    session.add(run)
-    await session.flush()
+    # One flush writes both rows; the relationship orders the inserts.
     session.add(
         OutboxMessage(
-            job_run_id=run.id,
+            job_run=run,
             actor_name=spec.name,
             queue_name=spec.queue,
             dedupe_key=dedupe_key,
