@@ -20,7 +20,7 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, CurrentMessage
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, update
 
 import portal.db.models  # noqa: F401 - every model known, audit log on
 from portal.audit.context import Actor, acting_as
@@ -133,11 +133,10 @@ async def _claim(runtime: Runtime, run_id: uuid.UUID) -> JobRun | None:
                 heartbeat_at=stamp,
                 error=None,
             )
+            .returning(JobRun)
             .execution_options(synchronize_session=False)
         )
-        if not result.rowcount:  # type: ignore[attr-defined]
-            return None
-        return (await session.execute(select(JobRun).where(JobRun.id == run_id))).scalar_one()
+        return result.scalar_one_or_none()
 
 
 async def _finish(runtime: Runtime, run_id: uuid.UUID, **values: Any) -> None:
