@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record
 from portal.auth.guards import PUBLIC, principal_of, signed_in
-from portal.auth.policy import Principal
 from portal.auth.services import SignInError, authenticate
 from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.settings import Settings
@@ -45,7 +44,9 @@ class SignInController(Controller):
     async def sign_in_page(
         self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False
     ) -> Any:
-        if isinstance(request.scope.get("user"), Principal):
+        # Public route: authentication does not run here, but the session does. A stale
+        # session is harmless: the page it leads to checks it and sends the person back.
+        if request.session.get(SESSION_USER_ID):
             return Redirect(safe_next(suivant))
         return Template(
             template_name="auth/sign_in.html",

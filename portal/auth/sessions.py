@@ -68,7 +68,11 @@ def build_session_auth(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> Se
         except ValueError:
             return None
         db_session = alchemy.provide_session(connection.app.state, connection.scope)
-        return await load_principal(db_session, user_id, int(session.get(SESSION_EPOCH, -1)))
+        principal = await load_principal(db_session, user_id, int(session.get(SESSION_EPOCH, -1)))
+        if principal is None:
+            # Signed out everywhere, deactivated or deleted: forget this session for good.
+            connection.clear_session()
+        return principal
 
     secure = settings.secure_cookies
     return SessionAuth[Principal, Any](

@@ -172,6 +172,8 @@ async def test_bumping_the_epoch_ends_every_session_of_the_person(client: Client
     assert (await client.get("/entreprises")).status_code == 200
     await db_session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1))
     assert (await client.get("/entreprises", follow_redirects=False)).status_code in {302, 303}
+    # The dead session is forgotten: the sign-in page shows its form, no redirect loop.
+    assert (await client.get("/connexion", follow_redirects=False)).status_code == 200
 
 
 async def test_https_deployment_uses_secure_host_only_cookies(
@@ -201,3 +203,11 @@ async def test_https_deployment_uses_secure_host_only_cookies(
         assert session_cookie.startswith("__Host-portal_session=")
         assert "Secure" in session_cookie
         assert "HttpOnly" in session_cookie
+
+
+async def test_signed_in_person_skips_the_sign_in_page(client: Client, db_session: AsyncSession) -> None:
+    user = await make_user(db_session)
+    await sign_in(client, user.email, PASSWORD)
+    response = await client.get("/connexion?suivant=/travaux", follow_redirects=False)
+    assert response.status_code in {302, 303}
+    assert response.headers["location"] == "/travaux"
