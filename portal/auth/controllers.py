@@ -18,6 +18,7 @@ from portal.auth.services import SignInError, authenticate
 from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.settings import Settings
 from portal.web.context import client_address
+from portal.web.redirects import local_path
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
@@ -27,13 +28,6 @@ class SignInForm:
     email: str = ""
     password: str = ""
     suivant: str = ""
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: never an absolute URL an attacker could send people to."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
 
 
 class SignInController(Controller):
@@ -47,10 +41,10 @@ class SignInController(Controller):
         # Public route: authentication does not run here, but the session does. A stale
         # session is harmless: the page it leads to checks it and sends the person back.
         if request.session.get(SESSION_USER_ID):
-            return Redirect(safe_next(suivant))
+            return Redirect(local_path(suivant))
         return Template(
             template_name="auth/sign_in.html",
-            context={"suivant": safe_next(suivant), "signed_out": deconnecte, "email": "", "error": None},
+            context={"suivant": local_path(suivant), "signed_out": deconnecte, "email": "", "error": None},
         )
 
     @post("/connexion", opt=PUBLIC, name="auth:sign_in_submit", media_type=MediaType.HTML)
@@ -68,13 +62,13 @@ class SignInController(Controller):
         except SignInError as refused:
             return Template(
                 template_name="auth/sign_in.html",
-                context={"suivant": safe_next(data.suivant), "email": data.email, "error": refused.message},
+                context={"suivant": local_path(data.suivant), "email": data.email, "error": refused.message},
                 status_code=refused.status,
             )
         request.clear_session()
         request.set_session({SESSION_USER_ID: str(user.id), SESSION_EPOCH: user.session_epoch})
         rotate_session(request)
-        return Redirect(safe_next(data.suivant), status_code=303)
+        return Redirect(local_path(data.suivant), status_code=303)
 
     @post("/deconnexion", guards=[signed_in], name="auth:sign_out")
     async def sign_out(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:

@@ -20,6 +20,7 @@ from portal.firm.models import User
 from portal.i18n import LOCALES
 from portal.jobs import runtime
 from portal.web.context import LOCALE_COOKIE
+from portal.web.redirects import local_path
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,7 @@ def _supported(locale: str) -> str:
 
 
 def _locale_redirect(data: LocaleForm) -> Redirect:
-    back = data.retour if data.retour.startswith("/") and not data.retour.startswith("//") else "/"
-    response = Redirect(back, status_code=303)
+    response = Redirect(local_path(data.retour), status_code=303)
     response.set_cookie(LOCALE_COOKIE, _supported(data.langue), max_age=365 * 24 * 3600, httponly=True, samesite="lax")
     return response
 

@@ -94,3 +94,13 @@ async def test_every_page_is_served_as_html(client: httpx.AsyncClient, db_sessio
     ):
         response = await client.get(path)
         assert response.headers["content-type"].startswith("text/html"), path
+
+
+async def test_language_switch_never_redirects_off_site(client: httpx.AsyncClient) -> None:
+    page = await client.get("/connexion")
+    token = CSRF_FIELD.search(page.text).group(1)  # type: ignore[union-attr]
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        response = await client.post(
+            "/langue", data={"langue": "en", "retour": target, "_csrf_token": token}, follow_redirects=False
+        )
+        assert response.headers["location"] == "/", target
