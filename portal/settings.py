@@ -12,8 +12,11 @@ import secrets
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+# The firm's clock: schedules run and dates display in French time.
+FIRM_TIMEZONE = ZoneInfo("Europe/Paris")
 
 
 def _env(name: str, default: str) -> str:

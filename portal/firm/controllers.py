@@ -6,23 +6,20 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
-from litestar import Controller, MediaType, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.audit.models import AuditEvent
+from portal.audit.services import AuditEventService
 from portal.auth.guards import principal_of, requires
 from portal.auth.permissions import LABELS, Permission
 from portal.auth.roles import ROLE_PERMISSIONS
 from portal.firm.roles import FirmRole
 from portal.firm.services import FirmService, UserService
 from portal.jobs.outbox import enqueue
-
-AUDIT_PAGE_SIZE = 50
 
 
 class UserController(Controller):
@@ -56,28 +53,20 @@ class SettingsController(Controller):
             },
         )
 
-    @get("/journal", guards=[requires(Permission.AUDIT_LOG_READ)], name="firm:audit_log")
+    @get(
+        "/journal",
+        guards=[requires(Permission.AUDIT_LOG_READ)],
+        name="firm:audit_log",
+        dependencies={"audit_events": Provide(create_service_provider(AuditEventService))},
+    )
     async def audit_log(
-        self, db_session: NamedDependency[AsyncSession], page: Annotated[int, QueryParameter(ge=1)] = 1
+        self,
+        request: Request[Any, Any, Any],
+        audit_events: NamedDependency[AuditEventService],
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
-        total = (await db_session.execute(select(func.count()).select_from(AuditEvent))).scalar_one()
-        events = (
-            await db_session.execute(
-                select(AuditEvent)
-                .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-                .offset((page - 1) * AUDIT_PAGE_SIZE)
-                .limit(AUDIT_PAGE_SIZE)
-            )
-        ).scalars()
-        return Template(
-            template_name="firm/settings/audit_log.html",
-            context={
-                "events": list(events),
-                "page": page,
-                "pages": max(1, -(-int(total) // AUDIT_PAGE_SIZE)),
-                "total": total,
-            },
-        )
+        result = await audit_events.visible_page(principal_of(request), page=page)
+        return Template(template_name="firm/settings/audit_log.html", context={"result": result})
 
     @get("/systeme", guards=[requires(Permission.JOBS_RUN_DIAGNOSTIC)], name="firm:system")
     async def system(self) -> Template:

@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,15 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.jobs import registry
 from portal.jobs.outbox import enqueue_once, on_commit_with_pending, relay_once
 from portal.jobs.runtime import Runtime
+from portal.settings import FIRM_TIMEZONE
 
 log = logging.getLogger(__name__)
-
-PARIS = ZoneInfo("Europe/Paris")
 
 
 def latest_slot(cron: str, at: dt.datetime) -> dt.datetime:
     """The most recent slot of ``cron`` at or before ``at`` (cron read in Paris time)."""
-    local = at.astimezone(PARIS).replace(second=0, microsecond=0)
+    local = at.astimezone(FIRM_TIMEZONE).replace(second=0, microsecond=0)
     # CronSim in reverse yields slots strictly before its start; step one minute ahead to include ``at``.
     slot = next(iter(CronSim(cron, local + dt.timedelta(minutes=1), reverse=True)))
     return slot.astimezone(dt.UTC)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from portal.auth.permissions import Permission
 from portal.i18n import LOCALES, get_locale, gettext, ngettext
+from portal.settings import FIRM_TIMEZONE
 from portal.web.context import current_principal
 from portal.web.navigation import navigation
-
-PARIS = ZoneInfo("Europe/Paris")
 
 
 def local_datetime(value: dt.datetime | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
@@ -21,7 +19,7 @@ def local_datetime(value: dt.datetime | None, pattern: str = "dd/MM/yyyy HH:mm")
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return format_datetime(value.astimezone(PARIS), pattern, locale=get_locale())
+    return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=get_locale())
 
 
 def configure(engine: JinjaTemplateEngine) -> None:

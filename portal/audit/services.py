@@ -1,0 +1,28 @@
+"""Reading the audit log as the person asking is allowed to."""
+
+from __future__ import annotations
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from sqlalchemy import select
+
+from portal.audit.models import AuditEvent
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restrict
+from portal.db.paging import Page, paginate
+
+PAGE_SIZE = 50
+
+
+class AuditEventRepository(SQLAlchemyAsyncRepository[AuditEvent]):
+    model_type = AuditEvent
+
+
+class AuditEventService(SQLAlchemyAsyncRepositoryService[AuditEvent, AuditEventRepository]):
+    repository_type = AuditEventRepository
+
+    async def visible_page(self, principal: Principal, *, page: int = 1) -> Page[AuditEvent]:
+        """Events ``principal`` may read, newest first, through the permission model's restriction."""
+        visible = restrict(select(AuditEvent), principal, Permission.AUDIT_LOG_READ, AuditEvent)
+        statement = visible.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE)

@@ -1,0 +1,33 @@
+"""One page of a query's rows, with the count of all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+async def paginate(
+    session: AsyncSession | async_scoped_session[AsyncSession], statement: Select[Any], *, page: int, page_size: int
+) -> Page[Any]:
+    """Count the rows ``statement`` selects and load page ``page`` (from 1) of them, in its order."""
+    page = max(1, page)
+    total = (await session.execute(select(func.count()).select_from(statement.order_by(None).subquery()))).scalar_one()
+    rows = await session.execute(statement.offset((page - 1) * page_size).limit(page_size))
+    return Page(items=list(rows.scalars()), total=int(total), page=page, page_size=page_size)
