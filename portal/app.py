@@ -29,6 +29,7 @@ from portal.auth.controllers import SignInController
 from portal.auth.guards import PUBLIC
 from portal.auth.models import WebSession
 from portal.auth.sessions import build_session_auth
+from portal.billing.controllers import BillingController, BillingSettingsController
 from portal.clients.controllers import DossierController
 from portal.db import migrate
 from portal.db.engine import make_engine
@@ -121,6 +122,8 @@ def create_app(
             SignInController,
             WebController,
             DossierController,
+            BillingController,
+            BillingSettingsController,
             UserController,
             SettingsController,
             JobRunController,
@@ -151,5 +154,5 @@ def create_app(
         lifespan=[lifespan],
         openapi_config=None,
         debug=settings.debug,
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "session_maker_key": alchemy.session_maker_app_state_key}),
     )

@@ -1,4 +1,5 @@
-"""Demo data: a firm with its own dossier, client dossiers with valid SIRENs, and four people.
+"""Demo data: a firm with its own dossier, client dossiers (valid SIRENs, and two associations
+without one that look alike), a confidential dossier, and four people.
 
 Seeding is idempotent: a database that already has a firm is left as it is. The demo
 password is generated once and kept in ``var/demo_credentials``, so every start can
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import luhn
 from stdnum.fr import siren as siren_module
 
-from portal.clients.models import Dossier
+from portal.clients.models import Dossier, DossierAccess
 from portal.firm.models import Firm
 from portal.firm.roles import FirmRole
 from portal.firm.services import UserService
@@ -31,14 +32,19 @@ def fictional_siren(base: str) -> str:
 
 
 FIRM_NAME = "Cabinet Durand & Associés"
+# name, SIREN base (8 digits, None: no SIREN), legal form, firm's own, city, postal code
 DOSSIERS = [
-    (FIRM_NAME, "90112233", "SAS", True),
-    ("Boulangerie Martin", "81234567", "SARL", False),
-    ("Garage du Centre", "79876543", "EURL", False),
-    ("Restaurant Le Cèdre", "88321456", "SAS", False),
-    ("Pharmacie des Halles", "53124678", "SELARL", False),
-    ("Atelier Bois & Design", "84455667", "SASU", False),
+    (FIRM_NAME, "90112233", "SAS", True, "Lyon", "69002"),
+    ("Boulangerie Martin", "81234567", "SARL", False, "Villeurbanne", "69100"),
+    ("Garage du Centre", "79876543", "EURL", False, "Lyon", "69003"),
+    ("Restaurant Le Cèdre", "88321456", "SAS", False, "Lyon", "69001"),
+    ("Pharmacie des Halles", "53124678", "SELARL", False, "Caluire-et-Cuire", "69300"),
+    ("Atelier Bois & Design", "84455667", "SASU", False, "Vénissieux", "69200"),
+    ("Association Sportive de la Croix-Rousse", None, "Association", False, "Lyon", "69004"),
+    ("ASSOCIATION SPORTIVE DE LA CROIX ROUSSE", None, "Association", False, "Lyon", "69004"),
 ]
+# Visible only to the partner: the portal's confidentiality at work from the first start.
+CONFIDENTIAL = ("Holding Durand Patrimoine", "92345671", "SC", False, "Lyon", "69006")
 PEOPLE = [
     ("associe@cabinet-durand.fr", "Claire Durand", (FirmRole.PARTNER,)),
     ("admin@cabinet-durand.fr", "Marc Lefèvre", (FirmRole.ADMIN,)),
@@ -82,13 +88,20 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
         return None
     password = demo_password(settings)
     dossiers = [
-        Dossier(name=name, siren=fictional_siren(base), legal_form=form, is_firm_dossier=is_firm)
-        for name, base, form, is_firm in DOSSIERS
-    ]
+        Dossier(
+            name=name, siren=fictional_siren(base) if base else None, legal_form=form, is_firm_dossier=is_firm,
+            city=city, postal_code=postal_code,
+        )
+        for name, base, form, is_firm, city, postal_code in [*DOSSIERS, CONFIDENTIAL]
+    ]  # fmt: skip
     session.add_all(dossiers)
     await session.flush()
     session.add(Firm(name=FIRM_NAME, own_dossier_id=dossiers[0].id))
-    for email, name, roles in PEOPLE:
-        await users.create_user(email=email, name=name, roles=roles, password=password)
+    people = [
+        await users.create_user(email=email, name=name, roles=roles, password=password) for email, name, roles in PEOPLE
+    ]
+    confidential = dossiers[-1]
+    confidential.is_confidential = True
+    session.add(DossierAccess(dossier_id=confidential.id, user_id=people[0].id))
     await session.flush()
     return DemoLogin(email=PEOPLE[0][0], password=password)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
 
@@ -9,6 +10,12 @@ class Audited:
     """Mixin: inserts, updates and deletes of this model are recorded as ``AuditEvent`` rows.
 
     ``__audit_exclude__`` names columns never copied into the log (secrets, counters).
+    ``audit_dossier_id`` names the dossier the row belongs to, if any: the log shows its
+    events only to those who may see that dossier.
     """
 
     __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def audit_dossier_id(self) -> uuid.UUID | None:
+        return None

@@ -27,5 +27,7 @@ class AuditEvent(Base):
     object_id: Mapped[str | None] = mapped_column(String(64), default=None)
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
+    # The dossier the object belongs to, so the log hides what confidential dossiers hide.
+    dossier_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     ip_address: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -86,6 +86,7 @@ def _event(obj: Audited, verb: str, before: dict[str, Any] | None, after: dict[s
         action=f"{table}.{verb}",
         object_type=table,
         object_id=str(obj.id),  # type: ignore[attr-defined]
+        dossier_id=obj.audit_dossier_id,
         before=before,
         after=after,
         request_id=actor.request_id,
@@ -111,8 +112,16 @@ def _before_flush(session: Session, _flush_context: Any, _instances: Any) -> Non
     session.add_all(events)
 
 
-def record(session: Session | Any, action: str, *, object_type: str, object_id: str | None, **details: Any) -> None:
-    """Record a domain action that is not a row change (sign-in, sign-out, a job started)."""
+def record(
+    session: Session | Any,
+    action: str,
+    *,
+    object_type: str,
+    object_id: str | None,
+    dossier_id: uuid.UUID | None = None,
+    **details: Any,
+) -> None:
+    """Record a domain action that is not a row change (sign-in, sign-out, a merge, a bulk creation)."""
     actor = current_actor()
     target = session.sync_session if hasattr(session, "sync_session") else session
     target.add(
@@ -122,6 +131,7 @@ def record(session: Session | Any, action: str, *, object_type: str, object_id: 
             action=action,
             object_type=object_type,
             object_id=object_id,
+            dossier_id=dossier_id,
             after={key: _plain(value) for key, value in details.items()} or None,
             request_id=actor.request_id,
             ip_address=actor.ip_address,

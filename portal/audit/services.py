@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import select
@@ -26,3 +28,13 @@ class AuditEventService(SQLAlchemyAsyncRepositoryService[AuditEvent, AuditEventR
         visible = restrict(select(AuditEvent), principal, Permission.AUDIT_LOG_READ, AuditEvent)
         statement = visible.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE)
+
+    async def for_dossier(self, principal: Principal, dossier_id: uuid.UUID, *, limit: int = 50) -> list[AuditEvent]:
+        """The latest events about one dossier and what belongs to it (its panel's Historique)."""
+        visible = restrict(select(AuditEvent), principal, Permission.AUDIT_LOG_READ, AuditEvent)
+        statement = (
+            visible.where(AuditEvent.dossier_id == dossier_id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+        return list((await self.repository.session.execute(statement)).scalars())

@@ -9,7 +9,11 @@ from portal.i18n import N_
 
 class Permission(StrEnum):
     AUDIT_LOG_READ = "firm:audit_log:read"
+    BILLING_CLIENTS_CREATE = "billing:client:create"
+    BILLING_CLIENTS_READ = "billing:client:read"
+    BILLING_DUPLICATES_RESOLVE = "billing:duplicate:resolve"
     DOSSIERS_CREATE = "clients:dossier:create"
+    DOSSIERS_EXPORT = "clients:dossier:export"
     DOSSIERS_READ = "clients:dossier:read"
     DOSSIERS_UPDATE = "clients:dossier:update"
     JOBS_READ_ALL = "jobs:run:read_all"
@@ -23,9 +27,13 @@ class Permission(StrEnum):
 
 LABELS: dict[Permission, str] = {
     Permission.AUDIT_LOG_READ: N_("Consulter le journal d'audit"),
+    Permission.BILLING_CLIENTS_CREATE: N_("Créer les clients de l'entité facturante"),
+    Permission.BILLING_CLIENTS_READ: N_("Voir la base clients"),
+    Permission.BILLING_DUPLICATES_RESOLVE: N_("Fusionner ou écarter les doublons potentiels"),
     Permission.DOSSIERS_CREATE: N_("Créer des dossiers"),
+    Permission.DOSSIERS_EXPORT: N_("Exporter la liste des dossiers"),
     Permission.DOSSIERS_READ: N_("Voir les dossiers du cabinet"),
-    Permission.DOSSIERS_UPDATE: N_("Modifier les dossiers"),
+    Permission.DOSSIERS_UPDATE: N_("Modifier les dossiers et leur confidentialité"),
     Permission.JOBS_READ_ALL: N_("Voir tous les travaux en arrière-plan"),
     Permission.JOBS_RUN_DIAGNOSTIC: N_("Lancer le diagnostic du système"),
     Permission.SETTINGS_READ: N_("Voir les paramètres du cabinet"),

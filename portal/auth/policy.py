@@ -2,7 +2,9 @@
 
 Route guards ask ``Principal.can``; list, search, count and export queries go through
 ``restrict`` so that a row a person may not see is never loaded at all. Each domain
-registers how its rows are restricted with ``restriction_for``.
+registers how its rows are restricted with ``restriction_for``; a model may have several
+restrictions (its own domain's, and the clients domain's confidentiality rule for rows
+that belong to a dossier), and a row must pass them all.
 """
 
 from __future__ import annotations
@@ -51,28 +53,32 @@ class Principal:
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 Restriction = Callable[[Select[Any], Principal, Permission], Select[Any]]
-_restrictions: dict[type, Restriction] = {}
+_restrictions: dict[type, list[Restriction]] = {}
 
 
 def restriction_for(model: type) -> Callable[[Restriction], Restriction]:
-    """Register how rows of ``model`` are narrowed to what a principal may see."""
+    """Register a way rows of ``model`` are narrowed to what a principal may see (all of them apply)."""
 
     def register(function: Restriction) -> Restriction:
-        _restrictions[model] = function
+        registered = _restrictions.setdefault(model, [])
+        if function not in registered:
+            registered.append(function)
         return function
 
     return register
 
 
+def firm_wide(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
+    """The default rule: a firm-wide permission grants every row, its absence none."""
+    return statement if principal.can(permission) else statement.where(false())
+
+
 def restrict(statement: SelectT, principal: Principal, permission: Permission, model: type) -> SelectT:
     """Narrow ``statement`` (which selects ``model`` rows) to those ``principal`` holds ``permission`` on.
 
-    Without a registered restriction, a firm-wide permission grants every row and its
-    absence grants none.
+    Without a registered restriction, ``firm_wide`` applies.
     """
-    restriction = _restrictions.get(model)
-    if restriction is not None:
-        return restriction(statement, principal, permission)  # type: ignore[return-value]
-    if principal.can(permission):
-        return statement
-    return statement.where(false())
+    restrictions = _restrictions.get(model) or [firm_wide]
+    for restriction in restrictions:
+        statement = restriction(statement, principal, permission)  # type: ignore[assignment]
+    return statement

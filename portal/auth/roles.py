@@ -13,7 +13,11 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
     FirmRole.PARTNER: frozenset(
         {
             P.AUDIT_LOG_READ,
+            P.BILLING_CLIENTS_CREATE,
+            P.BILLING_CLIENTS_READ,
+            P.BILLING_DUPLICATES_RESOLVE,
             P.DOSSIERS_CREATE,
+            P.DOSSIERS_EXPORT,
             P.DOSSIERS_READ,
             P.DOSSIERS_UPDATE,
             P.JOBS_RUN_DIAGNOSTIC,
@@ -26,7 +30,10 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
     FirmRole.ADMIN: frozenset(
         {
             P.AUDIT_LOG_READ,
+            P.BILLING_CLIENTS_CREATE,
+            P.BILLING_CLIENTS_READ,
             P.DOSSIERS_CREATE,
+            P.DOSSIERS_EXPORT,
             P.DOSSIERS_READ,
             P.JOBS_READ_ALL,
             P.JOBS_RUN_DIAGNOSTIC,
@@ -37,7 +44,7 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.USERS_READ,
         }
     ),
-    # A collaborator sees the dossiers they are assigned to (dossier-level grants), not the whole firm.
+    # A collaborator sees the dossiers they are given access to (dossier-level grants), not the whole firm.
     FirmRole.COLLABORATOR: frozenset({P.USERS_READ}),
 }
 

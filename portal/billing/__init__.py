@@ -1,1 +1,1 @@
-"""Billing: the billing entity, its client base, engagements and invoices."""
+"""Billing: the billing entity (entité facturante) and its client base."""

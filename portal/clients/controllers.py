@@ -1,32 +1,267 @@
-"""The Entreprises page."""
+"""The Entreprises pages: list and search, the side panel, Nouveau, editing, confidentiality, export."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
-from litestar import Controller, Request, get
+from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import QueryParameter
-from litestar.response import Template
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Stream, Template
+from litestar_htmx import HTMXRequest, HTMXTemplate
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.auth.guards import principal_of, signed_in
-from portal.clients.services import DossierService
+from portal.audit.services import AuditEventService
+from portal.auth.guards import principal_of, requires, signed_in
+from portal.auth.permissions import Permission
+from portal.billing.services import BillingClientService, BillingEntityService
+from portal.clients import schemas
+from portal.clients.models import Dossier, DossierStatus
+from portal.clients.services import DossierService, DossierSort, DuplicateSirenError
+from portal.i18n import _
+from portal.web.streams import reader_sessions
+
+FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
+TABS = ("infos", "facturation", "historique")
+EXPORT_COLUMNS = ("Nom", "SIREN", "NIC", "TVA intracommunautaire", "Forme juridique", "Adresse", "Code postal",
+                  "Ville", "Clôture", "Statut", "Dossier du cabinet", "Confidentiel")  # fmt: skip
+
+
+def _sort(value: str) -> DossierSort:
+    try:
+        return DossierSort(value)
+    except ValueError:
+        return DossierSort.NAME
+
+
+def _form_context(form: schemas.DossierForm, errors: Mapping[str, str], **extra: Any) -> dict[str, Any]:
+    return {"form": form, "errors": errors, "statuses": list(DossierStatus), "legal_forms": schemas.LEGAL_FORMS,
+            **extra}  # fmt: skip
+
+
+def _form_of(dossier: Dossier) -> schemas.DossierForm:
+    identifier = dossier.siren + (dossier.nic or "") if dossier.siren else ""
+    return schemas.DossierForm(
+        nom=dossier.name, identifiant=identifier, forme_juridique=dossier.legal_form or "",
+        adresse=dossier.address or "", code_postal=dossier.postal_code or "", ville=dossier.city or "",
+        cloture=dossier.closing_display, statut=dossier.status.value,
+        dossier_cabinet="on" if dossier.is_firm_dossier else "",
+    )  # fmt: skip
 
 
 class DossierController(Controller):
     path = "/entreprises"
     guards = (signed_in,)
     include_in_schema = False
-    dependencies: Mapping[str, Provide] = {"dossiers": Provide(create_service_provider(DossierService))}
+    dependencies: Mapping[str, Provide] = {
+        "dossiers": Provide(create_service_provider(DossierService)),
+    }
 
-    @get("/", name="clients:list")
+    @get("/", name="clients:list", media_type=MediaType.HTML)
     async def index(
+        self,
+        request: HTMXRequest,
+        dossiers: NamedDependency[DossierService],
+        q: FromQuery[str] = "",
+        tri: FromQuery[str] = DossierSort.NAME.value,
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+    ) -> Template:
+        sort = _sort(tri)
+        result = await dossiers.visible_page(principal_of(request), query=q, sort=sort, page=page)
+        context = {"result": result, "q": q.strip(), "sort": sort}
+        if request.htmx and request.htmx.target == "resultats":
+            return HTMXTemplate(template_name="clients/_partials/results.html", context=context, push_url=False)
+        return Template(template_name="clients/list.html", context=context)
+
+    @get("/export.csv", guards=[requires(Permission.DOSSIERS_EXPORT)], name="clients:export")
+    async def export(self, request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Stream:
+        """The dossiers the person may see, as CSV (UTF-8 with BOM for spreadsheets), streamed."""
+        principal = principal_of(request)
+        sessions = reader_sessions(request)
+
+        async def lines() -> AsyncIterator[bytes]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, delimiter=";")
+            writer.writerow(EXPORT_COLUMNS)
+            yield ("\ufeff" + buffer.getvalue()).encode()
+            async with sessions() as session:
+                async for row in DossierService(session=session).export_rows(principal, query=q):
+                    buffer.seek(0)
+                    buffer.truncate()
+                    writer.writerow([
+                        row.name, row.siren or "", row.nic or "", row.vat_number or "", row.legal_form or "",
+                        row.address or "", row.postal_code or "", row.city or "", row.closing_display,
+                        _(row.status.label), "oui" if row.is_firm_dossier else "non",
+                        "oui" if row.is_confidential else "non",
+                    ])  # fmt: skip
+                    yield buffer.getvalue().encode()
+
+        return Stream(
+            lines(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="entreprises.csv"'},
+        )
+
+    @get("/nouveau", guards=[requires(Permission.DOSSIERS_CREATE)], name="clients:new")
+    async def new(self) -> Template:
+        return Template(template_name="clients/form.html", context=_form_context(schemas.DossierForm(), {}))
+
+    @post("/", guards=[requires(Permission.DOSSIERS_CREATE)], name="clients:create", media_type=MediaType.HTML)
+    async def create(
         self,
         request: Request[Any, Any, Any],
         dossiers: NamedDependency[DossierService],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        data: Annotated[schemas.DossierForm, FormBody],
+    ) -> Any:
+        checked = schemas.validate(data)
+        if checked.values is None:
+            return Template(
+                template_name="clients/form.html", context=_form_context(data, checked.errors), status_code=422
+            )
+        try:
+            dossier = await dossiers.create_dossier(principal_of(request), checked.values)
+        except DuplicateSirenError as duplicate:
+            context = _form_context(data, {"identifiant": duplicate.message}, existing=duplicate.existing)
+            return Template(template_name="clients/form.html", context=context, status_code=409)
+        flash(request, _("Dossier créé : %(name)s.") % {"name": dossier.name}, category="success")
+        return Redirect(f"/entreprises/{dossier.id}", status_code=303)
+
+    @get("/{dossier_id:uuid}", name="clients:detail")
+    async def detail(
+        self,
+        request: HTMXRequest,
+        dossiers: NamedDependency[DossierService],
+        dossier_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        onglet: FromQuery[str] = "infos",
     ) -> Template:
-        result = await dossiers.visible_page(principal_of(request), page=page)
-        return Template(template_name="clients/list.html", context={"result": result})
+        context = await _panel_context(request, dossiers, db_session, dossier_id, onglet)
+        return Template(template_name="clients/detail.html", context=context)
+
+    @get("/{dossier_id:uuid}/volet", name="clients:panel", media_type=MediaType.HTML)
+    async def panel(
+        self,
+        request: HTMXRequest,
+        dossiers: NamedDependency[DossierService],
+        dossier_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        onglet: FromQuery[str] = "infos",
+    ) -> Template:
+        context = await _panel_context(request, dossiers, db_session, dossier_id, onglet)
+        return HTMXTemplate(template_name="clients/_partials/panel.html", context=context)
+
+    @get("/{dossier_id:uuid}/modifier", guards=[requires(Permission.DOSSIERS_UPDATE)], name="clients:edit")
+    async def edit(
+        self,
+        request: Request[Any, Any, Any],
+        dossiers: NamedDependency[DossierService],
+        dossier_id: FromPath[uuid.UUID],
+    ) -> Template:
+        dossier = await dossiers.get_visible(principal_of(request), dossier_id, Permission.DOSSIERS_UPDATE)
+        return Template(
+            template_name="clients/form.html", context=_form_context(_form_of(dossier), {}, dossier=dossier)
+        )
+
+    @post(
+        "/{dossier_id:uuid}",
+        guards=[requires(Permission.DOSSIERS_UPDATE)],
+        name="clients:update",
+        media_type=MediaType.HTML,
+    )
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        dossiers: NamedDependency[DossierService],
+        dossier_id: FromPath[uuid.UUID],
+        data: Annotated[schemas.DossierForm, FormBody],
+    ) -> Any:
+        principal = principal_of(request)
+        dossier = await dossiers.get_visible(principal, dossier_id, Permission.DOSSIERS_UPDATE)
+        checked = schemas.validate(data)
+        if checked.values is None:
+            context = _form_context(data, checked.errors, dossier=dossier)
+            return Template(template_name="clients/form.html", context=context, status_code=422)
+        try:
+            await dossiers.update_dossier(principal, dossier, checked.values)
+        except DuplicateSirenError as duplicate:
+            context = _form_context(
+                data, {"identifiant": duplicate.message}, dossier=dossier, existing=duplicate.existing
+            )
+            return Template(template_name="clients/form.html", context=context, status_code=409)
+        flash(request, _("Modifications enregistrées."), category="success")
+        return Redirect(f"/entreprises/{dossier.id}", status_code=303)
+
+    @post(
+        "/{dossier_id:uuid}/confidentialite",
+        guards=[requires(Permission.DOSSIERS_UPDATE)],
+        name="clients:confidentiality",
+        media_type=MediaType.HTML,
+    )
+    async def confidentiality(
+        self,
+        request: HTMXRequest,
+        dossiers: NamedDependency[DossierService],
+        dossier_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Any:
+        """ "Appliquer les changements": the checkbox "Entreprise confidentielle" and who has access."""
+        principal = principal_of(request)
+        dossier = await dossiers.get_visible(principal, dossier_id, Permission.DOSSIERS_UPDATE)
+        form = await request.form()
+        user_ids = []
+        for value in form.getall("acces", []):
+            try:
+                user_ids.append(uuid.UUID(str(value)))
+            except ValueError:
+                continue
+        confidential = form.get("confidentielle") in {"on", "1", "true"}
+        await dossiers.set_confidentiality(principal, dossier, confidential=confidential, user_ids=user_ids)
+        message = (
+            _("Changements appliqués : le dossier est confidentiel.")
+            if confidential
+            else _("Changements appliqués : le dossier est visible par tout le cabinet.")
+        )
+        if request.htmx:
+            context = await _panel_context(request, dossiers, db_session, dossier_id, "infos", notice=message)
+            return HTMXTemplate(template_name="clients/_partials/panel.html", context=context)
+        flash(request, message, category="success")
+        return Redirect(f"/entreprises/{dossier.id}", status_code=303)
+
+
+async def _panel_context(
+    request: Request[Any, Any, Any],
+    dossiers: DossierService,
+    session: AsyncSession,
+    dossier_id: uuid.UUID,
+    tab: str,
+    *,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    principal = principal_of(request)
+    dossier = await dossiers.get_visible(principal, dossier_id)
+    tab = tab if tab in TABS else "infos"
+    can_update = await dossiers.can(principal, dossier, Permission.DOSSIERS_UPDATE)
+    context: dict[str, Any] = {"dossier": dossier, "tab": tab, "notice": notice, "can_update": can_update}
+    if tab == "infos" and context["can_update"]:
+        context["access"] = await dossiers.access_choices(dossier)
+    elif tab == "facturation":
+        billing = BillingEntityService(session)
+        firm = await billing.firm()
+        entity_id = firm.billing_entity_id if firm else None
+        context["entity_id"] = entity_id
+        context["entity"] = await billing.visible_dossier(principal, entity_id)
+        context["client"] = (
+            await BillingClientService(session=session).client_of(principal, entity_id, dossier.id)
+            if entity_id and principal.can(Permission.BILLING_CLIENTS_READ)
+            else None
+        )
+    elif tab == "historique":
+        context["events"] = await AuditEventService(session=session).for_dossier(principal, dossier.id)
+    return context

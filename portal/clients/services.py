@@ -1,19 +1,71 @@
-"""Dossier rules: what a person may list, and creating dossiers."""
+"""Dossier rules: who sees what, searching, creating and changing dossiers, confidentiality."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from litestar.exceptions import NotFoundException
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+import portal.clients.policy  # noqa: F401 - registers the dossier restrictions
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
-from portal.clients.models import Dossier
+from portal.clients import search
+from portal.clients.models import Dossier, DossierAccess
+from portal.clients.policy import visible
+from portal.clients.schemas import DossierValues
 from portal.db.paging import Page, paginate
+from portal.firm.models import User
+from portal.i18n import N_
 
 PAGE_SIZE = 50
+
+
+class DossierSort(StrEnum):
+    """Orders of the Entreprises list (``tri`` in the URL)."""
+
+    NAME = "nom"
+    NAME_DESC = "-nom"
+    SIREN = "siren"
+    SIREN_DESC = "-siren"
+    CREATED = "ajout"
+    CREATED_DESC = "-ajout"
+
+    @property
+    def column(self) -> Any:
+        return {"nom": Dossier.sort_name, "siren": Dossier.siren, "ajout": Dossier.created_at}[self.value.lstrip("-")]
+
+    @property
+    def descending(self) -> bool:
+        return self.value.startswith("-")
+
+
+class DuplicateSirenError(ValueError):
+    """A dossier already has this SIREN. ``existing`` is it, when the person may see it."""
+
+    def __init__(self, siren: str, existing: Dossier | None) -> None:
+        super().__init__(siren)
+        self.siren = siren
+        self.existing = existing
+
+    @property
+    def message(self) -> str:
+        if self.existing is not None:
+            return N_("Un dossier existe déjà pour ce SIREN : %(name)s.")
+        return N_("Ce SIREN est déjà celui d'un dossier auquel vous n'avez pas accès. Demandez l'accès à un associé.")
+
+
+@dataclass(frozen=True)
+class AccessChoice:
+    user: User
+    granted: bool
 
 
 class DossierRepository(SQLAlchemyAsyncRepository[Dossier]):
@@ -24,8 +76,113 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
     repository_type = DossierRepository
     match_fields: ClassVar[list[str]] = ["siren"]
 
-    async def visible_page(self, principal: Principal, *, page: int = 1) -> Page[Dossier]:
-        """The dossiers ``principal`` may see, by name, one page at a time, with their count."""
-        visible = restrict(select(Dossier), principal, Permission.DOSSIERS_READ, Dossier)
-        statement = visible.order_by(Dossier.name, Dossier.id)
+    def _visible(self, principal: Principal, permission: Permission = Permission.DOSSIERS_READ) -> Any:
+        return restrict(select(Dossier), principal, permission, Dossier)
+
+    async def visible_page(
+        self, principal: Principal, *, query: str = "", sort: DossierSort = DossierSort.NAME, page: int = 1
+    ) -> Page[Dossier]:
+        """The dossiers ``principal`` may see that match ``query``, one sorted page, with their count."""
+        statement = self._visible(principal).where(search.matches(query))
+        column = sort.column
+        statement = statement.order_by(column.desc() if sort.descending else column.asc(), Dossier.id)
         return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE)
+
+    async def get_visible(
+        self, principal: Principal, dossier_id: uuid.UUID, permission: Permission = Permission.DOSSIERS_READ
+    ) -> Dossier:
+        """The dossier, or 404 when it does not exist or ``principal`` may not see (or act on) it."""
+        statement = self._visible(principal, permission).where(Dossier.id == dossier_id)
+        dossier: Dossier | None = (await self.repository.session.execute(statement)).scalar_one_or_none()
+        if dossier is None:
+            raise NotFoundException
+        return dossier
+
+    async def can(self, principal: Principal, dossier: Dossier, permission: Permission) -> bool:
+        statement = select(Dossier.id).where(Dossier.id == dossier.id, visible(principal, permission))
+        return (await self.repository.session.execute(statement)).first() is not None
+
+    async def _check_siren(self, principal: Principal, siren: str | None, *, exclude: uuid.UUID | None = None) -> None:
+        if siren is None:
+            return
+        statement = select(Dossier.id).where(Dossier.siren == siren)
+        if exclude is not None:
+            statement = statement.where(Dossier.id != exclude)
+        existing_id = (await self.repository.session.execute(statement)).scalar()
+        if existing_id is None:
+            return
+        seen = (
+            await self.repository.session.execute(self._visible(principal).where(Dossier.id == existing_id))
+        ).scalar()
+        raise DuplicateSirenError(siren, seen)
+
+    async def create_dossier(self, principal: Principal, values: DossierValues) -> Dossier:
+        """Create a dossier; its client in the billing entity follows in the background (``portal.billing.hooks``).
+
+        Raises ``DuplicateSirenError`` when the SIREN is taken, also when another request
+        took it a moment ago (the unique constraint decides).
+        """
+        await self._check_siren(principal, values.siren)
+        dossier = Dossier(**asdict(values))
+        session = self.repository.session
+        try:
+            async with session.begin_nested():
+                session.add(dossier)
+                await session.flush()
+        except IntegrityError:
+            await self._check_siren(principal, values.siren)
+            raise
+        return dossier
+
+    async def update_dossier(self, principal: Principal, dossier: Dossier, values: DossierValues) -> Dossier:
+        await self._check_siren(principal, values.siren, exclude=dossier.id)
+        for key, value in asdict(values).items():
+            setattr(dossier, key, value)
+        await self.repository.session.flush()
+        return dossier
+
+    async def access_choices(self, dossier: Dossier) -> list[AccessChoice]:
+        """Every active person, and whether they are on the dossier's access list."""
+        session = self.repository.session
+        users = (await session.execute(select(User).where(User.is_active.is_(True)).order_by(User.name))).scalars()
+        granted = set(
+            (
+                await session.execute(select(DossierAccess.user_id).where(DossierAccess.dossier_id == dossier.id))
+            ).scalars()
+        )
+        return [AccessChoice(user=user, granted=user.id in granted) for user in users]
+
+    async def set_confidentiality(
+        self, principal: Principal, dossier: Dossier, *, confidential: bool, user_ids: Iterable[uuid.UUID]
+    ) -> None:
+        """Mark or unmark the dossier confidential and set who has access. The person acting keeps access."""
+        session = self.repository.session
+        wanted = set(user_ids) | {principal.user_id}
+        active = set(
+            (await session.execute(select(User.id).where(User.id.in_(wanted), User.is_active.is_(True)))).scalars()
+        )
+        current = {
+            grant.user_id: grant
+            for grant in (
+                await session.execute(select(DossierAccess).where(DossierAccess.dossier_id == dossier.id))
+            ).scalars()
+        }
+        for user_id, grant in current.items():
+            if user_id not in active:
+                await session.delete(grant)
+        for user_id in active - current.keys():
+            session.add(DossierAccess(dossier_id=dossier.id, user_id=user_id, granted_by_id=principal.user_id))
+        dossier.is_confidential = confidential
+        await session.flush()
+
+    async def export_rows(self, principal: Principal, *, query: str = "", chunk: int = 1000) -> AsyncIterator[Dossier]:
+        """Every dossier ``principal`` may see that matches ``query``, streamed in name order."""
+        statement = (
+            self._visible(principal, Permission.DOSSIERS_READ)
+            .where(search.matches(query))
+            .order_by(Dossier.sort_name, Dossier.id)
+            .execution_options(yield_per=chunk)
+        )
+        result = await self.repository.session.stream_scalars(statement)
+        async for dossier in result:
+            yield dossier

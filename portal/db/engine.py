@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from uuid_utils.compat import uuid7
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -30,6 +31,13 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+    # Set-based inserts (INSERT … SELECT) make their keys in SQL; PostgreSQL has the same
+    # function, created by a migration.
+    dbapi_connection.create_function("portal_uuid7", 0, _uuid7_bytes)
+
+
+def _uuid7_bytes() -> bytes:
+    return uuid7().bytes
 
 
 READ_ONLY = "portal_read_only"

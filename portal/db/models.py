@@ -1,20 +1,44 @@
-"""Import every model module so that ``metadata`` knows every table, and switch the audit log on.
+"""Import every model module so that ``metadata`` knows every table; switch on the flush hooks
+(audit log, dossier word index, client of every new dossier) and register every row restriction.
 
 Alembic's env.py, the application, the workers and the test suite import this module;
-add new domains here.
+add new domains here. Restrictions are registered here, in every process, so that no
+query can run before the rule that narrows it is known.
 """
 
 from __future__ import annotations
 
 from portal.audit import models as audit_models
+from portal.audit import policy as audit_policy
 from portal.audit import recorder
 from portal.auth import models as auth_models
+from portal.billing import hooks as billing_hooks
+from portal.billing import models as billing_models
+from portal.billing import policy as billing_policy
 from portal.clients import models as clients_models
+from portal.clients import policy as clients_policy
+from portal.clients import search as clients_search
 from portal.db.base import metadata
 from portal.firm import models as firm_models
 from portal.jobs import models as jobs_models
+from portal.jobs import policy as jobs_policy
 
-# Every session of every process that knows the models records audited changes.
+# Every session of every process that knows the models records audited changes, keeps
+# the dossier word index current and requests the client of every new dossier.
 recorder.install()
+clients_search.install()
+billing_hooks.install()
 
-__all__ = ["audit_models", "auth_models", "clients_models", "firm_models", "jobs_models", "metadata"]
+__all__ = [
+    "audit_models",
+    "audit_policy",
+    "auth_models",
+    "billing_models",
+    "billing_policy",
+    "clients_models",
+    "clients_policy",
+    "firm_models",
+    "jobs_models",
+    "jobs_policy",
+    "metadata",
+]

@@ -17,6 +17,7 @@ from portal.audit.services import AuditEventService
 from portal.auth.guards import principal_of, requires
 from portal.auth.permissions import LABELS, Permission
 from portal.auth.roles import ROLE_PERMISSIONS
+from portal.billing.services import BillingEntityService
 from portal.firm.roles import FirmRole
 from portal.firm.services import FirmService, UserService
 from portal.jobs.outbox import enqueue
@@ -38,8 +39,18 @@ class SettingsController(Controller):
     dependencies: Mapping[str, Provide] = {"firms": Provide(create_service_provider(FirmService))}
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
-    async def general(self, firms: NamedDependency[FirmService]) -> Template:
-        return Template(template_name="firm/settings/general.html", context={"firm": await firms.current()})
+    async def general(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+        principal = principal_of(request)
+        billing = BillingEntityService(db_session)
+        firm = await billing.firm()
+        context = {
+            "firm": firm,
+            "entity": await billing.visible_dossier(principal, firm.billing_entity_id) if firm else None,
+            "own_dossier": await billing.visible_dossier(principal, firm.own_dossier_id) if firm else None,
+            "entity_choices": await billing.choices(principal),
+            "last_run": await billing.last_client_creation(principal) if firm and firm.billing_entity_id else None,
+        }
+        return Template(template_name="firm/settings/general.html", context=context)
 
     @get("/roles", guards=[requires(Permission.SETTINGS_READ)], name="firm:roles")
     async def roles(self) -> Template:

@@ -27,7 +27,12 @@ class Firm(Audited, Base):
     own_dossier_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("dossier.id", ondelete="SET NULL"), default=None
     )
+    # The entité facturante: the firm's dossier whose client base bills the client dossiers.
+    billing_entity_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dossier.id", ondelete="SET NULL"), default=None
+    )
     own_dossier: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[own_dossier_id])
+    billing_entity: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[billing_entity_id])
 
 
 class User(Audited, Base):

@@ -7,6 +7,7 @@ that does not know its actor. Add new domains' task modules here.
 from __future__ import annotations
 
 from portal.auth import tasks as auth_tasks
+from portal.billing import tasks as billing_tasks
 from portal.jobs import diagnostic, maintenance
 
-__all__ = ["auth_tasks", "diagnostic", "maintenance"]
+__all__ = ["auth_tasks", "billing_tasks", "diagnostic", "maintenance"]

@@ -43,6 +43,8 @@ class JobRun(Base):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )
+    # The dossier the run works on, if one: the run is hidden from whoever may not see that dossier.
+    dossier_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("dossier.id", ondelete="SET NULL"), default=None)
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int | None] = mapped_column(Integer, default=None)
     step: Mapped[str | None] = mapped_column(String(200), default=None)

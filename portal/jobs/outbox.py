@@ -45,15 +45,43 @@ async def enqueue(
     created_by_id: uuid.UUID | None = None,
     dedupe_key: str | None = None,
     delay: dt.timedelta | None = None,
+    dossier_id: uuid.UUID | None = None,
     **arguments: Any,
 ) -> JobRun:
     """Request ``job_name`` in the caller's transaction. Returns the run the person can follow."""
+    run = request(
+        session.sync_session,
+        job_name,
+        title=title,
+        created_by_id=created_by_id,
+        dedupe_key=dedupe_key,
+        delay=delay,
+        dossier_id=dossier_id,
+        **arguments,
+    )
+    await session.flush()
+    return run
+
+
+def request(
+    session: Session,
+    job_name: str,
+    *,
+    title: str | None = None,
+    created_by_id: uuid.UUID | None = None,
+    dedupe_key: str | None = None,
+    delay: dt.timedelta | None = None,
+    dossier_id: uuid.UUID | None = None,
+    **arguments: Any,
+) -> JobRun:
+    """Add a run and its message to ``session`` without flushing: usable from flush hooks."""
     spec = registry.get(job_name)
     run = JobRun(
         actor_name=spec.name,
         title=title or spec.title,
         arguments=arguments,
         created_by_id=created_by_id,
+        dossier_id=dossier_id,
         status=JobStatus.QUEUED,
     )
     # One flush writes both rows; the relationship orders the inserts.
@@ -66,8 +94,7 @@ async def enqueue(
             available_at=now() + (delay or dt.timedelta()),
         )
     )
-    await session.flush()
-    session.sync_session.info[_PENDING_FLAG] = True
+    session.info[_PENDING_FLAG] = True
     return run
 
 

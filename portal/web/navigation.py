@@ -18,6 +18,7 @@ class NavItem:
 
 MAIN_MENU = (
     NavItem(N_("Entreprises"), "/entreprises"),
+    NavItem(N_("Facturation"), "/facturation", Permission.BILLING_CLIENTS_READ),
     NavItem(N_("Utilisateurs"), "/utilisateurs", Permission.USERS_READ),
     NavItem(N_("Paramètres"), "/parametres", Permission.SETTINGS_READ),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from portal.auth.permissions import Permission
@@ -22,6 +22,16 @@ def local_datetime(value: dt.datetime | None, pattern: str = "dd/MM/yyyy HH:mm")
     return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=get_locale())
 
 
+def local_date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(FIRM_TIMEZONE).date()
+    return format_date(value, "dd/MM/yyyy", locale=get_locale())
+
+
 def configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
@@ -34,6 +44,7 @@ def configure(engine: JinjaTemplateEngine) -> None:
         Permission=Permission,
     )
     env.filters["datetime"] = local_datetime
+    env.filters["date"] = local_date
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
     env.trim_blocks = True
     env.lstrip_blocks = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
@@ -49,7 +51,7 @@ async def test_every_protected_page_sends_anonymous_visitors_to_sign_in(app: Lit
     for path, handler in _handlers(app):
         if _is_public(handler):
             continue
-        concrete = path.replace("{run_id:uuid}", "01a2036b-692c-7478-92e2-9245f5f75a1b")
+        concrete = re.sub(r"\{\w+:uuid\}", "01a2036b-692c-7478-92e2-9245f5f75a1b", path)
         for method in handler.http_methods:
             response = await client.request(method, concrete, follow_redirects=False)
             if method == "GET":

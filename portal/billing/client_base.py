@@ -1,0 +1,156 @@
+"""Making sure every dossier has its client in the billing entity's client base, set-based.
+
+Each step is one ``INSERT … SELECT`` over a batch of dossiers, so "Créer mes clients" over
+tens of thousands of dossiers costs a handful of statements per batch, never one per
+dossier. Identity is enforced by the database: ``ON CONFLICT DO NOTHING`` against the
+unique constraints (one client per SIREN, one link per dossier, one client per origin
+dossier) makes every step idempotent, and safe when several jobs run at once.
+
+The steps, for the dossiers of a batch that have no client yet in the entity:
+
+1. create a client for each dossier whose SIREN (if any) is not in the client base yet;
+2. link each dossier to the client created for it;
+3. link each dossier left (its SIREN was already there) to the client with its SIREN;
+4. flag possible duplicates: clients with the same normalised name where at least one
+   has no SIREN (pairs already flagged, or dismissed, are never flagged again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import ColumnElement, Insert, and_, exists, func, literal, not_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
+from portal.clients.models import Dossier
+
+
+@dataclass
+class Outcome:
+    """What one pass did: clients created, dossiers already present, pairs flagged."""
+
+    dossiers: int = 0
+    created: int = 0
+    already_present: int = 0
+    duplicates: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.dossiers += other.dossiers
+        self.created += other.created
+        self.already_present += other.already_present
+        self.duplicates += other.duplicates
+
+
+CLIENT_COLUMNS = ["id", "created_at", "updated_at", "billing_entity_id", "name", "sort_name", "match_name", "siren",
+                  "origin_dossier_id"]  # fmt: skip
+LINK_COLUMNS = ["id", "created_at", "updated_at", "billing_entity_id", "client_id", "dossier_id"]
+
+
+def new_id() -> Any:
+    """A UUIDv7 made by the database (``portal_uuid7``: a SQL function on PostgreSQL, a Python one on SQLite)."""
+    return func.portal_uuid7()
+
+
+def _insert(session: AsyncSession, model: type, columns: list[str], source: Any) -> Insert:
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).from_select(columns, source).on_conflict_do_nothing()  # type: ignore[no-any-return]
+
+
+def _stamp() -> Any:
+    return literal(dt.datetime.now(dt.UTC), DateTimeUTC(timezone=True))
+
+
+def _unlinked(entity_id: uuid.UUID) -> ColumnElement[bool]:
+    return not_(
+        exists().where(ClientDossierLink.billing_entity_id == entity_id, ClientDossierLink.dossier_id == Dossier.id)
+    )
+
+
+async def ensure_clients(session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElement[bool]) -> Outcome:
+    """Steps 1 to 3 for the dossiers ``batch`` selects (a predicate on ``Dossier``), in ``session``'s transaction.
+
+    Step 4 (``flag_duplicates``) runs once after the last batch.
+    """
+    stamp = _stamp()
+    outcome = Outcome()
+    outcome.dossiers = int(
+        (
+            await session.execute(select(func.count()).select_from(Dossier).where(batch, _unlinked(entity_id)))
+        ).scalar_one()
+    )
+    if outcome.dossiers:
+        await _create_and_link(session, entity_id, batch, stamp, outcome)
+    return outcome
+
+
+async def _create_and_link(
+    session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElement[bool], stamp: Any, outcome: Outcome
+) -> None:
+    same_siren = exists().where(BillingClient.billing_entity_id == entity_id, BillingClient.siren == Dossier.siren)
+    create = select(
+        new_id(), stamp, stamp, literal(entity_id, BillingClient.billing_entity_id.type), Dossier.name,
+        Dossier.sort_name, Dossier.match_name, Dossier.siren, Dossier.id,
+    ).where(batch, _unlinked(entity_id), or_(Dossier.siren.is_(None), not_(same_siren)))  # fmt: skip
+    created = await session.execute(
+        _insert(
+            session,
+            BillingClient,
+            CLIENT_COLUMNS,
+            create,
+        )
+    )
+    outcome.created = int(created.rowcount or 0)  # type: ignore[attr-defined]
+    entity = literal(entity_id, ClientDossierLink.billing_entity_id.type)
+    to_own = (
+        select(new_id(), stamp, stamp, entity, BillingClient.id, Dossier.id)
+        .join(BillingClient, and_(BillingClient.billing_entity_id == entity_id,
+                                  BillingClient.origin_dossier_id == Dossier.id))
+        .where(batch, _unlinked(entity_id))
+    )  # fmt: skip
+    await session.execute(_insert(session, ClientDossierLink, LINK_COLUMNS, to_own))
+    to_same_siren = (
+        select(new_id(), stamp, stamp, entity, BillingClient.id, Dossier.id)
+        .join(BillingClient, and_(BillingClient.billing_entity_id == entity_id, BillingClient.siren == Dossier.siren))
+        .where(batch, Dossier.siren.is_not(None), _unlinked(entity_id))
+    )  # fmt: skip
+    await session.execute(_insert(session, ClientDossierLink, LINK_COLUMNS, to_same_siren))
+    outcome.already_present = outcome.dossiers - outcome.created
+
+
+async def flag_duplicates(session: AsyncSession, entity_id: uuid.UUID) -> int:
+    """Flag every new pair of possible duplicates in the entity's client base; returns how many.
+
+    Driven by the clients without SIREN (an index range), each looked up by normalised
+    name, so the cost follows their number, not the size of the client base. The flagged
+    client is the one without SIREN (of two without, the newer), so a pair has one
+    direction only and the unique constraint settles concurrent runs.
+    """
+    flagged = aliased(BillingClient, name="flagged")
+    existing = aliased(BillingClient, name="existing")
+    columns = ["id", "created_at", "updated_at", "billing_entity_id", "client_id", "candidate_id", "status"]
+    stamp = _stamp()
+    pairs = (
+        select(
+            new_id(), stamp, stamp, literal(entity_id, DuplicateCandidate.billing_entity_id.type), flagged.id,
+            existing.id, literal(DuplicateStatus.OPEN.value),
+        )
+        .join(existing, and_(
+            existing.billing_entity_id == entity_id, existing.match_name == flagged.match_name,
+            existing.id != flagged.id,
+        ))
+        .where(
+            flagged.billing_entity_id == entity_id, flagged.siren.is_(None), flagged.match_name != "",
+            or_(existing.siren.is_not(None), existing.id < flagged.id),
+        )
+    )  # fmt: skip
+    result = await session.execute(_insert(session, DuplicateCandidate, columns, pairs))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

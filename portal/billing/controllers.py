@@ -1,0 +1,186 @@
+"""Facturation: the billing entity's client base and the review of possible duplicates;
+Paramètres: linking the billing entity and "Créer mes clients"."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from advanced_alchemy.extensions.litestar.providers import create_service_provider
+from litestar import Controller, MediaType, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from litestar_htmx import HTMXRequest, HTMXTemplate
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.auth.guards import principal_of, requires
+from portal.auth.permissions import Permission
+from portal.billing.services import BillingClientService, BillingEntityService, BillingError
+from portal.i18n import _
+
+FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
+
+
+@dataclass
+class EntityForm:
+    entite: str = ""
+
+
+@dataclass
+class MergeForm:
+    conserver: str = ""
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class BillingController(Controller):
+    path = "/facturation"
+    include_in_schema = False
+    guards = (requires(Permission.BILLING_CLIENTS_READ),)
+    dependencies: Mapping[str, Provide] = {"clients": Provide(create_service_provider(BillingClientService))}
+
+    @get("/", name="billing:home")
+    async def home(self) -> Redirect:
+        return Redirect("/facturation/clients")
+
+    @get("/clients", name="billing:clients")
+    async def client_base(
+        self,
+        request: Request[Any, Any, Any],
+        clients: NamedDependency[BillingClientService],
+        db_session: NamedDependency[AsyncSession],
+        q: FromQuery[str] = "",
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+    ) -> Template:
+        principal = principal_of(request)
+        billing = BillingEntityService(db_session)
+        firm = await billing.firm()
+        entity_id = firm.billing_entity_id if firm else None
+        entity = await billing.visible_dossier(principal, entity_id)
+        context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "q": q.strip(), "result": None}
+        if entity_id is not None:
+            context["result"] = await clients.visible_page(principal, entity_id, query=q, page=page)
+            context["open_duplicates"] = await clients.count_open_duplicates(principal, entity_id)
+        return Template(template_name="billing/clients.html", context=context)
+
+    @get("/doublons", name="billing:duplicates")
+    async def duplicates(
+        self,
+        request: Request[Any, Any, Any],
+        clients: NamedDependency[BillingClientService],
+        db_session: NamedDependency[AsyncSession],
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+    ) -> Template:
+        principal = principal_of(request)
+        billing = BillingEntityService(db_session)
+        firm = await billing.firm()
+        entity_id = firm.billing_entity_id if firm else None
+        entity = await billing.visible_dossier(principal, entity_id)
+        context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "result": None}
+        if firm is not None and firm.billing_entity_id is not None:
+            context["result"] = await clients.open_duplicates(principal, firm.billing_entity_id, page=page)
+            context["open_duplicates"] = context["result"].total
+        return Template(template_name="billing/duplicates.html", context=context)
+
+    @post(
+        "/doublons/{duplicate_id:uuid}/fusionner",
+        guards=[requires(Permission.BILLING_DUPLICATES_RESOLVE)],
+        name="billing:merge",
+    )
+    async def merge(
+        self,
+        request: Request[Any, Any, Any],
+        clients: NamedDependency[BillingClientService],
+        db_session: NamedDependency[AsyncSession],
+        duplicate_id: FromPath[uuid.UUID],
+        data: Annotated[MergeForm, FormBody],
+    ) -> Redirect:
+        pair = await _pair(request, clients, db_session, duplicate_id)
+        keep = _uuid(data.conserver)
+        try:
+            kept = await clients.merge(pair, keep=keep or uuid.UUID(int=0))
+        except BillingError as refused:
+            flash(request, _(refused.message), category="error")
+        else:
+            flash(request, _("Clients fusionnés : %(name)s est conservé avec tous ses dossiers.") % {"name": kept.name},
+                  category="success")  # fmt: skip
+        return Redirect("/facturation/doublons", status_code=303)
+
+    @post(
+        "/doublons/{duplicate_id:uuid}/ecarter",
+        guards=[requires(Permission.BILLING_DUPLICATES_RESOLVE)],
+        name="billing:dismiss",
+    )
+    async def dismiss(
+        self,
+        request: Request[Any, Any, Any],
+        clients: NamedDependency[BillingClientService],
+        db_session: NamedDependency[AsyncSession],
+        duplicate_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        pair = await _pair(request, clients, db_session, duplicate_id)
+        await clients.dismiss(principal_of(request), pair)
+        flash(request, _("Ce ne sont pas des doublons : la paire est écartée et ne sera plus proposée."),
+              category="success")  # fmt: skip
+        return Redirect("/facturation/doublons", status_code=303)
+
+
+async def _pair(
+    request: Request[Any, Any, Any], clients: BillingClientService, session: AsyncSession, pair_id: uuid.UUID
+) -> Any:
+    firm = await BillingEntityService(session).firm()
+    entity_id = firm.billing_entity_id if firm else None
+    return await clients.get_duplicate(principal_of(request), entity_id or uuid.UUID(int=0), pair_id)
+
+
+class BillingSettingsController(Controller):
+    """The billing part of Paramètres › Informations générales."""
+
+    path = "/parametres"
+    include_in_schema = False
+
+    @post("/entite-facturante", guards=[requires(Permission.SETTINGS_UPDATE)], name="billing:link_entity")
+    async def link_entity(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: Annotated[EntityForm, FormBody],
+    ) -> Redirect:
+        try:
+            firm = await BillingEntityService(db_session).link(
+                principal_of(request), _uuid(data.entite) if data.entite else None
+            )
+        except BillingError as refused:
+            flash(request, _(refused.message), category="error")
+        else:
+            if firm.billing_entity_id is not None:
+                flash(request, _("Entité facturante enregistrée."), category="success")
+            else:
+                flash(request, _("Aucune entité facturante n'est plus liée au cabinet."), category="success")
+        return Redirect("/parametres", status_code=303)
+
+    @post(
+        "/creer-mes-clients",
+        guards=[requires(Permission.BILLING_CLIENTS_CREATE)],
+        name="billing:create_clients",
+        media_type=MediaType.HTML,
+    )
+    async def create_clients(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
+        try:
+            run = await BillingEntityService(db_session).start_client_creation(principal_of(request))
+        except BillingError as refused:
+            flash(request, _(refused.message), category="error")
+            return Redirect("/parametres", status_code=303)
+        if request.htmx:
+            return HTMXTemplate(template_name="jobs/_partials/run.html", context={"run": run})
+        return Redirect(f"/travaux/{run.id}", status_code=303)

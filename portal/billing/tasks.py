@@ -1,0 +1,117 @@
+"""Background work of the client base: "Créer mes clients", and the client of every new dossier."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from portal.audit.recorder import record
+from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
+from portal.clients.models import Dossier
+from portal.firm.models import Firm
+from portal.i18n import N_
+from portal.jobs.context import JobContext
+from portal.jobs.registry import every, job
+
+BATCH_SIZE = 5_000
+ID_CHUNK = 500
+
+CREATED = N_("Clients créés")
+ALREADY_PRESENT = N_("Déjà présents")
+DUPLICATES = N_("Doublons potentiels à vérifier")
+EXAMINED = N_("Dossiers examinés")
+STEP_COUNT = N_("Recherche des dossiers")
+STEP_CREATE = N_("Création des clients")
+STEP_DUPLICATES = N_("Recherche des doublons")
+STEP_DONE = N_("Terminé")
+NO_ENTITY = N_("Aucune entité facturante n'est liée au cabinet : aucun client à créer.")
+
+
+async def _entity(ctx: JobContext, entity_id: str | None) -> uuid.UUID | None:
+    if entity_id:
+        return uuid.UUID(entity_id)
+    async with ctx.reader() as session:
+        return (await session.execute(select(Firm.billing_entity_id).order_by(Firm.created_at).limit(1))).scalar()
+
+
+async def _summary(ctx: JobContext, total: Outcome, entity: uuid.UUID, dossier_id: uuid.UUID | None) -> dict[str, Any]:
+    counts = {EXAMINED: total.dossiers, CREATED: total.created, ALREADY_PRESENT: total.already_present,
+              DUPLICATES: total.duplicates}  # fmt: skip
+    await ctx.count(**counts)
+    if total.created or total.duplicates:
+        async with ctx.session() as session, session.begin():
+            record(
+                session, "billing_client.bulk_create", object_type="billing_entity", object_id=str(entity),
+                dossier_id=dossier_id, created=total.created, already_present=total.already_present,
+                duplicates=total.duplicates,
+            )  # fmt: skip
+    return counts
+
+
+@job("billing.create_clients", title=N_("Créer mes clients"))
+async def create_clients(ctx: JobContext, entity_id: str | None = None) -> dict[str, Any]:
+    """Every dossier gets its client in the billing entity, batch by batch (keyset on the dossier id)."""
+    entity = await _entity(ctx, entity_id)
+    if entity is None:
+        await ctx.count(**{N_("Résultat"): NO_ENTITY})
+        return {}
+    await ctx.progress(0, None, step=STEP_COUNT)
+    async with ctx.reader() as session:
+        dossier_count = int((await session.execute(select(func.count()).select_from(Dossier))).scalar_one())
+    await ctx.progress(0, dossier_count, step=STEP_CREATE)
+    total = Outcome()
+    done = 0
+    lower: uuid.UUID | None = None
+    while True:
+        async with ctx.reader() as session:
+            after = select(Dossier.id).order_by(Dossier.id)
+            if lower is not None:
+                after = after.where(Dossier.id > lower)
+            upper = (await session.execute(after.offset(BATCH_SIZE - 1).limit(1))).scalar()
+        conditions = []
+        if lower is not None:
+            conditions.append(Dossier.id > lower)
+        if upper is not None:
+            conditions.append(Dossier.id <= upper)
+        async with ctx.session() as session, session.begin():
+            outcome = await ensure_clients(
+                session, entity, and_(*conditions) if conditions else Dossier.id.is_not(None)
+            )
+        total.add(outcome)
+        done = min(dossier_count, done + BATCH_SIZE) if upper is not None else dossier_count
+        await ctx.progress(done, dossier_count, step=STEP_CREATE)
+        if upper is None:
+            break
+        lower = upper
+    await ctx.progress(dossier_count, dossier_count, step=STEP_DUPLICATES)
+    async with ctx.session() as session, session.begin():
+        total.duplicates = await flag_duplicates(session, entity)
+    await ctx.progress(dossier_count, dossier_count, step=STEP_DONE)
+    return await _summary(ctx, total, entity, None)
+
+
+@job("billing.create_dossier_clients", title=N_("Création du client dans la base clients"))
+async def create_dossier_clients(ctx: JobContext, dossier_ids: list[str]) -> dict[str, Any]:
+    """The client of dossiers just created (by a person, an import or an integration)."""
+    entity = await _entity(ctx, None)
+    if entity is None:
+        await ctx.count(**{N_("Résultat"): NO_ENTITY})
+        return {}
+    ids = [uuid.UUID(value) for value in dossier_ids]
+    total = Outcome()
+    await ctx.progress(0, len(ids), step=STEP_CREATE)
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start : start + ID_CHUNK]
+        async with ctx.session() as session, session.begin():
+            total.add(await ensure_clients(session, entity, Dossier.id.in_(chunk)))
+        await ctx.progress(min(len(ids), start + ID_CHUNK), len(ids), step=STEP_CREATE)
+    async with ctx.session() as session, session.begin():
+        total.duplicates = await flag_duplicates(session, entity)
+    await ctx.progress(len(ids), len(ids), step=STEP_DONE)
+    return await _summary(ctx, total, entity, ids[0] if len(ids) == 1 else None)
+
+
+# Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.
+every("40 * * * *", "billing.create_clients")

@@ -1,0 +1,67 @@
+"""Who sees which dossier, and everything that belongs to one.
+
+A dossier is visible to holders of the firm-wide permission, unless it is confidential:
+a confidential dossier is visible only to the people on its access list, partners
+included. Every row that belongs to a dossier (audit events, job runs, billing clients…)
+is hidden with it, so a confidential dossier never shows through a list, a search, a
+count, an export or a log. Forbidden dossiers answer 404, exactly like missing ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, not_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from portal.audit.models import AuditEvent
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restriction_for
+from portal.clients.models import Dossier, DossierAccess
+from portal.jobs.models import JobRun
+
+
+def granted(principal: Principal) -> ColumnElement[bool]:
+    """``Dossier`` is on ``principal``'s access list."""
+    return exists().where(DossierAccess.dossier_id == Dossier.id, DossierAccess.user_id == principal.user_id)
+
+
+def hidden(principal: Principal) -> ColumnElement[bool]:
+    """``Dossier`` is confidential and ``principal`` is not on its access list."""
+    return and_(Dossier.is_confidential.is_(True), not_(granted(principal)))
+
+
+def visible(principal: Principal, permission: Permission = Permission.DOSSIERS_READ) -> ColumnElement[bool]:
+    """``Dossier`` may be seen (read) or acted on (``permission``) by ``principal``."""
+    if principal.can(permission):
+        return not_(hidden(principal))
+    if permission == Permission.DOSSIERS_READ:
+        # Without the firm-wide permission, only the dossiers one was given access to.
+        return granted(principal)
+    return false()
+
+
+def not_hidden(
+    principal: Principal, dossier_id: ColumnElement[Any] | InstrumentedAttribute[Any]
+) -> ColumnElement[bool]:
+    """For rows that belong to a dossier through ``dossier_id`` (NULL: to none): not a hidden dossier's."""
+    return not_(exists(select(Dossier.id).where(Dossier.id == dossier_id, hidden(principal))))
+
+
+def visible_ids(principal: Principal, permission: Permission = Permission.DOSSIERS_READ) -> Select[Any]:
+    return select(Dossier.id).where(visible(principal, permission))
+
+
+@restriction_for(Dossier)
+def _dossiers(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
+    return statement.where(visible(principal, permission))
+
+
+@restriction_for(AuditEvent)
+def _audit_events(statement: Select[Any], principal: Principal, _permission: Permission) -> Select[Any]:
+    return statement.where(or_(AuditEvent.dossier_id.is_(None), not_hidden(principal, AuditEvent.dossier_id)))
+
+
+@restriction_for(JobRun)
+def _job_runs(statement: Select[Any], principal: Principal, _permission: Permission) -> Select[Any]:
+    return statement.where(or_(JobRun.dossier_id.is_(None), not_hidden(principal, JobRun.dossier_id)))
