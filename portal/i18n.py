@@ -26,11 +26,18 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 _current: ContextVar[str] = ContextVar("portal_locale", default=DEFAULT_LOCALE)
 
 
+class _FrenchSource(NullTranslations):
+    """French, the language of the message ids: no catalogue, but French plurals (0 and 1 take the singular)."""
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return msgid1 if n <= 1 else msgid2
+
+
 @cache
 def translations(locale: str) -> NullTranslations:
     path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
     if not path.exists():
-        return NullTranslations()
+        return _FrenchSource() if locale == DEFAULT_LOCALE else NullTranslations()
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=locale)
     buffer = io.BytesIO()

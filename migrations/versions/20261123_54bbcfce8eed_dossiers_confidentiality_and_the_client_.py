@@ -146,7 +146,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('is_confidential', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.drop_index(batch_op.f('ix_dossier_name'))
         batch_op.create_index('ix_dossier_created_at', ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_dossier_is_confidential'), ['is_confidential'], unique=False)
+        batch_op.create_index('ix_dossier_confidential_id', ['is_confidential', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_dossier_match_name'), ['match_name'], unique=False)
         batch_op.create_index('ix_dossier_sort_name', ['sort_name', 'id'], unique=False)
 
@@ -196,7 +196,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(op.f('ck_dossier_closing_month'), type_='check')
         batch_op.drop_index('ix_dossier_sort_name')
         batch_op.drop_index(batch_op.f('ix_dossier_match_name'))
-        batch_op.drop_index(batch_op.f('ix_dossier_is_confidential'))
+        batch_op.drop_index('ix_dossier_confidential_id')
         batch_op.drop_index('ix_dossier_created_at')
         batch_op.create_index(batch_op.f('ix_dossier_name'), ['name'], unique=False)
         batch_op.drop_column('is_confidential')

@@ -6,7 +6,8 @@ dossier. Identity is enforced by the database: ``ON CONFLICT DO NOTHING`` agains
 unique constraints (one client per SIREN, one link per dossier, one client per origin
 dossier) makes every step idempotent, and safe when several jobs run at once.
 
-The steps, for the dossiers of a batch that have no client yet in the entity:
+The steps, for the dossiers of a batch that have no client yet in the entity (the billing
+entity's own dossier excepted: it does not bill itself):
 
 1. create a client for each dossier whose SIREN (if any) is not in the client base yet;
 2. link each dossier to the client created for it;
@@ -34,7 +35,11 @@ from portal.clients.models import Dossier
 
 @dataclass
 class Outcome:
-    """What one pass did: clients created, dossiers already present, pairs flagged."""
+    """What one pass did: dossiers examined, clients created, dossiers already present, pairs flagged.
+
+    The figures leave confidential dossiers out (they are processed all the same): a run's
+    summary is read by people who may not see them, and a count would reveal they exist.
+    """
 
     dossiers: int = 0
     created: int = 0
@@ -82,19 +87,20 @@ async def ensure_clients(session: AsyncSession, entity_id: uuid.UUID, batch: Col
     """
     stamp = _stamp()
     outcome = Outcome()
-    outcome.dossiers = int(
-        (
-            await session.execute(select(func.count()).select_from(Dossier).where(batch, _unlinked(entity_id)))
-        ).scalar_one()
-    )
-    if outcome.dossiers:
-        await _create_and_link(session, entity_id, batch, stamp, outcome)
+    batch = and_(batch, Dossier.id != entity_id)  # the billing entity does not bill itself
+    counted = select(func.count()).select_from(Dossier).where(batch, Dossier.is_confidential.is_(False))
+    outcome.dossiers = int((await session.execute(counted)).scalar_one())
+    pending = select(Dossier.id).where(batch, _unlinked(entity_id)).limit(1)
+    if (await session.execute(pending)).first() is not None:
+        # Confidential dossiers get their clients in a statement of their own, so the figure stays clean.
+        outcome.created = await _create(session, entity_id, and_(batch, Dossier.is_confidential.is_(False)), stamp)
+        await _create(session, entity_id, and_(batch, Dossier.is_confidential.is_(True)), stamp)
+        await _link(session, entity_id, batch, stamp)
+    outcome.already_present = outcome.dossiers - outcome.created
     return outcome
 
 
-async def _create_and_link(
-    session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElement[bool], stamp: Any, outcome: Outcome
-) -> None:
+async def _create(session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElement[bool], stamp: Any) -> int:
     same_siren = exists().where(BillingClient.billing_entity_id == entity_id, BillingClient.siren == Dossier.siren)
     create = select(
         new_id(), stamp, stamp, literal(entity_id, BillingClient.billing_entity_id.type), Dossier.name,
@@ -108,7 +114,10 @@ async def _create_and_link(
             create,
         )
     )
-    outcome.created = int(created.rowcount or 0)  # type: ignore[attr-defined]
+    return int(created.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _link(session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElement[bool], stamp: Any) -> None:
     entity = literal(entity_id, ClientDossierLink.billing_entity_id.type)
     to_own = (
         select(new_id(), stamp, stamp, entity, BillingClient.id, Dossier.id)
@@ -123,7 +132,6 @@ async def _create_and_link(
         .where(batch, Dossier.siren.is_not(None), _unlinked(entity_id))
     )  # fmt: skip
     await session.execute(_insert(session, ClientDossierLink, LINK_COLUMNS, to_same_siren))
-    outcome.already_present = outcome.dossiers - outcome.created
 
 
 async def flag_duplicates(session: AsyncSession, entity_id: uuid.UUID) -> int:
@@ -152,5 +160,24 @@ async def flag_duplicates(session: AsyncSession, entity_id: uuid.UUID) -> int:
             or_(existing.siren.is_not(None), existing.id < flagged.id),
         )
     )  # fmt: skip
-    result = await session.execute(_insert(session, DuplicateCandidate, columns, pairs))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    table = DuplicateCandidate.__table__
+    result = await session.execute(_insert(session, DuplicateCandidate, columns, pairs).returning(table.c.id))
+    new_pairs = list(result.scalars())
+    if not new_pairs:
+        return 0
+    # Pairs that involve a confidential dossier's client are flagged but not counted (see ``Outcome``).
+    confidential_client = exists().where(ClientDossierLink.dossier_id == Dossier.id, Dossier.is_confidential.is_(True))
+    counted = 0
+    for start in range(0, len(new_pairs), 500):
+        chunk = new_pairs[start : start + 500]
+        statement = (
+            select(func.count())
+            .select_from(DuplicateCandidate)
+            .where(
+                DuplicateCandidate.id.in_(chunk),
+                not_(confidential_client.where(ClientDossierLink.client_id == DuplicateCandidate.client_id)),
+                not_(confidential_client.where(ClientDossierLink.client_id == DuplicateCandidate.candidate_id)),
+            )
+        )
+        counted += int((await session.execute(statement)).scalar_one())
+    return counted

@@ -182,5 +182,5 @@ class BillingSettingsController(Controller):
             flash(request, _(refused.message), category="error")
             return Redirect("/parametres", status_code=303)
         if request.htmx:
-            return HTMXTemplate(template_name="jobs/_partials/run.html", context={"run": run})
+            return HTMXTemplate(template_name="billing/_partials/create_clients.html", context={"run": run})
         return Redirect(f"/travaux/{run.id}", status_code=303)

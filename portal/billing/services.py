@@ -11,6 +11,7 @@ from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 import portal.billing.policy  # noqa: F401 - registers the client-base restrictions
 from portal.audit.recorder import record
@@ -186,14 +187,26 @@ class BillingClientService(SQLAlchemyAsyncRepositoryService[BillingClient, Billi
         await session.flush()
         await _move_references(session, removed.id, kept.id)
         siren = kept.siren or removed.siren
+        # The event describes the removed client: it belongs to that client's dossier, so whoever
+        # may not see that dossier does not read its name or SIREN in the log.
         record(
             session, "billing_client.merge", object_type="billing_client", object_id=str(kept.id),
-            dossier_id=kept.origin_dossier_id, merged=removed_snapshot, links_moved=moved_links,
+            dossier_id=removed.origin_dossier_id or kept.origin_dossier_id, merged=removed_snapshot,
+            links_moved=moved_links,
         )  # fmt: skip
         await session.delete(removed)
         await session.flush()
         if kept.siren is None and siren is not None:
-            kept.siren = siren  # the SIREN is free once the removed client is gone
+            # The SIREN is free once the removed client is gone. It is the removed client's: written
+            # without an ORM change, whose event would be tied to the kept client's dossier and show
+            # it to people the removed client's dossier is hidden from; the merge event records it.
+            stamp = dt.datetime.now(dt.UTC)
+            await session.execute(
+                update(BillingClient).where(BillingClient.id == kept.id).values(siren=siren, updated_at=stamp),
+                execution_options={"synchronize_session": False},
+            )
+            set_committed_value(kept, "siren", siren)
+            set_committed_value(kept, "updated_at", stamp)
         if kept.origin_dossier_id is None:
             kept.origin_dossier_id = removed.origin_dossier_id
         await session.flush()

@@ -59,10 +59,13 @@ async def create_clients(ctx: JobContext, entity_id: str | None = None) -> dict[
         return {}
     await ctx.progress(0, None, step=STEP_COUNT)
     async with ctx.reader() as session:
-        dossier_count = int((await session.execute(select(func.count()).select_from(Dossier))).scalar_one())
+        # Progress counts what the summary counts: the dossiers that are not confidential.
+        public = (
+            select(func.count()).select_from(Dossier).where(Dossier.is_confidential.is_(False), Dossier.id != entity)
+        )
+        dossier_count = int((await session.execute(public)).scalar_one())
     await ctx.progress(0, dossier_count, step=STEP_CREATE)
     total = Outcome()
-    done = 0
     lower: uuid.UUID | None = None
     while True:
         async with ctx.reader() as session:
@@ -80,8 +83,7 @@ async def create_clients(ctx: JobContext, entity_id: str | None = None) -> dict[
                 session, entity, and_(*conditions) if conditions else Dossier.id.is_not(None)
             )
         total.add(outcome)
-        done = min(dossier_count, done + BATCH_SIZE) if upper is not None else dossier_count
-        await ctx.progress(done, dossier_count, step=STEP_CREATE)
+        await ctx.progress(min(total.dossiers, dossier_count), dossier_count, step=STEP_CREATE)
         if upper is None:
             break
         lower = upper
@@ -101,15 +103,14 @@ async def create_dossier_clients(ctx: JobContext, dossier_ids: list[str]) -> dic
         return {}
     ids = [uuid.UUID(value) for value in dossier_ids]
     total = Outcome()
-    await ctx.progress(0, len(ids), step=STEP_CREATE)
+    await ctx.progress(0, None, step=STEP_CREATE)
     for start in range(0, len(ids), ID_CHUNK):
         chunk = ids[start : start + ID_CHUNK]
         async with ctx.session() as session, session.begin():
             total.add(await ensure_clients(session, entity, Dossier.id.in_(chunk)))
-        await ctx.progress(min(len(ids), start + ID_CHUNK), len(ids), step=STEP_CREATE)
     async with ctx.session() as session, session.begin():
         total.duplicates = await flag_duplicates(session, entity)
-    await ctx.progress(len(ids), len(ids), step=STEP_DONE)
+    await ctx.progress(total.dossiers, total.dossiers, step=STEP_DONE)
     return await _summary(ctx, total, entity, ids[0] if len(ids) == 1 else None)
 
 

@@ -30,8 +30,14 @@ from portal.web.streams import reader_sessions
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 TABS = ("infos", "facturation", "historique")
+DOSSIER_CHANGED = "dossier-modifie"  # htmx event: a dossier changed from the side panel
 EXPORT_COLUMNS = ("Nom", "SIREN", "NIC", "TVA intracommunautaire", "Forme juridique", "Adresse", "Code postal",
                   "Ville", "Clôture", "Statut", "Dossier du cabinet", "Confidentiel")  # fmt: skip
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula (a name typed as "=HYPERLINK(…)", say)."""
+    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
 
 
 def _sort(value: str) -> DossierSort:
@@ -77,7 +83,10 @@ class DossierController(Controller):
         result = await dossiers.visible_page(principal_of(request), query=q, sort=sort, page=page)
         context = {"result": result, "q": q.strip(), "sort": sort}
         if request.htmx and request.htmx.target == "resultats":
-            return HTMXTemplate(template_name="clients/_partials/results.html", context=context, push_url=False)
+            # The address bar follows the search, so reload, back and a shared link keep it.
+            location = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            context["live"] = True
+            return HTMXTemplate(template_name="clients/_partials/results.html", context=context, push_url=location)
         return Template(template_name="clients/list.html", context=context)
 
     @get("/export.csv", guards=[requires(Permission.DOSSIERS_EXPORT)], name="clients:export")
@@ -96,10 +105,12 @@ class DossierController(Controller):
                     buffer.seek(0)
                     buffer.truncate()
                     writer.writerow([
-                        row.name, row.siren or "", row.nic or "", row.vat_number or "", row.legal_form or "",
-                        row.address or "", row.postal_code or "", row.city or "", row.closing_display,
-                        _(row.status.label), "oui" if row.is_firm_dossier else "non",
-                        "oui" if row.is_confidential else "non",
+                        spreadsheet_safe(value) for value in (
+                            row.name, row.siren or "", row.nic or "", row.vat_number or "", row.legal_form or "",
+                            row.address or "", row.postal_code or "", row.city or "", row.closing_display,
+                            _(row.status.label), "oui" if row.is_firm_dossier else "non",
+                            "oui" if row.is_confidential else "non",
+                        )
                     ])  # fmt: skip
                     yield buffer.getvalue().encode()
 
@@ -230,7 +241,13 @@ class DossierController(Controller):
         )
         if request.htmx:
             context = await _panel_context(request, dossiers, db_session, dossier_id, "infos", notice=message)
-            return HTMXTemplate(template_name="clients/_partials/panel.html", context=context)
+            # The list behind the panel refreshes its rows (the "Confidentiel" badge) on this event.
+            return HTMXTemplate(
+                template_name="clients/_partials/panel.html",
+                context=context,
+                trigger_event=DOSSIER_CHANGED,
+                after="receive",
+            )
         flash(request, message, category="success")
         return Redirect(f"/entreprises/{dossier.id}", status_code=303)
 

@@ -61,6 +61,9 @@ class Dossier(IdentifiedBySiren, Audited, Base):
         CheckConstraint("closing_day BETWEEN 1 AND 31", name="closing_day"),
         Index("ix_dossier_sort_name", "sort_name", "id"),
         Index("ix_dossier_created_at", "created_at"),
+        # Covers the confidentiality filter (``portal.clients.policy``): counting the dossiers a
+        # person may see reads this index, not every row, on SQLite.
+        Index("ix_dossier_confidential_id", "is_confidential", "id"),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -79,7 +82,7 @@ class Dossier(IdentifiedBySiren, Audited, Base):
         default=DossierStatus.ACTIVE,
     )
     is_firm_dossier: Mapped[bool] = mapped_column(Boolean, default=False)
-    is_confidential: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    is_confidential: Mapped[bool] = mapped_column(Boolean, default=False)
 
     @validates("name")
     def _derive_name_keys(self, _key: str, value: str) -> str:

@@ -16,6 +16,7 @@ LEGAL_FORM_WORDS = frozenset(
         "sa", "sas", "sasu", "sarl", "eurl", "sci", "snc", "scs", "sca", "scp", "scm", "sel", "selarl",
         "selas", "selasu", "selafa", "selca", "sep", "ei", "eirl", "earl", "gaec", "gie", "scea", "scop",
         "scic", "sem", "spfpl", "sprl", "srl", "micro", "entreprise", "unipersonnelle", "ste", "societe",
+        "association", "asso",  # the legal form "Association" of the dossier form, and its abbreviation
     }
 )  # fmt: skip
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
@@ -31,18 +32,34 @@ def fold(value: str) -> str:
 
 
 def _join_initials(words: list[str]) -> list[str]:
-    # "S.A.R.L." folds to "s a r l": single letters in a row are one abbreviation.
+    # "S.A.R.L." folds to "s a r l": single letters in a row are one abbreviation, except that a
+    # legal form spelled out at their start is a word of its own ("s a r l j" -> "sarl", "j";
+    # "a b c" -> "abc").
     joined: list[str] = []
-    run: list[str] = []
-    for word in [*words, ""]:
-        if len(word) == 1:
-            run.append(word)
+    letters: list[str] = []
+    index = 0
+    while index < len(words):
+        if len(words[index]) != 1:
+            if letters:
+                joined.append("".join(letters))
+                letters = []
+            joined.append(words[index])
+            index += 1
             continue
-        if run:
-            joined.append("".join(run))
-            run = []
-        if word:
-            joined.append(word)
+        run_end = index
+        while run_end < len(words) and len(words[run_end]) == 1:
+            run_end += 1
+        form = next(
+            (stop for stop in range(run_end, index + 1, -1) if "".join(words[index:stop]) in LEGAL_FORM_WORDS), None
+        )
+        if form is not None and not letters:
+            joined.append("".join(words[index:form]))
+            index = form
+        else:
+            letters.append(words[index])
+            index += 1
+    if letters:
+        joined.append("".join(letters))
     return joined
 
 

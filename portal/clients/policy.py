@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from portal.audit.models import AuditEvent
@@ -50,6 +50,23 @@ def not_hidden(
 
 def visible_ids(principal: Principal, permission: Permission = Permission.DOSSIERS_READ) -> Select[Any]:
     return select(Dossier.id).where(visible(principal, permission))
+
+
+def visible_count(principal: Principal, where: ColumnElement[bool]) -> Select[Any]:
+    """How many dossiers matching ``where`` ``principal`` may see (read): the rows ``visible`` selects.
+
+    Counted as all of them less the hidden ones, in one statement (one snapshot): the
+    first count reads an index, the second the confidential ones through
+    ``ix_dossier_confidential_id``. Counting the visible rows directly read every matching
+    row for its confidentiality flag (on PostgreSQL the last column of a wide row, behind
+    a correlated ``EXISTS`` costed high enough to be JIT-compiled): tens of milliseconds
+    for the first page of Entreprises at 50,000 dossiers, where this takes a few.
+    """
+    if not principal.can(Permission.DOSSIERS_READ):
+        return select(func.count()).select_from(Dossier).where(where, granted(principal))
+    everything = select(func.count()).select_from(Dossier).where(where).scalar_subquery()
+    hidden_ones = select(func.count()).select_from(Dossier).where(where, hidden(principal)).scalar_subquery()
+    return select(everything - hidden_ones)
 
 
 @restriction_for(Dossier)

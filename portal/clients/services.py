@@ -19,7 +19,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients import search
 from portal.clients.models import Dossier, DossierAccess
-from portal.clients.policy import visible
+from portal.clients.policy import visible, visible_count
 from portal.clients.schemas import DossierValues
 from portal.db.paging import Page, paginate
 from portal.firm.models import User
@@ -83,10 +83,14 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         self, principal: Principal, *, query: str = "", sort: DossierSort = DossierSort.NAME, page: int = 1
     ) -> Page[Dossier]:
         """The dossiers ``principal`` may see that match ``query``, one sorted page, with their count."""
-        statement = self._visible(principal).where(search.matches(query))
+        matching = search.matches(query)
+        statement = self._visible(principal).where(matching)
         column = sort.column
-        statement = statement.order_by(column.desc() if sort.descending else column.asc(), Dossier.id)
-        return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE)
+        # Dossiers without a SIREN last either way, on SQLite as on PostgreSQL.
+        order = (column.desc() if sort.descending else column.asc()).nulls_last()
+        statement = statement.order_by(order, Dossier.id)
+        count = visible_count(principal, matching)
+        return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE, count=count)
 
     async def get_visible(
         self, principal: Principal, dossier_id: uuid.UUID, permission: Permission = Permission.DOSSIERS_READ

@@ -19,7 +19,7 @@ from portal.auth.permissions import LABELS, Permission
 from portal.auth.roles import ROLE_PERMISSIONS
 from portal.billing.services import BillingEntityService
 from portal.firm.roles import FirmRole
-from portal.firm.services import FirmService, UserService
+from portal.firm.services import UserService
 from portal.jobs.outbox import enqueue
 
 
@@ -36,7 +36,6 @@ class UserController(Controller):
 class SettingsController(Controller):
     path = "/parametres"
     include_in_schema = False
-    dependencies: Mapping[str, Provide] = {"firms": Provide(create_service_provider(FirmService))}
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
     async def general(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:

@@ -30,5 +30,11 @@
       var title = document.getElementById("volet-titre");
       if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
     }
+    // Rows refreshed while the panel is open: the open dossier's row stays marked.
+    if (event.detail.target && event.detail.target.id === "resultats") {
+      var panel = document.querySelector("#volet [data-dossier]");
+      var row = panel && document.querySelector('tr[data-dossier="' + panel.getAttribute("data-dossier") + '"]');
+      if (row) { row.classList.add("row-open"); }
+    }
   });
 })();

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from portal.app import create_app
 from portal.firm.roles import FirmRole
 from portal.settings import Settings
+from tests.e2e.console import watch_errors
 from tests.factories.firm import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
@@ -72,17 +73,7 @@ async def test_admin_signs_in_and_runs_the_diagnostic(
     async with committed() as session, session.begin():
         await make_user(session, roles=(FirmRole.ADMIN,), email="marc@cabinet-test.fr", name="Marc Lefèvre")
     page = await browser.new_page(locale="fr-FR")
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # Script errors only: the browser also logs the deliberate 401 of the wrong password as a "resource" error.
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+    errors = watch_errors(page)  # the deliberate 401 of the wrong password is not a script error
     not_found: list[str] = []
     page.on("response", lambda response: not_found.append(response.url) if response.status == 404 else None)
 

@@ -16,18 +16,13 @@ from portal.jobs.outbox import enqueue
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user
+from tests.routes import handlers
 
 Client = httpx.AsyncClient
 
 
 def _handlers(app: Litestar) -> list[tuple[str, HTTPRouteHandler]]:
-    return [
-        (route.path, handler)
-        for route in app.routes
-        for handler in getattr(route, "route_handlers", [])
-        # Litestar's automatic OPTIONS handlers only answer with the Allow header.
-        if isinstance(handler, HTTPRouteHandler) and handler.http_methods != {"OPTIONS"}
-    ]
+    return handlers(app)
 
 
 def _is_public(handler: HTTPRouteHandler) -> bool:
