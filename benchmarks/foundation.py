@@ -10,10 +10,9 @@ import time
 import dramatiq
 from sqlalchemy import func, insert, select
 
-from benchmarks.environment import bench_settings, describe_ms
+from benchmarks.environment import bench_settings, describe_ms, empty_database, time_requests
 from portal.app import create_app
 from portal.clients.models import Dossier
-from portal.db import migrate
 from portal.db.engine import make_engine, make_session_maker
 from portal.firm.roles import FirmRole
 from portal.firm.services import UserService
@@ -54,12 +53,7 @@ async def pages(settings: object) -> None:
         token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         await client.post("/connexion", data={"email": "bench@cabinet.fr", "password": PASSWORD, "_csrf_token": token})
         for path in ("/entreprises", "/entreprises?page=50", "/healthz"):
-            samples = []
-            for _ in range(REQUESTS):
-                started = time.perf_counter()
-                response = await client.get(path)
-                samples.append(time.perf_counter() - started)
-                assert response.status_code == 200, (path, response.status_code)
+            samples = await time_requests(client, path, REQUESTS)
             print(f"  GET {path:<22} {describe_ms(samples)}")
 
 
@@ -99,13 +93,13 @@ async def main(settings: Settings) -> None:
     print(f"foundation ({'SQLite' if settings.is_sqlite else 'PostgreSQL'}, {DOSSIERS} dossiers)")
     engine = make_engine(settings.database_url)
     maker = make_session_maker(engine)
+    await empty_database(engine)
     await _seed(maker)
     await pages(settings)
     await jobs(settings, maker)
     await engine.dispose()
 
 
-def run() -> None:
-    settings = bench_settings()
-    migrate.upgrade(settings.database_url)
-    asyncio.run(main(settings))
+def run(settings: Settings | None = None) -> None:
+    """On ``settings``' database (emptied first: it may follow another benchmark), or on a fresh one."""
+    asyncio.run(main(settings or bench_settings()))

@@ -32,7 +32,7 @@ from portal.auth.sessions import build_session_auth
 from portal.billing.controllers import BillingController, BillingSettingsController
 from portal.clients.controllers import DossierController
 from portal.db import migrate
-from portal.db.engine import make_engine
+from portal.db.engine import make_engine, read_only_requests
 from portal.firm.controllers import SettingsController, UserController
 from portal.jobs import outbox, runtime
 from portal.jobs.controllers import JobRunController
@@ -43,6 +43,7 @@ from portal.web.context import after_request, before_request
 from portal.web.controllers import WebController, health
 from portal.web.deps import provide_settings
 from portal.web.templating import configure as configure_templates
+from portal.web.timing import ServerTimingMiddleware, keep_outermost
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,8 @@ def create_app(
             SQLAlchemyPlugin(config=alchemy),
             FlashPlugin(config=FlashConfig(template_config=template_config)),
         ],
-        on_app_init=[build_session_auth(settings, alchemy).on_app_init],
+        on_app_init=[build_session_auth(settings, alchemy).on_app_init, keep_outermost],
+        middleware=[ServerTimingMiddleware, read_only_requests],
         stores={"sessions": _session_store(settings, engine)},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -126,6 +126,11 @@ async def _link(session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElemen
         .where(batch, _unlinked(entity_id))
     )  # fmt: skip
     await session.execute(_insert(session, ClientDossierLink, LINK_COLUMNS, to_own))
+    # Usually every dossier has its own client by now: then the join below, which the planners
+    # drive from the whole client base (its statistics lag behind this job's inserts), is skipped.
+    left = select(Dossier.id).where(batch, Dossier.siren.is_not(None), _unlinked(entity_id)).limit(1)
+    if (await session.execute(left)).first() is None:
+        return
     to_same_siren = (
         select(new_id(), stamp, stamp, entity, BillingClient.id, Dossier.id)
         .join(BillingClient, and_(BillingClient.billing_entity_id == entity_id, BillingClient.siren == Dossier.siren))

@@ -46,6 +46,11 @@ class DossierSort(StrEnum):
     def descending(self) -> bool:
         return self.value.startswith("-")
 
+    @property
+    def nullable(self) -> bool:
+        """Only the SIREN may be missing; NULLS LAST elsewhere would keep PostgreSQL off the index."""
+        return self.value.lstrip("-") == "siren"
+
 
 class DuplicateSirenError(ValueError):
     """A dossier already has this SIREN. ``existing`` is it, when the person may see it."""
@@ -86,8 +91,9 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         matching = search.matches(query)
         statement = self._visible(principal).where(matching)
         column = sort.column
-        # Dossiers without a SIREN last either way, on SQLite as on PostgreSQL.
-        order = (column.desc() if sort.descending else column.asc()).nulls_last()
+        order = column.desc() if sort.descending else column.asc()
+        if sort.nullable:
+            order = order.nulls_last()  # no SIREN last either way, on SQLite as on PostgreSQL
         statement = statement.order_by(order, Dossier.id)
         count = visible_count(principal, matching)
         return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE, count=count)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextvars import ContextVar
 from typing import Any
 
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from uuid_utils.compat import uuid7
@@ -41,12 +43,36 @@ def _uuid7_bytes() -> bytes:
 
 
 READ_ONLY = "portal_read_only"
+# Set for the whole of a request that only reads (GET, HEAD): its transactions take no write lock.
+_reading_only: ContextVar[bool] = ContextVar("portal_reading_only", default=False)
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    # A read-only transaction takes no write lock, so it never blocks a writer (WAL).
-    deferred = connection.get_execution_options().get(READ_ONLY, False)
+    # A read-only transaction takes no write lock, so it never blocks a writer (WAL), nor another reader.
+    deferred = connection.get_execution_options().get(READ_ONLY, False) or _reading_only.get()
     connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def read_only_requests(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: GET and HEAD requests read only, so on SQLite they begin deferred.
+
+    Otherwise every page view would queue for SQLite's single write lock behind the others.
+    SQLAlchemy runs its connection events in greenlets that share the request's context,
+    so the flag reaches ``_sqlite_on_begin``. GET and HEAD never change anything (HTTP says so,
+    and the CSRF protection only guards the other methods).
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") not in {"GET", "HEAD"}:  # only HTTP scopes have a method
+            await app(scope, receive, send)
+            return
+        token = _reading_only.set(True)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _reading_only.reset(token)
+
+    return middleware
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
