@@ -12,6 +12,7 @@ from advanced_alchemy.config import AsyncSessionConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -43,7 +44,7 @@ from portal.web.context import after_request, before_request
 from portal.web.controllers import WebController, health
 from portal.web.deps import provide_settings
 from portal.web.templating import configure as configure_templates
-from portal.web.timing import ServerTimingMiddleware, keep_outermost
+from portal.web.timing import ServerTimingMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,18 @@ def _session_store(settings: Settings, engine: AsyncEngine) -> Store:
     # Session data is written in its own short transactions, never in the request's.
     store_config = SQLAlchemyAsyncConfig(engine_instance=engine, create_all=False)
     return SQLAlchemyStore(store_config, model=WebSession, namespace="sessions")
+
+
+OUTERMOST = (ServerTimingMiddleware, read_only_requests)
+
+
+def outermost_first(app_config: AppConfig) -> AppConfig:
+    """``on_app_init`` hook, after the session authentication's: it puts its middleware first, but
+    the timing must include it, and the read-only flag must be set before it opens the request's
+    database session (else a GET would begin with SQLite's write lock)."""
+    rest = [middleware for middleware in app_config.middleware if middleware not in OUTERMOST]
+    app_config.middleware = [*OUTERMOST, *rest]
+    return app_config
 
 
 def create_app(
@@ -138,7 +151,7 @@ def create_app(
             SQLAlchemyPlugin(config=alchemy),
             FlashPlugin(config=FlashConfig(template_config=template_config)),
         ],
-        on_app_init=[build_session_auth(settings, alchemy).on_app_init, keep_outermost],
+        on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first],
         middleware=[ServerTimingMiddleware, read_only_requests],
         stores={"sessions": _session_store(settings, engine)},
         csrf_config=CSRFConfig(

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 from litestar.enums import ScopeType
 
 if TYPE_CHECKING:
-    from litestar.config.app import AppConfig
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["HEADER", "ServerTimingMiddleware", "keep_outermost", "server_time_ms"]
+__all__ = ["HEADER", "ServerTimingMiddleware", "server_time_ms"]
 
 HEADER = "server-timing"
 METRIC = "app"
@@ -43,13 +42,6 @@ class ServerTimingMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_timed)
-
-
-def keep_outermost(app_config: AppConfig) -> AppConfig:
-    """``on_app_init`` hook, after the security ones: the timing wraps the middleware they insert first."""
-    rest = [middleware for middleware in app_config.middleware if middleware is not ServerTimingMiddleware]
-    app_config.middleware = [ServerTimingMiddleware, *rest]
-    return app_config
 
 
 def server_time_ms(header: str | None) -> float | None:

@@ -49,3 +49,11 @@ async def test_a_reader_is_not_blocked_by_a_writer_holding_the_lock(tmp_path: Pa
     finally:
         await engine.dispose()
     assert read == [0]
+
+
+def test_the_flag_is_set_before_authentication_opens_the_request_session() -> None:
+    from portal.app import create_app  # noqa: PLC0415 - the app only for this check
+
+    app = create_app(background=False, embedded_worker=False, migrate_on_start=False)
+    authentication = next(i for i, middleware in enumerate(app.middleware) if "Define" in type(middleware).__name__)
+    assert app.middleware.index(read_only_requests) < authentication
