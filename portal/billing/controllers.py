@@ -63,10 +63,7 @@ class BillingController(Controller):
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         principal = principal_of(request)
-        billing = BillingEntityService(db_session)
-        firm = await billing.firm()
-        entity_id = firm.billing_entity_id if firm else None
-        entity = await billing.visible_dossier(principal, entity_id)
+        entity_id, entity = await BillingEntityService(db_session).entity(principal)
         context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "q": q.strip(), "result": None}
         if entity_id is not None:
             context["result"] = await clients.visible_page(principal, entity_id, query=q, page=page)
@@ -82,13 +79,10 @@ class BillingController(Controller):
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         principal = principal_of(request)
-        billing = BillingEntityService(db_session)
-        firm = await billing.firm()
-        entity_id = firm.billing_entity_id if firm else None
-        entity = await billing.visible_dossier(principal, entity_id)
+        entity_id, entity = await BillingEntityService(db_session).entity(principal)
         context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "result": None}
-        if firm is not None and firm.billing_entity_id is not None:
-            context["result"] = await clients.open_duplicates(principal, firm.billing_entity_id, page=page)
+        if entity_id is not None:
+            context["result"] = await clients.open_duplicates(principal, entity_id, page=page)
             context["open_duplicates"] = context["result"].total
         return Template(template_name="billing/duplicates.html", context=context)
 

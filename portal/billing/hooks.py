@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from uuid_utils.compat import uuid7
 
 from portal.audit.context import current_actor
 from portal.clients.models import Dossier
-from portal.firm.models import Firm
+from portal.firm.services import billing_entity_id
 from portal.jobs.outbox import request
 
 
@@ -25,7 +25,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     if not new_dossiers:
         return
     with session.no_autoflush:
-        entity = session.execute(select(Firm.billing_entity_id).order_by(Firm.created_at).limit(1)).scalar()
+        entity = session.execute(billing_entity_id()).scalar()
     if entity is None:
         return  # no billing entity yet: "Créer mes clients" will do it once one is linked
     for dossier in new_dossiers:

@@ -20,9 +20,11 @@ from portal.auth.policy import Principal, restrict
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.clients import search
 from portal.clients.models import Dossier
+from portal.clients.services import DossierService
 from portal.db.base import metadata
 from portal.db.paging import Page, paginate
 from portal.firm.models import Firm
+from portal.firm.services import FirmService
 from portal.i18n import N_
 from portal.jobs.models import JobRun
 from portal.jobs.outbox import enqueue
@@ -45,16 +47,13 @@ class BillingEntityService:
         self.session = session
 
     async def firm(self) -> Firm | None:
-        return (await self.session.execute(select(Firm).order_by(Firm.created_at).limit(1))).scalar_one_or_none()
+        return await FirmService(session=self.session).current()
 
-    async def visible_dossier(self, principal: Principal, dossier_id: uuid.UUID | None) -> Dossier | None:
-        """The dossier if ``principal`` may see it: the billing entity itself can be confidential."""
-        if dossier_id is None:
-            return None
-        statement = restrict(select(Dossier), principal, Permission.DOSSIERS_READ, Dossier).where(
-            Dossier.id == dossier_id
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+    async def entity(self, principal: Principal) -> tuple[uuid.UUID | None, Dossier | None]:
+        """The billing entity's id, and its dossier if ``principal`` may see it (it can be confidential)."""
+        firm = await self.firm()
+        entity_id = firm.billing_entity_id if firm else None
+        return entity_id, await DossierService(session=self.session).find_visible(principal, entity_id)
 
     async def choices(self, principal: Principal) -> list[Dossier]:
         """The firm's own dossiers the person may see: the entities one can bill from."""

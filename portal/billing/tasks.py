@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 from portal.audit.recorder import record
 from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
 from portal.clients.models import Dossier
-from portal.firm.models import Firm
+from portal.firm.services import billing_entity_id
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import every, job
@@ -33,7 +33,8 @@ async def _entity(ctx: JobContext, entity_id: str | None) -> uuid.UUID | None:
     if entity_id:
         return uuid.UUID(entity_id)
     async with ctx.reader() as session:
-        return (await session.execute(select(Firm.billing_entity_id).order_by(Firm.created_at).limit(1))).scalar()
+        entity: uuid.UUID | None = (await session.execute(billing_entity_id())).scalar()
+        return entity
 
 
 async def _summary(ctx: JobContext, total: Outcome, entity: uuid.UUID, dossier_id: uuid.UUID | None) -> dict[str, Any]:

@@ -264,16 +264,14 @@ async def _panel_context(
     principal = principal_of(request)
     dossier = await dossiers.get_visible(principal, dossier_id)
     tab = tab if tab in TABS else "infos"
-    can_update = await dossiers.can(principal, dossier, Permission.DOSSIERS_UPDATE)
+    # A dossier the person may read is never hidden from them: updating it needs only the permission.
+    can_update = principal.can(Permission.DOSSIERS_UPDATE)
     context: dict[str, Any] = {"dossier": dossier, "tab": tab, "notice": notice, "can_update": can_update}
     if tab == "infos" and context["can_update"]:
         context["access"] = await dossiers.access_choices(dossier)
     elif tab == "facturation":
-        billing = BillingEntityService(session)
-        firm = await billing.firm()
-        entity_id = firm.billing_entity_id if firm else None
+        entity_id, context["entity"] = await BillingEntityService(session).entity(principal)
         context["entity_id"] = entity_id
-        context["entity"] = await billing.visible_dossier(principal, entity_id)
         context["client"] = (
             await BillingClientService(session=session).client_of(principal, entity_id, dossier.id)
             if entity_id and principal.can(Permission.BILLING_CLIENTS_READ)

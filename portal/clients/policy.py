@@ -48,10 +48,6 @@ def not_hidden(
     return not_(exists(select(Dossier.id).where(Dossier.id == dossier_id, hidden(principal))))
 
 
-def visible_ids(principal: Principal, permission: Permission = Permission.DOSSIERS_READ) -> Select[Any]:
-    return select(Dossier.id).where(visible(principal, permission))
-
-
 def visible_count(principal: Principal, where: ColumnElement[bool]) -> Select[Any]:
     """How many dossiers matching ``where`` ``principal`` may see (read): the rows ``visible`` selects.
 

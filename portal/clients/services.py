@@ -19,7 +19,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients import search
 from portal.clients.models import Dossier, DossierAccess
-from portal.clients.policy import visible, visible_count
+from portal.clients.policy import visible_count
 from portal.clients.schemas import DossierValues
 from portal.db.paging import Page, paginate
 from portal.firm.models import User
@@ -98,19 +98,24 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         count = visible_count(principal, matching)
         return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE, count=count)
 
+    async def find_visible(
+        self, principal: Principal, dossier_id: uuid.UUID | None, permission: Permission = Permission.DOSSIERS_READ
+    ) -> Dossier | None:
+        """The dossier, or None when there is none or ``principal`` may not see (or act on) it."""
+        if dossier_id is None:
+            return None
+        statement = self._visible(principal, permission).where(Dossier.id == dossier_id)
+        dossier: Dossier | None = (await self.repository.session.execute(statement)).scalar_one_or_none()
+        return dossier
+
     async def get_visible(
         self, principal: Principal, dossier_id: uuid.UUID, permission: Permission = Permission.DOSSIERS_READ
     ) -> Dossier:
         """The dossier, or 404 when it does not exist or ``principal`` may not see (or act on) it."""
-        statement = self._visible(principal, permission).where(Dossier.id == dossier_id)
-        dossier: Dossier | None = (await self.repository.session.execute(statement)).scalar_one_or_none()
+        dossier = await self.find_visible(principal, dossier_id, permission)
         if dossier is None:
             raise NotFoundException
         return dossier
-
-    async def can(self, principal: Principal, dossier: Dossier, permission: Permission) -> bool:
-        statement = select(Dossier.id).where(Dossier.id == dossier.id, visible(principal, permission))
-        return (await self.repository.session.execute(statement)).first() is not None
 
     async def _check_siren(self, principal: Principal, siren: str | None, *, exclude: uuid.UUID | None = None) -> None:
         if siren is None:

@@ -37,8 +37,8 @@ async def paginate(
     """
     if count is None:
         count = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = (await session.execute(count)).scalar_one()
+    total = int((await session.execute(count)).scalar_one())
     # A page past the end (a bookmark, rows that went away) shows the last one.
-    page = min(max(1, page), max(1, -(-int(total) // page_size)))
+    page = min(max(1, page), Page(items=[], total=total, page=1, page_size=page_size).pages)
     rows = await session.execute(statement.offset((page - 1) * page_size).limit(page_size))
-    return Page(items=list(rows.scalars()), total=int(total), page=page, page_size=page_size)
+    return Page(items=list(rows.scalars()), total=total, page=page, page_size=page_size)

@@ -18,6 +18,7 @@ from portal.auth.guards import principal_of, requires
 from portal.auth.permissions import LABELS, Permission
 from portal.auth.roles import ROLE_PERMISSIONS
 from portal.billing.services import BillingEntityService
+from portal.clients.services import DossierService
 from portal.firm.roles import FirmRole
 from portal.firm.services import UserService
 from portal.jobs.outbox import enqueue
@@ -42,10 +43,11 @@ class SettingsController(Controller):
         principal = principal_of(request)
         billing = BillingEntityService(db_session)
         firm = await billing.firm()
+        dossiers = DossierService(session=db_session)
         context = {
             "firm": firm,
-            "entity": await billing.visible_dossier(principal, firm.billing_entity_id) if firm else None,
-            "own_dossier": await billing.visible_dossier(principal, firm.own_dossier_id) if firm else None,
+            "entity": await dossiers.find_visible(principal, firm.billing_entity_id) if firm else None,
+            "own_dossier": await dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
             "entity_choices": await billing.choices(principal),
             "last_run": await billing.last_client_creation(principal) if firm and firm.billing_entity_id else None,
         }

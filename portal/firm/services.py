@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from portal.auth.passwords import hash_password, password_problem
 from portal.firm.models import Firm, User, UserRole
@@ -65,6 +65,16 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         return list(result.scalars())
 
 
+def current_firm() -> Select[Any]:
+    """The firm of this installation (one row; the oldest, should a second ever be written)."""
+    return select(Firm).order_by(Firm.created_at).limit(1)
+
+
+def billing_entity_id() -> Select[Any]:
+    """The firm's billing entity (a dossier id, or NULL): for flush hooks and jobs, which need no row."""
+    return select(Firm.billing_entity_id).order_by(Firm.created_at).limit(1)
+
+
 class FirmRepository(SQLAlchemyAsyncRepository[Firm]):
     model_type = Firm
 
@@ -75,8 +85,8 @@ class FirmService(SQLAlchemyAsyncRepositoryService[Firm, FirmRepository]):
     repository_type = FirmRepository
 
     async def current(self) -> Firm | None:
-        result = await self.repository.session.execute(select(Firm).order_by(Firm.created_at).limit(1))
-        return result.scalar_one_or_none()
+        firm: Firm | None = (await self.repository.session.execute(current_firm())).scalar_one_or_none()
+        return firm
 
     async def ensure(self, name: str, **values: Any) -> Firm:
         firm = await self.current()

@@ -37,28 +37,12 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def enqueue(
-    session: AsyncSession,
-    job_name: str,
-    *,
-    title: str | None = None,
-    created_by_id: uuid.UUID | None = None,
-    dedupe_key: str | None = None,
-    delay: dt.timedelta | None = None,
-    dossier_id: uuid.UUID | None = None,
-    **arguments: Any,
-) -> JobRun:
-    """Request ``job_name`` in the caller's transaction. Returns the run the person can follow."""
-    run = request(
-        session.sync_session,
-        job_name,
-        title=title,
-        created_by_id=created_by_id,
-        dedupe_key=dedupe_key,
-        delay=delay,
-        dossier_id=dossier_id,
-        **arguments,
-    )
+async def enqueue(session: AsyncSession, job_name: str, **options: Any) -> JobRun:
+    """Request ``job_name`` in the caller's transaction (``options`` as for ``request``), flushed.
+
+    Returns the run the person can follow.
+    """
+    run = request(session.sync_session, job_name, **options)
     await session.flush()
     return run
 
