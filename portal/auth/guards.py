@@ -41,3 +41,14 @@ def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRout
 
 
 signed_in.permissions = ()  # type: ignore[attr-defined]
+
+
+def requires_somewhere(permission: Permission) -> Guard:
+    """Guard: ``permission`` firm-wide or on at least one dossier; the page restricts its own rows."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+        if not principal_of(connection).can_somewhere(permission):
+            raise PermissionDeniedException
+
+    guard.permissions = (permission,)  # type: ignore[attr-defined]
+    return guard

@@ -16,6 +16,8 @@ class Permission(StrEnum):
     DOSSIERS_EXPORT = "clients:dossier:export"
     DOSSIERS_READ = "clients:dossier:read"
     DOSSIERS_UPDATE = "clients:dossier:update"
+    EXPENSES_APPROVE = "firm:expense_note:approve"
+    EXPENSES_FILE = "firm:expense_note:file"
     JOBS_READ_ALL = "jobs:run:read_all"
     JOBS_RUN_DIAGNOSTIC = "jobs:diagnostic:run"
     SETTINGS_READ = "firm:settings:read"
@@ -34,6 +36,8 @@ LABELS: dict[Permission, str] = {
     Permission.DOSSIERS_EXPORT: N_("Exporter la liste des dossiers"),
     Permission.DOSSIERS_READ: N_("Voir les dossiers du cabinet"),
     Permission.DOSSIERS_UPDATE: N_("Modifier les dossiers et leur confidentialité"),
+    Permission.EXPENSES_APPROVE: N_("Valider, refuser et payer les notes de frais"),
+    Permission.EXPENSES_FILE: N_("Déposer ses notes de frais"),
     Permission.JOBS_READ_ALL: N_("Voir tous les travaux en arrière-plan"),
     Permission.JOBS_RUN_DIAGNOSTIC: N_("Lancer le diagnostic du système"),
     Permission.SETTINGS_READ: N_("Voir les paramètres du cabinet"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from portal.auth.permissions import Permission
-from portal.firm.roles import FirmRole
+from portal.firm.roles import DossierRole, FirmRole
 
 P = Permission
 
@@ -20,6 +20,7 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.DOSSIERS_EXPORT,
             P.DOSSIERS_READ,
             P.DOSSIERS_UPDATE,
+            P.EXPENSES_APPROVE,
             P.JOBS_RUN_DIAGNOSTIC,
             P.SETTINGS_READ,
             P.SETTINGS_UPDATE,
@@ -44,9 +45,17 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.USERS_READ,
         }
     ),
-    # A collaborator sees the dossiers they are given access to (dossier-level grants), not the whole firm.
+    # A collaborator sees the dossiers they are members of (DOSSIER_ROLE_PERMISSIONS), not the whole firm.
     FirmRole.COLLABORATOR: frozenset({P.USERS_READ}),
 }
+
+DOSSIER_ROLE_PERMISSIONS: dict[DossierRole, frozenset[Permission]] = {
+    DossierRole.ACCOUNTANT: frozenset({P.DOSSIERS_READ}),
+    DossierRole.EMPLOYEE: frozenset({P.DOSSIERS_READ, P.EXPENSES_FILE}),
+    DossierRole.BILLING_MANAGER: frozenset({P.DOSSIERS_READ, P.EXPENSES_APPROVE}),
+    DossierRole.CLIENT_USER: frozenset({P.DOSSIERS_READ}),
+}
+"""What each role grants on the dossier it is held on, and on that dossier only."""
 
 
 def permissions_for(roles: Iterable[FirmRole]) -> frozenset[Permission]:
@@ -54,3 +63,15 @@ def permissions_for(roles: Iterable[FirmRole]) -> frozenset[Permission]:
     for role in roles:
         granted |= ROLE_PERMISSIONS[role]
     return frozenset(granted)
+
+
+def dossier_permissions_for(roles: Iterable[DossierRole]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= DOSSIER_ROLE_PERMISSIONS[role]
+    return frozenset(granted)
+
+
+def dossier_roles_granting(permission: Permission) -> frozenset[DossierRole]:
+    """The dossier roles that grant ``permission`` on their dossier (for SQL restrictions)."""
+    return frozenset(role for role, granted in DOSSIER_ROLE_PERMISSIONS.items() if permission in granted)

@@ -14,7 +14,9 @@ from portal.audit.recorder import record
 from portal.auth.passwords import hash_password, needs_rehash, verify_password
 from portal.auth.policy import Principal
 from portal.auth.throttle import LoginThrottle
+from portal.clients.models import DossierMembership
 from portal.firm.models import User
+from portal.firm.roles import DossierRole
 from portal.firm.services import normalise_email
 from portal.i18n import N_, _
 from portal.settings import Settings
@@ -70,4 +72,22 @@ async def load_principal(session: AsyncSession, user_id: uuid.UUID, epoch: int) 
     user = await session.get(User, user_id)
     if user is None or not user.is_active or user.session_epoch != epoch:
         return None
-    return Principal.build(user_id=user.id, email=user.email, name=user.name, locale=user.locale, roles=user.firm_roles)
+    return Principal.build(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        locale=user.locale,
+        roles=user.firm_roles,
+        dossier_roles=await dossier_roles_of(session, user.id),
+    )
+
+
+async def dossier_roles_of(session: AsyncSession, user_id: uuid.UUID) -> dict[uuid.UUID, frozenset[DossierRole]]:
+    """The person's roles, dossier by dossier (one indexed read)."""
+    rows = await session.execute(
+        select(DossierMembership.dossier_id, DossierMembership.role).where(DossierMembership.user_id == user_id)
+    )
+    roles: dict[uuid.UUID, set[DossierRole]] = {}
+    for dossier_id, role in rows:
+        roles.setdefault(dossier_id, set()).add(role)
+    return {dossier_id: frozenset(held) for dossier_id, held in roles.items()}

@@ -1,8 +1,10 @@
 """Who sees which dossier, and everything that belongs to one.
 
 A dossier is visible to holders of the firm-wide permission, unless it is confidential:
-a confidential dossier is visible only to the people on its access list, partners
-included. Every row that belongs to a dossier (audit events, job runs, billing clients…)
+a confidential dossier is visible only to the people it is granted to (its access list
+and its members: Comptable, Employé…), partners included. Without the firm-wide
+permission, a person sees the dossiers they are members of or on the access list of.
+Every row that belongs to a dossier (audit events, job runs, billing clients…)
 is hidden with it, so a confidential dossier never shows through a list, a search, a
 count, an export or a log. Forbidden dossiers answer 404, exactly like missing ones.
 """
@@ -17,13 +19,28 @@ from sqlalchemy.orm import InstrumentedAttribute
 from portal.audit.models import AuditEvent
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restriction_for
-from portal.clients.models import Dossier, DossierAccess
+from portal.auth.roles import dossier_roles_granting
+from portal.clients.models import Dossier, DossierAccess, DossierMembership
+from portal.firm.roles import DossierRole
 from portal.jobs.models import JobRun
 
 
 def granted(principal: Principal) -> ColumnElement[bool]:
-    """``Dossier`` is on ``principal``'s access list."""
-    return exists().where(DossierAccess.dossier_id == Dossier.id, DossierAccess.user_id == principal.user_id)
+    """``Dossier`` is granted to ``principal``: on its access list, or a member of it."""
+    return or_(
+        exists().where(DossierAccess.dossier_id == Dossier.id, DossierAccess.user_id == principal.user_id),
+        member(principal),
+    )
+
+
+def member(principal: Principal, *roles: DossierRole) -> ColumnElement[bool]:
+    """``principal`` holds a role on ``Dossier`` (one of ``roles``, when given)."""
+    condition = exists().where(
+        DossierMembership.dossier_id == Dossier.id, DossierMembership.user_id == principal.user_id
+    )
+    if roles:
+        condition = condition.where(DossierMembership.role.in_(roles))
+    return condition
 
 
 def hidden(principal: Principal) -> ColumnElement[bool]:
@@ -32,13 +49,18 @@ def hidden(principal: Principal) -> ColumnElement[bool]:
 
 
 def visible(principal: Principal, permission: Permission = Permission.DOSSIERS_READ) -> ColumnElement[bool]:
-    """``Dossier`` may be seen (read) or acted on (``permission``) by ``principal``."""
+    """``Dossier`` may be seen (read) or acted on (``permission``) by ``principal``.
+
+    Firm-wide holders get every dossier that is not hidden from them; others get the
+    dossiers where their own roles grant ``permission`` (and, to read, those whose access
+    list they are on).
+    """
     if principal.can(permission):
         return not_(hidden(principal))
     if permission == Permission.DOSSIERS_READ:
-        # Without the firm-wide permission, only the dossiers one was given access to.
-        return granted(principal)
-    return false()
+        return granted(principal)  # every dossier role grants reading its dossier
+    roles = dossier_roles_granting(permission)
+    return member(principal, *roles) if roles else false()
 
 
 def not_hidden(

@@ -68,3 +68,30 @@ class UserRole(Audited, Base):
         Enum(FirmRole, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
     )
     user: Mapped[User] = relationship(back_populates="roles")
+
+
+class Invitation(Audited, Base):
+    """The link that lets an invited person set their password and sign in (one per person).
+
+    Only the SHA-256 of the link's token is kept. The token is drawn by the job that
+    sends the email, so it exists in clear only in that email; each sending draws a
+    new one and the previous link stops working.
+    """
+
+    __tablename__ = "invitation"
+    __audit_exclude__ = frozenset({"token_hash", "deliveries_sent"})
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), unique=True)
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
+    )
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # Each "send" or "resend" asks for one more delivery; the sending job is idempotent on this count.
+    deliveries_requested: Mapped[int] = mapped_column(Integer, default=1)
+    deliveries_sent: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")

@@ -24,3 +24,39 @@ _LABELS = {
     FirmRole.ADMIN: N_("Administrateur"),
     FirmRole.COLLABORATOR: N_("Collaborateur"),
 }
+
+
+class DossierRole(StrEnum):
+    """A person's role on one dossier. Every dossier-level permission check uses these."""
+
+    # A collaborator of the firm keeping a dossier's books.
+    ACCOUNTANT = "accountant"
+    # People of the firm's own dossier: they file expense notes, or manage the firm's billing.
+    EMPLOYEE = "employee"
+    BILLING_MANAGER = "billing_manager"
+    # Someone of the client company, on that company's dossier.
+    CLIENT_USER = "client_user"
+
+    @property
+    def label(self) -> str:
+        return _DOSSIER_LABELS[self]
+
+    @property
+    def for_firm_dossier(self) -> bool | None:
+        """True: only on the firm's own dossiers; False: only on client dossiers; None: on any."""
+        return _PLACES[self]
+
+
+_DOSSIER_LABELS = {
+    DossierRole.ACCOUNTANT: N_("Comptable"),
+    DossierRole.EMPLOYEE: N_("Employé"),
+    DossierRole.BILLING_MANAGER: N_("Gestionnaire de facturation"),
+    DossierRole.CLIENT_USER: N_("Utilisateur client"),
+}
+
+_PLACES: dict[DossierRole, bool | None] = {
+    DossierRole.ACCOUNTANT: None,
+    DossierRole.EMPLOYEE: True,
+    DossierRole.BILLING_MANAGER: True,
+    DossierRole.CLIENT_USER: False,
+}

@@ -6,8 +6,9 @@ import itertools
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.clients.models import Dossier, DossierMembership
 from portal.firm.models import Firm, User
-from portal.firm.roles import FirmRole
+from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserService
 
 PASSWORD = "mot-de-passe-de-test-solide"
@@ -38,3 +39,11 @@ async def make_firm(session: AsyncSession, *, name: str = "Cabinet Test") -> Fir
     session.add(firm)
     await session.flush()
     return firm
+
+
+async def add_role(session: AsyncSession, user: User, dossier: Dossier, role: DossierRole) -> DossierMembership:
+    """Give ``user`` ``role`` on ``dossier`` (a Comptable, an Employé…)."""
+    membership = DossierMembership(dossier_id=dossier.id, user_id=user.id, role=role)
+    session.add(membership)
+    await session.flush()
+    return membership
