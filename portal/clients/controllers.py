@@ -62,6 +62,19 @@ def _form_of(dossier: Dossier) -> schemas.DossierForm:
     )  # fmt: skip
 
 
+async def _list(request: HTMXRequest, dossiers: DossierService, *, q: str, tri: str, page: int, mine: bool) -> Template:
+    sort = _sort(tri)
+    result = await dossiers.visible_page(principal_of(request), query=q, sort=sort, page=page, mine=mine)
+    base = "/entreprises/mes-dossiers" if mine else "/entreprises"
+    context = {"result": result, "q": q.strip(), "sort": sort, "base": base, "mine": mine}
+    if request.htmx and request.htmx.target == "resultats":
+        # The address bar follows the search, so reload, back and a shared link keep it.
+        location = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        context["live"] = True
+        return HTMXTemplate(template_name="clients/_partials/results.html", context=context, push_url=location)
+    return Template(template_name="clients/list.html", context=context)
+
+
 class DossierController(Controller):
     path = "/entreprises"
     guards = (signed_in,)
@@ -79,15 +92,19 @@ class DossierController(Controller):
         tri: FromQuery[str] = DossierSort.NAME.value,
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
-        sort = _sort(tri)
-        result = await dossiers.visible_page(principal_of(request), query=q, sort=sort, page=page)
-        context = {"result": result, "q": q.strip(), "sort": sort}
-        if request.htmx and request.htmx.target == "resultats":
-            # The address bar follows the search, so reload, back and a shared link keep it.
-            location = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            context["live"] = True
-            return HTMXTemplate(template_name="clients/_partials/results.html", context=context, push_url=location)
-        return Template(template_name="clients/list.html", context=context)
+        return await _list(request, dossiers, q=q, tri=tri, page=page, mine=False)
+
+    @get("/mes-dossiers", name="clients:mine", media_type=MediaType.HTML)
+    async def mine(
+        self,
+        request: HTMXRequest,
+        dossiers: NamedDependency[DossierService],
+        q: FromQuery[str] = "",
+        tri: FromQuery[str] = DossierSort.NAME.value,
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+    ) -> Template:
+        """Mes dossiers: the dossiers where the person is Comptable."""
+        return await _list(request, dossiers, q=q, tri=tri, page=page, mine=True)
 
     @get("/export.csv", guards=[requires(Permission.DOSSIERS_EXPORT)], name="clients:export")
     async def export(self, request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Stream:

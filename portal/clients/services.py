@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 import portal.clients.policy  # noqa: F401 - registers the dossier restrictions
@@ -19,10 +19,11 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients import search
 from portal.clients.models import Dossier, DossierAccess
-from portal.clients.policy import visible_count
+from portal.clients.policy import member, visible_count
 from portal.clients.schemas import DossierValues
 from portal.db.paging import Page, paginate
 from portal.firm.models import User
+from portal.firm.roles import DossierRole
 from portal.i18n import N_
 
 PAGE_SIZE = 50
@@ -85,17 +86,30 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         return restrict(select(Dossier), principal, permission, Dossier)
 
     async def visible_page(
-        self, principal: Principal, *, query: str = "", sort: DossierSort = DossierSort.NAME, page: int = 1
+        self,
+        principal: Principal,
+        *,
+        query: str = "",
+        sort: DossierSort = DossierSort.NAME,
+        page: int = 1,
+        mine: bool = False,
     ) -> Page[Dossier]:
-        """The dossiers ``principal`` may see that match ``query``, one sorted page, with their count."""
+        """The dossiers ``principal`` may see that match ``query``, one sorted page, with their count.
+
+        ``mine``: only "Mes dossiers", those where ``principal`` is Comptable (always visible to them).
+        """
         matching = search.matches(query)
+        if mine:
+            matching = and_(matching, member(principal, DossierRole.ACCOUNTANT))
         statement = self._visible(principal).where(matching)
         column = sort.column
         order = column.desc() if sort.descending else column.asc()
         if sort.nullable:
             order = order.nulls_last()  # no SIREN last either way, on SQLite as on PostgreSQL
         statement = statement.order_by(order, Dossier.id)
-        count = visible_count(principal, matching)
+        count = (
+            select(func.count()).select_from(Dossier).where(matching) if mine else visible_count(principal, matching)
+        )
         return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE, count=count)
 
     async def find_visible(

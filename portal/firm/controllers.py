@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.audit.services import AuditEventService
 from portal.auth.guards import principal_of, requires
 from portal.auth.permissions import LABELS, Permission
-from portal.auth.roles import ROLE_PERMISSIONS
+from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS
 from portal.billing.services import BillingEntityService
 from portal.clients.services import DossierService
-from portal.firm.roles import FirmRole
+from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserService
 from portal.jobs.outbox import enqueue
 
@@ -62,6 +62,11 @@ class SettingsController(Controller):
                 "permissions": sorted(Permission, key=lambda p: p.value),
                 "labels": LABELS,
                 "matrix": ROLE_PERMISSIONS,
+                "dossier_roles": list(DossierRole),
+                "dossier_permissions": sorted(
+                    {p for granted in DOSSIER_ROLE_PERMISSIONS.values() for p in granted}, key=lambda p: p.value
+                ),
+                "dossier_matrix": DOSSIER_ROLE_PERMISSIONS,
             },
         )
 

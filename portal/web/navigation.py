@@ -35,7 +35,13 @@ class NavItem:
 MAIN_MENU = (
     NavItem(N_("Entreprises"), "/entreprises"),
     NavItem(N_("Mes dossiers"), "/entreprises/mes-dossiers", dossier_role=DossierRole.ACCOUNTANT),
-    NavItem(N_("Notes de frais"), "/notes-de-frais", Permission.EXPENSES_FILE, True, Permission.EXPENSES_APPROVE),
+    NavItem(
+        N_("Notes de frais"),
+        "/notes-de-frais",
+        Permission.EXPENSES_FILE,
+        on_a_dossier=True,
+        or_permission=Permission.EXPENSES_APPROVE,
+    ),
     NavItem(N_("Facturation"), "/facturation", Permission.BILLING_CLIENTS_READ),
     NavItem(N_("Utilisateurs"), "/utilisateurs", Permission.USERS_READ),
     NavItem(N_("Paramètres"), "/parametres", Permission.SETTINGS_READ),

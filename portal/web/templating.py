@@ -8,6 +8,7 @@ from babel.dates import format_date, format_datetime
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from portal.auth.permissions import Permission
+from portal.firm.roles import DossierRole, FirmRole
 from portal.i18n import LOCALES, get_locale, gettext, ngettext
 from portal.settings import FIRM_TIMEZONE
 from portal.web.context import current_principal
@@ -42,6 +43,8 @@ def configure(engine: JinjaTemplateEngine) -> None:
         locales=LOCALES,
         navigation=navigation,
         Permission=Permission,
+        DossierRole=DossierRole,
+        FirmRole=FirmRole,
     )
     env.filters["datetime"] = local_datetime
     env.filters["date"] = local_date
