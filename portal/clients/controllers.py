@@ -29,7 +29,7 @@ from portal.i18n import _
 from portal.web.streams import reader_sessions
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
-TABS = ("infos", "facturation", "historique")
+TABS = ("infos", "utilisateurs", "facturation", "historique")
 DOSSIER_CHANGED = "dossier-modifie"  # htmx event: a dossier changed from the side panel
 EXPORT_COLUMNS = ("Nom", "SIREN", "NIC", "TVA intracommunautaire", "Forme juridique", "Adresse", "Code postal",
                   "Ville", "Clôture", "Statut", "Dossier du cabinet", "Confidentiel")  # fmt: skip
@@ -294,6 +294,8 @@ async def _panel_context(
             if entity_id and principal.can(Permission.BILLING_CLIENTS_READ)
             else None
         )
+    elif tab == "utilisateurs":
+        context["members"] = await dossiers.members(dossier)
     elif tab == "historique":
         context["events"] = await AuditEventService(session=session).for_dossier(principal, dossier.id)
     return context

@@ -18,7 +18,7 @@ import portal.clients.policy  # noqa: F401 - registers the dossier restrictions
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients import search
-from portal.clients.models import Dossier, DossierAccess
+from portal.clients.models import Dossier, DossierAccess, DossierMembership
 from portal.clients.policy import member, visible_count
 from portal.clients.schemas import DossierValues
 from portal.db.paging import Page, paginate
@@ -72,6 +72,14 @@ class DuplicateSirenError(ValueError):
 class AccessChoice:
     user: User
     granted: bool
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person with a role on a dossier, and all their roles there."""
+
+    user: User
+    roles: tuple[DossierRole, ...]
 
 
 class DossierRepository(SQLAlchemyAsyncRepository[Dossier]):
@@ -169,6 +177,20 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
             setattr(dossier, key, value)
         await self.repository.session.flush()
         return dossier
+
+    async def members(self, dossier: Dossier) -> list[Member]:
+        """The people holding a role on ``dossier`` (which the caller found visible), by name."""
+        rows = await self.repository.session.execute(
+            select(User, DossierMembership.role)
+            .join(DossierMembership, DossierMembership.user_id == User.id)
+            .where(DossierMembership.dossier_id == dossier.id)
+            .order_by(User.name, User.id)
+        )
+        grouped: dict[uuid.UUID, tuple[User, list[DossierRole]]] = {}
+        for user, role in rows:
+            grouped.setdefault(user.id, (user, []))[1].append(role)
+        order = list(DossierRole)
+        return [Member(user, tuple(sorted(roles, key=order.index))) for user, roles in grouped.values()]
 
     async def access_choices(self, dossier: Dossier) -> list[AccessChoice]:
         """Every active person, and whether they are on the dossier's access list."""

@@ -114,3 +114,21 @@ async def test_the_roles_page_shows_what_each_dossier_role_grants(
     for label in ("Comptable", "Employé", "Gestionnaire de facturation", "Utilisateur client"):
         assert label in page
     assert Permission.EXPENSES_FILE.value in page
+
+
+async def test_the_side_panel_lists_each_persons_roles_on_the_dossier(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    firm_dossier = await make_dossier(db_session, name="Cabinet Durand", is_firm_dossier=True)
+    person = await make_user(db_session, roles=(FirmRole.COLLABORATOR,), name="Camille Petit")
+    await add_role(db_session, person, firm_dossier, DossierRole.BILLING_MANAGER)
+    await add_role(db_session, person, firm_dossier, DossierRole.EMPLOYEE)
+    partner = await make_user(db_session, roles=(FirmRole.PARTNER,))
+    await _as(client, partner)
+
+    response = await client.get(f"/entreprises/{firm_dossier.id}/volet", params={"onglet": "utilisateurs"})
+    assert response.status_code == 200
+    row = re.search(r"Camille Petit.*?</tr>", html.unescape(response.text), re.DOTALL)
+    assert row is not None
+    assert "Employé" in row.group(0)
+    assert "Gestionnaire de facturation" in row.group(0)
