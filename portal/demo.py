@@ -1,5 +1,6 @@
 """Demo data: a firm with its own dossier, client dossiers (valid SIRENs, and two associations
-without one that look alike), a confidential dossier, and four people.
+without one that look alike), a confidential dossier, and four people: two of them Comptable on
+client dossiers and Employé of the firm's own, one Gestionnaire de facturation.
 
 Seeding is idempotent: a database that already has a firm is left as it is. The demo
 password is generated once and kept in ``var/demo_credentials``, so every start can
@@ -17,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import luhn
 from stdnum.fr import siren as siren_module
 
-from portal.clients.models import Dossier, DossierAccess
+from portal.clients.models import Dossier, DossierAccess, DossierMembership
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
+from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserService
 from portal.settings import Settings
 
@@ -50,6 +51,18 @@ PEOPLE = [
     ("admin@cabinet-durand.fr", "Marc Lefèvre", (FirmRole.ADMIN,)),
     ("julie.bernard@cabinet-durand.fr", "Julie Bernard", (FirmRole.COLLABORATOR,)),
     ("thomas.petit@cabinet-durand.fr", "Thomas Petit", (FirmRole.COLLABORATOR,)),
+]
+# Roles on dossiers (person's index in PEOPLE, dossier's index in DOSSIERS, role), as seed 003
+# recommends: collaborators are Comptable on their client dossiers and Employé of the firm's own.
+MEMBERSHIPS = [
+    (2, 1, DossierRole.ACCOUNTANT),
+    (2, 2, DossierRole.ACCOUNTANT),
+    (2, 0, DossierRole.EMPLOYEE),
+    (3, 3, DossierRole.ACCOUNTANT),
+    (3, 4, DossierRole.ACCOUNTANT),
+    (3, 5, DossierRole.ACCOUNTANT),
+    (3, 0, DossierRole.EMPLOYEE),
+    (1, 0, DossierRole.BILLING_MANAGER),
 ]
 
 
@@ -103,5 +116,9 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     confidential = dossiers[-1]
     confidential.is_confidential = True
     session.add(DossierAccess(dossier_id=confidential.id, user_id=people[0].id))
+    session.add_all(
+        DossierMembership(dossier_id=dossiers[dossier].id, user_id=people[person].id, role=role)
+        for person, dossier, role in MEMBERSHIPS
+    )
     await session.flush()
     return DemoLogin(email=PEOPLE[0][0], password=password)
