@@ -42,12 +42,12 @@ from portal.clients.identifiers import format_siren
 from portal.clients.models import Dossier, DossierAccess
 from portal.clients.services import DossierService
 from portal.firm.models import Firm, User
-from portal.firm.roles import FirmRole
+from portal.firm.roles import DossierRole, FirmRole
 from portal.jobs.models import JobRun
 from portal.jobs.outbox import enqueue
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
-from tests.factories.firm import PASSWORD, make_firm, make_user
+from tests.factories.firm import PASSWORD, add_role, make_firm, make_user
 from tests.routes import handlers
 
 Client = httpx.AsyncClient
@@ -115,6 +115,9 @@ async def build_world(session: AsyncSession) -> World:
         principal(granted), secret, confidential=True, user_ids=[]
     )
     assert await _one(session, select(func.count()).select_from(DossierAccess)) == 1
+    # Its Comptable sees it through that role; nobody else learns of it through them.
+    comptable = await make_user(session, roles=(FirmRole.COLLABORATOR,), name="Denis Comptable")
+    await add_role(session, comptable, secret, DossierRole.ACCOUNTANT)
 
     # The client base, as "Créer mes clients" makes it.
     await ensure_clients(session, entity.id, Dossier.id.is_not(None))
@@ -353,7 +356,7 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
     for path, handler in handlers:
         if "GET" not in handler.http_methods or not addresses_objects(path):
             continue
-        for query in ("", "?onglet=facturation", "?onglet=historique"):
+        for query in ("", "?onglet=utilisateurs", "?onglet=facturation", "?onglet=historique"):
             for headers in ({}, HX):
                 url = concrete(path, world.hidden) + query
                 response = await client.get(url, headers=headers, follow_redirects=False)
