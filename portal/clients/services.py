@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 import portal.clients.policy  # noqa: F401 - registers the dossier restrictions
@@ -22,7 +22,7 @@ from portal.clients.models import Dossier, DossierAccess, DossierMembership
 from portal.clients.policy import member, visible_count
 from portal.clients.schemas import DossierValues
 from portal.db.paging import Page, paginate
-from portal.firm.models import User
+from portal.firm.models import User, UserRole
 from portal.firm.roles import DossierRole
 from portal.i18n import N_
 
@@ -192,10 +192,25 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         order = list(DossierRole)
         return [Member(user, tuple(sorted(roles, key=order.index))) for user, roles in grouped.values()]
 
+    def _grantable(self, dossier: Dossier) -> Any:
+        """Who may be put on ``dossier``'s access list: the firm's people, and those already tied to it.
+
+        Client users of other dossiers are not offered (their names would tell of their dossiers).
+        """
+        return or_(
+            exists().where(UserRole.user_id == User.id),
+            exists().where(DossierAccess.user_id == User.id, DossierAccess.dossier_id == dossier.id),
+            exists().where(DossierMembership.user_id == User.id, DossierMembership.dossier_id == dossier.id),
+        )
+
     async def access_choices(self, dossier: Dossier) -> list[AccessChoice]:
-        """Every active person, and whether they are on the dossier's access list."""
+        """The people who may be granted the dossier, and whether they are on its access list."""
         session = self.repository.session
-        users = (await session.execute(select(User).where(User.is_active.is_(True)).order_by(User.name))).scalars()
+        users = (
+            await session.execute(
+                select(User).where(User.is_active.is_(True), self._grantable(dossier)).order_by(User.name)
+            )
+        ).scalars()
         granted = set(
             (
                 await session.execute(select(DossierAccess.user_id).where(DossierAccess.dossier_id == dossier.id))
@@ -210,7 +225,11 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         session = self.repository.session
         wanted = set(user_ids) | {principal.user_id}
         active = set(
-            (await session.execute(select(User.id).where(User.id.in_(wanted), User.is_active.is_(True)))).scalars()
+            (
+                await session.execute(
+                    select(User.id).where(User.id.in_(wanted), User.is_active.is_(True), self._grantable(dossier))
+                )
+            ).scalars()
         )
         current = {
             grant.user_id: grant

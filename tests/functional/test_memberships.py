@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
 from portal.auth.services import load_principal
+from portal.clients.services import DossierService
 from portal.firm.models import User
 from portal.firm.roles import DossierRole, FirmRole
 from tests.browsing import sign_in
@@ -132,3 +133,35 @@ async def test_the_side_panel_lists_each_persons_roles_on_the_dossier(
     assert row is not None
     assert "Employé" in row.group(0)
     assert "Gestionnaire de facturation" in row.group(0)
+
+
+async def _client_user(session: AsyncSession, name: str) -> User:
+    """Someone of a client company: no firm role at all."""
+    user = User(email=f"{name.rsplit(maxsplit=1)[-1].lower()}@client.fr", name=name)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def test_the_access_list_offers_the_firms_people_not_other_dossiers_client_users(
+    db_session: AsyncSession,
+) -> None:
+    dossier = await make_dossier(db_session, name="Boulangerie Martin")
+    other = await make_dossier(db_session, name="Garage Dupont")
+    colleague = await make_user(db_session, roles=(FirmRole.COLLABORATOR,), name="Collègue du cabinet")
+    outsider = await _client_user(db_session, "Client du garage")
+    await add_role(db_session, outsider, other, DossierRole.CLIENT_USER)
+    insider = await _client_user(db_session, "Client de la boulangerie")
+    await add_role(db_session, insider, dossier, DossierRole.CLIENT_USER)
+    partner = await make_user(db_session, roles=(FirmRole.PARTNER,))
+    principal = await load_principal(db_session, partner.id, partner.session_epoch)
+    assert principal is not None
+
+    services = DossierService(session=db_session)
+    offered = {choice.user.name for choice in await services.access_choices(dossier)}
+    assert {"Collègue du cabinet", "Client de la boulangerie"} <= offered
+    assert "Client du garage" not in offered
+    # Posting the outsider's id anyway grants nothing.
+    await services.set_confidentiality(principal, dossier, confidential=True, user_ids=[outsider.id, colleague.id])
+    granted = {choice.user.name for choice in await services.access_choices(dossier) if choice.granted}
+    assert granted == {"Collègue du cabinet", partner.name}
