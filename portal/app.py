@@ -34,10 +34,12 @@ from portal.billing.controllers import BillingController, BillingSettingsControl
 from portal.clients.controllers import DossierController
 from portal.db import migrate
 from portal.db.engine import make_engine, read_only_requests
-from portal.firm.controllers import SettingsController, UserController
+from portal.expenses.controllers import expense_routes
+from portal.firm.controllers import InvitationLinkController, SettingsController, UserController
 from portal.jobs import outbox, runtime
 from portal.jobs.controllers import JobRunController
 from portal.jobs.scheduler import BackgroundLoop
+from portal.mail.controllers import DevMailController
 from portal.settings import Settings, get_settings
 from portal.web import errors
 from portal.web.context import after_request, before_request
@@ -139,8 +141,12 @@ def create_app(
             BillingController,
             BillingSettingsController,
             UserController,
+            InvitationLinkController,
             SettingsController,
             JobRunController,
+            expense_routes(settings),
+            # The local outbox, readable in the browser in development only (else: 404).
+            *([DevMailController] if settings.mail_page_dir is not None else []),
             health,
             create_static_files_router(
                 path="/static", directories=[settings.static_dir], opt=PUBLIC, include_in_schema=False

@@ -1,8 +1,9 @@
 """Settings, read once from the environment.
 
 Every setting has a default that makes the embedded mode work on a fresh machine:
-a SQLite file and a stub broker served by an in-process worker. Production sets
-``PORTAL_DATABASE_URL`` to PostgreSQL and ``PORTAL_BROKER_URL`` to Redis or RabbitMQ.
+a SQLite file, a stub broker served by an in-process worker, and emails written to a
+local outbox. Production sets ``PORTAL_DATABASE_URL`` to PostgreSQL,
+``PORTAL_BROKER_URL`` to Redis or RabbitMQ and ``PORTAL_SMTP_URL`` to its mail server.
 """
 
 from __future__ import annotations
@@ -52,9 +53,24 @@ def _load_secret_key(var_dir: Path) -> str:
     return key
 
 
+OUTBOX = "outbox"
+"""``PORTAL_SMTP_URL`` of the embedded mode: emails are files in ``var/mail``, nothing is sent."""
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything the portal reads from its environment."""
+    """Everything the portal reads from its environment.
+
+    Email (``portal.mail``): ``smtp_url`` (``PORTAL_SMTP_URL``) is where messages go:
+    ``smtp://[user:password@]host[:port]`` (plain, ``?starttls=1`` to upgrade),
+    ``smtps://…`` (implicit TLS), ``file:///a/directory`` (a local outbox of ``.eml``
+    files), or ``outbox`` (the default: the local outbox ``var/mail``). ``mail_from``
+    (``PORTAL_MAIL_FROM``) is the sender. ``dev_mail_page`` (``PORTAL_DEV_MAIL_PAGE``)
+    serves ``/dev/courriels``, where administrators read the local outbox; it defaults to
+    on with a local outbox (embedded mode, ``make run``) and off with a real server. Set
+    to 1 with a real server (a development mail sandbox), messages are sent *and* copied
+    to ``var/mail`` for the page.
+    """
 
     var_dir: Path
     database_url: str
@@ -74,12 +90,22 @@ class Settings:
     outbox_redeliver_after_seconds: int = 300
     scheduler_tick_seconds: float = 15.0
     embedded_worker_threads: int = 2
+    smtp_url: str = OUTBOX
+    mail_from: str = "Portail Cabinet <portail@localhost>"
+    dev_mail_page: bool = False
+    # Expense-note receipts: the largest file accepted, in bytes (PORTAL_RECEIPT_MAX_BYTES).
+    receipt_max_bytes: int = 10 * 1024 * 1024
     templates_dir: Path = field(default=ROOT / "templates")
     static_dir: Path = field(default=ROOT / "static")
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def receipts_dir(self) -> Path:
+        """Where expense-note receipts are stored, under server-chosen names."""
+        return self.var_dir / "receipts"
 
     @property
     def broker_is_embedded(self) -> bool:
@@ -90,6 +116,22 @@ class Settings:
         """Cookies are ``Secure`` whenever the portal is served over HTTPS."""
         return self.base_url.startswith("https://")
 
+    @property
+    def mail_outbox_dir(self) -> Path | None:
+        """The local outbox when emails are written there instead of sent, else None."""
+        if self.smtp_url == OUTBOX:
+            return self.var_dir / "mail"
+        if self.smtp_url.startswith("file://"):
+            return Path(self.smtp_url.removeprefix("file://"))
+        return None
+
+    @property
+    def mail_page_dir(self) -> Path | None:
+        """Where ``/dev/courriels`` reads messages: None when the page is off."""
+        if not self.dev_mail_page:
+            return None
+        return self.mail_outbox_dir or self.var_dir / "mail"
+
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
@@ -98,6 +140,8 @@ def load_settings() -> Settings:
     """Build settings from the environment (no cache: tests and commands call this)."""
     var_dir = Path(_env("PORTAL_VAR_DIR", str(ROOT / "var"))).resolve()
     port = _env_int("PORTAL_PORT", 8000)
+    smtp_url = _env("PORTAL_SMTP_URL", OUTBOX)
+    local_outbox = smtp_url == OUTBOX or smtp_url.startswith("file://")
     return Settings(
         var_dir=var_dir,
         database_url=_env("PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'portal.sqlite3'}"),
@@ -115,6 +159,10 @@ def load_settings() -> Settings:
         outbox_redeliver_after_seconds=_env_int("PORTAL_OUTBOX_REDELIVER_AFTER_SECONDS", 300),
         scheduler_tick_seconds=float(_env("PORTAL_SCHEDULER_TICK_SECONDS", "15")),
         embedded_worker_threads=_env_int("PORTAL_EMBEDDED_WORKER_THREADS", 2),
+        receipt_max_bytes=_env_int("PORTAL_RECEIPT_MAX_BYTES", 10 * 1024 * 1024),
+        smtp_url=smtp_url,
+        mail_from=_env("PORTAL_MAIL_FROM", "Portail Cabinet <portail@localhost>"),
+        dev_mail_page=_env_bool("PORTAL_DEV_MAIL_PAGE", default=local_outbox),
     )
 
 

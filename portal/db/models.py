@@ -19,7 +19,11 @@ from portal.clients import models as clients_models
 from portal.clients import policy as clients_policy
 from portal.clients import search as clients_search
 from portal.db.base import metadata
+from portal.expenses import models as expenses_models
+from portal.expenses import policy as expenses_policy
+from portal.expenses import receipts as expenses_receipts
 from portal.firm import models as firm_models
+from portal.firm import policy as firm_policy
 from portal.jobs import models as jobs_models
 from portal.jobs import policy as jobs_policy
 
@@ -28,6 +32,7 @@ from portal.jobs import policy as jobs_policy
 recorder.install()
 clients_search.install()
 billing_hooks.install()
+expenses_receipts.install()
 
 __all__ = [
     "audit_models",
@@ -37,7 +42,10 @@ __all__ = [
     "billing_policy",
     "clients_models",
     "clients_policy",
+    "expenses_models",
+    "expenses_policy",
     "firm_models",
+    "firm_policy",
     "jobs_models",
     "jobs_policy",
     "metadata",

@@ -1,37 +1,399 @@
-"""Utilisateurs and Paramètres pages."""
+"""Utilisateurs (people, invitations), the invitation link, and Paramètres pages."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency, Provide
-from litestar.params import QueryParameter
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.services import AuditEventService
-from portal.auth.guards import principal_of, requires
+from portal.auth.guards import PUBLIC, principal_of, requires
 from portal.auth.permissions import LABELS, Permission
+from portal.auth.policy import Principal
 from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS
+from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.billing.services import BillingEntityService
 from portal.clients.services import DossierService
+from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError
+from portal.firm.models import User
 from portal.firm.roles import DossierRole, FirmRole
-from portal.firm.services import UserService
+from portal.firm.services import UserError, UserService, status_of
+from portal.i18n import _
 from portal.jobs.outbox import enqueue
+
+# The Nouveau form's fields, as posted; the lists hold every checked value.
+FORM_FIELDS = ("email", "nom", "collaborateur", "dossier_cabinet", "employe", "facturation", "client", "role_cabinet")
+# Firm roles an administrator may give from the form besides Collaborateur (a checkbox).
+NAMED_FIRM_ROLES = (FirmRole.PARTNER, FirmRole.ADMIN)
+FIRM_DOSSIER_ROLES = (("employe", DossierRole.EMPLOYEE), ("facturation", DossierRole.BILLING_MANAGER))
+PICKERS = {"comptable": False, "client": False}  # picker name → lists firm dossiers (both: client dossiers)
+
+
+def _ids(values: list[str]) -> list[uuid.UUID]:
+    ids = []
+    for value in values:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    return ids
+
+
+def _form_values(form: FormMultiDict | Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {name: str(form.get(name) or "").strip() for name in FORM_FIELDS}
+    getall = getattr(form, "getall", None)
+    values["comptable"] = [str(value) for value in (getall("comptable", []) if getall else [])]
+    return values
+
+
+def _requested_roles(values: dict[str, Any]) -> tuple[set[FirmRole], list[Grant]]:
+    """What the Nouveau form asks for. A malformed dossier id is a dossier that does not exist."""
+    roles: set[FirmRole] = set()
+    grants: list[Grant] = []
+    if values["role_cabinet"]:
+        try:
+            roles.add(FirmRole(values["role_cabinet"]))
+        except ValueError:
+            raise InviteError(_("Rôle inconnu."), "role_cabinet") from None
+    accountant_of = values["comptable"]
+    if values["collaborateur"] or accountant_of:
+        roles.add(FirmRole.COLLABORATOR)
+    grants.extend(Grant(_dossier_id(raw, "comptable"), DossierRole.ACCOUNTANT) for raw in accountant_of)
+    firm_roles = [role for key, role in FIRM_DOSSIER_ROLES if values[key]]
+    if firm_roles:
+        if not values["dossier_cabinet"]:
+            raise InviteError(_("Choisissez le dossier du cabinet."), "dossier_cabinet")
+        firm_dossier = _dossier_id(values["dossier_cabinet"], "dossier_cabinet")
+        grants.extend(Grant(firm_dossier, role) for role in firm_roles)
+    if values["client"]:
+        grants.append(Grant(_dossier_id(values["client"], "client"), DossierRole.CLIENT_USER))
+    return roles, grants
+
+
+def _dossier_id(raw: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise InviteError(_("Dossier introuvable."), field) from None
+
+
+async def _new_form(
+    principal: Principal,
+    invitations: InvitationService,
+    values: dict[str, Any],
+    errors: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    firm_dossiers = (await invitations.dossier_choices(principal, firm_dossiers=True, query="")).found
+    if not values.get("dossier_cabinet"):
+        default = await invitations.firm_dossier_default(firm_dossiers)
+        values["dossier_cabinet"] = str(default) if default else ""
+    comptable = await invitations.dossier_choices(principal, firm_dossiers=False, chosen=_ids(values["comptable"]))
+    client = await invitations.dossier_choices(principal, firm_dossiers=False, chosen=_ids([values["client"]]))
+    return {
+        "form": values,
+        "errors": dict(errors or {}),
+        "firm_dossiers": firm_dossiers,
+        "pickers": {"comptable": comptable, "client": client},
+        "named_roles": NAMED_FIRM_ROLES if principal.can(Permission.USERS_MANAGE) else (),
+    }
+
+
+async def _detail_context(
+    request: Request[Any, Any, Any],
+    users: UserService,
+    invitations: InvitationService,
+    user: User,
+    *,
+    page: int = 1,
+    error: str | None = None,
+) -> dict[str, Any]:
+    principal = principal_of(request)
+    invitation = await invitations.for_user(user.id)
+    return {
+        "person": user,
+        "invitation": invitation,
+        "status": status_of(user, invitation),
+        "firm_roles": sorted(user.firm_roles, key=list(FirmRole).index),
+        "memberships": await users.dossier_roles(principal, user, page=page),
+        "can_invite": principal.can(Permission.USERS_INVITE),
+        "can_manage": principal.can(Permission.USERS_MANAGE),
+        "is_self": user.id == principal.user_id,
+        "error": error,
+    }
 
 
 class UserController(Controller):
+    """Utilisateurs: the people the viewer may see, inviting, and managing one person."""
+
     path = "/utilisateurs"
     include_in_schema = False
-    dependencies: Mapping[str, Provide] = {"users": Provide(create_service_provider(UserService))}
+    dependencies: Mapping[str, Provide] = {
+        "users": Provide(create_service_provider(UserService)),
+        "invitations": Provide(create_service_provider(InvitationService)),
+    }
 
     @get("/", guards=[requires(Permission.USERS_READ)], name="firm:users")
-    async def index(self, users: NamedDependency[UserService]) -> Template:
-        return Template(template_name="firm/users.html", context={"users": await users.list_with_roles()})
+    async def index(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        q: FromQuery[str] = "",
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+    ) -> Template:
+        result = await users.visible_page(principal_of(request), query=q, page=page)
+        return Template(template_name="firm/users.html", context={"result": result, "q": q.strip()})
+
+    @get("/nouveau", guards=[requires(Permission.USERS_INVITE)], name="firm:user_new")
+    async def new(
+        self,
+        request: Request[Any, Any, Any],
+        invitations: NamedDependency[InvitationService],
+        email: FromQuery[str] = "",
+    ) -> Template:
+        values = _form_values({"email": email})
+        context = await _new_form(principal_of(request), invitations, values)
+        return Template(template_name="firm/user_new.html", context=context)
+
+    @post("/", guards=[requires(Permission.USERS_INVITE)], name="firm:user_invite", media_type=MediaType.HTML)
+    async def invite(self, request: Request[Any, Any, Any], invitations: NamedDependency[InvitationService]) -> Any:
+        principal = principal_of(request)
+        values = _form_values(await request.form())
+        try:
+            roles, grants = _requested_roles(values)
+            outcome = await invitations.invite(
+                principal, email=values["email"], name=values["nom"], firm_roles=roles, grants=grants
+            )
+        except InviteError as refused:
+            # Nothing was kept: a 4xx response rolls the request's transaction back.
+            context = await _new_form(principal, invitations, values, {refused.field or "general": refused.message})
+            return Template(template_name="firm/user_new.html", context=context, status_code=422)
+        person = outcome.user
+        if outcome.created:
+            message = _("Invitation envoyée à %(email)s.")
+        elif outcome.invited:
+            message = _("Rôles ajoutés à %(email)s ; une nouvelle invitation lui est envoyée.")
+        else:
+            message = _("Rôles ajoutés à %(email)s, qui en est averti par courriel.")
+        flash(request, message % {"email": person.email}, category="success")
+        return Redirect(f"/utilisateurs/{person.id}", status_code=303)
+
+    @get(
+        "/dossiers",
+        guards=[requires(Permission.USERS_INVITE)],
+        name="firm:user_dossier_picker",
+        media_type=MediaType.HTML,
+    )
+    async def dossier_picker(
+        self,
+        request: HTMXRequest,
+        invitations: NamedDependency[InvitationService],
+        role: FromQuery[str] = "comptable",
+        q: FromQuery[str] = "",
+    ) -> Template:
+        """The live search of the Nouveau form's dossier pickers (a fragment, with or without htmx)."""
+        field = role if role in PICKERS else "comptable"
+        chosen = _ids([str(value) for value in request.query_params.getall(field, [])])
+        picker = await invitations.dossier_choices(
+            principal_of(request), firm_dossiers=PICKERS[field], query=q, chosen=chosen
+        )
+        return HTMXTemplate(
+            template_name="firm/_partials/dossier_picker.html",
+            context={"picker": picker, "field": field, "multiple": field == "comptable"},
+        )
+
+    @get("/{user_id:uuid}", guards=[requires(Permission.USERS_READ)], name="firm:user")
+    async def detail(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        invitations: NamedDependency[InvitationService],
+        user_id: FromPath[uuid.UUID],
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+    ) -> Template:
+        user = await users.get_visible(principal_of(request), user_id)
+        context = await _detail_context(request, users, invitations, user, page=page)
+        return Template(template_name="firm/user_detail.html", context=context)
+
+    async def _act(
+        self,
+        request: Request[Any, Any, Any],
+        users: UserService,
+        invitations: InvitationService,
+        user_id: uuid.UUID,
+        *,
+        action: Callable[[Principal, User], Awaitable[object]],
+        done: str,
+    ) -> Any:
+        """Do ``action`` to the person (404 if hidden): back to their page with ``done``, or the refusal (422)."""
+        principal = principal_of(request)
+        user = await users.get_visible(principal, user_id)
+        try:
+            await action(principal, user)
+        except UserError as refused:
+            context = await _detail_context(request, users, invitations, user, error=str(refused))
+            return Template(template_name="firm/user_detail.html", context=context, status_code=422)
+        flash(request, done % {"email": user.email, "name": user.name}, category="success")
+        return Redirect(f"/utilisateurs/{user.id}", status_code=303)
+
+    @post(
+        "/{user_id:uuid}/invitation/renvoyer",
+        guards=[requires(Permission.USERS_INVITE)],
+        name="firm:user_resend",
+        media_type=MediaType.HTML,
+    )
+    async def resend(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        invitations: NamedDependency[InvitationService],
+        user_id: FromPath[uuid.UUID],
+    ) -> Any:
+        done = _("Invitation renvoyée à %(email)s : le lien précédent ne fonctionne plus.")
+        return await self._act(request, users, invitations, user_id, action=invitations.resend, done=done)
+
+    @post(
+        "/{user_id:uuid}/invitation/revoquer",
+        guards=[requires(Permission.USERS_INVITE)],
+        name="firm:user_revoke",
+        media_type=MediaType.HTML,
+    )
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        invitations: NamedDependency[InvitationService],
+        user_id: FromPath[uuid.UUID],
+    ) -> Any:
+        done = _("Invitation révoquée : le lien ne fonctionne plus.")
+        return await self._act(request, users, invitations, user_id, action=invitations.revoke, done=done)
+
+    @post(
+        "/{user_id:uuid}/desactiver",
+        guards=[requires(Permission.USERS_MANAGE)],
+        name="firm:user_deactivate",
+        media_type=MediaType.HTML,
+    )
+    async def deactivate(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        invitations: NamedDependency[InvitationService],
+        user_id: FromPath[uuid.UUID],
+    ) -> Any:
+        done = _("%(name)s est désactivé : ses sessions sont fermées.")
+        return await self._act(request, users, invitations, user_id, action=users.deactivate, done=done)
+
+    @post(
+        "/{user_id:uuid}/reactiver",
+        guards=[requires(Permission.USERS_MANAGE)],
+        name="firm:user_reactivate",
+        media_type=MediaType.HTML,
+    )
+    async def reactivate(
+        self, request: Request[Any, Any, Any], users: NamedDependency[UserService], user_id: FromPath[uuid.UUID]
+    ) -> Redirect:
+        principal = principal_of(request)
+        user = await users.get_visible(principal, user_id)
+        await users.reactivate(principal, user)
+        flash(request, _("%(name)s est réactivé.") % {"name": user.name}, category="success")
+        return Redirect(f"/utilisateurs/{user.id}", status_code=303)
+
+    @post(
+        "/{user_id:uuid}/roles/retirer",
+        guards=[requires(Permission.USERS_INVITE)],
+        name="firm:user_remove_role",
+        media_type=MediaType.HTML,
+    )
+    async def remove_role(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        db_session: NamedDependency[AsyncSession],
+        user_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        """Take one role on one dossier from the person (the dossier must be one the actor sees: else 404)."""
+        principal = principal_of(request)
+        user = await users.get_visible(principal, user_id)
+        form = await request.form()
+        dossier_ids = _ids([str(form.get("dossier") or "")])
+        try:
+            role = DossierRole(str(form.get("role") or ""))
+        except ValueError:
+            raise NotFoundException from None
+        if not dossier_ids:
+            raise NotFoundException
+        dossier = await DossierService(session=db_session).get_visible(principal, dossier_ids[0])
+        removed = await users.remove_dossier_role(principal, user, dossier, role)
+        if removed:
+            message = _("Rôle « %(role)s » retiré sur %(dossier)s.") % {"role": _(role.label), "dossier": dossier.name}
+        else:
+            message = _("Ce rôle avait déjà été retiré.")
+        flash(request, message, category="success")
+        return Redirect(f"/utilisateurs/{user.id}", status_code=303)
+
+
+class InvitationLinkController(Controller):
+    """The link of the invitation email: choose a password, and be signed in (public)."""
+
+    path = "/invitation"
+    include_in_schema = False
+    dependencies: Mapping[str, Provide] = {"invitations": Provide(create_service_provider(InvitationService))}
+
+    @staticmethod
+    def _refused(refused: LinkError) -> Template:
+        return Template(
+            template_name="errors/error.html",
+            context={"status": refused.status, "title": _(refused.title), "message": _(refused.message)},
+            status_code=refused.status,
+        )
+
+    @get("/{token:str}", opt=PUBLIC, name="firm:invitation", media_type=MediaType.HTML)
+    async def page(self, invitations: NamedDependency[InvitationService], token: FromPath[str]) -> Template:
+        try:
+            invitation = await invitations.open(token)
+        except LinkError as refused:
+            return self._refused(refused)
+        return Template(
+            template_name="firm/invitation.html", context={"person": invitation.user, "token": token, "errors": {}}
+        )
+
+    @post("/{token:str}", opt=PUBLIC, name="firm:invitation_accept", media_type=MediaType.HTML)
+    async def accept(
+        self, request: Request[Any, Any, Any], invitations: NamedDependency[InvitationService], token: FromPath[str]
+    ) -> Any:
+        form = await request.form()
+        try:
+            user = await invitations.accept(
+                token, password=str(form.get("password") or ""), confirmation=str(form.get("confirmation") or "")
+            )
+        except LinkError as refused:
+            return self._refused(refused)
+        except InviteError as refused:
+            invitation = await invitations.open(token)
+            context = {
+                "person": invitation.user,
+                "token": token,
+                "errors": {refused.field or "general": refused.message},
+            }
+            return Template(template_name="firm/invitation.html", context=context, status_code=422)
+        # Signed in as at the sign-in page: a fresh session id, bound to the person's epoch.
+        request.clear_session()
+        request.set_session({SESSION_USER_ID: str(user.id), SESSION_EPOCH: user.session_epoch})
+        rotate_session(request)
+        flash(request, _("Bienvenue, %(name)s : votre mot de passe est enregistré.") % {"name": user.name},
+              category="success")  # fmt: skip
+        return Redirect("/", status_code=303)
 
 
 class SettingsController(Controller):

@@ -2,20 +2,104 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
-from sqlalchemy import Select, select
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from sqlalchemy import Select, func, or_, select
 
+import portal.firm.policy  # noqa: F401 - registers the people restriction
+from portal.audit.recorder import record
 from portal.auth.passwords import hash_password, password_problem
-from portal.firm.models import Firm, User, UserRole
-from portal.firm.roles import FirmRole
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restrict
+from portal.clients.models import Dossier, DossierMembership
+from portal.clients.policy import visible
+from portal.db.paging import Page
+from portal.firm.models import Firm, Invitation, User, UserRole
+from portal.firm.policy import seen_member
+from portal.firm.roles import DossierRole, FirmRole
+from portal.i18n import N_, _
+
+PEOPLE_PAGE_SIZE = 50
+ROLES_PAGE_SIZE = 100
+# Dossier names shown per role on the Utilisateurs list ("Comptable : A, B (+3)").
+NAMES_PER_ROLE = 2
 
 
 class UserError(ValueError):
     """A user could not be created or changed; the message is French and meant for the person."""
+
+
+class PersonStatus(StrEnum):
+    """Where a person stands: an account in use, an invitation on its way or dead, or switched off."""
+
+    ACTIVE = "active"
+    INVITED = "invited"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    DEACTIVATED = "deactivated"
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    PersonStatus.ACTIVE: N_("Actif"),
+    PersonStatus.INVITED: N_("Invitation envoyée"),
+    PersonStatus.EXPIRED: N_("Invitation expirée"),
+    PersonStatus.REVOKED: N_("Invitation révoquée"),
+    PersonStatus.DEACTIVATED: N_("Désactivé"),
+}
+
+
+def status_of(user: User, invitation: Invitation | None, now: dt.datetime | None = None) -> PersonStatus:
+    if not user.is_active:
+        return PersonStatus.DEACTIVATED
+    if invitation is None or invitation.accepted_at is not None:
+        return PersonStatus.ACTIVE
+    if invitation.revoked_at is not None:
+        return PersonStatus.REVOKED
+    now = now or dt.datetime.now(dt.UTC)
+    # No expiry yet: the sending job has not drawn the link, the invitation is on its way.
+    if invitation.expires_at is not None and invitation.expires_at <= now:
+        return PersonStatus.EXPIRED
+    return PersonStatus.INVITED
+
+
+@dataclass(frozen=True)
+class RoleSummary:
+    """A person's dossiers for one role, as the viewer may see them: the first names and how many in all."""
+
+    role: DossierRole
+    names: list[str]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.names)
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    user: User
+    status: PersonStatus
+    dossier_roles: list[RoleSummary] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DossierRoles:
+    """One dossier and the person's roles on it."""
+
+    dossier: Dossier
+    roles: list[DossierRole]
 
 
 def normalise_email(email: str) -> str:
@@ -63,6 +147,177 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
     async def list_with_roles(self) -> list[User]:
         result = await self.repository.session.execute(select(User).order_by(User.name))
         return list(result.scalars())
+
+    # --- the Utilisateurs pages -----------------------------------------------------------
+
+    def _visible(self, viewer: Principal) -> Select[Any]:
+        return restrict(select(User), viewer, Permission.USERS_READ, User)
+
+    async def visible_page(self, viewer: Principal, *, query: str = "", page: int = 1) -> Page[PersonRow]:
+        """The people ``viewer`` may see (``portal.firm.policy``), by name, with their status and dossier roles."""
+        session = self.repository.session
+        statement = self._visible(viewer)
+        words = query.strip().lower()
+        if words:
+            pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            statement = statement.where(
+                or_(User.name.ilike(pattern, escape="\\"), User.email.like(pattern, escape="\\"))
+            )
+        total = int((await session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one())
+        pages = max(1, -(-total // PEOPLE_PAGE_SIZE))
+        page = min(max(1, page), pages)
+        users = list(
+            (
+                await session.execute(
+                    statement.order_by(func.lower(User.name), User.id)
+                    .offset((page - 1) * PEOPLE_PAGE_SIZE)
+                    .limit(PEOPLE_PAGE_SIZE)
+                )
+            ).scalars()
+        )
+        ids = [user.id for user in users]
+        invitations = await self.invitations_of(ids)
+        summaries = await self._role_summaries(viewer, ids)
+        now = dt.datetime.now(dt.UTC)
+        rows = [
+            PersonRow(
+                user=user,
+                status=status_of(user, invitations.get(user.id), now),
+                dossier_roles=summaries.get(user.id, []),
+            )
+            for user in users
+        ]
+        return Page(items=rows, total=total, page=page, page_size=PEOPLE_PAGE_SIZE)
+
+    async def invitations_of(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Invitation]:
+        if not user_ids:
+            return {}
+        result = await self.repository.session.execute(select(Invitation).where(Invitation.user_id.in_(user_ids)))
+        return {invitation.user_id: invitation for invitation in result.scalars()}
+
+    async def _role_summaries(self, viewer: Principal, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[RoleSummary]]:
+        """Per person and role, the first dossier names (by name) and the count, of dossiers ``viewer`` sees.
+
+        One statement for the page: a window numbers each person's dossiers per role, so
+        a Comptable of thousands of dossiers costs no more than one of two.
+        """
+        if not user_ids:
+            return {}
+        member = seen_member()
+        partition = (member.user_id, member.role)
+        ranked = (
+            select(
+                member.user_id.label("user_id"),
+                member.role.label("role"),
+                Dossier.name.label("name"),
+                func.row_number().over(partition_by=partition, order_by=(Dossier.sort_name, Dossier.id)).label("rank"),
+                func.count().over(partition_by=partition).label("total"),
+            )
+            .join(Dossier, Dossier.id == member.dossier_id)
+            .where(member.user_id.in_(user_ids), visible(viewer))
+            .subquery()
+        )
+        rows = await self.repository.session.execute(
+            select(ranked.c.user_id, ranked.c.role, ranked.c.name, ranked.c.total)
+            .where(ranked.c.rank <= NAMES_PER_ROLE)
+            .order_by(ranked.c.user_id, ranked.c.role, ranked.c.rank)
+        )
+        found: dict[uuid.UUID, dict[DossierRole, RoleSummary]] = {}
+        for user_id, value, name, total in rows:
+            role = DossierRole(value)
+            per_role = found.setdefault(user_id, {})
+            summary = per_role.setdefault(role, RoleSummary(role=role, names=[], total=int(total)))
+            summary.names.append(name)
+        order = list(DossierRole)
+        return {
+            user_id: sorted(per_role.values(), key=lambda summary: order.index(summary.role))
+            for user_id, per_role in found.items()
+        }
+
+    async def get_visible(self, viewer: Principal, user_id: uuid.UUID) -> User:
+        """The person, or 404 when there is none or ``viewer`` may not see them."""
+        statement = self._visible(viewer).where(User.id == user_id)
+        user: User | None = (await self.repository.session.execute(statement)).scalar_one_or_none()
+        if user is None:
+            raise NotFoundException
+        return user
+
+    async def dossier_roles(self, viewer: Principal, user: User, *, page: int = 1) -> Page[DossierRoles]:
+        """``user``'s roles, dossier by dossier, on the dossiers ``viewer`` may see (a page of dossiers)."""
+        session = self.repository.session
+        member = seen_member()
+        dossiers = (
+            select(Dossier)
+            .where(
+                visible(viewer),
+                Dossier.id.in_(select(member.dossier_id).where(member.user_id == user.id)),
+            )
+            .order_by(Dossier.sort_name, Dossier.id)
+        )
+        total = int((await session.execute(select(func.count()).select_from(dossiers.subquery()))).scalar_one())
+        pages = max(1, -(-total // ROLES_PAGE_SIZE))
+        page = min(max(1, page), pages)
+        shown = list(
+            (await session.execute(dossiers.offset((page - 1) * ROLES_PAGE_SIZE).limit(ROLES_PAGE_SIZE))).scalars()
+        )
+        roles: dict[uuid.UUID, list[DossierRole]] = {}
+        if shown:
+            held = await session.execute(
+                select(DossierMembership.dossier_id, DossierMembership.role).where(
+                    DossierMembership.user_id == user.id,
+                    DossierMembership.dossier_id.in_([dossier.id for dossier in shown]),
+                )
+            )
+            for dossier_id, role in held:
+                roles.setdefault(dossier_id, []).append(DossierRole(role))
+        order = list(DossierRole)
+        items = [
+            DossierRoles(dossier=dossier, roles=sorted(roles.get(dossier.id, []), key=order.index)) for dossier in shown
+        ]
+        return Page(items=items, total=total, page=page, page_size=ROLES_PAGE_SIZE)
+
+    async def deactivate(self, actor: Principal, user: User) -> None:
+        """Switch the person off: every open session of theirs ends at once; history and roles stay."""
+        if not actor.can(Permission.USERS_MANAGE):
+            raise PermissionDeniedException
+        if user.id == actor.user_id:
+            raise UserError(_("Vous ne pouvez pas désactiver votre propre compte."))
+        if not user.is_active:
+            return
+        user.is_active = False
+        # load_principal compares the session's epoch with this one: every session ends on its next request.
+        user.session_epoch += 1
+        record(self.repository.session, "user.deactivate", object_type="user_account", object_id=str(user.id))
+        await self.repository.session.flush()
+
+    async def reactivate(self, actor: Principal, user: User) -> None:
+        if not actor.can(Permission.USERS_MANAGE):
+            raise PermissionDeniedException
+        if user.is_active:
+            return
+        user.is_active = True
+        record(self.repository.session, "user.reactivate", object_type="user_account", object_id=str(user.id))
+        await self.repository.session.flush()
+
+    async def remove_dossier_role(self, actor: Principal, user: User, dossier: Dossier, role: DossierRole) -> bool:
+        """Take ``role`` on ``dossier`` (which ``actor`` found visible) from ``user``; False if they did not hold it."""
+        if not (actor.can(Permission.USERS_MANAGE) or actor.can(Permission.USERS_INVITE)):
+            raise PermissionDeniedException
+        session = self.repository.session
+        membership = (
+            await session.execute(
+                select(DossierMembership).where(
+                    DossierMembership.user_id == user.id,
+                    DossierMembership.dossier_id == dossier.id,
+                    DossierMembership.role == role,
+                )
+            )
+        ).scalar_one_or_none()
+        if membership is None:
+            return False
+        await session.delete(membership)
+        await session.flush()
+        return True
 
 
 def current_firm() -> Select[Any]:

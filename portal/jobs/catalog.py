@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from portal.auth import tasks as auth_tasks
 from portal.billing import tasks as billing_tasks
+from portal.firm import tasks as firm_tasks
 from portal.jobs import diagnostic, maintenance
 
-__all__ = ["auth_tasks", "billing_tasks", "diagnostic", "maintenance"]
+__all__ = ["auth_tasks", "billing_tasks", "diagnostic", "firm_tasks", "maintenance"]

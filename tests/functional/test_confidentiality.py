@@ -17,6 +17,7 @@ makes the leak checks able to fail.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import uuid
@@ -41,12 +42,16 @@ from portal.billing.services import BillingClientService
 from portal.clients.identifiers import format_siren
 from portal.clients.models import Dossier, DossierAccess
 from portal.clients.services import DossierService
+from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition
+from portal.expenses.services import today
+from portal.firm.invitations import Grant, InvitationService, token_digest
 from portal.firm.models import Firm, User
 from portal.firm.roles import DossierRole, FirmRole
 from portal.jobs.models import JobRun
 from portal.jobs.outbox import enqueue
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
+from tests.factories.expenses import make_note
 from tests.factories.firm import PASSWORD, add_role, make_firm, make_user
 from tests.routes import handlers
 
@@ -60,13 +65,15 @@ SECRET_SIREN = "98765432" + luhn.calc_check_digit("98765432")
 NAME_WORD = "Zéphyrin"
 
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
-# Path parameters that address no row (the static files' path): what to put there.
-PLAIN_PARAMETERS = {"file_path": "css/portal.css"}
+# The link of an invitation to a person of the visible twin dossier (build_world keeps its digest).
+INVITATION_TOKEN = "jeton-d-invitation-du-test-de-fuite"
+# Path parameters that address no row (the static files' path, an invitation link): what to put there.
+PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN}
 LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
 REDIRECTS = {301, 302, 303, 307, 308}
 HX = {"HX-Request": "true", "HX-Target": "resultats", "HX-Current-URL": "http://127.0.0.1:8000/entreprises"}
-MAX_PAGES = 400
+MAX_PAGES = 600
 
 
 @dataclass
@@ -155,6 +162,17 @@ async def build_world(session: AsyncSession) -> World:
     visible_run = await enqueue(session, "jobs.diagnostic", created_by_id=ungranted.id)
     await session.flush()
 
+    secret_client, twin_client = await _invite_client_users(session, granted, ungranted, secret, twin)
+
+    # Expense notes, each with a line and its receipt: one tied to the secret dossier, one on the firm's own.
+    employee = await make_user(session, roles=(FirmRole.COLLABORATOR,), name="Hugo Employé")
+    await add_role(session, employee, entity, DossierRole.EMPLOYEE)
+    secret_note = await make_note(
+        session, employee, secret, title=f"Séminaire {NAME_WORD}", day=today(), submit=True, any_dossier=True
+    )
+    visible_note = await make_note(session, employee, entity, title="Frais du cabinet", day=today(), submit=True)
+    secret_line, visible_line = secret_note.lines[0], visible_note.lines[0]
+
     world = World(
         granted=granted,
         ungranted=ungranted,
@@ -174,14 +192,44 @@ async def build_world(session: AsyncSession) -> World:
         "duplicate_id": secret_pair_id,
         "run_id": own_run.id,
         "client_id": secret_client_id,
+        "note_id": secret_note.id,
+        "line_id": secret_line.id,
+        "receipt_id": secret_line.receipt.id,
+        "user_id": secret_client.id,
     }
     world.visible = {
         "dossier_id": twin.id,
         "duplicate_id": visible_pair_id,
         "run_id": visible_run.id,
         "client_id": twin_client_id,
+        "note_id": visible_note.id,
+        "line_id": visible_line.id,
+        "receipt_id": visible_line.receipt.id,
+        "user_id": twin_client.id,
     }
     return world
+
+
+async def _invite_client_users(
+    session: AsyncSession, granted: User, ungranted: User, secret: Dossier, twin: Dossier
+) -> tuple[User, User]:
+    """People invited as client users: of the secret dossier only (a person the others do not know
+    of), and of the twin, whose invitation link (``INVITATION_TOKEN``) is a page anyone may open."""
+    invitations = InvitationService(session=session)
+    secret_client = await invitations.invite(
+        principal(granted), email="dirigeant@cache.fr", name="Dirigeant Caché",
+        grants=[Grant(secret.id, DossierRole.CLIENT_USER)],
+    )  # fmt: skip
+    twin_client = await invitations.invite(
+        principal(ungranted), email="gerant@twin.fr", name="Gérant Jumeau",
+        grants=[Grant(twin.id, DossierRole.CLIENT_USER)],
+    )  # fmt: skip
+    twin_invitation = await invitations.for_user(twin_client.user.id)
+    assert twin_invitation is not None
+    twin_invitation.token_hash = token_digest(INVITATION_TOKEN)
+    twin_invitation.expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
+    await session.flush()
+    return secret_client.user, twin_client.user
 
 
 # --- what must never show ---------------------------------------------------------------
@@ -204,7 +252,8 @@ def name_and_siren_tokens() -> set[str]:
 
 
 def id_tokens(world: World) -> set[str]:
-    ids = [world.secret.id, world.secret_client_id, world.secret_pair_id, *world.secret_run_ids]
+    ids = [world.secret.id, world.secret_client_id, world.secret_pair_id, *world.secret_run_ids,
+           *(world.hidden[name] for name in ("note_id", "line_id", "receipt_id"))]  # fmt: skip
     return {str(value) for value in ids} | {value.hex for value in ids}
 
 
@@ -251,10 +300,24 @@ def _guard_permissions(handler: HTTPRouteHandler) -> set[Any]:
     }
 
 
+def _guard_alternatives(handler: HTTPRouteHandler) -> list[tuple[Any, ...]]:
+    """Guards that ask for one of several permissions (``any_of``), such as the Notes de frais pages'."""
+    return [
+        tuple(guard.any_of)
+        for layer in handler.ownership_layers
+        for guard in (layer.guards or [])
+        if getattr(guard, "any_of", ())
+    ]
+
+
 def expected_refusal(handler: HTTPRouteHandler, user: User) -> int:
     """403 when the guards refuse this person whatever the id, otherwise 404: never anything else."""
     allowed = principal(user)
-    return 403 if not all(allowed.can(permission) for permission in _guard_permissions(handler)) else 404
+    if not all(allowed.can(permission) for permission in _guard_permissions(handler)):
+        return 403
+    if not all(any(allowed.can(permission) for permission in options) for options in _guard_alternatives(handler)):
+        return 403
+    return 404
 
 
 def addresses_objects(path: str) -> bool:
@@ -310,7 +373,7 @@ def get_seeds(app: Litestar, values: Mapping[str, object]) -> list[str]:
             url = concrete(path, values)
             seeds += [url, url + "?onglet=facturation", url + "?onglet=historique"]
         else:
-            seeds += [path + query for query in search_queries()]
+            seeds += [concrete(path, values) + query for query in search_queries()]  # fills plain parameters
     return seeds
 
 
@@ -330,7 +393,8 @@ def count_on(page: str, noun: str) -> int:
 
 
 def test_every_path_parameter_of_the_app_is_known_to_the_leak_test(app: Litestar) -> None:
-    known = {"dossier_id", "duplicate_id", "run_id", "client_id", *PLAIN_PARAMETERS}
+    known = {"dossier_id", "duplicate_id", "run_id", "client_id", "user_id", "note_id", "line_id", "receipt_id",
+             *PLAIN_PARAMETERS}  # fmt: skip
     unknown = {(path, name) for path, _handler in _handlers(app) for name in _parameters(path) if name not in known}
     assert not unknown, (
         f"routes with path parameters the leak test cannot fill: {sorted(unknown)}. Map each to an object "
@@ -442,6 +506,8 @@ async def test_the_granted_partner_sees_it_on_the_same_pages(
     detail = pages[f"/entreprises/{world.secret.id}?onglet=facturation"].text
     assert formatted in detail
     assert "dossier.create" in pages[f"/entreprises/{world.secret.id}?onglet=historique"].text
+    assert f"Séminaire {NAME_WORD}" in html.unescape(pages["/notes-de-frais/a-valider"].text)
+    assert SECRET_NAME in pages["/notes-de-frais/suivi/lignes.csv"].text
 
 
 async def _state(session: AsyncSession) -> dict[str, Any]:
@@ -459,6 +525,10 @@ async def _state(session: AsyncSession) -> dict[str, Any]:
         "firm": await rows(Firm.billing_entity_id),
         "events": await _one(session, select(func.count()).select_from(AuditEvent)),
         "runs": await _one(session, select(func.count()).select_from(JobRun)),
+        "expense_notes": await rows(ExpenseNote.id, ExpenseNote.status, ExpenseNote.updated_at),
+        "expense_lines": await rows(ExpenseLine.id, ExpenseLine.note_id),
+        "receipts": await rows(ExpenseReceipt.id),
+        "transitions": await _one(session, select(func.count()).select_from(ExpenseTransition)),
     }
 
 

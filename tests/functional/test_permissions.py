@@ -10,7 +10,7 @@ from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
-from portal.auth.roles import ROLE_PERMISSIONS
+from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS
 from portal.firm.roles import FirmRole
 from portal.jobs.outbox import enqueue
 from tests.browsing import sign_in
@@ -29,7 +29,7 @@ def _is_public(handler: HTTPRouteHandler) -> bool:
     return bool(handler.opt.get("exclude_from_auth"))
 
 
-PUBLIC_ROUTES = {"/connexion", "/langue", "/healthz", "/static/{file_path:path}"}
+PUBLIC_ROUTES = {"/connexion", "/langue", "/healthz", "/static/{file_path:path}", "/invitation/{token:str}"}
 
 
 def test_every_route_is_either_public_or_guarded(app: Litestar) -> None:
@@ -90,7 +90,9 @@ async def test_role_matrix_is_rendered_from_the_table(client: Client, db_session
     assert page.status_code == 200
     for permission in Permission:
         assert permission.value in page.text
-    assert page.text.count("✓") == sum(len(granted) for granted in ROLE_PERMISSIONS.values())
+    firm_wide = sum(len(granted) for granted in ROLE_PERMISSIONS.values())
+    on_a_dossier = sum(len(granted) for granted in DOSSIER_ROLE_PERMISSIONS.values())
+    assert page.text.count("✓") == firm_wide + on_a_dossier
 
 
 async def test_someone_elses_job_run_is_not_found(client: Client, db_session: AsyncSession) -> None:

@@ -1,0 +1,1 @@
+"""Notes de frais: employees of the firm's dossiers file expense notes, approvers decide, accounting follows."""

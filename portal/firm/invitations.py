@@ -1,0 +1,436 @@
+"""Inviting people, and the link that lets them in.
+
+An invitation gives a person roles at once (firm roles, roles on dossiers) and sends them
+a link to choose their password. The link's token is drawn by the sending job
+(``portal.firm.tasks``), which keeps only its SHA-256: the token exists in clear in the
+email alone. A link serves once, for seven days; resending draws a new one (the previous
+link dies at once), revoking kills it. Inviting someone who already has an account adds
+the roles to that account; if they already chose a password they get a notice, not a link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from litestar.exceptions import PermissionDeniedException
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.audit.context import acting_as, current_actor
+from portal.audit.recorder import record
+from portal.auth.passwords import hash_password, password_problem
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restrict
+from portal.clients import search
+from portal.clients.models import Dossier, DossierMembership
+from portal.clients.services import DossierService
+from portal.firm.models import Invitation, User, UserRole
+from portal.firm.roles import DossierRole, FirmRole
+from portal.firm.services import FirmService, UserError, UserService, normalise_email
+from portal.i18n import N_, _
+from portal.jobs.outbox import enqueue
+
+VALIDITY = dt.timedelta(days=7)
+TOKEN_BYTES = 32
+PICKER_LIMIT = 10
+# Deliberately plain: one @, no spaces, a dot in the domain. The email that follows is the real test.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+MAX_EMAIL_LENGTH = 320
+MAX_NAME_LENGTH = 200
+# Form fields the errors point at (the Nouveau form's names).
+GRANT_FIELDS = {
+    DossierRole.ACCOUNTANT: "comptable",
+    DossierRole.EMPLOYEE: "dossier_cabinet",
+    DossierRole.BILLING_MANAGER: "dossier_cabinet",
+    DossierRole.CLIENT_USER: "client",
+}
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a link's token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def draw_token() -> tuple[str, str]:
+    """A new link token and its digest."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_digest(token)
+
+
+class InviteError(UserError):
+    """An invitation refused; ``message`` is translated, ``field`` the form field it is about (or None)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class LinkError(Exception):
+    """An invitation link that cannot be used; ``title`` and ``message`` are msgids, ``status`` HTTP."""
+
+    def __init__(self, title: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.title = title
+        self.message = message
+        self.status = status
+
+
+UNKNOWN = LinkError(
+    N_("Lien d'invitation invalide"),
+    N_("Ce lien d'invitation n'est pas valide. Il a peut-être été remplacé par un lien plus récent : "
+       "utilisez le dernier courriel reçu, ou demandez une nouvelle invitation au cabinet."),
+    404,
+)  # fmt: skip
+EXPIRED = LinkError(
+    N_("Invitation expirée"),
+    N_("Ce lien d'invitation a expiré. Demandez au cabinet de vous renvoyer une invitation."),
+    410,
+)
+REVOKED = LinkError(
+    N_("Invitation révoquée"),
+    N_("Cette invitation a été révoquée par le cabinet. Contactez-le si vous pensez qu'il s'agit d'une erreur."),
+    410,
+)
+USED = LinkError(
+    N_("Invitation déjà utilisée"),
+    N_("Ce lien d'invitation a déjà servi. Connectez-vous avec votre adresse e-mail et votre mot de passe."),
+    410,
+)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role to give on a dossier."""
+
+    dossier_id: uuid.UUID
+    role: DossierRole
+
+
+@dataclass(frozen=True)
+class InviteOutcome:
+    user: User
+    created: bool  # a new person
+    invited: bool  # a link to choose a password is on its way (else a notice of new access)
+    firm_roles_added: list[FirmRole]
+    grants_added: list[Grant]
+
+
+@dataclass(frozen=True)
+class PickerChoices:
+    """The dossier picker of the Nouveau form: what is chosen, and what the search found besides."""
+
+    chosen: list[Dossier]
+    found: list[Dossier]
+    more: bool  # the search found more than it shows
+
+
+class InvitationRepository(SQLAlchemyAsyncRepository[Invitation]):
+    model_type = Invitation
+
+
+class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationRepository]):
+    """Invitations: giving roles, sending the link, and accepting it."""
+
+    repository_type = InvitationRepository
+
+    @property
+    def session(self) -> AsyncSession:
+        # The portal opens plain sessions only (never advanced-alchemy's scoped ones); the outbox needs one.
+        return cast("AsyncSession", self.repository.session)
+
+    # --- inviting ---------------------------------------------------------------------------
+
+    async def invite(
+        self,
+        inviter: Principal,
+        *,
+        email: str,
+        name: str,
+        firm_roles: Iterable[FirmRole] = (),
+        grants: Iterable[Grant] = (),
+    ) -> InviteOutcome:
+        """Give ``email``'s person ``firm_roles`` and ``grants``, creating the person if need be, and
+        request the email (an invitation link, or a notice for someone who already signs in).
+
+        Everything is checked before anything is written; raises ``InviteError``. A dossier
+        the inviter may not see is "Dossier introuvable.", exactly like one that does not
+        exist. A Comptable with no firm role becomes a collaborator of the firm.
+        """
+        email, name, roles, wanted = await self._checked(inviter, email, name, firm_roles, grants)
+        user, created = await self._person(email, name)
+        if any(grant.role == DossierRole.ACCOUNTANT for grant in wanted) and not (roles or user.firm_roles):
+            roles.add(FirmRole.COLLABORATOR)
+        roles_added = await self._add_firm_roles(user, roles)
+        grants_added = await self._add_grants(inviter, user, wanted)
+        session = self.session
+        invited = user.password_hash is None
+        if not invited and not roles_added and not grants_added:
+            raise InviteError(_("%(email)s a déjà tous ces rôles.") % {"email": user.email}, "email")
+        record(
+            session, "user.invite", object_type="user_account", object_id=str(user.id), email=user.email,
+            created=created, firm_roles=[role.value for role in roles_added], dossier_roles=len(grants_added),
+        )  # fmt: skip
+        if invited:
+            invitation = await self._issue(inviter, user)
+            await enqueue(
+                session, "firm.send_invitation", created_by_id=inviter.user_id, invitation_id=str(invitation.id)
+            )
+        else:
+            # Someone who already signs in is told what they were given: role names, never dossier names.
+            labels = [role.label for role in roles_added]
+            labels += [role.label for role in DossierRole if any(grant.role == role for grant in grants_added)]
+            await enqueue(
+                session, "firm.send_access_notice", created_by_id=inviter.user_id, user_id=str(user.id), roles=labels
+            )
+        await session.refresh(user, ["roles"])
+        return InviteOutcome(user=user, created=created, invited=invited, firm_roles_added=roles_added,
+                             grants_added=grants_added)  # fmt: skip
+
+    async def _checked(
+        self, inviter: Principal, email: str, name: str, firm_roles: Iterable[FirmRole], grants: Iterable[Grant]
+    ) -> tuple[str, str, set[FirmRole], list[Grant]]:
+        """The request, normalised, once every rule that does not depend on the person holds."""
+        email = normalise_email(email)
+        name = " ".join(name.split())
+        if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
+            raise InviteError(_("Adresse e-mail invalide."), "email")
+        if len(name) > MAX_NAME_LENGTH:
+            raise InviteError(_("Le nom ne doit pas dépasser %(max)d caractères.") % {"max": MAX_NAME_LENGTH}, "nom")
+        roles = set(firm_roles)
+        if roles & {FirmRole.PARTNER, FirmRole.ADMIN} and not inviter.can(Permission.USERS_MANAGE):
+            raise InviteError(_("Seul un administrateur peut nommer un associé ou un administrateur."), "role_cabinet")
+        wanted = list(dict.fromkeys(grants))
+        if not roles and not wanted:
+            raise InviteError(_("Choisissez au moins un rôle."))
+        await self._check_grants(inviter, wanted)
+        return email, name, roles, wanted
+
+    async def _person(self, email: str, name: str) -> tuple[User, bool]:
+        """The person with this address (and whether they were created now); a deactivated one is refused."""
+        users = UserService(session=self.session)
+        user = await users.get_by_email(email)
+        created = False
+        if user is None:
+            if not name:
+                raise InviteError(_("Le nom est obligatoire."), "nom")
+            user, created = await self._create_person(users, email, name)
+        if not user.is_active:
+            message = _("Le compte de %(email)s est désactivé : réactivez-le avant de lui donner des rôles.")
+            raise InviteError(message % {"email": user.email}, "email")
+        return user, created
+
+    async def _check_grants(self, inviter: Principal, grants: list[Grant]) -> None:
+        dossiers = DossierService(session=self.session)
+        for grant in grants:
+            field = GRANT_FIELDS[grant.role]
+            dossier = await dossiers.find_visible(inviter, grant.dossier_id)
+            if dossier is None:
+                raise InviteError(_("Dossier introuvable."), field)
+            place = grant.role.for_firm_dossier
+            if place is True and not dossier.is_firm_dossier:
+                message = _("Le rôle « %(role)s » ne s'attribue que sur un dossier du cabinet.")
+                raise InviteError(message % {"role": _(grant.role.label)}, field)
+            if place is False and dossier.is_firm_dossier:
+                message = _("Le rôle « %(role)s » ne s'attribue que sur un dossier client.")
+                raise InviteError(message % {"role": _(grant.role.label)}, field)
+
+    async def _create_person(self, users: UserService, email: str, name: str) -> tuple[User, bool]:
+        """A new person without a password; if another request created them a moment ago, that one."""
+        session = self.session
+        user = User(email=email, name=name, password_hash=None, roles=[])
+        try:
+            async with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            existing = await users.get_by_email(email)
+            if existing is None:
+                raise
+            return existing, False
+        return user, True
+
+    async def _add_once(self, row: Any) -> bool:
+        """Insert ``row`` unless its unique constraint says it is there already (another request, say)."""
+        session = self.session
+        try:
+            async with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    async def _add_firm_roles(self, user: User, roles: set[FirmRole]) -> list[FirmRole]:
+        missing = sorted(roles - user.firm_roles, key=list(FirmRole).index)
+        return [role for role in missing if await self._add_once(UserRole(user_id=user.id, role=role))]
+
+    async def _add_grants(self, inviter: Principal, user: User, grants: list[Grant]) -> list[Grant]:
+        if not grants:
+            return []
+        held = await self.session.execute(
+            select(DossierMembership.dossier_id, DossierMembership.role).where(
+                DossierMembership.user_id == user.id,
+                DossierMembership.dossier_id.in_({grant.dossier_id for grant in grants}),
+            )
+        )
+        existing = {Grant(dossier_id, DossierRole(role)) for dossier_id, role in held}
+        added = []
+        for grant in grants:
+            if grant in existing:
+                continue
+            membership = DossierMembership(
+                dossier_id=grant.dossier_id, user_id=user.id, role=grant.role, granted_by_id=inviter.user_id
+            )
+            if await self._add_once(membership):
+                added.append(grant)
+        return added
+
+    async def _issue(self, actor: Principal, user: User) -> Invitation:
+        """Ask for one more delivery of ``user``'s invitation; the link in force (if any) dies now."""
+        invitation = await self.for_user(user.id)
+        if invitation is None:
+            invitation = Invitation(user_id=user.id, invited_by_id=actor.user_id, deliveries_requested=1)
+            if not await self._add_once(invitation):  # created by a concurrent request
+                invitation = await self.for_user(user.id)
+                if invitation is None:  # pragma: no cover - the row that made the insert fail is there
+                    raise InviteError(_("L'invitation n'a pas pu être enregistrée. Réessayez."))
+                return await self._issue(actor, user)
+            return invitation
+        invitation.invited_by_id = actor.user_id
+        invitation.token_hash = None
+        invitation.expires_at = None
+        invitation.revoked_at = None
+        invitation.deliveries_requested += 1
+        await self.session.flush()
+        return invitation
+
+    async def for_user(self, user_id: uuid.UUID) -> Invitation | None:
+        statement = select(Invitation).where(Invitation.user_id == user_id)
+        invitation: Invitation | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return invitation
+
+    async def resend(self, actor: Principal, user: User) -> Invitation:
+        """A new link for someone who has not chosen a password yet; the previous link stops working."""
+        if not actor.can(Permission.USERS_INVITE):
+            raise PermissionDeniedException
+        if not user.is_active:
+            raise InviteError(_("Ce compte est désactivé : réactivez-le avant de renvoyer l'invitation."))
+        if user.password_hash is not None:
+            raise InviteError(
+                _("Cette personne a déjà choisi son mot de passe : il n'y a pas d'invitation à renvoyer.")
+            )
+        invitation = await self._issue(actor, user)
+        record(self.session, "invitation.resend", object_type="invitation", object_id=str(invitation.id))
+        await enqueue(
+            self.session, "firm.send_invitation", created_by_id=actor.user_id,
+            invitation_id=str(invitation.id),
+        )  # fmt: skip
+        return invitation
+
+    async def revoke(self, actor: Principal, user: User) -> Invitation:
+        """The link stops working (it then says so); resending makes a new one."""
+        if not actor.can(Permission.USERS_INVITE):
+            raise PermissionDeniedException
+        invitation = await self.for_user(user.id)
+        if invitation is None or invitation.accepted_at is not None or user.password_hash is not None:
+            raise InviteError(_("Il n'y a pas d'invitation en cours à révoquer."))
+        if invitation.revoked_at is None:
+            invitation.revoked_at = dt.datetime.now(dt.UTC)
+            await self.session.flush()
+        return invitation
+
+    # --- the link ---------------------------------------------------------------------------
+
+    async def open(self, token: str) -> Invitation:
+        """The invitation whose link this is, if it can still be accepted; else ``LinkError``."""
+        statement = select(Invitation).where(Invitation.token_hash == token_digest(token))
+        invitation: Invitation | None = (await self.session.execute(statement)).scalar_one_or_none()
+        if invitation is None:
+            raise UNKNOWN
+        if invitation.accepted_at is not None:
+            raise USED
+        if invitation.revoked_at is not None or not invitation.user.is_active:
+            raise REVOKED
+        if invitation.expires_at is None or invitation.expires_at <= dt.datetime.now(dt.UTC):
+            raise EXPIRED
+        return invitation
+
+    async def accept(self, token: str, *, password: str, confirmation: str) -> User:
+        """Set the person's password and spend the link; the caller signs them in.
+
+        The link is spent by one conditional UPDATE: of two concurrent acceptances, one
+        matches the row and the other finds it already accepted.
+        """
+        invitation = await self.open(token)
+        problem = password_problem(password)
+        if problem:
+            raise InviteError(problem, "password")
+        if password != confirmation:
+            raise InviteError(_("Les deux mots de passe ne correspondent pas."), "confirmation")
+        password_hash = hash_password(password)  # before the UPDATE: the row stays locked for as little as possible
+        now = dt.datetime.now(dt.UTC)
+        session = self.session
+        spent = await session.execute(
+            update(Invitation)
+            .where(
+                Invitation.id == invitation.id,
+                Invitation.token_hash == token_digest(token),
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > now,
+            )
+            .values(accepted_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if spent.rowcount != 1:  # type: ignore[attr-defined]
+            raise USED
+        user = invitation.user
+        user.password_hash = password_hash
+        user.last_login_at = now
+        # The person is the author from here on, as at the sign-in page.
+        with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):
+            record(session, "invitation.accept", object_type="invitation", object_id=str(invitation.id))
+            record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
+            await session.flush()
+        return user
+
+    # --- the Nouveau form -------------------------------------------------------------------
+
+    async def dossier_choices(
+        self, inviter: Principal, *, firm_dossiers: bool, query: str = "", chosen: Iterable[uuid.UUID] = ()
+    ) -> PickerChoices:
+        """For the live dossier picker: the chosen dossiers the inviter sees, and the first others matching
+        ``query`` among the client dossiers (or the firm's own) the inviter sees."""
+        session = self.session
+        chosen_ids = list(dict.fromkeys(chosen))
+        base = restrict(select(Dossier), inviter, Permission.DOSSIERS_READ, Dossier).where(
+            Dossier.is_firm_dossier.is_(firm_dossiers)
+        )
+        picked: list[Dossier] = []
+        if chosen_ids:
+            picked = list(
+                (await session.execute(base.where(Dossier.id.in_(chosen_ids)).order_by(Dossier.sort_name))).scalars()
+            )
+        statement = base.where(search.matches(query)).order_by(Dossier.sort_name, Dossier.id)
+        if chosen_ids:
+            statement = statement.where(Dossier.id.not_in(chosen_ids))
+        found = list((await session.execute(statement.limit(PICKER_LIMIT + 1))).scalars())
+        return PickerChoices(chosen=picked, found=found[:PICKER_LIMIT], more=len(found) > PICKER_LIMIT)
+
+    async def firm_dossier_default(self, choices: list[Dossier]) -> uuid.UUID | None:
+        """The firm dossier the form offers first: the firm's own, else its billing entity, else the first."""
+        firm = await FirmService(session=self.session).current()
+        ids = [dossier.id for dossier in choices]
+        for candidate in (firm.own_dossier_id, firm.billing_entity_id) if firm else ():
+            if candidate in ids:
+                return candidate
+        return ids[0] if ids else None

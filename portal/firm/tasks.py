@@ -1,0 +1,99 @@
+"""Sending invitations and notices of new access, in the background.
+
+``firm.send_invitation`` is idempotent on the invitation's delivery counters: each
+"invite" or "resend" asks for one more delivery (``deliveries_requested``); the job
+draws a token, commits its digest, sends the email, then records the delivery
+(``deliveries_sent``). A retry after a successful send finds nothing owed and sends
+nothing; a crash between the commit and the send draws a new link on the retry, which is
+fine (the first one never left). The token is never in the job's arguments, its summary,
+a log line or the audit log: only in the email. Summaries name the recipient, never a
+dossier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import anyio
+from sqlalchemy import select
+
+from portal.firm.invitations import VALIDITY, draw_token
+from portal.firm.models import Firm, Invitation, User
+from portal.firm.services import current_firm
+from portal.i18n import N_
+from portal.jobs.context import JobContext
+from portal.jobs.registry import job
+from portal.mail import messages
+from portal.mail.transport import deliver
+
+RECIPIENT = N_("Destinataire")
+RESULT = N_("Résultat")
+SENT = N_("Envoyée")
+NOTHING_OWED = N_("Déjà envoyée : rien à faire.")
+NOT_NEEDED = N_("Invitation acceptée ou révoquée, ou compte désactivé : rien à envoyer.")
+GONE = N_("La personne n'existe plus : rien à envoyer.")
+
+
+async def _names(session: Any, inviter_id: uuid.UUID | None) -> tuple[str | None, str | None]:
+    inviter = await session.get(User, inviter_id) if inviter_id else None
+    firm: Firm | None = (await session.execute(current_firm())).scalar_one_or_none()
+    return (inviter.name if inviter else None), (firm.name if firm else None)
+
+
+@job("firm.send_invitation", title=N_("Envoi d'une invitation"))
+async def send_invitation(ctx: JobContext, invitation_id: str) -> dict[str, Any]:
+    """Draw a new link for the invitation and email it, unless every delivery asked for was made."""
+    async with ctx.session() as session, session.begin():
+        statement = select(Invitation).where(Invitation.id == uuid.UUID(invitation_id))
+        if session.get_bind().dialect.name == "postgresql":
+            # Two runs for one invitation (invite, then resend) draw one after the other.
+            statement = statement.with_for_update(of=Invitation)
+        invitation = (await session.execute(statement)).scalar_one_or_none()
+        if invitation is None:
+            return {RESULT: GONE}
+        user = invitation.user
+        summary: dict[str, Any] = {RECIPIENT: user.email}
+        if invitation.accepted_at or invitation.revoked_at or not user.is_active or user.password_hash:
+            return summary | {RESULT: NOT_NEEDED}
+        if invitation.deliveries_sent >= invitation.deliveries_requested:
+            return summary | {RESULT: NOTHING_OWED}
+        token, digest = draw_token()
+        invitation.token_hash = digest
+        invitation.expires_at = dt.datetime.now(dt.UTC) + VALIDITY
+        delivery = invitation.deliveries_requested
+        inviter_name, firm_name = await _names(session, invitation.invited_by_id)
+        recipient = (user.email, user.name, user.locale)
+    # Committed: the link works from the moment the email can arrive.
+    message = messages.invitation(
+        ctx.settings, to_email=recipient[0], to_name=recipient[1], locale=recipient[2],
+        link=f"{ctx.settings.base_url}/invitation/{token}", inviter_name=inviter_name, firm_name=firm_name,
+        valid_days=VALIDITY.days,
+    )  # fmt: skip
+    await anyio.to_thread.run_sync(deliver, message, ctx.settings)
+    async with ctx.session() as session, session.begin():
+        invitation = await session.get(Invitation, uuid.UUID(invitation_id))
+        if invitation is not None and invitation.deliveries_sent < delivery:
+            invitation.deliveries_sent = delivery
+            invitation.sent_at = dt.datetime.now(dt.UTC)
+    return summary | {RESULT: SENT}
+
+
+@job("firm.send_access_notice", title=N_("Avis de nouveaux accès"))
+async def send_access_notice(ctx: JobContext, user_id: str, roles: list[str]) -> dict[str, Any]:
+    """Tell someone who already signs in that they were given ``roles`` (labels; never dossier names)."""
+    async with ctx.reader() as session:
+        user = await session.get(User, uuid.UUID(user_id))
+        if user is None:
+            return {RESULT: GONE}
+        if not user.is_active:
+            return {RECIPIENT: user.email, RESULT: NOT_NEEDED}
+        inviter_name, firm_name = await _names(session, ctx.created_by_id)
+        recipient = (user.email, user.name, user.locale)
+    message = messages.access_notice(
+        ctx.settings, to_email=recipient[0], to_name=recipient[1], locale=recipient[2], roles=roles,
+        inviter_name=inviter_name, firm_name=firm_name,
+    )  # fmt: skip
+    await anyio.to_thread.run_sync(deliver, message, ctx.settings)
+    return {RECIPIENT: recipient[0], RESULT: SENT}

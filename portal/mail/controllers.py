@@ -1,0 +1,41 @@
+"""The development mail page: the local outbox, read in the browser (``/dev/courriels``).
+
+Registered only when ``Settings.mail_page_dir`` is set (the embedded default, or
+``PORTAL_DEV_MAIL_PAGE=1``): elsewhere the path does not exist (404). Administrators
+only. The HTML part is shown in a sandboxed frame (no scripts, no same origin) and as
+escaped source, never as part of the portal's page.
+"""
+
+from __future__ import annotations
+
+import anyio
+from litestar import Controller, MediaType, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from portal.auth.guards import requires
+from portal.auth.permissions import Permission
+from portal.mail.transport import list_messages, read_message
+from portal.settings import Settings
+
+
+class DevMailController(Controller):
+    path = "/dev/courriels"
+    include_in_schema = False
+    guards = (requires(Permission.USERS_MANAGE),)
+
+    @get("/", name="dev:mail", media_type=MediaType.HTML)
+    async def index(self, settings: NamedDependency[Settings], message: FromQuery[str] = "") -> Template:
+        directory = settings.mail_page_dir
+        if directory is None:
+            raise NotFoundException
+        if message:
+            stored = await anyio.to_thread.run_sync(read_message, directory, message)
+            if stored is None:
+                raise NotFoundException
+            context = {"stored": stored, "text": stored.part("plain"), "html": stored.part("html")}
+            return Template(template_name="dev/mail_message.html", context=context)
+        messages = await anyio.to_thread.run_sync(list_messages, directory)
+        return Template(template_name="dev/mail.html", context={"messages": messages, "directory": directory})

@@ -1,0 +1,109 @@
+"""Building the emails the portal sends, from Jinja templates under ``templates/mail/``.
+
+Each email is one template with three blocks: ``subject``, ``text`` (the plain-text
+body, written with autoescaping off) and ``html`` (its HTML alternative). Messages are
+rendered in the recipient's language, with the same catalogues as the pages.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.headerregistry import Address
+from email.message import EmailMessage
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from portal.i18n import get_locale, gettext, ngettext, set_locale
+from portal.settings import Settings
+
+
+@cache
+def _environment(templates_dir: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(templates_dir),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+@contextmanager
+def _in_locale(locale: str) -> Iterator[None]:
+    previous = get_locale()
+    set_locale(locale)
+    try:
+        yield
+    finally:
+        set_locale(previous)
+
+
+def render(settings: Settings, template: str, locale: str, **context: Any) -> tuple[str, str, str]:
+    """(subject, text, html) of ``mail/<template>.html`` in ``locale``."""
+    compiled = _environment(settings.templates_dir).get_template(f"mail/{template}.html")
+    with _in_locale(locale):
+        values = compiled.new_context({**context, "locale": locale})
+        parts = tuple("".join(compiled.blocks[block](values)).strip() for block in ("subject", "text", "html"))
+    subject, text, html = parts
+    return " ".join(subject.split()), text + "\n", html + "\n"
+
+
+def build(
+    settings: Settings, *, to_email: str, to_name: str, template: str, locale: str, **context: Any
+) -> EmailMessage:
+    """A ready-to-send message: plain text with an HTML alternative, from ``settings.mail_from``."""
+    subject, text, html = render(settings, template, locale, **context)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.mail_from
+    message["To"] = Address(display_name=to_name, addr_spec=to_email)
+    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    sender = email.utils.parseaddr(settings.mail_from)[1]
+    message["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def invitation(
+    settings: Settings,
+    *,
+    to_email: str,
+    to_name: str,
+    locale: str,
+    link: str,
+    inviter_name: str | None,
+    firm_name: str | None,
+    valid_days: int,
+) -> EmailMessage:
+    """The invitation: who invites, to which portal, and the link to choose a password."""
+    return build(
+        settings, to_email=to_email, to_name=to_name, template="invitation", locale=locale, name=to_name,
+        link=link, inviter_name=inviter_name, firm_name=firm_name, valid_days=valid_days,
+        sign_in_url=f"{settings.base_url}/connexion",
+    )  # fmt: skip
+
+
+def access_notice(
+    settings: Settings,
+    *,
+    to_email: str,
+    to_name: str,
+    locale: str,
+    roles: list[str],
+    inviter_name: str | None,
+    firm_name: str | None,
+) -> EmailMessage:
+    """To someone who already has an account: they were given new roles (never which dossiers)."""
+    return build(
+        settings, to_email=to_email, to_name=to_name, template="access", locale=locale, name=to_name,
+        roles=roles, inviter_name=inviter_name, firm_name=firm_name, sign_in_url=f"{settings.base_url}/connexion",
+    )  # fmt: skip
