@@ -38,6 +38,7 @@ from portal.expenses.categories import ExpenseCategory
 from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition, NoteStatus
 from portal.expenses.receipts import CheckedReceipt, ReceiptStore
 from portal.expenses.schemas import ExpenseValues, MileageValues
+from portal.firm.models import User
 from portal.firm.roles import DossierRole
 from portal.i18n import N_
 from portal.settings import FIRM_TIMEZONE
@@ -292,6 +293,10 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
     async def add_mileage_line(self, principal: Principal, note: ExpenseNote, values: MileageValues) -> ExpenseLine:
         """A trip, paid by the barème: its inputs and computed amount are frozen on the line. No VAT."""
         await self._hold_draft(principal, note)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Two trips saved at once must not both count the same kilometres already declared: the
+            # author's trips are added one after the other (SQLite's writers are serialised already).
+            await self.session.execute(select(User.id).where(User.id == note.author_id).with_for_update())
         allowance = await self.mileage_allowance(note, values)
         line = ExpenseLine(
             note=note,
