@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from email.headerregistry import Address
 from email.message import EmailMessage
 from functools import cache
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ def render(settings: Settings, template: str, locale: str, **context: Any) -> tu
         values = compiled.new_context({**context, "locale": locale})
         parts = tuple("".join(compiled.blocks[block](values)).strip() for block in ("subject", "text", "html"))
     subject, text, html = parts
+    # One environment escapes for HTML; the subject and the plain text are not HTML, so the escaping is
+    # undone there exactly ("Durand & Associés", not "Durand &amp; Associés").
+    subject, text = unescape(subject), unescape(text)
     return " ".join(subject.split()), text + "\n", html + "\n"
 
 

@@ -112,3 +112,19 @@ def test_a_refused_delivery_raises_so_the_job_retries(settings: Settings) -> Non
     closed = settings.with_overrides(smtp_url=f"smtp://127.0.0.1:{free_port()}", dev_mail_page=False)
     with pytest.raises(ConnectionRefusedError):
         deliver(_invitation(closed), closed)
+
+
+def test_the_subject_and_the_plain_text_are_not_html_escaped(settings: Settings) -> None:
+    message = messages.invitation(
+        settings, to_email="paul@boulangerie.fr", to_name="Paul <Martin>", locale="fr",
+        link="http://127.0.0.1:8000/invitation/abc", inviter_name="Marc & Co", firm_name="Durand & Associés",
+        valid_days=7,
+    )  # fmt: skip
+    assert str(message["Subject"]) == "Invitation au portail du cabinet Durand & Associés"
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "Marc & Co vous invite" in str(text.get_content())  # type: ignore[attr-defined]
+    assert "&amp;" not in str(text.get_content())  # type: ignore[attr-defined]
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None
+    assert "Marc &amp; Co" in str(html.get_content())  # type: ignore[attr-defined]
