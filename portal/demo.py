@@ -1,6 +1,7 @@
 """Demo data: a firm with its own dossier, client dossiers (valid SIRENs, and two associations
 without one that look alike), a confidential dossier, and four people: two of them Comptable on
-client dossiers and Employé of the firm's own, one Gestionnaire de facturation.
+client dossiers and Employé of the firm's own, one Gestionnaire de facturation; an expense note
+waiting for approval.
 
 Seeding is idempotent: a database that already has a firm is left as it is. The demo
 password is generated once and kept in ``var/demo_credentials``, so every start can
@@ -10,6 +11,7 @@ print the sign-in without a well-known password ever existing.
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import luhn
 from stdnum.fr import siren as siren_module
 
+from portal.auth.services import load_principal
 from portal.clients.models import Dossier, DossierAccess, DossierMembership
+from portal.expenses.schemas import MileageValues
+from portal.expenses.services import ExpenseNoteService, today
 from portal.firm.models import Firm
 from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserService
@@ -121,4 +126,19 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
         for person, dossier, role in MEMBERSHIPS
     )
     await session.flush()
+    await _expense_note(session, people[2].id, dossiers[0].id)
     return DemoLogin(email=PEOPLE[0][0], password=password)
+
+
+async def _expense_note(session: AsyncSession, author_id: uuid.UUID, firm_dossier_id: uuid.UUID) -> None:
+    """A note submitted by a collaborator, through the same service as the pages: "À valider" has one."""
+    author = await load_principal(session, author_id, 0)
+    if author is None:
+        return
+    notes = ExpenseNoteService(session=session)
+    note = await notes.create_note(author, firm_dossier_id, "Inventaire chez Boulangerie Martin")
+    trip = MileageValues(
+        expense_date=today(), purpose="Lyon – Villeurbanne aller-retour", horsepower=5, distance_km=24, electric=False
+    )
+    await notes.add_mileage_line(author, note, trip)
+    await notes.submit(author, note)
