@@ -40,11 +40,11 @@ from benchmarks.environment import bench_settings, describe_ms, empty_database, 
 from portal.app import create_app
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate
 from portal.clients import names
-from portal.clients.models import Dossier, DossierAccess, DossierNameTerm, DossierStatus
+from portal.clients.models import Dossier, DossierAccess, DossierMembership, DossierNameTerm, DossierStatus
 from portal.clients.search import term_rows
 from portal.db.engine import make_engine, make_read_only_session_maker, make_session_maker
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
+from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserService
 from portal.jobs import runtime
 from portal.jobs.models import JobRun, JobStatus
@@ -66,6 +66,8 @@ TARGET_RATIO = 3.0
 PASSWORD = "mot-de-passe-de-bench"
 PARTNER = "associe@cabinet.fr"
 INSIDER = "confidentiel@cabinet.fr"
+COMPTABLE = "comptable@cabinet.fr"
+COMPTABLE_DOSSIERS = 150  # the dossiers of one collaborator, Comptable on them: "Mes dossiers"
 NAME_PREFIX = "boul"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,6 +154,7 @@ Rows = list[dict[str, Any]]
 class Dataset:
     entity_id: uuid.UUID
     partner_id: uuid.UUID
+    comptable_dossiers: int = 0
     sirens: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     match_names: set[str] = field(default_factory=set)
@@ -232,14 +235,16 @@ def _dossier_rows(rng: random.Random, insider_id: uuid.UUID, dataset: Dataset) -
 
 
 async def seed(engine: AsyncEngine, maker: Maker) -> Dataset:
-    """The partner, the person the confidential dossiers are granted to, 50,000 dossiers, the firm."""
+    """The partner, the person the confidential dossiers are granted to, a Comptable, 50,000 dossiers, the firm."""
     async with maker() as session, session.begin():
         users = UserService(session=session)
         partner = await users.create_user(email=PARTNER, name="Paule Associée", roles=[FirmRole.PARTNER],
                                           password=PASSWORD)  # fmt: skip
         insider = await users.create_user(email=INSIDER, name="Claire Confidentielle",
                                           roles=[FirmRole.COLLABORATOR], password=PASSWORD)  # fmt: skip
-        partner_id, insider_id = partner.id, insider.id
+        comptable = await users.create_user(email=COMPTABLE, name="Chloé Comptable", roles=[FirmRole.COLLABORATOR],
+                                            password=PASSWORD)  # fmt: skip
+        partner_id, insider_id, comptable_id = partner.id, insider.id, comptable.id
     dataset = Dataset(entity_id=uuid.UUID(str(uuid7())), partner_id=partner_id)
     rng = random.Random(20261123)  # noqa: S311 - reproducible test data, not secrets
     async with engine.begin() as connection:
@@ -248,6 +253,15 @@ async def seed(engine: AsyncEngine, maker: Maker) -> Dataset:
             await connection.execute(insert(DossierNameTerm), terms)
             if grants:
                 await connection.execute(insert(DossierAccess), grants)
+        ids = (await connection.execute(select(Dossier.id).order_by(Dossier.id))).scalars().all()
+        chosen = ids[1 :: len(ids) // COMPTABLE_DOSSIERS][:COMPTABLE_DOSSIERS]
+        now = dt.datetime.now(dt.UTC)
+        await connection.execute(
+            insert(DossierMembership),
+            [{"id": uuid.UUID(str(uuid7())), "created_at": now, "updated_at": now, "dossier_id": dossier_id,
+              "user_id": comptable_id, "role": DossierRole.ACCOUNTANT.value} for dossier_id in chosen],
+        )  # fmt: skip
+        dataset.comptable_dossiers = len(chosen)
     async with maker() as session, session.begin():
         session.add(Firm(name="Cabinet Bench", own_dossier_id=dataset.entity_id, billing_entity_id=dataset.entity_id))
     if engine.dialect.name == "postgresql":
@@ -293,6 +307,20 @@ async def pages_in_process(settings: Settings, paths: list[tuple[str, str]]) -> 
                 await client.get(path)
             samples = await time_requests(client, path, REQUESTS)
             print(f"    GET {path:<22} {describe_ms(samples)} {_verdict(percentile(samples, 0.95))} ({what})")
+
+
+async def comptable_pages_in_process(settings: Settings, dataset: Dataset) -> None:
+    """A collaborator without the firm-wide permission: the dossiers they are Comptable on, among 50,000."""
+    print(f"  as a Comptable on {dataset.comptable_dossiers} dossiers (server time), {REQUESTS} requests each:")
+    app = create_app(settings, background=False, embedded_worker=False, migrate_on_start=False)
+    async with serve_in_process(app) as client:
+        signed = await sign_in(client, COMPTABLE, PASSWORD)
+        assert signed.status_code in {302, 303}, signed.status_code
+        for path in ("/entreprises", "/entreprises/mes-dossiers", f"/entreprises/mes-dossiers?q={NAME_PREFIX}"):
+            for _ in range(WARM_UP):
+                await client.get(path)
+            samples = await time_requests(client, path, REQUESTS)
+            print(f"    GET {path:<31} {describe_ms(samples)} {_verdict(percentile(samples, 0.95))}")
 
 
 def http_app() -> Litestar:
@@ -476,6 +504,7 @@ async def main(settings: Settings) -> None:
     )
     paths = _search_paths(dataset)
     await pages_in_process(settings, paths)
+    await comptable_pages_in_process(settings, dataset)
     await pages_over_http(paths)
     job = await create_clients_job(settings, engine, maker, dataset)
     by_hand, duplicates = await create_clients_by_hand(engine, maker, dataset)
