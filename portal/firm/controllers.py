@@ -343,6 +343,10 @@ class UserController(Controller):
         return Redirect(f"/utilisateurs/{user.id}", status_code=303)
 
 
+# The token is in the address: no page after this one learns it, and no cache keeps it.
+LINK_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
 class InvitationLinkController(Controller):
     """The link of the invitation email: choose a password, and be signed in (public)."""
 
@@ -356,6 +360,7 @@ class InvitationLinkController(Controller):
             template_name="errors/error.html",
             context={"status": refused.status, "title": _(refused.title), "message": _(refused.message)},
             status_code=refused.status,
+            headers=LINK_HEADERS,
         )
 
     @get("/{token:str}", opt=PUBLIC, name="firm:invitation", media_type=MediaType.HTML)
@@ -365,7 +370,9 @@ class InvitationLinkController(Controller):
         except LinkError as refused:
             return self._refused(refused)
         return Template(
-            template_name="firm/invitation.html", context={"person": invitation.user, "token": token, "errors": {}}
+            template_name="firm/invitation.html",
+            context={"person": invitation.user, "token": token, "errors": {}},
+            headers=LINK_HEADERS,
         )
 
     @post("/{token:str}", opt=PUBLIC, name="firm:invitation_accept", media_type=MediaType.HTML)
@@ -386,7 +393,9 @@ class InvitationLinkController(Controller):
                 "token": token,
                 "errors": {refused.field or "general": refused.message},
             }
-            return Template(template_name="firm/invitation.html", context=context, status_code=422)
+            return Template(
+                template_name="firm/invitation.html", context=context, status_code=422, headers=LINK_HEADERS
+            )
         # Signed in as at the sign-in page: a fresh session id, bound to the person's epoch.
         request.clear_session()
         request.set_session({SESSION_USER_ID: str(user.id), SESSION_EPOCH: user.session_epoch})

@@ -472,6 +472,9 @@ async def test_the_link_page_refuses_bad_passwords_and_unknown_links(client: Cli
     assert page.status_code == 200
     assert "Choisissez votre mot de passe" in page.text
     assert "claire@exemple.fr" in page.text
+    # The link's token is in the address: never sent on as a referrer, never cached.
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
     token = CSRF_FIELD.search(page.text).group(1)  # type: ignore[union-attr]
 
     async def submit(password: str, confirmation: str) -> httpx.Response:
