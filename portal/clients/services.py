@@ -23,7 +23,7 @@ from portal.clients.policy import member, visible_count
 from portal.clients.schemas import DossierValues
 from portal.db.paging import Page, paginate
 from portal.firm.models import User, UserRole
-from portal.firm.roles import DossierRole
+from portal.firm.roles import DossierRole, in_order
 from portal.i18n import N_
 
 PAGE_SIZE = 50
@@ -189,8 +189,7 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         grouped: dict[uuid.UUID, tuple[User, list[DossierRole]]] = {}
         for user, role in rows:
             grouped.setdefault(user.id, (user, []))[1].append(role)
-        order = list(DossierRole)
-        return [Member(user, tuple(sorted(roles, key=order.index))) for user, roles in grouped.values()]
+        return [Member(user, tuple(in_order(roles))) for user, roles in grouped.values()]
 
     def _grantable(self, dossier: Dossier) -> Any:
         """Who may be put on ``dossier``'s access list: the firm's people, and those already tied to it.

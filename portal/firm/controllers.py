@@ -301,13 +301,14 @@ class UserController(Controller):
         media_type=MediaType.HTML,
     )
     async def reactivate(
-        self, request: Request[Any, Any, Any], users: NamedDependency[UserService], user_id: FromPath[uuid.UUID]
-    ) -> Redirect:
-        principal = principal_of(request)
-        user = await users.get_visible(principal, user_id)
-        await users.reactivate(principal, user)
-        flash(request, _("%(name)s est réactivé.") % {"name": user.name}, category="success")
-        return Redirect(f"/utilisateurs/{user.id}", status_code=303)
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        invitations: NamedDependency[InvitationService],
+        user_id: FromPath[uuid.UUID],
+    ) -> Any:
+        done = _("%(name)s est réactivé.")
+        return await self._act(request, users, invitations, user_id, action=users.reactivate, done=done)
 
     @post(
         "/{user_id:uuid}/roles/retirer",

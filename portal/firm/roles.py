@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from portal.i18n import N_
@@ -45,6 +46,12 @@ class DossierRole(StrEnum):
     def for_firm_dossier(self) -> bool | None:
         """True: only on the firm's own dossiers; False: only on client dossiers; None: on any."""
         return _PLACES[self]
+
+
+def in_order(roles: Iterable[DossierRole]) -> list[DossierRole]:
+    """Dossier roles in the order the portal lists them (Comptable first)."""
+    order = list(DossierRole)
+    return sorted(roles, key=order.index)
 
 
 _DOSSIER_LABELS = {

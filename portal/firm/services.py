@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -21,10 +21,10 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients.models import Dossier, DossierMembership
 from portal.clients.policy import visible
-from portal.db.paging import Page
+from portal.db.paging import Page, paginate
 from portal.firm.models import Firm, Invitation, User, UserRole
 from portal.firm.policy import seen_member
-from portal.firm.roles import DossierRole, FirmRole
+from portal.firm.roles import DossierRole, FirmRole, in_order
 from portal.i18n import N_, _
 
 PEOPLE_PAGE_SIZE = 50
@@ -228,11 +228,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             per_role = found.setdefault(user_id, {})
             summary = per_role.setdefault(role, RoleSummary(role=role, names=[], total=int(total)))
             summary.names.append(name)
-        order = list(DossierRole)
-        return {
-            user_id: sorted(per_role.values(), key=lambda summary: order.index(summary.role))
-            for user_id, per_role in found.items()
-        }
+        return {user_id: [per_role[role] for role in in_order(per_role)] for user_id, per_role in found.items()}
 
     async def get_visible(self, viewer: Principal, user_id: uuid.UUID) -> User:
         """The person, or 404 when there is none or ``viewer`` may not see them."""
@@ -254,27 +250,19 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             )
             .order_by(Dossier.sort_name, Dossier.id)
         )
-        total = int((await session.execute(select(func.count()).select_from(dossiers.subquery()))).scalar_one())
-        pages = max(1, -(-total // ROLES_PAGE_SIZE))
-        page = min(max(1, page), pages)
-        shown = list(
-            (await session.execute(dossiers.offset((page - 1) * ROLES_PAGE_SIZE).limit(ROLES_PAGE_SIZE))).scalars()
-        )
+        shown = await paginate(session, dossiers, page=page, page_size=ROLES_PAGE_SIZE)
         roles: dict[uuid.UUID, list[DossierRole]] = {}
-        if shown:
+        if shown.items:
             held = await session.execute(
                 select(DossierMembership.dossier_id, DossierMembership.role).where(
                     DossierMembership.user_id == user.id,
-                    DossierMembership.dossier_id.in_([dossier.id for dossier in shown]),
+                    DossierMembership.dossier_id.in_([dossier.id for dossier in shown.items]),
                 )
             )
             for dossier_id, role in held:
                 roles.setdefault(dossier_id, []).append(DossierRole(role))
-        order = list(DossierRole)
-        items = [
-            DossierRoles(dossier=dossier, roles=sorted(roles.get(dossier.id, []), key=order.index)) for dossier in shown
-        ]
-        return Page(items=items, total=total, page=page, page_size=ROLES_PAGE_SIZE)
+        items = [DossierRoles(dossier=dossier, roles=in_order(roles.get(dossier.id, []))) for dossier in shown.items]
+        return replace(shown, items=items)
 
     async def deactivate(self, actor: Principal, user: User) -> None:
         """Switch the person off: every open session of theirs ends at once; history and roles stay."""
