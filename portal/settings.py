@@ -8,6 +8,7 @@ local outbox. Production sets ``PORTAL_DATABASE_URL`` to PostgreSQL,
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,30 @@ def _load_secret_key(var_dir: Path) -> str:
     return key
 
 
+def _load_encryption_keys(var_dir: Path) -> tuple[str, ...]:
+    """``PORTAL_ENCRYPTION_KEYS`` (comma-separated Fernet keys, newest first), or one generated once into ``var/``."""
+    explicit = [key.strip() for key in os.environ.get("PORTAL_ENCRYPTION_KEYS", "").split(",") if key.strip()]
+    if explicit:
+        return tuple(explicit)
+    path = var_dir / "encryption_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(key)
+    return (path.read_text(encoding="ascii").strip(),)
+
+
+PENNYLANE_OAUTH_URL = "https://app.pennylane.com/oauth"
+PENNYLANE_API_URL = "https://app.pennylane.com/api/external/v2"
+SANDBOX_CLIENT_ID = "portail-cabinet-sandbox"
+SANDBOX_CLIENT_SECRET = "sandbox-secret-not-for-production"  # noqa: S105 - the local sandbox's own, public by design
+
 OUTBOX = "outbox"
 """``PORTAL_SMTP_URL`` of the embedded mode: emails are files in ``var/mail``, nothing is sent."""
 
@@ -95,6 +120,21 @@ class Settings:
     dev_mail_page: bool = False
     # Expense-note receipts: the largest file accepted, in bytes (PORTAL_RECEIPT_MAX_BYTES).
     receipt_max_bytes: int = 10 * 1024 * 1024
+    # Source connections (portal.integrations). ``sandbox`` serves the local stand-in of the outside
+    # services under /sandbox (make run, tests; never in production); the client's URLs point at it
+    # unless set explicitly.
+    sandbox: bool = False
+    pennylane_oauth_url: str = PENNYLANE_OAUTH_URL
+    pennylane_api_url: str = PENNYLANE_API_URL
+    pennylane_client_id: str = ""
+    pennylane_client_secret: str = ""
+    # A FEC export is polled this often until ready, for at most this long.
+    pennylane_poll_seconds: float = 2.0
+    pennylane_export_timeout_seconds: float = 600.0
+    # Secrets at rest (tokens of source connections): Fernet keys, the first encrypts, all decrypt.
+    encryption_keys: tuple[str, ...] = ()
+    # The largest FEC file accepted, in bytes (PORTAL_FEC_MAX_BYTES).
+    fec_max_bytes: int = 500 * 1024 * 1024
     templates_dir: Path = field(default=ROOT / "templates")
     static_dir: Path = field(default=ROOT / "static")
 
@@ -106,6 +146,11 @@ class Settings:
     def receipts_dir(self) -> Path:
         """Where expense-note receipts are stored, under server-chosen names."""
         return self.var_dir / "receipts"
+
+    @property
+    def imports_dir(self) -> Path:
+        """Where uploaded and downloaded FEC files wait for their import job."""
+        return self.var_dir / "imports"
 
     @property
     def broker_is_embedded(self) -> bool:
@@ -142,12 +187,15 @@ def load_settings() -> Settings:
     port = _env_int("PORTAL_PORT", 8000)
     smtp_url = _env("PORTAL_SMTP_URL", OUTBOX)
     local_outbox = smtp_url == OUTBOX or smtp_url.startswith("file://")
+    base_url = _env("PORTAL_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
+    sandbox = _env_bool("PORTAL_SANDBOX", default=False)
+    sandbox_url = f"{base_url}/sandbox/pennylane"
     return Settings(
         var_dir=var_dir,
         database_url=_env("PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'portal.sqlite3'}"),
         broker_url=_env("PORTAL_BROKER_URL", "stub"),
         secret_key=_load_secret_key(var_dir),
-        base_url=_env("PORTAL_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        base_url=base_url,
         port=port,
         debug=_env_bool("PORTAL_DEBUG", default=False),
         login_max_failures=_env_int("PORTAL_LOGIN_MAX_FAILURES", 5),
@@ -163,6 +211,19 @@ def load_settings() -> Settings:
         smtp_url=smtp_url,
         mail_from=_env("PORTAL_MAIL_FROM", "Portail Cabinet <portail@localhost>"),
         dev_mail_page=_env_bool("PORTAL_DEV_MAIL_PAGE", default=local_outbox),
+        sandbox=sandbox,
+        pennylane_oauth_url=_env(
+            "PORTAL_PENNYLANE_OAUTH_URL", f"{sandbox_url}/oauth" if sandbox else PENNYLANE_OAUTH_URL
+        ).rstrip("/"),
+        pennylane_api_url=_env(
+            "PORTAL_PENNYLANE_API_URL", f"{sandbox_url}/api/external/v2" if sandbox else PENNYLANE_API_URL
+        ).rstrip("/"),
+        pennylane_client_id=_env("PORTAL_PENNYLANE_CLIENT_ID", SANDBOX_CLIENT_ID if sandbox else ""),
+        pennylane_client_secret=_env("PORTAL_PENNYLANE_CLIENT_SECRET", SANDBOX_CLIENT_SECRET if sandbox else ""),
+        pennylane_poll_seconds=float(_env("PORTAL_PENNYLANE_POLL_SECONDS", "2")),
+        pennylane_export_timeout_seconds=float(_env("PORTAL_PENNYLANE_EXPORT_TIMEOUT_SECONDS", "600")),
+        encryption_keys=_load_encryption_keys(var_dir),
+        fec_max_bytes=_env_int("PORTAL_FEC_MAX_BYTES", 500 * 1024 * 1024),
     )
 
 
