@@ -36,10 +36,13 @@ from portal.db import migrate
 from portal.db.engine import make_engine, read_only_requests
 from portal.expenses.controllers import expense_routes
 from portal.firm.controllers import InvitationLinkController, SettingsController, UserController
+from portal.integrations.controllers import integration_routes
 from portal.jobs import outbox, runtime
 from portal.jobs.controllers import JobRunController
 from portal.jobs.scheduler import BackgroundLoop
+from portal.ledger.controllers import LedgerController
 from portal.mail.controllers import DevMailController
+from portal.sandbox import sandbox_router
 from portal.settings import Settings, get_settings
 from portal.web import errors
 from portal.web.context import after_request, before_request
@@ -145,6 +148,10 @@ def create_app(
             SettingsController,
             JobRunController,
             expense_routes(settings),
+            integration_routes(settings),
+            LedgerController,
+            # The local stand-in of Pennylane (make run, tests): never served in production.
+            *([sandbox_router(settings)] if settings.sandbox else []),
             # The local outbox, readable in the browser in development only (else: 404).
             *([DevMailController] if settings.mail_page_dir is not None else []),
             health,

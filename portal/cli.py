@@ -116,6 +116,103 @@ def user_create(email: str, name: str, roles: tuple[str, ...]) -> None:
     click.echo(f"Utilisateur créé : {created_email}")
 
 
+# --- FEC ------------------------------------------------------------------------------
+
+
+@main.group()
+def fec() -> None:
+    """FEC files (Fichier des Écritures Comptables)."""
+
+
+@fec.command("check")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", "filename", default=None, help="The file's name to check, if not FILE's own.")
+def fec_check(path: str, filename: str | None) -> None:
+    """Check FILE as a FEC (the DGFiP tester's rules, every entry balanced); exit 1 if it would be refused."""
+    from pathlib import Path
+
+    from babel.numbers import format_currency, format_decimal
+
+    from portal.ledger import fec as ledger_fec
+
+    report = ledger_fec.check(Path(path), filename=filename)
+
+    def euros(cents: int) -> str:
+        return format_currency(cents / 100, "EUR", locale="fr_FR")
+
+    def count(value: int) -> str:
+        return format_decimal(value, locale="fr_FR")
+
+    if report.column_count:
+        separator = "tabulation" if report.separator == "\t" else f"« {report.separator} »"
+        layout = "montant et sens" if report.layout == "amount_direction" else "débit et crédit"
+        columns = f"{report.column_count} colonnes ({report.variant}, {layout})"
+        click.echo(f"Fichier : {report.encoding}, {separator}, {columns}.")
+        click.echo(
+            f"{count(report.line_count)} lignes, {count(report.entry_count)} écritures, "
+            f"{count(report.journal_count)} journaux, {count(report.account_count)} comptes ; "
+            f"débit {euros(report.debit_total)}, crédit {euros(report.credit_total)}."
+        )
+        if report.first_date and report.last_date:
+            click.echo(f"Écritures du {report.first_date:%d/%m/%Y} au {report.last_date:%d/%m/%Y}.")
+    for issue in report.issues:
+        label = "Erreur" if issue.severity is ledger_fec.Severity.ERROR else "Alerte"
+        click.echo(f"  {label} : {issue.text()}")
+    shown = len(report.issues)
+    if report.error_count + report.warning_count > shown:
+        click.echo(f"  … et {count(report.error_count + report.warning_count - shown)} autres.")
+    verdict = "FEC accepté" if report.ok else "FEC refusé"
+    click.echo(f"{verdict} : {count(report.error_count)} erreur(s), {count(report.warning_count)} alerte(s).")
+    if not report.ok:
+        sys.exit(1)
+
+
+@fec.command("import")
+@click.option("--siren", required=True, help="The dossier's SIREN (or a SIRET of it).")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+def fec_import(siren: str, path: str) -> None:
+    """Import FILE into the dossier of SIREN, as an upload would (the same checks, all or nothing)."""
+    from pathlib import Path
+
+    from portal.ledger.commands import CommandError, find_dossier, import_path
+
+    settings = get_settings()
+    shown: dict[str, Any] = {"percent": -1, "step": None}
+
+    async def progress(done: int, total: int | None, step: str) -> None:
+        from portal.i18n import gettext
+
+        percent = round(100 * done / total) if total else 0
+        if percent // 10 != shown["percent"] // 10 or step != shown.get("step"):
+            click.echo(f"  {gettext(step)} : {done} / {total or '?'} lignes ({percent} %)")
+            shown.update(percent=percent, step=step)
+
+    async def work() -> tuple[str, int, int, str | None]:
+        import portal.db.models  # noqa: F401 - every model known, audit log on
+        from portal.db.engine import make_engine, make_session_maker
+
+        engine = make_engine(settings.database_url)
+        try:
+            sessions = make_session_maker(engine)
+            dossier = await find_dossier(sessions, siren)
+            imported = await import_path(settings, sessions, dossier, Path(path), progress=progress)
+            report = imported.record.report or {}
+            return (imported.outcome.status.value, int(report.get("error_count", 0)),
+                    int(report.get("line_count", 0)), dossier.name)  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    try:
+        status, errors, lines, name = _run(work)
+    except CommandError as refused:
+        raise click.ClickException(str(refused)) from refused
+    if status == "succeeded":
+        click.echo(f"Exercice importé dans le dossier {name} : {lines} lignes.")
+        return
+    click.echo(f"Import refusé ({errors} erreur(s)) : rien n'a été importé. Détail : portal fec check {path}", err=True)
+    sys.exit(1)
+
+
 # --- demo -----------------------------------------------------------------------------
 
 
@@ -134,6 +231,10 @@ def _seed_demo(settings: Settings) -> None:
     login = created or demo_module.demo_login(settings)
     if created:
         click.echo("Données de démonstration créées.")
+    if _run(lambda: demo_module.seed_ledger(settings)):
+        click.echo(
+            f"Exercice {demo_module.LEDGER_YEAR} de {demo_module.LEDGER_DOSSIER} importé (FEC de démonstration)."
+        )
     if login:
         click.echo(f"Connexion de démonstration : {login.email} / {login.password}")
         others = ", ".join(f"{email} ({roles[0].label.lower()})" for email, _name, roles in demo_module.PEOPLE[1:])
@@ -160,6 +261,10 @@ def run(host: str, port: int | None, with_demo: bool, reload: bool) -> None:
 
     from portal.db import migrate
 
+    if with_demo and not os.environ.get("PORTAL_SANDBOX"):
+        # The demo clicks through "Connecter Pennylane" offline: the local sandbox stands in for it.
+        os.environ["PORTAL_SANDBOX"] = "1"
+        get_settings.cache_clear()
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     if with_demo:

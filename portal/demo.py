@@ -142,3 +142,44 @@ async def _expense_note(session: AsyncSession, author_id: uuid.UUID, firm_dossie
     )
     await notes.add_mileage_line(author, note, trip)
     await notes.submit(author, note)
+
+
+# The fiscal year the demo's Comptabilité shows from the first start: Restaurant Le Cèdre's 2025,
+# as its accounting software (the Pennylane sandbox's books) would export it.
+LEDGER_DOSSIER = "Restaurant Le Cèdre"
+LEDGER_YEAR = 2025
+
+
+async def seed_ledger(settings: Settings) -> bool:
+    """Import that fiscal year through the same path as ``portal fec import``, once. True when it did."""
+    import datetime as dt  # noqa: PLC0415 - demo-only
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path as _Path  # noqa: PLC0415
+
+    from portal.db.engine import make_engine, make_session_maker  # noqa: PLC0415
+    from portal.ledger.commands import import_path  # noqa: PLC0415
+    from portal.ledger.models import FiscalYear  # noqa: PLC0415
+    from portal.sandbox.pennylane import data  # noqa: PLC0415
+
+    engine = make_engine(settings.database_url)
+    sessions = make_session_maker(engine)
+    try:
+        async with sessions() as session:
+            dossier = (await session.execute(select(Dossier).where(Dossier.name == LEDGER_DOSSIER))).scalar()
+            if (
+                dossier is None
+                or (
+                    await session.execute(select(FiscalYear.id).where(FiscalYear.dossier_id == dossier.id).limit(1))
+                ).first()
+            ):
+                return False
+        company = next(item for item in data.COMPANIES if item.siren == dossier.siren)
+        end = dt.date(LEDGER_YEAR, 12, 31)
+        text = data.fec_text(company.id, dt.date(LEDGER_YEAR, 1, 1), end)
+        with tempfile.TemporaryDirectory() as folder:
+            path = _Path(folder) / data.fec_file_name(company, end)
+            path.write_text(text, encoding="utf-8")
+            imported = await import_path(settings, sessions, dossier, path)
+        return imported.outcome.status.value == "succeeded"
+    finally:
+        await engine.dispose()

@@ -104,6 +104,7 @@ class Settings:
     base_url: str
     port: int
     debug: bool = False
+    broker_namespace: str = "dramatiq"  # Redis key prefix (PORTAL_BROKER_NAMESPACE): one per test worker
     # Sign-in throttling: this many failures within the window lock the pair (email, address).
     login_max_failures: int = 5
     login_window_seconds: int = 900
@@ -194,6 +195,7 @@ def load_settings() -> Settings:
         var_dir=var_dir,
         database_url=_env("PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'portal.sqlite3'}"),
         broker_url=_env("PORTAL_BROKER_URL", "stub"),
+        broker_namespace=_env("PORTAL_BROKER_NAMESPACE", "dramatiq"),
         secret_key=_load_secret_key(var_dir),
         base_url=base_url,
         port=port,

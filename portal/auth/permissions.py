@@ -12,6 +12,7 @@ class Permission(StrEnum):
     BILLING_CLIENTS_CREATE = "billing:client:create"
     BILLING_CLIENTS_READ = "billing:client:read"
     BILLING_DUPLICATES_RESOLVE = "billing:duplicate:resolve"
+    CONNECTIONS_MANAGE = "integrations:connection:manage"
     DOSSIERS_CREATE = "clients:dossier:create"
     DOSSIERS_EXPORT = "clients:dossier:export"
     DOSSIERS_READ = "clients:dossier:read"
@@ -20,6 +21,8 @@ class Permission(StrEnum):
     EXPENSES_FILE = "firm:expense_note:file"
     JOBS_READ_ALL = "jobs:run:read_all"
     JOBS_RUN_DIAGNOSTIC = "jobs:diagnostic:run"
+    LEDGER_EXPORT = "ledger:fec:export"
+    LEDGER_READ = "ledger:entry:read"
     SETTINGS_READ = "firm:settings:read"
     SETTINGS_UPDATE = "firm:settings:update"
     USERS_INVITE = "firm:user:invite"
@@ -32,6 +35,7 @@ LABELS: dict[Permission, str] = {
     Permission.BILLING_CLIENTS_CREATE: N_("Créer les clients de l'entité facturante"),
     Permission.BILLING_CLIENTS_READ: N_("Voir la base clients"),
     Permission.BILLING_DUPLICATES_RESOLVE: N_("Fusionner ou écarter les doublons potentiels"),
+    Permission.CONNECTIONS_MANAGE: N_("Connecter les sources d'un dossier et importer ses écritures"),
     Permission.DOSSIERS_CREATE: N_("Créer des dossiers"),
     Permission.DOSSIERS_EXPORT: N_("Exporter la liste des dossiers"),
     Permission.DOSSIERS_READ: N_("Voir les dossiers du cabinet"),
@@ -40,6 +44,8 @@ LABELS: dict[Permission, str] = {
     Permission.EXPENSES_FILE: N_("Déposer ses notes de frais"),
     Permission.JOBS_READ_ALL: N_("Voir tous les travaux en arrière-plan"),
     Permission.JOBS_RUN_DIAGNOSTIC: N_("Lancer le diagnostic du système"),
+    Permission.LEDGER_EXPORT: N_("Exporter le FEC d'un dossier"),
+    Permission.LEDGER_READ: N_("Voir les connexions et les écritures d'un dossier"),
     Permission.SETTINGS_READ: N_("Voir les paramètres du cabinet"),
     Permission.SETTINGS_UPDATE: N_("Modifier les paramètres du cabinet"),
     Permission.USERS_INVITE: N_("Inviter des utilisateurs"),

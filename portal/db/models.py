@@ -24,8 +24,12 @@ from portal.expenses import policy as expenses_policy
 from portal.expenses import receipts as expenses_receipts
 from portal.firm import models as firm_models
 from portal.firm import policy as firm_policy
+from portal.integrations import models as integrations_models
+from portal.integrations import policy as integrations_policy
 from portal.jobs import models as jobs_models
 from portal.jobs import policy as jobs_policy
+from portal.ledger import models as ledger_models
+from portal.ledger import policy as ledger_policy
 
 # Every session of every process that knows the models records audited changes, keeps
 # the dossier word index current and requests the client of every new dossier.
@@ -46,7 +50,11 @@ __all__ = [
     "expenses_policy",
     "firm_models",
     "firm_policy",
+    "integrations_models",
+    "integrations_policy",
     "jobs_models",
     "jobs_policy",
+    "ledger_models",
+    "ledger_policy",
     "metadata",
 ]

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -33,16 +32,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.audit.mixins import Audited
 from portal.clients.models import Dossier
-from portal.db.base import Base
+from portal.db.base import Base, string_enum
 from portal.expenses.categories import ExpenseCategory
 from portal.firm.models import User
 from portal.i18n import N_
 
 Money = Numeric(12, 2, asdecimal=True)
-
-
-def _enum(enum: type[StrEnum], length: int) -> Enum:
-    return Enum(enum, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class NoteStatus(StrEnum):
@@ -82,7 +77,7 @@ class ExpenseNote(Audited, Base):
     year: Mapped[int] = mapped_column(SmallInteger)
     sequence: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
-    status: Mapped[NoteStatus] = mapped_column(_enum(NoteStatus, 16), default=NoteStatus.DRAFT)
+    status: Mapped[NoteStatus] = mapped_column(string_enum(NoteStatus, 16), default=NoteStatus.DRAFT)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # The entry's date in the books: the (firm-local) day it was approved.
     accounting_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
@@ -132,7 +127,7 @@ class ExpenseLine(Audited, Base):
 
     note_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("expense_note.id", ondelete="CASCADE"))
     expense_date: Mapped[dt.date] = mapped_column(Date)
-    category: Mapped[ExpenseCategory] = mapped_column(_enum(ExpenseCategory, 32))
+    category: Mapped[ExpenseCategory] = mapped_column(string_enum(ExpenseCategory, 32))
     merchant: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str | None] = mapped_column(String(300), default=None)
     amount_ttc: Mapped[Decimal] = mapped_column(Money)
@@ -192,8 +187,8 @@ class ExpenseTransition(Base):
 
     note_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("expense_note.id", ondelete="CASCADE"))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    from_status: Mapped[NoteStatus] = mapped_column(_enum(NoteStatus, 16))
-    to_status: Mapped[NoteStatus] = mapped_column(_enum(NoteStatus, 16))
+    from_status: Mapped[NoteStatus] = mapped_column(string_enum(NoteStatus, 16))
+    to_status: Mapped[NoteStatus] = mapped_column(string_enum(NoteStatus, 16))
     comment: Mapped[str | None] = mapped_column(Text, default=None)
 
     actor: Mapped[User | None] = relationship(lazy="joined")

@@ -34,14 +34,15 @@ from portal.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def make_broker(url: str) -> dramatiq.Broker:
+def make_broker(url: str, namespace: str = "dramatiq") -> dramatiq.Broker:
+    """The broker at ``url``; on Redis every key is prefixed with ``namespace`` (one per test worker)."""
     broker: dramatiq.Broker
     if url == "stub":
         broker = StubBroker()
     elif url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker  # noqa: PLC0415 - the client library only for the broker in use
 
-        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]  # dramatiq leaves RedisBroker.__init__ unannotated
+        broker = RedisBroker(url=url, namespace=namespace)  # type: ignore[no-untyped-call]  # dramatiq leaves RedisBroker.__init__ unannotated
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker  # noqa: PLC0415 - the client library only for the broker in use
 
@@ -95,7 +96,7 @@ def configure(settings: Settings) -> Runtime:
     import portal.jobs.catalog  # noqa: F401, PLC0415 - registers every job before actors are declared, not on import
 
     outbox.install()
-    broker = make_broker(settings.broker_url)
+    broker = make_broker(settings.broker_url, settings.broker_namespace)
     dramatiq.set_broker(broker)
     runtime = Runtime(settings=settings, broker=broker, sessions=LoopBoundSessions(settings.database_url))
     outbox.on_commit_with_pending(runtime.relay_requested.set)

@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 import portal.jobs.policy  # noqa: F401 - registers the JobRun restriction
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
-from portal.jobs.models import JobRun
+from portal.jobs.models import JobRun, JobStatus
 
 RECENT_LIMIT = 100
 
@@ -30,6 +30,17 @@ class JobRunService(SQLAlchemyAsyncRepositoryService[JobRun, JobRunRepository]):
     async def recent_for(self, principal: Principal) -> list[JobRun]:
         statement = self._visible(principal).order_by(JobRun.created_at.desc()).limit(RECENT_LIMIT)
         return list((await self.repository.session.execute(statement)).scalars())
+
+    async def unfinished_about(
+        self, principal: Principal, dossier_id: uuid.UUID, actor_names: tuple[str, ...]
+    ) -> list[JobRun]:
+        """The runs of ``actor_names`` about ``dossier_id`` not finished yet, that the person may follow."""
+        statement = self._visible(principal).where(
+            JobRun.dossier_id == dossier_id,
+            JobRun.actor_name.in_(actor_names),
+            JobRun.status.in_([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING]),
+        )
+        return list((await self.repository.session.execute(statement.order_by(JobRun.created_at))).scalars())
 
     async def get_for(self, principal: Principal, run_id: uuid.UUID) -> JobRun:
         """The run, or 404 when it does not exist or is not the person's to see."""

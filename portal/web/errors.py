@@ -14,7 +14,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
 )
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
 
 from portal.i18n import gettext as _
 
@@ -65,6 +65,13 @@ def not_found(request: Request[Any, Any, Any], _exc: NotFoundException) -> Respo
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return _page(
+            request,
+            exc.status_code,
+            _("Fichier trop volumineux"),
+            _("Le fichier envoyé dépasse la taille maximale acceptée : rien n'a été enregistré."),
+        )
     return _page(request, exc.status_code, _("Requête refusée"), _("La requête n'a pas pu être traitée."))
 
 

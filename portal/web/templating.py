@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from portal.auth.permissions import Permission
@@ -33,6 +35,15 @@ def local_date(value: dt.date | dt.datetime | None) -> str:
     return format_date(value, "dd/MM/yyyy", locale=get_locale())
 
 
+def cents(value: int | None) -> str:
+    """An amount kept in cents, as money: ``1 234,50 €``."""
+    return format_currency(Decimal(value or 0) / 100, "EUR", locale=get_locale())
+
+
+def number(value: int | Decimal | None) -> str:
+    return format_decimal(value or 0, locale=get_locale())
+
+
 def configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
@@ -48,6 +59,8 @@ def configure(engine: JinjaTemplateEngine) -> None:
     )
     env.filters["datetime"] = local_datetime
     env.filters["date"] = local_date
+    env.filters["cents"] = cents
+    env.filters["number"] = number
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
     env.trim_blocks = True
     env.lstrip_blocks = True

@@ -1,0 +1,467 @@
+"""Importing a FEC file into a dossier's ledger: all or nothing, never doubled.
+
+The steps are those a person watches on the Connexions page:
+
+1. *Analyse des fichiers*: the file is read once, as a stream, and validated as it goes;
+   its lines are loaded batch after batch (``COPY`` / ``executemany``) into a new
+   **staging** version of the fiscal year, which no page reads.
+2. *Configuration de la base de données*: journals, accounts (with their totals) and
+   entries are derived from the loaded lines in a few set-based ``INSERT … SELECT``.
+3. *Création des données comptables*: one short transaction retires the version the
+   import replaces and activates the new one; the old version is then deleted.
+
+A file with errors is refused whole: its staging version is deleted and the report,
+with line numbers, is kept with the import; the ledger is as it was. A crash or a retry
+finds the import unfinished, deletes what a previous attempt left in staging and starts
+again; a finished import is never redone. Two imports of the same fiscal year at once
+leave exactly one active version: the swap holds the dossier's row lock (PostgreSQL) or
+the database's write lock (SQLite), and a unique partial index backs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.audit.recorder import record
+from portal.clients.models import Dossier
+from portal.db.bulk import copy_rows, uuid_value
+from portal.i18n import N_
+from portal.ledger import fec
+from portal.ledger.models import (
+    Account,
+    Entry,
+    FiscalYear,
+    ImportStatus,
+    Journal,
+    LedgerImport,
+    Line,
+    VersionState,
+)
+
+log = logging.getLogger(__name__)
+
+STEP_ANALYSE = N_("Analyse des fichiers")
+STEP_DATABASE = N_("Configuration de la base de données")
+STEP_ENTRIES = N_("Création des données comptables")
+STEP_DONE = N_("Terminé")
+BATCH_SIZE = 20_000
+DELETE_CHUNK = 50_000
+# The columns of ``ledger_line`` in the order of ``fec.ROW_FIELDS``, after the fiscal year.
+LINE_COLUMNS = ("fiscal_year_id", *fec.ROW_FIELDS)
+
+OVERLAP = N_(
+    "Cet exercice (du %(start)s au %(end)s) chevauche l'exercice du %(other_start)s au %(other_end)s déjà importé "
+    "pour ce dossier : importez le même exercice (même date de clôture) pour le remplacer."
+)
+OUTSIDE = N_("%(count)s ligne(s) sont datées hors de l'exercice du %(start)s au %(end)s.")
+NO_PERIOD = N_("Impossible de déterminer l'exercice : le fichier ne contient aucune écriture datée.")
+FILE_MISSING = N_("Le fichier à importer n'est plus disponible : importez-le de nouveau.")
+
+Progress = Callable[[int, int | None, str], Awaitable[None]]
+Sessions = Callable[[], AsyncSession]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: ImportStatus
+    fiscal_year_id: uuid.UUID | None = None
+    replaced: bool = False
+    report: fec.Report | None = None
+
+
+async def _nothing(_done: int, _total: int | None, _step: str) -> None:
+    return None
+
+
+def count_lines(path: Path) -> int:
+    """Data lines in the file (for progress), counted on raw bytes: fast, no decoding. Blocking."""
+    newlines = returns = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            newlines += chunk.count(b"\n")
+            returns += chunk.count(b"\r")
+    breaks = newlines or returns
+    return max(0, breaks)  # the header's break balances a missing final one, near enough for progress
+
+
+def _fiscal_period(report: fec.Report, record: LedgerImport, dossier: Dossier) -> tuple[dt.date, dt.date] | None:
+    """The fiscal year the file is for: as asked, else the closing date in its name, else the dossier's closing."""
+    if record.period_start and record.period_end:
+        return record.period_start, record.period_end
+    end = record.period_end or report.closing_date
+    if end is None:
+        if report.first_date is None:
+            return None
+        end = _next_closing(report.first_date, dossier.closing_day, dossier.closing_month)
+    start = record.period_start or _year_before(end)
+    if report.first_date is not None and report.first_date < start and not record.period_start:
+        start = report.first_date  # a first fiscal year longer than twelve months
+    return start, end
+
+
+def _next_closing(after: dt.date, day: int, month: int) -> dt.date:
+    for year in (after.year, after.year + 1):
+        candidate = _clamped(year, month, day)
+        if candidate >= after:
+            return candidate
+    return _clamped(after.year + 1, month, day)
+
+
+def _clamped(year: int, month: int, day: int) -> dt.date:
+    while True:
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            day -= 1
+
+
+def _year_before(end: dt.date) -> dt.date:
+    return _clamped(end.year - 1, end.month, end.day) + dt.timedelta(days=1)
+
+
+async def _discard_staging(sessions: Sessions, import_id: uuid.UUID) -> None:
+    """Delete what an earlier attempt of this import left in staging."""
+    async with sessions() as session:
+        ids = list(
+            (
+                await session.execute(
+                    select(FiscalYear.id).where(
+                        FiscalYear.import_id == import_id, FiscalYear.state == VersionState.STAGING
+                    )
+                )
+            ).scalars()
+        )
+    for fiscal_year_id in ids:
+        await delete_version(sessions, fiscal_year_id)
+
+
+async def delete_version(sessions: Sessions, fiscal_year_id: uuid.UUID) -> None:
+    """Delete a fiscal year version and everything below it, in short transactions (lines in chunks)."""
+    async with sessions() as session:
+        last = (
+            await session.execute(select(func.max(Line.line_no)).where(Line.fiscal_year_id == fiscal_year_id))
+        ).scalar()
+    upper = int(last or 0)
+    for start in range(0, upper + 1, DELETE_CHUNK):
+        async with sessions() as session, session.begin():
+            await session.execute(
+                delete(Line).where(
+                    Line.fiscal_year_id == fiscal_year_id, Line.line_no >= start, Line.line_no < start + DELETE_CHUNK
+                )
+            )
+    async with sessions() as session, session.begin():
+        for model in (Entry, Account, Journal):
+            await session.execute(delete(model).where(model.fiscal_year_id == fiscal_year_id))
+        await session.execute(delete(FiscalYear).where(FiscalYear.id == fiscal_year_id))
+
+
+async def _set_import(sessions: Sessions, import_id: uuid.UUID, **values: Any) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(update(LedgerImport).where(LedgerImport.id == import_id).values(**values))
+
+
+async def run_import(
+    sessions: Sessions, files_dir: Path, import_id: uuid.UUID, progress: Progress = _nothing
+) -> Outcome:
+    """Import the file of ``import_id`` (see the module's docstring). Idempotent; raises only on failures
+    worth retrying (database, disk); a bad file ends ``refused`` with its report."""
+    prepared = await _prepare(sessions, files_dir, import_id)
+    if isinstance(prepared, Outcome):
+        return prepared
+    record, dossier, path = prepared
+
+    async def step(done: int, total: int | None, name: str) -> None:
+        await _set_import(sessions, import_id, step=name, progress_done=done, progress_total=total)
+        await progress(done, total, name)
+
+    await _set_import(sessions, import_id, status=ImportStatus.RUNNING)
+    try:
+        reader = fec.FecFile.open(path, filename=record.filename)
+    except fec.FecFormatError as refused:
+        report = fec.check(path, filename=record.filename)  # the same error, as a report
+        await _refuse(sessions, import_id, report)
+        log.info("import %s refused: %s", import_id, refused.code)
+        return Outcome(status=ImportStatus.REFUSED, report=report)
+    with reader:
+        fiscal_year_id = await _stage(sessions, record)
+        loaded = await _load_lines(sessions, reader, fiscal_year_id, path, step)
+        report = reader.report
+
+    period = _fiscal_period(report, record, dossier) if report.ok else None
+    if report.ok and period is None:
+        report = _with_error(report, "no_period", NO_PERIOD)
+    if not report.ok or period is None:
+        await delete_version(sessions, fiscal_year_id)
+        await _refuse(sessions, import_id, report)
+        return Outcome(status=ImportStatus.REFUSED, report=report)
+
+    start, end = period
+    await step(loaded, loaded, STEP_DATABASE)
+    outside = await _derive(sessions, fiscal_year_id, start, end, report)
+    if outside:
+        report = _with_warning(report, "outside_fiscal_year", OUTSIDE, count=str(outside),
+                               start=f"{start:%d/%m/%Y}", end=f"{end:%d/%m/%Y}")  # fmt: skip
+    await step(loaded, loaded, STEP_ENTRIES)
+    version = Version(dossier_id=record.dossier_id, import_id=import_id, fiscal_year_id=fiscal_year_id,
+                      start=start, end=end)  # fmt: skip
+    swapped = await _activate(sessions, version, report)
+    if swapped is None:
+        return Outcome(status=ImportStatus.REFUSED, report=report)
+    for retired_id in swapped:
+        await delete_version(sessions, retired_id)
+    await step(loaded, loaded, STEP_DONE)
+    return Outcome(status=ImportStatus.SUCCEEDED, fiscal_year_id=fiscal_year_id, replaced=bool(swapped), report=report)
+
+
+async def _prepare(
+    sessions: Sessions, files_dir: Path, import_id: uuid.UUID
+) -> tuple[LedgerImport, Dossier, Path] | Outcome:
+    """The import, its dossier and its file, unless there is nothing (more) to do."""
+    async with sessions() as session:
+        record = await session.get(LedgerImport, import_id)
+        dossier = await session.get(Dossier, record.dossier_id) if record is not None else None
+    if record is None or dossier is None:
+        return Outcome(status=ImportStatus.FAILED)
+    if record.status.is_final:
+        return Outcome(status=record.status)
+    await _discard_staging(sessions, import_id)
+    path = files_dir / record.storage_name if record.storage_name else None
+    if path is None or not path.is_file():
+        await _set_import(
+            sessions, import_id, status=ImportStatus.FAILED, error=FILE_MISSING, finished_at=dt.datetime.now(dt.UTC)
+        )
+        return Outcome(status=ImportStatus.FAILED)
+    return record, dossier, path
+
+
+async def _stage(sessions: Sessions, record: LedgerImport) -> uuid.UUID:
+    """A new, invisible version of the fiscal year for the lines to land in."""
+    async with sessions() as session, session.begin():
+        version = FiscalYear(
+            dossier_id=record.dossier_id,
+            # Placeholders until the file has been read; staging versions are never shown.
+            start_date=record.period_start or dt.date(1900, 1, 1),
+            end_date=record.period_end or dt.date(1900, 1, 1),
+            state=VersionState.STAGING,
+            source=record.source,
+            import_id=record.id,
+        )
+        session.add(version)
+        await session.flush()
+        return version.id
+
+
+async def _load_lines(
+    sessions: Sessions,
+    reader: fec.FecFile,
+    fiscal_year_id: uuid.UUID,
+    path: Path,
+    step: Callable[[int, int | None, str], Awaitable[None]],
+) -> int:
+    """Stream the file's lines into the staging version, batch by batch; returns how many."""
+    total = await anyio.to_thread.run_sync(count_lines, path)
+    await step(0, total, STEP_ANALYSE)
+    loaded = 0
+    # Reading and checking the next batch (in a thread) overlaps with writing this one.
+    loop = asyncio.get_running_loop()
+    batches = reader.batches(BATCH_SIZE)
+    pending = loop.run_in_executor(None, next, batches, None)
+    try:
+        while (batch := await pending) is not None:
+            pending = loop.run_in_executor(None, next, batches, None)
+            async with sessions() as session, session.begin():
+                key = uuid_value(session, fiscal_year_id)
+                await copy_rows(session, Line.__tablename__, LINE_COLUMNS, [(key, *row) for row in batch])
+            loaded += len(batch)
+            await step(loaded, max(total, loaded), STEP_ANALYSE)
+    finally:
+        with contextlib.suppress(Exception):  # never close the file under a read still running
+            await pending
+    return loaded
+
+
+def _with_error(report: fec.Report, code: str, message: str, **params: str) -> fec.Report:
+    report.issues.append(fec.Issue(fec.Severity.ERROR, code, message, params, None, None))
+    report.error_count += 1
+    return report
+
+
+def _with_warning(report: fec.Report, code: str, message: str, **params: str) -> fec.Report:
+    report.issues.append(fec.Issue(fec.Severity.WARNING, code, message, params, None, None))
+    report.warning_count += 1
+    return report
+
+
+async def _refuse(sessions: Sessions, import_id: uuid.UUID, report: fec.Report) -> None:
+    await _set_import(
+        sessions, import_id, status=ImportStatus.REFUSED, report=report.to_dict(), step=None,
+        finished_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+
+
+async def _derive(
+    sessions: Sessions, fiscal_year_id: uuid.UUID, start: dt.date, end: dt.date, report: fec.Report
+) -> int:
+    """Journals, accounts and entries of the version, from its lines; returns the lines dated outside the year."""
+    of_version = Line.fiscal_year_id == fiscal_year_id
+    async with sessions() as session, session.begin():
+        await session.execute(
+            insert(Journal).from_select(
+                ["fiscal_year_id", "code", "label", "entry_count"],
+                select(
+                    Line.fiscal_year_id, Line.journal_code, func.coalesce(func.max(Line.journal_label), ""),
+                    func.count(func.distinct(Line.entry_number)),
+                ).where(of_version).group_by(Line.fiscal_year_id, Line.journal_code),
+            )
+        )  # fmt: skip
+        await session.execute(
+            insert(Account).from_select(
+                ["fiscal_year_id", "number", "label", "debit_total", "credit_total", "line_count"],
+                select(
+                    Line.fiscal_year_id, Line.account_number, func.coalesce(func.max(Line.account_label), ""),
+                    func.sum(Line.debit), func.sum(Line.credit), func.count(),
+                ).where(of_version).group_by(Line.fiscal_year_id, Line.account_number),
+            )
+        )  # fmt: skip
+        await session.execute(
+            insert(Entry).from_select(
+                ["fiscal_year_id", "journal_code", "number", "entry_date", "label", "piece_ref", "first_line_no",
+                 "line_count", "debit_total", "credit_total"],
+                select(
+                    Line.fiscal_year_id, Line.journal_code, Line.entry_number, func.min(Line.entry_date), literal(""),
+                    func.min(Line.piece_ref), func.min(Line.line_no), func.count(), func.sum(Line.debit),
+                    func.sum(Line.credit),
+                ).where(of_version).group_by(Line.fiscal_year_id, Line.journal_code, Line.entry_number),
+            )
+        )  # fmt: skip
+        first = (
+            select(func.coalesce(Line.label, ""))
+            .where(Line.fiscal_year_id == Entry.fiscal_year_id, Line.line_no == Entry.first_line_no)
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(Entry).where(Entry.fiscal_year_id == fiscal_year_id).values(label=first),
+            execution_options={"synchronize_session": False},
+        )
+        outside = (
+            await session.execute(
+                select(func.count())
+                .select_from(Line)
+                .where(of_version, or_(Line.entry_date < start, Line.entry_date > end))
+            )
+        ).scalar_one()
+        counts = (
+            await session.execute(
+                select(
+                    select(func.count()).select_from(Journal).where(Journal.fiscal_year_id == fiscal_year_id)
+                    .scalar_subquery(),
+                    select(func.count()).select_from(Account).where(Account.fiscal_year_id == fiscal_year_id)
+                    .scalar_subquery(),
+                    select(func.count()).select_from(Entry).where(Entry.fiscal_year_id == fiscal_year_id)
+                    .scalar_subquery(),
+                )
+            )
+        ).one()  # fmt: skip
+        await session.execute(
+            update(FiscalYear)
+            .where(FiscalYear.id == fiscal_year_id)
+            .values(
+                start_date=start, end_date=end, line_count=report.line_count, debit_total=report.debit_total,
+                credit_total=report.credit_total, journal_count=counts[0], account_count=counts[1],
+                entry_count=counts[2], cash_basis=None if report.variant == "BIC" else report.variant,
+            )
+        )  # fmt: skip
+    return int(outside)
+
+
+@dataclass(frozen=True)
+class Version:
+    """The staging version an import wrote, and the fiscal year it is for."""
+
+    dossier_id: uuid.UUID
+    import_id: uuid.UUID
+    fiscal_year_id: uuid.UUID
+    start: dt.date
+    end: dt.date
+
+
+async def _activate(sessions: Sessions, version: Version, report: fec.Report) -> list[uuid.UUID] | None:
+    """Retire the active version of the same fiscal year and activate the new one, in one transaction.
+
+    Returns the retired versions (to delete), or None when the new one overlaps another
+    fiscal year already imported (then nothing changed and the import is refused).
+    """
+    dossier_id, import_id, fiscal_year_id = version.dossier_id, version.import_id, version.fiscal_year_id
+    start, end = version.start, version.end
+    async with sessions() as session, session.begin():
+        lock = select(Dossier.id).where(Dossier.id == dossier_id)
+        if session.get_bind().dialect.name == "postgresql":
+            lock = lock.with_for_update()
+        await session.execute(lock)
+        active = FiscalYear.state == VersionState.ACTIVE
+        same = list(
+            (
+                await session.execute(
+                    select(FiscalYear.id).where(FiscalYear.dossier_id == dossier_id, active, FiscalYear.end_date == end)
+                )
+            ).scalars()
+        )
+        other = (
+            await session.execute(
+                select(FiscalYear).where(
+                    FiscalYear.dossier_id == dossier_id,
+                    active,
+                    FiscalYear.end_date != end,
+                    and_(FiscalYear.start_date <= end, FiscalYear.end_date >= start),
+                )
+            )
+        ).scalar()
+        if other is not None:
+            refused = _with_error(
+                report, "overlap", OVERLAP, start=f"{start:%d/%m/%Y}", end=f"{end:%d/%m/%Y}",
+                other_start=f"{other.start_date:%d/%m/%Y}", other_end=f"{other.end_date:%d/%m/%Y}",
+            )  # fmt: skip
+            await session.execute(
+                update(LedgerImport)
+                .where(LedgerImport.id == import_id)
+                .values(status=ImportStatus.REFUSED, report=refused.to_dict(), step=None,
+                        finished_at=dt.datetime.now(dt.UTC))
+            )  # fmt: skip
+        else:
+            now = dt.datetime.now(dt.UTC)
+            if same:
+                await session.execute(
+                    update(FiscalYear).where(FiscalYear.id.in_(same)).values(state=VersionState.RETIRED)
+                )
+            await session.execute(
+                update(FiscalYear)
+                .where(FiscalYear.id == fiscal_year_id)
+                .values(state=VersionState.ACTIVE, activated_at=now)
+            )
+            await session.execute(
+                update(LedgerImport)
+                .where(LedgerImport.id == import_id)
+                .values(status=ImportStatus.SUCCEEDED, report=report.to_dict(), replaced=bool(same),
+                        finished_at=now)
+            )  # fmt: skip
+            record(
+                session, "ledger.fiscal_year_imported", object_type="ledger_fiscal_year",
+                object_id=str(fiscal_year_id), dossier_id=dossier_id, start=start, end=end,
+                lines=report.line_count, replaced=bool(same), import_id=str(import_id),
+            )  # fmt: skip
+    if other is not None:
+        await delete_version(sessions, fiscal_year_id)
+        return None
+    return same

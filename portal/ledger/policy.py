@@ -1,0 +1,32 @@
+"""Who sees a dossier's ledger and imports: whoever may act on the dossier with the permission asked.
+
+A fiscal year or an import belongs to its dossier: it is visible exactly when the dossier
+is, for that permission (firm-wide, or through a role on that dossier), so a
+confidential dossier's ledger never shows to someone it is hidden from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restriction_for
+from portal.clients.models import Dossier
+from portal.clients.policy import visible
+from portal.ledger.models import FiscalYear, LedgerImport
+
+
+def visible_dossier_ids(principal: Principal, permission: Permission) -> Select[Any]:
+    return select(Dossier.id).where(visible(principal, permission))
+
+
+@restriction_for(FiscalYear)
+def _fiscal_years(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
+    return statement.where(FiscalYear.dossier_id.in_(visible_dossier_ids(principal, permission)))
+
+
+@restriction_for(LedgerImport)
+def _imports(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
+    return statement.where(LedgerImport.dossier_id.in_(visible_dossier_ids(principal, permission)))

@@ -1,0 +1,191 @@
+"""Reading a dossier's ledger and asking for imports, as the person asking is allowed to."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.exceptions import NotFoundException
+from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import portal.ledger.policy  # noqa: F401 - registers the ledger restrictions
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restrict
+from portal.clients.models import Dossier
+from portal.db.paging import Page, paginate
+from portal.jobs.outbox import enqueue
+from portal.ledger import fec
+from portal.ledger.models import (
+    Account,
+    Entry,
+    FiscalYear,
+    ImportStatus,
+    Journal,
+    LedgerImport,
+    LedgerSource,
+    Line,
+    VersionState,
+)
+
+ENTRIES_PAGE_SIZE = 50
+RECENT_IMPORTS = 20
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    journal: str = ""
+    account: str = ""
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class EntryWithLines:
+    entry: Entry
+    lines: list[Line]
+
+
+class LedgerService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- fiscal years -----------------------------------------------------------------
+
+    async def fiscal_years(self, principal: Principal, dossier_id: uuid.UUID) -> list[FiscalYear]:
+        """The dossier's active fiscal years, latest first."""
+        statement = restrict(select(FiscalYear), principal, Permission.LEDGER_READ, FiscalYear).where(
+            FiscalYear.dossier_id == dossier_id, FiscalYear.state == VersionState.ACTIVE
+        )
+        return list((await self.session.execute(statement.order_by(FiscalYear.end_date.desc()))).scalars())
+
+    async def get_fiscal_year(
+        self, principal: Principal, fiscal_year_id: uuid.UUID, permission: Permission = Permission.LEDGER_READ
+    ) -> FiscalYear:
+        """An active fiscal year, or 404 (missing, replaced, or its dossier not the person's to see)."""
+        statement = restrict(select(FiscalYear), principal, permission, FiscalYear).where(
+            FiscalYear.id == fiscal_year_id, FiscalYear.state == VersionState.ACTIVE
+        )
+        fiscal_year = (await self.session.execute(statement)).scalar_one_or_none()
+        if fiscal_year is None:
+            raise NotFoundException
+        return fiscal_year
+
+    async def journals(self, fiscal_year: FiscalYear) -> list[Journal]:
+        statement = select(Journal).where(Journal.fiscal_year_id == fiscal_year.id).order_by(Journal.code)
+        return list((await self.session.execute(statement)).scalars())
+
+    async def accounts(self, fiscal_year: FiscalYear) -> list[Account]:
+        statement = select(Account).where(Account.fiscal_year_id == fiscal_year.id).order_by(Account.number)
+        return list((await self.session.execute(statement)).scalars())
+
+    async def entries_page(self, fiscal_year: FiscalYear, filters: EntryFilter, *, page: int) -> Page[EntryWithLines]:
+        """One page of the fiscal year's entries in date order, each with its lines."""
+        statement: Select[Any] = select(Entry).where(Entry.fiscal_year_id == fiscal_year.id)
+        if filters.journal:
+            statement = statement.where(Entry.journal_code == filters.journal)
+        matching_lines = []
+        if filters.account:
+            matching_lines.append(Line.account_number.startswith(filters.account, autoescape=True))
+        if filters.query:
+            words = f"%{filters.query.strip()}%"
+            matching_lines.append(or_(Line.label.ilike(words), Line.piece_ref.ilike(words)))
+        if matching_lines:
+            keys = select(Line.journal_code, Line.entry_number).where(
+                Line.fiscal_year_id == fiscal_year.id, *matching_lines
+            )
+            statement = statement.where(tuple_(Entry.journal_code, Entry.number).in_(keys))
+        statement = statement.order_by(Entry.entry_date, Entry.first_line_no)
+        result = await paginate(self.session, statement, page=page, page_size=ENTRIES_PAGE_SIZE)
+        entries: list[Entry] = result.items
+        lines: dict[tuple[str, str], list[Line]] = {}
+        if entries:
+            rows = await self.session.execute(
+                select(Line)
+                .where(
+                    Line.fiscal_year_id == fiscal_year.id,
+                    tuple_(Line.journal_code, Line.entry_number).in_([(e.journal_code, e.number) for e in entries]),
+                )
+                .order_by(Line.line_no)
+            )
+            for line in rows.scalars():
+                lines.setdefault((line.journal_code, line.entry_number), []).append(line)
+        items = [EntryWithLines(entry, lines.get((entry.journal_code, entry.number), [])) for entry in entries]
+        return Page(items=items, total=result.total, page=result.page, page_size=result.page_size)
+
+    async def export_rows(self, fiscal_year: FiscalYear, *, chunk: int = 5_000) -> AsyncIterator[tuple[Any, ...]]:
+        """The version's lines as FEC rows (``fec.ROW_FIELDS`` order), streamed in file order."""
+        columns = [getattr(Line, name) for name in fec.ROW_FIELDS]
+        statement = (
+            select(*columns)
+            .where(Line.fiscal_year_id == fiscal_year.id)
+            .order_by(Line.line_no)
+            .execution_options(yield_per=chunk)
+        )
+        result = await self.session.stream(statement)
+        async for row in result:
+            yield tuple(row)
+
+    # --- imports ----------------------------------------------------------------------
+
+    async def recent_imports(self, principal: Principal, dossier_id: uuid.UUID) -> list[LedgerImport]:
+        statement = restrict(select(LedgerImport), principal, Permission.LEDGER_READ, LedgerImport).where(
+            LedgerImport.dossier_id == dossier_id
+        )
+        statement = statement.order_by(LedgerImport.created_at.desc()).limit(RECENT_IMPORTS)
+        return list((await self.session.execute(statement)).scalars())
+
+    async def get_import(self, principal: Principal, dossier_id: uuid.UUID, import_id: uuid.UUID) -> LedgerImport:
+        statement = restrict(select(LedgerImport), principal, Permission.LEDGER_READ, LedgerImport).where(
+            LedgerImport.id == import_id, LedgerImport.dossier_id == dossier_id
+        )
+        record = (await self.session.execute(statement)).scalar_one_or_none()
+        if record is None:
+            raise NotFoundException
+        return record
+
+    async def fiscal_year_of(self, record: LedgerImport) -> FiscalYear | None:
+        """The active version this import produced, if it is still the current one."""
+        statement = select(FiscalYear).where(FiscalYear.import_id == record.id, FiscalYear.state == VersionState.ACTIVE)
+        fiscal_year: FiscalYear | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return fiscal_year
+
+    async def request_import(
+        self,
+        principal: Principal | None,
+        dossier: Dossier,
+        *,
+        source: LedgerSource,
+        filename: str,
+        storage_name: str,
+        size_bytes: int,
+        period_start: dt.date | None = None,
+        period_end: dt.date | None = None,
+        connection_id: uuid.UUID | None = None,
+        enqueue_job: bool = True,
+    ) -> LedgerImport:
+        """Record the import of a stored file and ask a worker for it, in the caller's transaction."""
+        record = LedgerImport(
+            dossier_id=dossier.id, source=source, filename=filename, storage_name=storage_name,
+            size_bytes=size_bytes, period_start=period_start, period_end=period_end, connection_id=connection_id,
+            created_by_id=principal.user_id if principal else None, status=ImportStatus.QUEUED,
+        )  # fmt: skip
+        self.session.add(record)
+        await self.session.flush()
+        if enqueue_job:
+            run = await enqueue(
+                self.session, "ledger.import_fec", created_by_id=record.created_by_id, dossier_id=dossier.id,
+                import_id=str(record.id),
+            )  # fmt: skip
+            record.job_run_id = run.id
+            await self.session.flush()
+        return record
+
+    async def unfinished_imports(self, dossier_id: uuid.UUID) -> int:
+        statement = select(func.count()).where(
+            LedgerImport.dossier_id == dossier_id,
+            and_(LedgerImport.status.in_([ImportStatus.QUEUED, ImportStatus.RUNNING])),
+        )
+        return int((await self.session.execute(statement)).scalar_one())

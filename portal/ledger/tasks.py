@@ -1,0 +1,74 @@
+"""Background work of the ledger: importing a FEC file (uploaded, from Pennylane, or a command)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+
+from portal.i18n import N_
+from portal.jobs.context import JobContext
+from portal.jobs.registry import job
+from portal.ledger.files import ImportFiles
+from portal.ledger.importer import run_import
+from portal.ledger.models import ImportStatus, LedgerImport
+
+RESULT = N_("Résultat")
+LINES = N_("Lignes")
+ENTRIES = N_("Écritures")
+ERRORS = N_("Erreurs")
+WARNINGS = N_("Avertissements")
+IMPORTED = N_("Exercice importé")
+REPLACED = N_("Exercice importé (il remplace l'import précédent)")
+REFUSED = N_("Fichier refusé : rien n'a été importé")
+FAILED = N_("L'import a échoué")
+
+
+def import_files(ctx: JobContext) -> ImportFiles:
+    return ImportFiles(ctx.settings.imports_dir, max_bytes=ctx.settings.fec_max_bytes)
+
+
+async def import_one(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
+    """Run one import with the job's progress; the summary counts what the report says."""
+
+    async def progress(done: int, total: int | None, step: str) -> None:
+        await ctx.progress(done, total, step=step)
+
+    files = import_files(ctx)
+    try:
+        outcome = await run_import(ctx.session, files.root, import_id, progress)
+    except Exception as exc:
+        if ctx.attempt > ctx.settings.job_max_retries:  # the last attempt: the import ends failed, visibly
+            async with ctx.session() as session, session.begin():
+                await session.execute(
+                    update(LedgerImport)
+                    .where(LedgerImport.id == import_id, LedgerImport.status.in_([ImportStatus.QUEUED,
+                                                                                  ImportStatus.RUNNING]))
+                    .values(status=ImportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:1000], step=None,
+                            finished_at=dt.datetime.now(dt.UTC))
+                )  # fmt: skip
+        raise
+    async with ctx.reader() as session:
+        record = await session.get(LedgerImport, import_id)
+    if record is not None and record.status.is_final and record.storage_name:
+        files.discard(record.storage_name)  # a corrected file is uploaded anew; nothing waits on this one
+    summary: dict[str, Any] = {}
+    if outcome.status is ImportStatus.SUCCEEDED:
+        summary[RESULT] = REPLACED if outcome.replaced else IMPORTED
+    elif outcome.status is ImportStatus.REFUSED:
+        summary[RESULT] = REFUSED
+    else:
+        summary[RESULT] = FAILED
+    if outcome.report is not None:
+        summary |= {LINES: outcome.report.line_count, ENTRIES: outcome.report.entry_count,
+                    ERRORS: outcome.report.error_count, WARNINGS: outcome.report.warning_count}  # fmt: skip
+    return summary
+
+
+@job("ledger.import_fec", title=N_("Import d'un FEC"))
+async def import_fec(ctx: JobContext, import_id: str) -> dict[str, Any]:
+    summary = await import_one(ctx, uuid.UUID(import_id))
+    await ctx.count(**summary)
+    return summary
