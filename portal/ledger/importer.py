@@ -25,7 +25,7 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,11 @@ STEP_ANALYSE = N_("Analyse des fichiers")
 STEP_DATABASE = N_("Configuration de la base de données")
 STEP_ENTRIES = N_("Création des données comptables")
 STEP_DONE = N_("Terminé")
-BATCH_SIZE = 20_000
+# Lines read and checked per batch (small batches stay in the processor's caches) and written per
+# transaction; progress is recorded every PROGRESS_EVERY lines, not for every batch.
+BATCH_SIZE = 2_000
+WRITE_ROWS = 20_000
+PROGRESS_EVERY = 100_000
 DELETE_CHUNK = 50_000
 # The columns of ``ledger_line`` in the order of ``fec.ROW_FIELDS``, after the fiscal year.
 LINE_COLUMNS = ("fiscal_year_id", *fec.ROW_FIELDS)
@@ -209,13 +213,13 @@ async def run_import(
 
     start, end = period
     await step(loaded, loaded, STEP_DATABASE)
-    outside = await _derive(sessions, fiscal_year_id, start, end, report)
+    version = Version(dossier_id=record.dossier_id, import_id=record.id, fiscal_year_id=fiscal_year_id,
+                      start=start, end=end)  # fmt: skip
+    outside = await _derive(sessions, version, report, loaded)
     if outside:
         report = _with_warning(report, "outside_fiscal_year", OUTSIDE, count=str(outside),
                                start=f"{start:%d/%m/%Y}", end=f"{end:%d/%m/%Y}")  # fmt: skip
     await step(loaded, loaded, STEP_ENTRIES)
-    version = Version(dossier_id=record.dossier_id, import_id=import_id, fiscal_year_id=fiscal_year_id,
-                      start=start, end=end)  # fmt: skip
     swapped = await _activate(sessions, version, report)
     if swapped is None:
         return Outcome(status=ImportStatus.REFUSED, report=report)
@@ -244,6 +248,25 @@ async def _prepare(
         )
         return Outcome(status=ImportStatus.FAILED)
     return record, dossier, path
+
+
+def _many(batches: Iterator[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]] | None:
+    """The next few batches of checked lines (a few thousand), or None at the end. Runs in a thread."""
+    rows: list[tuple[Any, ...]] = []
+    for batch in batches:
+        rows.extend(batch)
+        if len(rows) >= WRITE_ROWS // 2:
+            break
+    return rows or None
+
+
+async def _write(sessions: Sessions, fiscal_year_id: uuid.UUID, rows: list[tuple[Any, ...]], loaded: int) -> int:
+    """Write ``rows`` into the staging version in one transaction; the lines loaded so far."""
+    if rows:
+        async with sessions() as session, session.begin():
+            key = uuid_value(session, fiscal_year_id)
+            await copy_rows(session, Line.__tablename__, LINE_COLUMNS, [(key, *row) for row in rows])
+    return loaded + len(rows)
 
 
 async def _stage(sessions: Sessions, record: LedgerImport) -> uuid.UUID:
@@ -277,15 +300,22 @@ async def _load_lines(
     # Reading and checking the next batch (in a thread) overlaps with writing this one.
     loop = asyncio.get_running_loop()
     batches = reader.batches(BATCH_SIZE)
-    pending = loop.run_in_executor(None, next, batches, None)
+    pending = loop.run_in_executor(None, _many, batches)
+    rows: list[tuple[Any, ...]] = []
+    reported = 0
     try:
         while (batch := await pending) is not None:
-            pending = loop.run_in_executor(None, next, batches, None)
-            async with sessions() as session, session.begin():
-                key = uuid_value(session, fiscal_year_id)
-                await copy_rows(session, Line.__tablename__, LINE_COLUMNS, [(key, *row) for row in batch])
-            loaded += len(batch)
-            await step(loaded, max(total, loaded), STEP_ANALYSE)
+            pending = loop.run_in_executor(None, _many, batches)
+            rows.extend(batch)
+            if len(rows) < WRITE_ROWS:
+                continue
+            loaded = await _write(sessions, fiscal_year_id, rows, loaded)
+            rows = []
+            if loaded - reported >= PROGRESS_EVERY:
+                reported = loaded
+                await step(loaded, max(total, loaded), STEP_ANALYSE)
+        loaded = await _write(sessions, fiscal_year_id, rows, loaded)
+        await step(loaded, max(total, loaded), STEP_ANALYSE)
     finally:
         with contextlib.suppress(Exception):  # never close the file under a read still running
             await pending
@@ -311,19 +341,55 @@ async def _refuse(sessions: Sessions, import_id: uuid.UUID, report: fec.Report) 
     )  # fmt: skip
 
 
-async def _derive(
-    sessions: Sessions, fiscal_year_id: uuid.UUID, start: dt.date, end: dt.date, report: fec.Report
-) -> int:
-    """Journals, accounts and entries of the version, from its lines; returns the lines dated outside the year."""
+@dataclass(frozen=True)
+class Version:
+    """The staging version an import wrote, and the fiscal year it is for."""
+
+    dossier_id: uuid.UUID
+    import_id: uuid.UUID
+    fiscal_year_id: uuid.UUID
+    start: dt.date
+    end: dt.date
+
+
+async def _derive(sessions: Sessions, version: Version, report: fec.Report, lines: int) -> int:
+    """Entries, journals and accounts of the version, from its lines, in two passes over them (entries,
+    accounts) and joins on the entries' first lines; returns how many lines are dated outside the year."""
+    fiscal_year_id, start, end = version.fiscal_year_id, version.start, version.end
     of_version = Line.fiscal_year_id == fiscal_year_id
+    entries = (
+        select(
+            Line.journal_code.label("journal_code"), Line.entry_number.label("number"),
+            func.min(Line.entry_date).label("entry_date"), func.min(Line.piece_ref).label("piece_ref"),
+            func.min(Line.line_no).label("first_line_no"), func.count().label("line_count"),
+            func.sum(Line.debit).label("debit_total"), func.sum(Line.credit).label("credit_total"),
+        ).where(of_version).group_by(Line.journal_code, Line.entry_number)
+    ).subquery("entries")  # fmt: skip
+    first = Line.__table__.alias("first_line")
     async with sessions() as session, session.begin():
+        key = literal(fiscal_year_id, Entry.fiscal_year_id.type)
+        await session.execute(
+            insert(Entry).from_select(
+                ["fiscal_year_id", "journal_code", "number", "entry_date", "label", "piece_ref", "first_line_no",
+                 "line_count", "debit_total", "credit_total"],
+                select(
+                    key, entries.c.journal_code, entries.c.number, entries.c.entry_date,
+                    func.coalesce(first.c.label, ""), entries.c.piece_ref, entries.c.first_line_no,
+                    entries.c.line_count, entries.c.debit_total, entries.c.credit_total,
+                ).join(first, and_(first.c.fiscal_year_id == key, first.c.line_no == entries.c.first_line_no)),
+            )
+        )  # fmt: skip
+        of_entries = Entry.fiscal_year_id == fiscal_year_id
         await session.execute(
             insert(Journal).from_select(
                 ["fiscal_year_id", "code", "label", "entry_count"],
                 select(
-                    Line.fiscal_year_id, Line.journal_code, func.coalesce(func.max(Line.journal_label), ""),
-                    func.count(func.distinct(Line.entry_number)),
-                ).where(of_version).group_by(Line.fiscal_year_id, Line.journal_code),
+                    Entry.fiscal_year_id, Entry.journal_code, func.coalesce(func.max(first.c.journal_label), ""),
+                    func.count(),
+                )
+                .join(first, and_(first.c.fiscal_year_id == Entry.fiscal_year_id,
+                                  first.c.line_no == Entry.first_line_no))
+                .where(of_entries).group_by(Entry.fiscal_year_id, Entry.journal_code),
             )
         )  # fmt: skip
         await session.execute(
@@ -335,42 +401,17 @@ async def _derive(
                 ).where(of_version).group_by(Line.fiscal_year_id, Line.account_number),
             )
         )  # fmt: skip
-        await session.execute(
-            insert(Entry).from_select(
-                ["fiscal_year_id", "journal_code", "number", "entry_date", "label", "piece_ref", "first_line_no",
-                 "line_count", "debit_total", "credit_total"],
-                select(
-                    Line.fiscal_year_id, Line.journal_code, Line.entry_number, func.min(Line.entry_date), literal(""),
-                    func.min(Line.piece_ref), func.min(Line.line_no), func.count(), func.sum(Line.debit),
-                    func.sum(Line.credit),
-                ).where(of_version).group_by(Line.fiscal_year_id, Line.journal_code, Line.entry_number),
-            )
-        )  # fmt: skip
-        first = (
-            select(func.coalesce(Line.label, ""))
-            .where(Line.fiscal_year_id == Entry.fiscal_year_id, Line.line_no == Entry.first_line_no)
-            .scalar_subquery()
-        )
-        await session.execute(
-            update(Entry).where(Entry.fiscal_year_id == fiscal_year_id).values(label=first),
-            execution_options={"synchronize_session": False},
-        )
-        outside = (
-            await session.execute(
-                select(func.count())
-                .select_from(Line)
-                .where(of_version, or_(Line.entry_date < start, Line.entry_date > end))
-            )
-        ).scalar_one()
-        counts = (
+        # Every line of an entry has the entry's date (the check refuses an entry that mixes dates).
+        outside, journals, accounts, entry_count = (
             await session.execute(
                 select(
+                    select(func.coalesce(func.sum(Entry.line_count), 0))
+                    .where(of_entries, or_(Entry.entry_date < start, Entry.entry_date > end)).scalar_subquery(),
                     select(func.count()).select_from(Journal).where(Journal.fiscal_year_id == fiscal_year_id)
                     .scalar_subquery(),
                     select(func.count()).select_from(Account).where(Account.fiscal_year_id == fiscal_year_id)
                     .scalar_subquery(),
-                    select(func.count()).select_from(Entry).where(Entry.fiscal_year_id == fiscal_year_id)
-                    .scalar_subquery(),
+                    select(func.count()).select_from(Entry).where(of_entries).scalar_subquery(),
                 )
             )
         ).one()  # fmt: skip
@@ -378,23 +419,12 @@ async def _derive(
             update(FiscalYear)
             .where(FiscalYear.id == fiscal_year_id)
             .values(
-                start_date=start, end_date=end, line_count=report.line_count, debit_total=report.debit_total,
-                credit_total=report.credit_total, journal_count=counts[0], account_count=counts[1],
-                entry_count=counts[2], cash_basis=None if report.variant == "BIC" else report.variant,
+                start_date=start, end_date=end, line_count=lines, debit_total=report.debit_total,
+                credit_total=report.credit_total, journal_count=journals, account_count=accounts,
+                entry_count=entry_count, cash_basis=None if report.variant == "BIC" else report.variant,
             )
         )  # fmt: skip
     return int(outside)
-
-
-@dataclass(frozen=True)
-class Version:
-    """The staging version an import wrote, and the fiscal year it is for."""
-
-    dossier_id: uuid.UUID
-    import_id: uuid.UUID
-    fiscal_year_id: uuid.UUID
-    start: dt.date
-    end: dt.date
 
 
 async def _activate(sessions: Sessions, version: Version, report: fec.Report) -> list[uuid.UUID] | None:

@@ -39,6 +39,13 @@ from portal.db.base import Base, JsonB, string_enum
 from portal.i18n import N_
 
 
+# Codes (journals, accounts, entry numbers) compare byte by byte on PostgreSQL: their indexes are
+# built and searched without the locale's collation rules, several times faster for millions of lines.
+# No length limit: the FEC sets none, and a long value must never fail an import at the database.
+Code = String().with_variant(String(collation="C"), "postgresql")
+Label = String()
+
+
 class VersionState(StrEnum):
     STAGING = "staging"
     ACTIVE = "active"
@@ -144,8 +151,8 @@ class Journal(DefaultBase):
     fiscal_year_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("ledger_fiscal_year.id", ondelete="CASCADE"), primary_key=True
     )
-    code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    label: Mapped[str] = mapped_column(String(300), default="")
+    code: Mapped[str] = mapped_column(Code, primary_key=True)
+    label: Mapped[str] = mapped_column(Label, default="")
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -157,8 +164,8 @@ class Account(DefaultBase):
     fiscal_year_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("ledger_fiscal_year.id", ondelete="CASCADE"), primary_key=True
     )
-    number: Mapped[str] = mapped_column(String(40), primary_key=True)
-    label: Mapped[str] = mapped_column(String(300), default="")
+    number: Mapped[str] = mapped_column(Code, primary_key=True)
+    label: Mapped[str] = mapped_column(Label, default="")
     debit_total: Mapped[int] = mapped_column(BigInteger, default=0)
     credit_total: Mapped[int] = mapped_column(BigInteger, default=0)
     line_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -173,11 +180,11 @@ class Entry(DefaultBase):
     fiscal_year_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("ledger_fiscal_year.id", ondelete="CASCADE"), primary_key=True
     )
-    journal_code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    number: Mapped[str] = mapped_column(String(80), primary_key=True)
+    journal_code: Mapped[str] = mapped_column(Code, primary_key=True)
+    number: Mapped[str] = mapped_column(Code, primary_key=True)
     entry_date: Mapped[dt.date] = mapped_column(Date)
-    label: Mapped[str] = mapped_column(String(500), default="")
-    piece_ref: Mapped[str | None] = mapped_column(String(120), default=None)
+    label: Mapped[str] = mapped_column(Label, default="")
+    piece_ref: Mapped[str | None] = mapped_column(Label, default=None)
     first_line_no: Mapped[int] = mapped_column(Integer)
     line_count: Mapped[int] = mapped_column(Integer)
     debit_total: Mapped[int] = mapped_column(BigInteger)
@@ -197,28 +204,28 @@ class Line(DefaultBase):
         ForeignKey("ledger_fiscal_year.id", ondelete="CASCADE"), primary_key=True
     )
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    journal_code: Mapped[str] = mapped_column(String(40))
-    journal_label: Mapped[str | None] = mapped_column(String(300))
-    entry_number: Mapped[str] = mapped_column(String(80))
+    journal_code: Mapped[str] = mapped_column(Code)
+    journal_label: Mapped[str | None] = mapped_column(Label)
+    entry_number: Mapped[str] = mapped_column(Code)
     entry_date: Mapped[dt.date] = mapped_column(Date)
-    account_number: Mapped[str] = mapped_column(String(40))
-    account_label: Mapped[str | None] = mapped_column(String(300))
-    aux_account_number: Mapped[str | None] = mapped_column(String(40))
-    aux_account_label: Mapped[str | None] = mapped_column(String(300))
-    piece_ref: Mapped[str | None] = mapped_column(String(120))
+    account_number: Mapped[str] = mapped_column(Code)
+    account_label: Mapped[str | None] = mapped_column(Label)
+    aux_account_number: Mapped[str | None] = mapped_column(Code)
+    aux_account_label: Mapped[str | None] = mapped_column(Label)
+    piece_ref: Mapped[str | None] = mapped_column(Label)
     piece_date: Mapped[dt.date | None] = mapped_column(Date)
-    label: Mapped[str | None] = mapped_column(String(500))
+    label: Mapped[str | None] = mapped_column(Label)
     debit: Mapped[int] = mapped_column(BigInteger)
     credit: Mapped[int] = mapped_column(BigInteger)
-    lettering: Mapped[str | None] = mapped_column(String(40))
+    lettering: Mapped[str | None] = mapped_column(Code)
     lettering_date: Mapped[dt.date | None] = mapped_column(Date)
     validation_date: Mapped[dt.date | None] = mapped_column(Date)
     currency_amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 6, asdecimal=True))
-    currency: Mapped[str | None] = mapped_column(String(10))
+    currency: Mapped[str | None] = mapped_column(Code)
     settlement_date: Mapped[dt.date | None] = mapped_column(Date)
-    settlement_mode: Mapped[str | None] = mapped_column(String(40))
-    nature: Mapped[str | None] = mapped_column(String(120))
-    client_id: Mapped[str | None] = mapped_column(String(120))
+    settlement_mode: Mapped[str | None] = mapped_column(Code)
+    nature: Mapped[str | None] = mapped_column(Label)
+    client_id: Mapped[str | None] = mapped_column(Label)
 
 
 class LedgerImport(Audited, Base):

@@ -279,3 +279,34 @@ async def test_connexions_and_ledger_are_404_to_someone_without_a_role_on_the_do
     )  # fmt: skip
     assert refused.status_code == 404
     assert await db_session.scalar(select(func.count()).select_from(LedgerImport)) == 0
+
+
+async def test_a_fiscal_year_overlapping_another_is_refused_and_given_dates_are_used(
+    client: Client, db_session: AsyncSession, session_maker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    await _partner(client, db_session)
+    dossier = await make_dossier(db_session, name="Deux Calendriers")
+    assert (await _upload(client, dossier, NEOLEGAL.name, NEOLEGAL.read_bytes())).status_code == 303
+    assert (await _run(session_maker, settings, await _latest_import(db_session, dossier))).status is (
+        ImportStatus.SUCCEEDED
+    )
+    # The same lines said to be the calendar year 2022: it overlaps the year already imported.
+    response = await _upload(client, dossier, "export.txt", NEOLEGAL.read_bytes(), debut="01/01/2022", fin="31/12/2022")
+    assert response.status_code == 303
+    record = await _run(session_maker, settings, await _latest_import(db_session, dossier))
+    assert record.status is ImportStatus.REFUSED
+    report = html.unescape((await client.get(f"/entreprises/{dossier.id}/connexions/imports/{record.id}")).text)
+    assert "chevauche l'exercice du 01/09/2021 au 31/08/2022" in report
+    assert "ligne(s) sont datées hors de l'exercice du 01/01/2022 au 31/12/2022" in report  # the lines of 2021 fall outside 2022
+    years = await _active_years(db_session, dossier)
+    assert [(year.start_date.isoformat(), year.end_date.isoformat()) for year in years] == [
+        ("2021-09-01", "2022-08-31")
+    ]
+    assert await db_session.scalar(select(func.count()).select_from(FiscalYear)) == 1
+
+    bad = await _upload(client, dossier, NEOLEGAL.name, NEOLEGAL.read_bytes(), debut="31/12/2022", fin="01/01/2022")
+    assert bad.status_code == 422
+    assert "La date de fin d'exercice doit suivre la date de début." in html.unescape(bad.text)
+    bad = await _upload(client, dossier, NEOLEGAL.name, NEOLEGAL.read_bytes(), debut="2022-13-45")
+    assert bad.status_code == 422
+    assert "Date invalide" in html.unescape(bad.text)

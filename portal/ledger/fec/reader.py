@@ -18,8 +18,8 @@ per chunk, and cells are stripped only in chunks that have some.
 
 Why not pyarrow or polars: on a million lines they parse the bytes in a quarter of a second,
 but handing the lines back as Python tuples of their strings, converting nothing and
-checking nothing, already takes pyarrow 1.4 s, against 4 to 5 s for this whole loop (see
-``benchmarks/fec.py``). A vectorized path could at best halve the read, at the price of a
+checking nothing, already takes pyarrow 1.4 s, against about 3 s of CPU for this whole
+loop (see ``benchmarks/fec.py``). A vectorized path could at best halve the read, at the price of a
 second implementation of every rule and line number above; the rows, not the parse, are
 the cost of a reader that yields Python rows.
 """
