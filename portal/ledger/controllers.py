@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream, Template
 from litestar_htmx import HTMXRequest
@@ -80,7 +81,7 @@ class LedgerController(Controller):
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_EXPORT)
         year = await ledger.get_fiscal_year(principal, fiscal_year_id, Permission.LEDGER_EXPORT)
         if year.dossier_id != dossier.id:
-            raise_not_found()
+            raise NotFoundException
         sessions = reader_sessions(request)
         cash_basis = year.cash_basis is not None
 
@@ -99,7 +100,7 @@ class LedgerController(Controller):
         filename = fec.fec_filename(dossier.siren or "000000000", year.end_date)
         return Stream(
             body(),
-            media_type="text/plain; charset=utf-8",
+            media_type="text/plain; charset=iso-8859-15",  # what the FEC writer writes (the legal charset)
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
@@ -111,9 +112,3 @@ def _chunk(rows: list[tuple[Any, ...]], *, cash_basis: bool, header: bool) -> by
     if not header:  # the writer always starts with the header line: keep it once, at the top
         data = data.split(b"\n", 1)[1] if b"\n" in data else b""
     return data
-
-
-def raise_not_found() -> None:
-    from litestar.exceptions import NotFoundException  # noqa: PLC0415 - only on this unlikely path
-
-    raise NotFoundException
