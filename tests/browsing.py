@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import uvicorn
 from litestar import Litestar
 
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -66,3 +68,31 @@ async def serve_in_process(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
             yield client
+
+
+@asynccontextmanager
+async def loopback_listener() -> AsyncIterator[tuple[socket.socket, str]]:
+    """A socket listening on a loopback port the system picks, and its base URL.
+
+    Bound before the server starts (and before an app that must know its own URL is built):
+    no window in which another test process could take the port.
+    """
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        yield listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@asynccontextmanager
+async def serving(app: Any, listener: socket.socket) -> AsyncIterator[None]:
+    """``app`` served by uvicorn on ``listener`` in this event loop, lifespan included, until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task

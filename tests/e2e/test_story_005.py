@@ -8,15 +8,12 @@ then uploads a broken FEC and reads the line-numbered report of why nothing was 
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +24,7 @@ from portal.firm.models import Firm
 from portal.firm.roles import FirmRole
 from portal.jobs.runtime import Runtime
 from portal.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
+from tests.browsing import loopback_listener, serving
 from tests.e2e.console import watch_errors
 from tests.e2e.test_browser import browser  # noqa: F401 - the browser tests' fixture
 from tests.factories.clients import make_dossier
@@ -40,37 +38,21 @@ SAMPLE = DATA / "neolegal-fec-reader" / "0000000001FEC20220831.txt"
 WAIT = 30_000  # ms: background jobs, through the outbox and the broker
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def portal_url(
     committed: async_sessionmaker[AsyncSession], settings: Settings, jobs: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[str]:
     """The portal on loopback with its Pennylane sandbox, the outbox relay and the test workers pointed at it."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    live = settings.with_overrides(
-        sandbox=True, base_url=base, pennylane_oauth_url=f"{base}/sandbox/pennylane/oauth",
-        pennylane_api_url=f"{base}/sandbox/pennylane/api/external/v2", pennylane_client_id=SANDBOX_CLIENT_ID,
-        pennylane_client_secret=SANDBOX_CLIENT_SECRET, pennylane_poll_seconds=0.05,
-    )  # fmt: skip
-    monkeypatch.setattr(jobs, "settings", live)
-    app = create_app(live, background=True, embedded_worker=False, migrate_on_start=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        await task
+    async with loopback_listener() as (listener, base):
+        live = settings.with_overrides(
+            sandbox=True, base_url=base, pennylane_oauth_url=f"{base}/sandbox/pennylane/oauth",
+            pennylane_api_url=f"{base}/sandbox/pennylane/api/external/v2", pennylane_client_id=SANDBOX_CLIENT_ID,
+            pennylane_client_secret=SANDBOX_CLIENT_SECRET, pennylane_poll_seconds=0.05,
+        )  # fmt: skip
+        monkeypatch.setattr(jobs, "settings", live)
+        app = create_app(live, background=True, embedded_worker=False, migrate_on_start=False)
+        async with serving(app, listener):
+            yield base
 
 
 @dataclass

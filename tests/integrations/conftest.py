@@ -6,40 +6,21 @@ fresh sandbox state, so codes, tokens, exports and rate counts never leak betwee
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 
 from portal.sandbox import create_sandbox_app
 from portal.sandbox.pennylane import SandboxState, reset_state
 from portal.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.browsing import loopback_listener, serving
 
 
 @pytest.fixture(scope="session")
 async def sandbox_url(settings: Settings) -> AsyncIterator[str]:
     """Where the standalone sandbox listens: ``http://127.0.0.1:<port>``."""
-    port = _free_port()
-    config = uvicorn.Config(create_sandbox_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with loopback_listener() as (listener, base), serving(create_sandbox_app(settings), listener):
+        yield base
 
 
 @pytest.fixture
