@@ -53,6 +53,16 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
+_WRITING_GETS: set[str] = set()
+
+
+def writes_on_get(path: str) -> str:
+    """Declare that GET ``path`` writes (a redirect back from an outside site, which cannot POST): its
+    transactions take SQLite's write lock up front, like a POST's. Returns ``path``."""
+    _WRITING_GETS.add(path)
+    return path
+
+
 def read_only_requests(app: ASGIApp) -> ASGIApp:
     """ASGI middleware: GET and HEAD requests read only, so on SQLite they begin deferred.
 
@@ -63,7 +73,8 @@ def read_only_requests(app: ASGIApp) -> ASGIApp:
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("method") not in {"GET", "HEAD"}:  # only HTTP scopes have a method
+        # Only HTTP scopes have a method; the few GETs that must write (an OAuth callback) say so.
+        if scope.get("method") not in {"GET", "HEAD"} or scope.get("path") in _WRITING_GETS:
             await app(scope, receive, send)
             return
         token = _reading_only.set(True)

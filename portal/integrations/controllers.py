@@ -29,6 +29,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
+from portal.db.engine import writes_on_get
 from portal.i18n import N_, _
 from portal.integrations.models import ConnectionStatus
 from portal.integrations.pennylane.client import AuthorizationError
@@ -47,7 +48,8 @@ READS = requires_somewhere(Permission.LEDGER_READ)
 MANAGES = requires_somewhere(Permission.CONNECTIONS_MANAGE)
 FORM_OVERHEAD_BYTES = 64 * 1024
 OAUTH_SESSION_KEY = "pennylane_oauth"
-CALLBACK_PATH = "/connexions/pennylane/retour"
+# Pennylane redirects the browser here (a GET) and the portal stores the authorisation: a GET that writes.
+CALLBACK_PATH = writes_on_get("/connexions/pennylane/retour")
 # Authorisations started and not finished, per person (several tabs): the oldest are dropped.
 MAX_PENDING_AUTHORIZATIONS = 5
 

@@ -9,10 +9,19 @@ import pytest
 from sqlalchemy import event, text
 
 from portal.db.engine import make_engine, read_only_requests
+from portal.integrations.controllers import CALLBACK_PATH
 
 
-@pytest.mark.parametrize(("method", "begin"), [("GET", "BEGIN"), ("HEAD", "BEGIN"), ("POST", "BEGIN IMMEDIATE")])
-async def test_a_request_begins_as_its_method_allows(tmp_path: Path, method: str, begin: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "begin"),
+    [
+        ("GET", "/entreprises", "BEGIN"),
+        ("HEAD", "/entreprises", "BEGIN"),
+        ("POST", "/entreprises", "BEGIN IMMEDIATE"),
+        ("GET", CALLBACK_PATH, "BEGIN IMMEDIATE"),  # Pennylane's redirect back stores the authorisation
+    ],
+)
+async def test_a_request_begins_as_its_method_allows(tmp_path: Path, method: str, path: str, begin: str) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'lock.sqlite3'}")
     issued: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: issued.append(args[2]))
@@ -22,7 +31,8 @@ async def test_a_request_begins_as_its_method_allows(tmp_path: Path, method: str
             await connection.execute(text("SELECT 1"))
 
     try:
-        await read_only_requests(page)({"type": "http", "method": method}, None, None)  # type: ignore[arg-type]
+        scope = {"type": "http", "method": method, "path": path}
+        await read_only_requests(page)(scope, None, None)  # type: ignore[arg-type]
     finally:
         await engine.dispose()
     begins = [statement for statement in issued if statement.startswith("BEGIN")]
