@@ -3,19 +3,42 @@
 The suite runs on SQLite with the stub broker by default. With
 ``PORTAL_TEST_DATABASE_URL`` and ``PORTAL_TEST_BROKER_URL`` it runs, unchanged, on
 PostgreSQL and Redis: the database named there is emptied and migrated at start.
+
+Under pytest-xdist (``make test`` runs ``-n``) every worker has its own database (SQLite:
+its own temporary folder; PostgreSQL: the name suffixed with the worker id, e.g.
+``portal_ci_gw0``) and its own broker namespace on Redis, so that no worker ever sees
+another one's rows or consumes another one's messages.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
-_TMP = tempfile.mkdtemp(prefix="portal-tests-")
+from sqlalchemy import make_url
+
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"… under pytest-xdist, else ""
+
+
+def _per_worker(url: str) -> str:
+    """``url`` with the worker id appended to its database name (PostgreSQL: one database per worker)."""
+    if not _WORKER:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{_WORKER}").render_as_string(hide_password=False)
+
+
+_TMP = tempfile.mkdtemp(prefix=f"portal-tests-{_WORKER}-" if _WORKER else "portal-tests-")
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 os.environ["PORTAL_VAR_DIR"] = _TMP
+_TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 os.environ["PORTAL_DATABASE_URL"] = (
-    os.environ.get("PORTAL_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{_TMP}/test.sqlite3"
+    _per_worker(_TEST_DATABASE_URL) if _TEST_DATABASE_URL else f"sqlite+aiosqlite:///{_TMP}/test.sqlite3"
 )
 os.environ["PORTAL_BROKER_URL"] = os.environ.get("PORTAL_TEST_BROKER_URL") or "stub"
+os.environ["PORTAL_BROKER_NAMESPACE"] = f"portal-tests-{_WORKER}" if _WORKER else "portal-tests"
 os.environ["PORTAL_SECRET_KEY"] = "tests-only-secret-key-0123456789abcdef0123456789"
 os.environ["PORTAL_BASE_URL"] = "http://127.0.0.1:8000"
 os.environ["PORTAL_JOB_MIN_BACKOFF_MS"] = "50"
@@ -28,15 +51,23 @@ from collections.abc import AsyncIterator, Iterator  # noqa: E402
 import dramatiq  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
+from argon2 import PasswordHasher  # noqa: E402
 from litestar import Litestar  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 
 from portal.app import create_app  # noqa: E402
+from portal.auth import passwords  # noqa: E402
 from portal.db.engine import make_engine  # noqa: E402
 from portal.jobs import runtime as jobs_runtime  # noqa: E402
 from portal.settings import Settings, load_settings  # noqa: E402
 from tests import database  # noqa: E402
 from tests.browsing import serve_in_process  # noqa: E402
+
+# argon2id at its lowest cost in this process: at the production profile, hashing and checking
+# the factories' passwords was a quarter of the suite's CPU. The ``portal`` commands that
+# tests/test_cli.py runs keep the real profile, and their hashes are checked here as they are.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+passwords._DUMMY_HASH = passwords._hasher.hash("portal-timing-equaliser")
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,10 @@ from portal.clients.models import Dossier
 from portal.db.engine import make_engine, make_session_maker
 from portal.demo import fictional_siren
 from portal.ledger.models import FiscalYear, VersionState
+from tests.samples import FEC_SAMPLES
 from tests.test_cli import portal, scratch  # noqa: F401 - the scratch database fixture
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fec"
+DATA = FEC_SAMPLES
 SAMPLE = DATA / "neolegal-fec-reader" / "0000000001FEC20220831.txt"
 BAKERY = fictional_siren("81234567")  # Boulangerie Martin, in the demo
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
-import uvicorn
 from playwright.async_api import Browser, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.app import create_app
 from portal.firm.roles import FirmRole
 from portal.settings import Settings
+from tests.browsing import loopback_listener, serving
 from tests.e2e.console import watch_errors
 from tests.factories.firm import PASSWORD, make_user
 
@@ -31,36 +29,27 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+EXPECT_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
 async def live_url(committed: async_sessionmaker[AsyncSession], settings: Settings) -> AsyncIterator[str]:
-    """The portal served by uvicorn on loopback, with the outbox relay and the test workers."""
+    """The portal served by uvicorn on loopback, with the outbox relay and the test workers.
+
+    On a socket bound before the server starts: no other test process can take its port.
+    """
     app = create_app(settings, background=True, embedded_worker=False, migrate_on_start=False)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with loopback_listener() as (listener, base), serving(app, listener):
+        yield base
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if not await anyio.Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)")
+    # Playwright's 5 s default for expect() assumes a machine of its own; here Chromium, the
+    # portal and its workers share the CPU with the other test processes (make test runs -n).
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     async with async_playwright() as playwright:
         instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance

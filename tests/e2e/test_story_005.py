@@ -29,11 +29,12 @@ from tests.e2e.console import watch_errors
 from tests.e2e.test_browser import browser  # noqa: F401 - the browser tests' fixture
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user
+from tests.samples import FEC_SAMPLES
 
 pytestmark = pytest.mark.browser
 
 PARTNER = ("claire.durand@cabinet-durand.fr", "Claire Durand")
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "fec"
+DATA = FEC_SAMPLES
 SAMPLE = DATA / "neolegal-fec-reader" / "0000000001FEC20220831.txt"
 WAIT = 30_000  # ms: background jobs, through the outbox and the broker
 

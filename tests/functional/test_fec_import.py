@@ -28,9 +28,10 @@ from portal.settings import Settings
 from tests.browsing import csrf_token, serve_in_process, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, add_role, make_user
+from tests.samples import FEC_SAMPLES
 
 Client = httpx.AsyncClient
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "fec"
+DATA = FEC_SAMPLES
 NEOLEGAL = DATA / "neolegal-fec-reader" / "0000000001FEC20220831.txt"
 PIPE = DATA / "neolegal-fec-reader" / "111111111FEC20221231.TXT"
 TAB_SMALL = DATA / "lsn-fec-reader" / "sample_tab.txt"
@@ -297,7 +298,9 @@ async def test_a_fiscal_year_overlapping_another_is_refused_and_given_dates_are_
     assert record.status is ImportStatus.REFUSED
     report = html.unescape((await client.get(f"/entreprises/{dossier.id}/connexions/imports/{record.id}")).text)
     assert "chevauche l'exercice du 01/09/2021 au 31/08/2022" in report
-    assert "ligne(s) sont datées hors de l'exercice du 01/01/2022 au 31/12/2022" in report  # the lines of 2021 fall outside 2022
+    assert (
+        "ligne(s) sont datées hors de l'exercice du 01/01/2022 au 31/12/2022" in report
+    )  # the lines of 2021 fall outside 2022
     years = await _active_years(db_session, dossier)
     assert [(year.start_date.isoformat(), year.end_date.isoformat()) for year in years] == [
         ("2021-09-01", "2022-08-31")

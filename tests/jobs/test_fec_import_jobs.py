@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,16 +21,10 @@ from portal.settings import Settings
 from tests.factories.clients import make_dossier
 from tests.factories.firm import make_user
 from tests.jobs.helpers import wait_for_run
+from tests.samples import FEC_SAMPLES
 
 Maker = async_sessionmaker[AsyncSession]
-SAMPLE = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "data"
-    / "fec"
-    / "neolegal-fec-reader"
-    / "0000000001FEC20220831.txt"
-)
+SAMPLE = FEC_SAMPLES / "neolegal-fec-reader" / "0000000001FEC20220831.txt"
 REDELIVER = dt.timedelta(seconds=300)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -13,8 +12,9 @@ import pytest
 
 from portal.ledger import fec
 from portal.ledger.fec import ROW_FIELDS, FecFile, FecFormatError, reader
+from tests.samples import FEC_SAMPLES
 
-SAMPLES = Path(os.environ.get("PORTAL_FEC_SAMPLES", "/work/shared/data/fec"))
+SAMPLES = FEC_SAMPLES
 NEOLEGAL = SAMPLES / "neolegal-fec-reader"
 AGRICULTURAL = NEOLEGAL / "0000000001FEC20220831.txt"  # TAB, UTF-8 with BOM, LF
 CASH_BASIS = NEOLEGAL / "000000000FEC20231231.txt"  # 22 columns

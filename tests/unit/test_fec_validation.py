@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from click.testing import CliRunner
 from portal.cli import main
 from portal.ledger import fec
 from portal.ledger.fec import FecFile, Report, Severity
+from tests.samples import FEC_SAMPLES
 
-SAMPLES = Path(os.environ.get("PORTAL_FEC_SAMPLES", "/work/shared/data/fec"))
+SAMPLES = FEC_SAMPLES
 NEOLEGAL = SAMPLES / "neolegal-fec-reader"
 TAB = SAMPLES / "lsn-fec-reader" / "sample_tab.txt"
 PIPE_SENS = SAMPLES / "lsn-fec-reader" / "sample_pipe.txt"

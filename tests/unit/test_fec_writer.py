@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,8 +11,9 @@ import pytest
 
 from portal.ledger import fec
 from portal.ledger.fec import FecFile, fec_filename, write_fec
+from tests.samples import FEC_SAMPLES
 
-SAMPLES = Path(os.environ.get("PORTAL_FEC_SAMPLES", "/work/shared/data/fec"))
+SAMPLES = FEC_SAMPLES
 IMPORTABLE = [
     "neolegal-fec-reader/0000000001FEC20220831.txt",
     "neolegal-fec-reader/111111111FEC20221231.TXT",
