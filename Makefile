@@ -34,12 +34,18 @@ browser:
 	  else echo "Chromium is needed for the browser tests: sudo apt-get install chromium" >&2; exit 1; fi; \
 	fi
 
-test: $(STAMP) browser ## Run the whole suite (T=path for a part); PORTAL_TEST_DATABASE_URL/BROKER_URL for PG + Redis
-	$(PY) -m pytest $(T)
+# pytest-xdist workers, each with its own database and broker namespace (tests/conftest.py).
+# The whole suite: 4 (on 2 cores they spend much of their time waiting); a part (T=…): one
+# process, unless N says otherwise. N=0 always runs in this process.
+N ?= $(if $(T),0,4)
+PYTEST = $(PY) -m pytest -n $(N) --dist worksteal
 
-test-pg: $(STAMP) browser ## Run the suite on the local PostgreSQL and Redis
+test: $(STAMP) browser ## Run the whole suite in parallel (T=path for a part, N=workers); PORTAL_TEST_DATABASE_URL/BROKER_URL for PG + Redis
+	$(PYTEST) $(T)
+
+test-pg: $(STAMP) browser ## Run the suite on the local PostgreSQL and Redis (one database per worker: portal_test_gw0…)
 	PORTAL_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/portal_test \
-	PORTAL_TEST_BROKER_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest $(T)
+	PORTAL_TEST_BROKER_URL=redis://127.0.0.1:6379/15 $(PYTEST) $(T)
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
