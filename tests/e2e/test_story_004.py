@@ -85,8 +85,10 @@ async def _sign_out(page: Page, base: str) -> None:
 
 
 async def _pick(page: Page, field: str, query: str, name: str) -> None:
-    """Search the dossier picker live and tick the dossier found."""
-    await page.locator(f"#recherche-{field}").fill(query)
+    """Search the dossier picker live and tick the dossier found, once the search has answered (as a
+    person reads the results before ticking: the list shown before they arrive is about to be replaced)."""
+    async with page.expect_response(lambda response: "/utilisateurs/dossiers" in response.url):
+        await page.locator(f"#recherche-{field}").fill(query)
     option = page.locator(f"#choix-{field}").get_by_label(name)
     await expect(option).to_be_visible()
     await option.check()
