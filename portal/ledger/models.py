@@ -38,7 +38,6 @@ from portal.audit.mixins import Audited
 from portal.db.base import Base, JsonB, string_enum
 from portal.i18n import N_
 
-
 # Codes (journals, accounts, entry numbers) compare byte by byte on PostgreSQL: their indexes are
 # built and searched without the locale's collation rules, several times faster for millions of lines.
 # No length limit: the FEC sets none, and a long value must never fail an import at the database.
