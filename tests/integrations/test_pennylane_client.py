@@ -255,7 +255,9 @@ async def test_export_never_ready_times_out(
 
 async def test_429_is_waited_out_and_the_call_succeeds(pennylane_settings: Settings, sandbox: SandboxState) -> None:
     sandbox.rate_limit = 3
-    sandbox.rate_window_seconds = 0.1
+    # Long enough that the window cannot close between the spending below and the client's first
+    # call, however busy the machine: the client must meet the 429 and wait it out.
+    sandbox.rate_window_seconds = 2
     token = await connect(pennylane_settings)
     # Someone else spends the token's budget (another worker): the client sees only the 429.
     async with httpx.AsyncClient() as other:
