@@ -77,6 +77,9 @@ PENNYLANE_OAUTH_URL = "https://app.pennylane.com/oauth"
 PENNYLANE_API_URL = "https://app.pennylane.com/api/external/v2"
 SANDBOX_CLIENT_ID = "portail-cabinet-sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret-not-for-production"  # noqa: S105 - the local sandbox's own, public by design
+# POS and e-commerce sources go through one unified API (orders, payments, closures…) and its OAuth.
+COMMERCE_API_URL = "https://api.chift.eu"
+COMMERCE_OAUTH_URL = "https://api.chift.eu/oauth"
 
 OUTBOX = "outbox"
 """``PORTAL_SMTP_URL`` of the embedded mode: emails are files in ``var/mail``, nothing is sent."""
@@ -132,6 +135,11 @@ class Settings:
     # A FEC export is polled this often until ready, for at most this long.
     pennylane_poll_seconds: float = 2.0
     pennylane_export_timeout_seconds: float = 600.0
+    # POS and e-commerce sources (portal.integrations.commerce): the unified API and its OAuth.
+    commerce_api_url: str = COMMERCE_API_URL
+    commerce_oauth_url: str = COMMERCE_OAUTH_URL
+    commerce_client_id: str = ""
+    commerce_client_secret: str = ""
     # Secrets at rest (tokens of source connections): Fernet keys, the first encrypts, all decrypt.
     encryption_keys: tuple[str, ...] = ()
     # The largest FEC file accepted, in bytes (PORTAL_FEC_MAX_BYTES).
@@ -191,6 +199,7 @@ def load_settings() -> Settings:
     base_url = _env("PORTAL_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
     sandbox = _env_bool("PORTAL_SANDBOX", default=False)
     sandbox_url = f"{base_url}/sandbox/pennylane"
+    commerce_sandbox_url = f"{base_url}/sandbox/commerce"
     return Settings(
         var_dir=var_dir,
         database_url=_env("PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'portal.sqlite3'}"),
@@ -224,6 +233,14 @@ def load_settings() -> Settings:
         pennylane_client_secret=_env("PORTAL_PENNYLANE_CLIENT_SECRET", SANDBOX_CLIENT_SECRET if sandbox else ""),
         pennylane_poll_seconds=float(_env("PORTAL_PENNYLANE_POLL_SECONDS", "2")),
         pennylane_export_timeout_seconds=float(_env("PORTAL_PENNYLANE_EXPORT_TIMEOUT_SECONDS", "600")),
+        commerce_api_url=_env(
+            "PORTAL_COMMERCE_API_URL", f"{commerce_sandbox_url}/api" if sandbox else COMMERCE_API_URL
+        ).rstrip("/"),
+        commerce_oauth_url=_env(
+            "PORTAL_COMMERCE_OAUTH_URL", f"{commerce_sandbox_url}/oauth" if sandbox else COMMERCE_OAUTH_URL
+        ).rstrip("/"),
+        commerce_client_id=_env("PORTAL_COMMERCE_CLIENT_ID", SANDBOX_CLIENT_ID if sandbox else ""),
+        commerce_client_secret=_env("PORTAL_COMMERCE_CLIENT_SECRET", SANDBOX_CLIENT_SECRET if sandbox else ""),
         encryption_keys=_load_encryption_keys(var_dir),
         fec_max_bytes=_env_int("PORTAL_FEC_MAX_BYTES", 500 * 1024 * 1024),
     )

@@ -10,13 +10,14 @@ from __future__ import annotations
 from litestar import Litestar, Router
 from litestar.di import Provide
 
+from portal.sandbox.commerce import commerce_router
 from portal.sandbox.pennylane import pennylane_router
 from portal.sandbox.pennylane.site import Site
 from portal.settings import Settings
 
 
 def sandbox_router(settings: Settings) -> Router:
-    """``/sandbox`` and what it serves: ``/sandbox/pennylane/...``."""
+    """``/sandbox`` and what it serves: ``/sandbox/pennylane/...`` and ``/sandbox/commerce/...``."""
     site = Site.from_settings(settings)
 
     def provide_site() -> Site:
@@ -24,7 +25,7 @@ def sandbox_router(settings: Settings) -> Router:
 
     return Router(
         path="/sandbox",
-        route_handlers=[pennylane_router()],
+        route_handlers=[pennylane_router(), commerce_router(settings)],
         dependencies={"sandbox_site": Provide(provide_site, sync_to_thread=False)},
         include_in_schema=False,
     )

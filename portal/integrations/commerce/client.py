@@ -1,0 +1,418 @@
+"""Reading a POS or e-commerce source through the unified API: reference data, tickets, day
+closings, web orders and refunds, as the records of ``records.py``.
+
+One client speaks for one connection, with the credential its source uses: an API key
+(a static bearer) or an OAuth token (refreshed by authlib before it runs out, and once more
+when the API answers 401 anyway; every new token goes to ``on_token`` at once, since
+refresh tokens rotate and the old one is dead)::
+
+    async with CommerceClient(settings, source=zelty, credentials={"api_key": key}) as client:
+        async for orders in client.orders(consumer_id, day, day):
+            ...
+
+Long lists come page by page (1,000 records a page), so that a sync can post and commit as
+it reads rather than hold 100,000 tickets; the next page is asked for before the current
+one is read, so the source makes it meanwhile (reading 100,000 tickets from a sandbox in
+another process takes about 9 s instead of 15). Numbers are decoded as ``Decimal``
+straight from the JSON text (msgspec's ``float_hook``), never through a float; the only
+per-record work is the records' own ``from_api``.
+
+Failures are sorted for the caller (``errors``): a revoked key, a refused refresh or a 401
+after a refresh is ``AuthorizationLost``; 5xx answers, timeouts and network errors are
+retried a couple of times here, then ``SourceUnavailable`` (the job retries later); 429 is
+waited out (``retry-after``, bounded) and retried, then ``RateLimited``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+import httpx2
+import msgspec
+from authlib.integrations.httpx_client import OAuthError  # type: ignore[import-untyped]
+
+from portal.i18n import N_
+from portal.integrations.commerce.errors import (
+    AuthorizationLost,
+    CommerceError,
+    RateLimited,
+    SourceUnavailable,
+)
+from portal.integrations.commerce.oauth import TIMEOUT, USER_AGENT, CommerceEndpoints, oauth_client
+from portal.integrations.commerce.oauth import revoke as revoke_token
+from portal.integrations.commerce.records import (
+    Closure,
+    CommerceOrder,
+    CommerceRefund,
+    Consumer,
+    Country,
+    Location,
+    Order,
+    PaymentMethod,
+    ProductCategory,
+    ReferenceData,
+    TaxRate,
+)
+from portal.integrations.commerce.sources import Source, SourceKind
+from portal.settings import Settings
+
+__all__ = ["CommerceClient", "TokenCallback"]
+
+TokenCallback = Callable[[dict[str, Any]], Awaitable[None]]
+T = TypeVar("T")
+
+PAGE_SIZE = 1000  # the API's largest page
+MAX_PAGES = 100_000  # a list that never ends is a fault, not a long list
+# Longer waits are not spent holding a worker: the error goes up and the job retries later.
+MAX_WAIT_SECONDS = 60.0
+# ratelimit-reset is a Unix time; a number below this is read as seconds from now.
+UNIX_TIME = 1e9
+SEND_STEPS = 2  # loop steps for the request of the next page to go out before this one is read
+DECODER = msgspec.json.Decoder(float_hook=Decimal)
+UNEXPECTED = N_("La source a donné une réponse inattendue.")
+NOT_FOUND = N_("La source ne trouve pas ce compte ou cette donnée.")
+REFUSED = N_("La source a refusé la demande.")
+# What an unusable answer looks like while it is read into records.
+UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError, InvalidOperation)
+
+
+def _retry_after(response: httpx2.Response) -> float:
+    """``retry-after`` in seconds (a number or an HTTP date); 1 s when missing or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _detail(response: httpx2.Response) -> str:
+    return f"{response.request.method} {response.request.url.path} -> {response.status_code}: {response.text[:200]}"
+
+
+@dataclass
+class _Tries:
+    """What one request has spent of its retries."""
+
+    waits: int = 0  # on 429
+    failures: int = 0  # 5xx and network errors
+    refreshed: bool = False
+
+
+class CommerceClient:
+    """``async with CommerceClient(settings, source=source, credentials=stored, on_token=save) as client: ...``
+
+    ``credentials`` is ``{"api_key": "..."}`` or ``{"token": {access_token, refresh_token,
+    expires_at, consumer_id…}}``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        source: Source,
+        credentials: Mapping[str, Any],
+        on_token: TokenCallback | None = None,
+        max_retries_on_429: int = 5,
+        max_retries_on_failure: int = 2,
+        retry_delay: float = 0.5,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        api_key, token = credentials.get("api_key"), credentials.get("token")
+        if bool(api_key) == bool(token):
+            raise ValueError("CommerceClient needs exactly one of api_key or token in its credentials")
+        self.source = source
+        self._endpoints = CommerceEndpoints.from_settings(settings)
+        self._settings = settings
+        self._on_token = on_token
+        self._max_429 = max_retries_on_429
+        self._max_failures = max_retries_on_failure
+        self._retry_delay = retry_delay
+        self._page_size = page_size
+        self._not_before = 0.0  # time.monotonic() before which no request is sent
+        self._refresh_lock = anyio.Lock()
+        self._oauth: Any | None = None
+        self._consumer_id: str | None = credentials.get("consumer_id")
+        if token:
+            self._consumer_id = token.get("consumer_id") or self._consumer_id
+            self._oauth = oauth_client(settings, token=dict(token), update_token=self._token_updated)
+            self._http: httpx2.AsyncClient = self._oauth
+        else:
+            headers = {"User-Agent": USER_AGENT, "Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+            self._http = httpx2.AsyncClient(timeout=TIMEOUT, headers=headers)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def consumer_id(self) -> str | None:
+        """The consumer the credential speaks for, when it says so (an OAuth token does)."""
+        return self._consumer_id
+
+    @property
+    def token(self) -> dict[str, Any] | None:
+        """The OAuth token as it is now (refreshed, perhaps); None with an API key."""
+        return dict(self._oauth.token) if self._oauth is not None else None
+
+    async def _token_updated(self, token: dict[str, Any], **_hints: Any) -> None:
+        saved = dict(token)
+        # A refresh answer may leave out which consumer the token is for: it has not changed.
+        if not saved.get("consumer_id") and self._consumer_id:
+            saved["consumer_id"] = token["consumer_id"] = self._consumer_id
+        if self._on_token is not None:
+            await self._on_token(saved)
+
+    def _error(self, cls: type[CommerceError], message: str | None = None, **options: Any) -> CommerceError:
+        return cls(message, source=self.source.name, **options)
+
+    # --- requests ---
+
+    def _lost(self, exc: Exception) -> CommerceError:
+        """authlib's and httpx's failures, as ours: a refused refresh means the connection is gone."""
+        if isinstance(exc, OAuthError):
+            if exc.error in {"invalid_grant", "missing_token", "token_invalid", "token_expired", "invalid_token"}:
+                return self._error(AuthorizationLost, detail=str(exc))
+            return self._error(
+                CommerceError, N_("La source a refusé les identifiants de l'application du portail."), detail=str(exc)
+            )
+        if isinstance(exc, httpx2.HTTPError):
+            return self._error(SourceUnavailable, detail=repr(exc))
+        return self._error(CommerceError, UNEXPECTED, detail=repr(exc))
+
+    async def _refresh_after_401(self, rejected: str) -> None:
+        """Refresh once for all the requests that got 401 with the ``rejected`` access token."""
+        assert self._oauth is not None  # noqa: S101 - only called with an OAuth token
+        async with self._refresh_lock:
+            if self._oauth.token.get("access_token") != rejected:
+                return  # another request refreshed meanwhile
+            if not self._oauth.token.get("refresh_token"):
+                raise self._error(AuthorizationLost, detail="401 and no refresh token")
+            try:
+                await self._oauth.refresh_token(self._endpoints.token_url)
+            except (OAuthError, httpx2.HTTPError, ValueError) as exc:
+                raise self._lost(exc) from exc
+
+    async def _pace(self) -> None:
+        delay = self._not_before - time.monotonic()
+        if delay > 0:
+            await anyio.sleep(delay)
+
+    def _note_rate(self, response: httpx2.Response) -> None:
+        """When the window's budget is spent, hold the next request until it resets."""
+        if response.headers.get("ratelimit-remaining", "").strip() != "0":
+            return
+        try:
+            reset = float(response.headers.get("ratelimit-reset", ""))
+        except ValueError:
+            return
+        wait = reset - time.time() if reset > UNIX_TIME else reset
+        if 0 < wait <= MAX_WAIT_SECONDS:
+            self._not_before = max(self._not_before, time.monotonic() + wait)
+
+    async def _send(self, url: str, params: Mapping[str, Any] | None, tries: _Tries) -> httpx2.Response | None:
+        """One GET; None when the network failed and a retry is due (after its pause)."""
+        try:
+            return await self._http.get(url, params=params)
+        except OAuthError as exc:
+            raise self._lost(exc) from exc
+        except httpx2.TransportError as exc:  # timeouts, refused connections, broken answers
+            if tries.failures >= self._max_failures:
+                raise self._error(SourceUnavailable, detail=f"GET {url}: {exc!r}") from exc
+        except (httpx2.HTTPError, ValueError) as exc:
+            raise self._lost(exc) from exc
+        tries.failures += 1
+        await anyio.sleep(self._retry_delay * tries.failures)
+        return None
+
+    async def _again(self, response: httpx2.Response, tries: _Tries, sent_with: str | None) -> bool:
+        """Whether ``response`` is worth another try (after the wait it asks for); raises when not any more."""
+        status = response.status_code
+        if status == httpx2.codes.TOO_MANY_REQUESTS:
+            wait = _retry_after(response)
+            if tries.waits >= self._max_429 or wait > MAX_WAIT_SECONDS:
+                raise RateLimited(source=self.source.name, retry_after=wait, detail=_detail(response))
+            tries.waits += 1
+            await anyio.sleep(wait)
+            return True
+        if status == httpx2.codes.UNAUTHORIZED:
+            # The token may have died early (revoked, or its clock and ours disagree): one refresh, one retry.
+            if self._oauth is not None and not tries.refreshed and sent_with:
+                tries.refreshed = True
+                await self._refresh_after_401(sent_with)
+                return True
+            raise self._error(AuthorizationLost, detail=_detail(response), status=status)
+        if status >= httpx2.codes.INTERNAL_SERVER_ERROR:
+            if tries.failures >= self._max_failures:
+                raise self._error(SourceUnavailable, detail=_detail(response), status=status)
+            tries.failures += 1
+            await anyio.sleep(self._retry_delay * tries.failures)
+            return True
+        return False
+
+    def _check(self, response: httpx2.Response) -> None:
+        status = response.status_code
+        if status == httpx2.codes.FORBIDDEN:
+            raise self._error(AuthorizationLost, detail=_detail(response), status=status)
+        if status == httpx2.codes.NOT_FOUND:
+            raise self._error(CommerceError, NOT_FOUND, detail=_detail(response), status=status)
+        if status >= httpx2.codes.BAD_REQUEST:
+            raise self._error(CommerceError, REFUSED, detail=_detail(response), status=status)
+
+    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` of the API, decoded (numbers as Decimal), after the waits and retries it takes."""
+        url = f"{self._endpoints.api_url}/{path}"
+        tries = _Tries()
+        while True:
+            await self._pace()
+            sent_with = self._oauth.token.get("access_token") if self._oauth is not None else None
+            response = await self._send(url, params, tries)
+            if response is None:
+                continue
+            self._note_rate(response)
+            if await self._again(response, tries, sent_with):
+                continue
+            self._check(response)
+            try:
+                return DECODER.decode(response.content)
+            except msgspec.DecodeError as exc:
+                raise self._error(CommerceError, UNEXPECTED, detail=_detail(response)) from exc
+
+    def _read(self, build: Callable[[Any], T], items: Any, what: str) -> list[T]:
+        try:
+            return [build(item) for item in items]
+        except UNREADABLE as exc:
+            raise self._error(CommerceError, UNEXPECTED, detail=f"{what}: {exc!r}") from exc
+
+    async def _pages(self, path: str, params: Mapping[str, Any], build: Callable[[Any], T]) -> AsyncIterator[list[T]]:
+        """Each page of a paged list (``{items, total, page, size}``), read into records.
+
+        The next page is asked for before this one is read and handed over, so that the
+        source makes it while the portal reads and posts this one.
+        """
+        size = self._page_size
+        ahead: asyncio.Task[Any] | None = None
+        try:
+            body = await self._get(path, {**params, "page": 1, "size": size})
+            for number in range(1, MAX_PAGES + 1):
+                items = body.get("items") if isinstance(body, dict) else body if isinstance(body, list) else None
+                if not isinstance(items, list):
+                    raise self._error(CommerceError, UNEXPECTED, detail=f"{path}: no items")
+                total = body.get("total") if isinstance(body, dict) else None
+                if items and isinstance(total, int) and number * size < total:
+                    ahead = asyncio.ensure_future(self._get(path, {**params, "page": number + 1, "size": size}))
+                    for _ in range(SEND_STEPS):  # reading holds the loop: the request must be out before
+                        await asyncio.sleep(0)
+                if items:
+                    yield self._read(build, items, path)
+                if ahead is None:
+                    return
+                body, ahead = await ahead, None
+        finally:
+            if ahead is not None:  # the caller stopped reading, or failed: the page asked for is not wanted
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, CommerceError):
+                    await ahead
+        raise self._error(CommerceError, UNEXPECTED, detail=f"{path}: more than {MAX_PAGES} pages")
+
+    async def _all(self, path: str, build: Callable[[Any], T]) -> tuple[T, ...]:
+        found: list[T] = []
+        async for page in self._pages(path, {}, build):
+            found += page
+        return tuple(found)
+
+    @staticmethod
+    def _period(day_from: dt.date, day_to: dt.date, **extra: str | None) -> dict[str, str]:
+        params = {"date_from": day_from.isoformat(), "date_to": day_to.isoformat()}
+        return params | {key: value for key, value in extra.items() if value}
+
+    # --- what the portal reads ---
+
+    async def consumers(self) -> list[Consumer]:
+        """The accounts the credential speaks for (one, for the sources the portal connects)."""
+        body = await self._get("consumers")
+        items = body.get("items") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            raise self._error(CommerceError, UNEXPECTED, detail="consumers: not a list")
+        return self._read(Consumer.from_api, items, "consumers")
+
+    async def reference(self, consumer_id: str, kind: SourceKind | None = None) -> ReferenceData:
+        """What the source lists for the mapping: registers, payment methods, VAT rates, categories
+        (POS); payment methods, categories, taxes (as VAT rates) and delivery countries (e-commerce)."""
+        base = f"consumers/{consumer_id}"
+        if (kind or self.source.kind) is SourceKind.POS:
+            categories = (
+                await self._all(f"{base}/pos/product-categories", ProductCategory.from_api)
+                if self.source.categories
+                else ()
+            )
+            return ReferenceData(
+                locations=await self._all(f"{base}/pos/locations", Location.from_api),
+                payment_methods=await self._all(f"{base}/pos/payment-methods", PaymentMethod.from_api),
+                tax_rates=await self._all(f"{base}/pos/tax-rates", TaxRate.from_api),
+                categories=categories,
+            )
+        return ReferenceData(
+            payment_methods=await self._all(f"{base}/commerce/payment-methods", PaymentMethod.from_api),
+            tax_rates=await self._all(f"{base}/commerce/taxes", TaxRate.from_api),
+            categories=await self._all(f"{base}/commerce/product-categories", ProductCategory.from_api),
+            countries=await self._all(f"{base}/commerce/countries", Country.from_api),
+        )
+
+    async def orders(
+        self, consumer_id: str, day_from: dt.date, day_to: dt.date, location_id: str | None = None
+    ) -> AsyncIterator[list[Order]]:
+        """POS tickets of ``day_from``..``day_to`` (the source's days), a page at a time."""
+        params = self._period(day_from, day_to, location_id=location_id)
+        async for page in self._pages(f"consumers/{consumer_id}/pos/orders", params, Order.from_api):
+            yield page
+
+    async def closure(self, consumer_id: str, day: dt.date, location_id: str | None = None) -> Closure:
+        """Whether ``day`` is closed (final) at the source and, then, each register's closing."""
+        params = {"location_id": location_id} if location_id else None
+        body = await self._get(f"consumers/{consumer_id}/pos/closures/{day.isoformat()}", params)
+        try:
+            return Closure.from_api(body)
+        except UNREADABLE as exc:
+            raise self._error(CommerceError, UNEXPECTED, detail=f"closure {day}: {exc!r}") from exc
+
+    async def web_orders(
+        self, consumer_id: str, day_from: dt.date, day_to: dt.date
+    ) -> AsyncIterator[list[CommerceOrder]]:
+        """Web orders placed ``day_from``..``day_to``, a page at a time (cancelled ones included)."""
+        params = self._period(day_from, day_to)
+        async for page in self._pages(f"consumers/{consumer_id}/commerce/orders", params, CommerceOrder.from_api):
+            yield page
+
+    async def web_refunds(
+        self, consumer_id: str, day_from: dt.date, day_to: dt.date
+    ) -> AsyncIterator[list[CommerceRefund]]:
+        """Refunds made ``day_from``..``day_to`` (of orders of any day), a page at a time."""
+        params = self._period(day_from, day_to)
+        async for page in self._pages(f"consumers/{consumer_id}/commerce/refunds", params, CommerceRefund.from_api):
+            yield page
+
+    async def revoke(self) -> bool:
+        """End an OAuth authorization at the source (best effort); an API key is deleted by its owner."""
+        token = self.token
+        return await revoke_token(self._settings, token) if token else False
