@@ -13,6 +13,7 @@ class Permission(StrEnum):
     BILLING_CLIENTS_READ = "billing:client:read"
     BILLING_DUPLICATES_RESOLVE = "billing:duplicate:resolve"
     CONNECTIONS_MANAGE = "integrations:connection:manage"
+    CONNECTIONS_MAP = "integrations:mapping:update"
     DOSSIERS_CREATE = "clients:dossier:create"
     DOSSIERS_EXPORT = "clients:dossier:export"
     DOSSIERS_READ = "clients:dossier:read"
@@ -36,6 +37,7 @@ LABELS: dict[Permission, str] = {
     Permission.BILLING_CLIENTS_READ: N_("Voir la base clients"),
     Permission.BILLING_DUPLICATES_RESOLVE: N_("Fusionner ou écarter les doublons potentiels"),
     Permission.CONNECTIONS_MANAGE: N_("Connecter les sources d'un dossier et importer ses écritures"),
+    Permission.CONNECTIONS_MAP: N_("Paramétrer le mapping comptable des caisses et boutiques en ligne"),
     Permission.DOSSIERS_CREATE: N_("Créer des dossiers"),
     Permission.DOSSIERS_EXPORT: N_("Exporter la liste des dossiers"),
     Permission.DOSSIERS_READ: N_("Voir les dossiers du cabinet"),

@@ -17,6 +17,7 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.BILLING_CLIENTS_READ,
             P.BILLING_DUPLICATES_RESOLVE,
             P.CONNECTIONS_MANAGE,
+            P.CONNECTIONS_MAP,
             P.DOSSIERS_CREATE,
             P.DOSSIERS_EXPORT,
             P.DOSSIERS_READ,
@@ -37,6 +38,7 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.BILLING_CLIENTS_CREATE,
             P.BILLING_CLIENTS_READ,
             P.CONNECTIONS_MANAGE,
+            P.CONNECTIONS_MAP,
             P.DOSSIERS_CREATE,
             P.DOSSIERS_EXPORT,
             P.DOSSIERS_READ,
@@ -55,10 +57,14 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
 }
 
 DOSSIER_ROLE_PERMISSIONS: dict[DossierRole, frozenset[Permission]] = {
-    DossierRole.ACCOUNTANT: frozenset({P.CONNECTIONS_MANAGE, P.DOSSIERS_READ, P.LEDGER_EXPORT, P.LEDGER_READ}),
+    DossierRole.ACCOUNTANT: frozenset(
+        {P.CONNECTIONS_MANAGE, P.CONNECTIONS_MAP, P.DOSSIERS_READ, P.LEDGER_EXPORT, P.LEDGER_READ}
+    ),
     DossierRole.EMPLOYEE: frozenset({P.DOSSIERS_READ, P.EXPENSES_FILE}),
     DossierRole.BILLING_MANAGER: frozenset({P.DOSSIERS_READ, P.EXPENSES_APPROVE}),
     DossierRole.CLIENT_USER: frozenset({P.DOSSIERS_READ}),
+    # Someone invited onto a dossier's POS / e-commerce mapping (seed 002's delegation): that, and nothing else.
+    DossierRole.MAPPER: frozenset({P.DOSSIERS_READ, P.CONNECTIONS_MAP}),
 }
 """What each role grants on the dossier it is held on, and on that dossier only."""
 

@@ -26,6 +26,8 @@ from portal.firm import models as firm_models
 from portal.firm import policy as firm_policy
 from portal.integrations import models as integrations_models
 from portal.integrations import policy as integrations_policy
+from portal.integrations.commerce import models as commerce_models
+from portal.integrations.commerce import policy as commerce_policy
 from portal.jobs import models as jobs_models
 from portal.jobs import policy as jobs_policy
 from portal.ledger import models as ledger_models
@@ -46,6 +48,8 @@ __all__ = [
     "billing_policy",
     "clients_models",
     "clients_policy",
+    "commerce_models",
+    "commerce_policy",
     "expenses_models",
     "expenses_policy",
     "firm_models",

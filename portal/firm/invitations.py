@@ -53,6 +53,7 @@ GRANT_FIELDS = {
     DossierRole.EMPLOYEE: "dossier_cabinet",
     DossierRole.BILLING_MANAGER: "dossier_cabinet",
     DossierRole.CLIENT_USER: "client",
+    DossierRole.MAPPER: "email",
 }
 
 

@@ -37,6 +37,8 @@ class DossierRole(StrEnum):
     BILLING_MANAGER = "billing_manager"
     # Someone of the client company, on that company's dossier.
     CLIENT_USER = "client_user"
+    # Someone invited to set the accounting mapping of the dossier's POS and e-commerce connections.
+    MAPPER = "connection_mapper"
 
     @property
     def label(self) -> str:
@@ -59,6 +61,7 @@ _DOSSIER_LABELS = {
     DossierRole.EMPLOYEE: N_("Employé"),
     DossierRole.BILLING_MANAGER: N_("Gestionnaire de facturation"),
     DossierRole.CLIENT_USER: N_("Utilisateur client"),
+    DossierRole.MAPPER: N_("Paramétrage des connexions"),
 }
 
 _PLACES: dict[DossierRole, bool | None] = {
@@ -66,4 +69,5 @@ _PLACES: dict[DossierRole, bool | None] = {
     DossierRole.EMPLOYEE: True,
     DossierRole.BILLING_MANAGER: True,
     DossierRole.CLIENT_USER: False,
+    DossierRole.MAPPER: None,
 }

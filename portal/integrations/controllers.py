@@ -31,6 +31,7 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
 from portal.i18n import N_, _
+from portal.integrations.commerce.services import CommerceService
 from portal.integrations.models import ConnectionStatus
 from portal.integrations.pennylane.client import AuthorizationError
 from portal.integrations.pennylane.oauth import finish_authorization, start_authorization
@@ -114,6 +115,7 @@ async def connections_context(
         "imports": imports,
         "runs": runs,
         "unfinished": bool(runs) or any(not record.status.is_final for record in imports),
+        "commerce": await CommerceService(ledger.session).catalogue(principal, dossier.id, Permission.LEDGER_READ),
         "can_manage": principal.can(Permission.CONNECTIONS_MANAGE, dossier.id),
         "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
         "upload_form": {"debut": "", "fin": ""},

@@ -18,19 +18,39 @@ from portal.i18n import N_
 
 
 class Provider(StrEnum):
+    """Where a connection reads from: Pennylane, or a POS / e-commerce source of the catalogue
+    (``portal.integrations.commerce.sources``, whose codes these are)."""
+
     PENNYLANE = "pennylane"
+    CASHPAD = "cashpad"
+    CLYO = "clyo"
+    HIBOUTIK = "hiboutik"
+    INNOVORDER = "innovorder"
+    LIGHTSPEED = "lightspeed"
+    POPINA = "popina"
+    SQUARE = "square"
+    TRIVEC = "trivec"
+    ZELTY = "zelty"
+    ZETTLE = "zettle"
+    SHOPIFY = "shopify"
+    WOOCOMMERCE = "woocommerce"
 
 
 class AuthMethod(StrEnum):
     OAUTH = "oauth"  # authorisation code with PKCE, refreshed tokens
     API_TOKEN = "api_token"  # a personal token the person pasted once  # noqa: S105 - a kind, not a secret
+    API_KEY = "api_key"  # a POS or e-commerce source's API key, pasted once
 
     @property
     def label(self) -> str:
         return _METHOD_LABELS[self]
 
 
-_METHOD_LABELS = {AuthMethod.OAUTH: N_("Connexion OAuth"), AuthMethod.API_TOKEN: N_("Jeton d'API personnel")}
+_METHOD_LABELS = {
+    AuthMethod.OAUTH: N_("Connexion OAuth"),
+    AuthMethod.API_TOKEN: N_("Jeton d'API personnel"),
+    AuthMethod.API_KEY: N_("Clé d'API"),
+}
 
 
 class ConnectionStatus(StrEnum):

@@ -23,6 +23,7 @@ from portal.clients.models import Dossier, DossierMembership
 from portal.firm.models import User
 from portal.firm.roles import DossierRole
 from portal.i18n import N_
+from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus
 from portal.integrations.pennylane.client import AuthorizationLost, MissingScope, PennylaneClient, PennylaneError
 from portal.jobs.context import JobContext
@@ -245,10 +246,14 @@ async def notify_authorization_lost(ctx: JobContext, connection_id: str) -> dict
     if dossier is None:
         return {RESULT: GONE}
     link = f"{ctx.settings.base_url}/entreprises/{dossier.id}/connexions"
+    source = get_source(connection.provider.value)
+    source_name = source.name if source is not None else "Pennylane"
+    if source is not None:
+        link += f"/sources/{source.code}"
     for person in people:
         message = messages.build(
             ctx.settings, to_email=person.email, to_name=person.name, template="authorization_lost",
-            locale=person.locale, name=person.name, dossier_name=dossier.name, link=link,
+            locale=person.locale, name=person.name, dossier_name=dossier.name, link=link, source=source_name,
         )  # fmt: skip
         await anyio.to_thread.run_sync(deliver, message, ctx.settings)
     return {NOTIFIED: len(people)}

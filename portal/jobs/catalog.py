@@ -10,12 +10,14 @@ from portal.auth import tasks as auth_tasks
 from portal.billing import tasks as billing_tasks
 from portal.firm import tasks as firm_tasks
 from portal.integrations import tasks as integrations_tasks
+from portal.integrations.commerce import tasks as commerce_tasks
 from portal.jobs import diagnostic, maintenance
 from portal.ledger import tasks as ledger_tasks
 
 __all__ = [
     "auth_tasks",
     "billing_tasks",
+    "commerce_tasks",
     "diagnostic",
     "firm_tasks",
     "integrations_tasks",

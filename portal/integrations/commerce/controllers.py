@@ -1,0 +1,513 @@
+"""A dossier's POS and e-commerce sources: connect, map, schedule, sync, and read the entries.
+
+Pages under ``/entreprises/{id}/connexions/sources/{code}``. Partners, admins and the
+dossier's Comptable connect and sync (``CONNECTIONS_MANAGE``); they and the people invited
+onto the mapping edit it (``CONNECTIONS_MAP``). A dossier or a source the person may not
+see answers 404. OAuth sources go through the same authorisation code + PKCE flow as
+Pennylane, with the ``state`` and verifier kept in the server-side session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from litestar import Controller, MediaType, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, QueryParameter
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from litestar_htmx import HTMXRequest, HTMXTemplate
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.auth.guards import principal_of, signed_in
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal
+from portal.clients.models import Dossier
+from portal.clients.services import DossierService
+from portal.db.engine import writes_on_get
+from portal.firm.invitations import InviteError
+from portal.i18n import N_, _
+from portal.integrations.commerce import mapping as mappings
+from portal.integrations.commerce import oauth as commerce_oauth
+from portal.integrations.commerce.entries import EntryKind
+from portal.integrations.commerce.errors import CommerceError
+from portal.integrations.commerce.models import SyncFrequency
+from portal.integrations.commerce.services import CommerceRequestError, CommerceService, EntryFilters, parse_date
+from portal.integrations.commerce.sources import Source, SourceAuth, get_source
+from portal.integrations.services import ConnectionRequestError
+from portal.settings import Settings
+
+OAUTH_SESSION_KEY = "commerce_oauth"
+CALLBACK_PATH = writes_on_get("/connexions/sources/retour")
+MAX_PENDING_AUTHORIZATIONS = 5
+# Currencies a web shop sells in most often besides the euro: the mapping screen offers their rates.
+COMMON_CURRENCIES = ("CHF", "GBP", "USD")
+STATE_MISMATCH = N_(
+    "Cette autorisation ne correspond à aucune demande de ce navigateur, ou elle a expiré. "
+    "Recommencez depuis la page Connexions du dossier."
+)
+DENIED = N_("L'autorisation a été refusée sur le site de la source : rien n'a été connecté.")
+
+
+def provide_commerce(db_session: NamedDependency[AsyncSession]) -> CommerceService:
+    return CommerceService(db_session)
+
+
+def provide_dossiers(db_session: NamedDependency[AsyncSession]) -> DossierService:
+    return DossierService(session=db_session)
+
+
+DEPENDENCIES: Mapping[str, Provide] = {
+    "commerce": Provide(provide_commerce, sync_to_thread=False),
+    "dossiers": Provide(provide_dossiers, sync_to_thread=False),
+}
+
+
+def _source(code: str) -> Source:
+    source = get_source(code)
+    if source is None:
+        raise NotFoundException
+    return source
+
+
+def _sees(principal: Principal, dossier_id: uuid.UUID) -> Permission:
+    """The permission the person reads a source page with: the ledger's, or the mapping's (a delegate)."""
+    return Permission.LEDGER_READ if principal.can(Permission.LEDGER_READ, dossier_id) else Permission.CONNECTIONS_MAP
+
+
+async def _dossier(
+    dossiers: DossierService, principal: Principal, dossier_id: uuid.UUID, permission: Permission | None = None
+) -> Dossier:
+    if permission is None:
+        permission = _sees(principal, dossier_id)
+    return await dossiers.get_visible(principal, dossier_id, permission)
+
+
+def _redirect_uri(settings: Settings) -> str:
+    return settings.base_url + CALLBACK_PATH
+
+
+def _page(dossier: Dossier, source: Source, suffix: str = "") -> str:
+    return f"/entreprises/{dossier.id}/connexions/sources/{source.code}{suffix}"
+
+
+async def source_context(
+    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceService, **extra: Any
+) -> dict[str, Any]:
+    permission = _sees(principal, dossier.id)
+    state = await commerce.state(principal, dossier.id, source, permission)
+    setup = state.setup
+    context: dict[str, Any] = {
+        "dossier": dossier,
+        "source": source,
+        "state": state,
+        "connection": state.connection,
+        "setup": setup,
+        "can_manage": principal.can(Permission.CONNECTIONS_MANAGE, dossier.id),
+        "can_map": principal.can(Permission.CONNECTIONS_MAP, dossier.id),
+        "can_read": principal.can(Permission.LEDGER_READ, dossier.id),
+        "can_invite": principal.can(Permission.USERS_INVITE)
+        and principal.can(Permission.CONNECTIONS_MANAGE, dossier.id),
+        "frequencies": list(SyncFrequency),
+        "key_errors": {},
+        "schedule_errors": {},
+        "invite_errors": {},
+        "invite_form": {"email": "", "nom": ""},
+        "sync_error": None,
+        "missing": [],
+        "days": [],
+        "runs": [],
+        "last_runs": [],
+        "customers": 0,
+    }
+    if setup is not None:
+        context["schedule_form"] = {"debut": setup.sync_start.strftime("%d/%m/%Y"),
+                                    "frequence": setup.sync_frequency.value}  # fmt: skip
+        context["reference"] = commerce.reference(setup)
+        context["missing"] = commerce.missing(source, setup) if setup.reference is not None else []
+        context["days"] = await commerce.days(setup)
+        context["runs"] = await commerce.running(setup)
+        context["last_runs"] = await commerce.last_runs(setup)
+        context["customers"] = await commerce.customers(setup)
+    context.update(extra)
+    return context
+
+
+class CommerceController(Controller):
+    path = "/entreprises/{dossier_id:uuid}/connexions/sources"
+    guards = (signed_in,)
+    include_in_schema = False
+    dependencies = DEPENDENCIES
+
+    @get("/", name="commerce:index")
+    async def index(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Template:
+        """The dossier's connected sources, for whoever maps them (the Connexions page shows the rest)."""
+        principal = principal_of(request)
+        dossier = await _dossier(dossiers, principal, dossier_id)
+        catalogue = await commerce.catalogue(principal, dossier.id, _sees(principal, dossier.id))
+        context = {"dossier": dossier, "sources": [item for item in catalogue if item.connection is not None],
+                   "can_read": principal.can(Permission.LEDGER_READ, dossier.id)}  # fmt: skip
+        return Template(template_name="integrations/commerce/index.html", context=context)
+
+    @get("/{code:str}", name="commerce:source")
+    async def source_page(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Template:
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id)
+        context = await source_context(principal, dossier, source, commerce)
+        if request.htmx:
+            return HTMXTemplate(template_name="integrations/commerce/_partials/state.html", context=context)
+        return Template(template_name="integrations/commerce/source.html", context=context)
+
+    @post("/{code:str}/cle", name="commerce:api_key", media_type=MediaType.HTML)
+    async def save_key(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Any:
+        """« Connecter » with an API key: stored encrypted, never shown again but for its last characters."""
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+        if source.auth is not SourceAuth.API_KEY:
+            raise NotFoundException
+        form = await request.form()
+        try:
+            await commerce.connect_api_key(principal, dossier, source, str(form.get("cle", "")))
+        except ConnectionRequestError as refused:
+            context = await source_context(principal, dossier, source, commerce, key_errors={"cle": refused.message})
+            return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
+        flash(request, _("%(source)s est connecté. Le portail lit le compte et ses données de référence.")
+              % {"source": source.name}, category="success")  # fmt: skip
+        return Redirect(_page(dossier, source), status_code=303)
+
+    @post("/{code:str}/oauth", name="commerce:oauth_start")
+    async def start_oauth(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        settings: NamedDependency[Settings],
+        dossiers: NamedDependency[DossierService],
+    ) -> Redirect:
+        """Off to the source's consent page, with a fresh state and PKCE challenge kept server-side."""
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+        if source.auth is not SourceAuth.OAUTH:
+            raise NotFoundException
+        start = commerce_oauth.start_authorization(settings, source, _redirect_uri(settings))
+        pending = dict(request.session.get(OAUTH_SESSION_KEY) or {})
+        pending[start.state] = {"dossier": str(dossier.id), "source": source.code, "verifier": start.code_verifier,
+                                "at": dt.datetime.now(dt.UTC).isoformat()}  # fmt: skip
+        request.session[OAUTH_SESSION_KEY] = dict(list(pending.items())[-MAX_PENDING_AUTHORIZATIONS:])
+        return Redirect(start.url, status_code=303)
+
+    @post("/{code:str}/synchronisation", name="commerce:schedule", media_type=MediaType.HTML)
+    async def save_schedule(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Any:
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+        form = await request.form()
+        values = {"debut": str(form.get("debut", "")), "frequence": str(form.get("frequence", ""))}
+        try:
+            _connection, setup = await commerce.connected(principal, dossier.id, source, Permission.CONNECTIONS_MANAGE)
+        except ConnectionRequestError:
+            raise NotFoundException from None
+        errors = commerce.save_schedule(setup, values["debut"], values["frequence"])
+        if errors:
+            context = await source_context(principal, dossier, source, commerce, schedule_errors=errors,
+                                           schedule_form=values)  # fmt: skip
+            return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
+        flash(request, _("Synchronisation enregistrée."), category="success")
+        return Redirect(_page(dossier, source), status_code=303)
+
+    @post("/{code:str}/synchroniser", name="commerce:sync", media_type=MediaType.HTML)
+    async def sync_now(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Any:
+        """« Synchroniser maintenant »: every day not yet final, up to today."""
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+        try:
+            connection, setup = await commerce.connected(principal, dossier.id, source, Permission.CONNECTIONS_MANAGE)
+            await commerce.request_sync(principal, source, connection, setup)
+        except CommerceRequestError as refused:
+            context = await source_context(principal, dossier, source, commerce, sync_error=refused.text())
+            return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
+        flash(request, _("Synchronisation demandée : suivez son avancement ci-dessous."), category="success")
+        return Redirect(_page(dossier, source, "#etat"), status_code=303)
+
+    @post("/{code:str}/actualiser", name="commerce:refresh")
+    async def refresh(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Redirect:
+        """Read the source's registers, payment methods and VAT rates again (new ones get defaults)."""
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MAP)
+        state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MAP)
+        if not state.connected or state.connection is None:
+            raise NotFoundException
+        await commerce.request_reference(principal, state.connection)
+        flash(request, _("Lecture des données de référence demandée."), category="success")
+        return Redirect(_page(dossier, source, "/mapping"), status_code=303)
+
+    @post("/{code:str}/deconnecter", name="commerce:disconnect")
+    async def disconnect(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Redirect:
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+        state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MANAGE)
+        if state.connection is None:
+            raise NotFoundException
+        await commerce.disconnect(principal, state.connection)
+        flash(request, _("%(source)s est déconnecté de ce dossier. Les écritures déjà passées restent.")
+              % {"source": source.name}, category="success")  # fmt: skip
+        return Redirect(_page(dossier, source), status_code=303)
+
+    # --- mapping ---------------------------------------------------------------------------
+
+    @get("/{code:str}/mapping", name="commerce:mapping")
+    async def mapping_page(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Template:
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MAP)
+        context = await _mapping_context(principal, dossier, source, commerce)
+        return Template(template_name="integrations/commerce/mapping.html", context=context)
+
+    @post("/{code:str}/mapping", name="commerce:mapping_save", media_type=MediaType.HTML)
+    async def save_mapping(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Any:
+        """Save the whole mapping, or nothing: every wrong field is shown with its reason."""
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MAP)
+        state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MAP)
+        if state.setup is None or state.setup.reference is None:
+            raise NotFoundException
+        form = await request.form()
+        values = {key: form.get(key) for key in form}
+        mapping, errors = commerce.save_mapping(source, state.setup, values)
+        if errors:
+            context = await _mapping_context(principal, dossier, source, commerce, mapping=mapping, errors=errors,
+                                             values=values)  # fmt: skip
+            return Template(template_name="integrations/commerce/mapping.html", context=context, status_code=422)
+        flash(request, _("Mapping enregistré."), category="success")
+        return Redirect(_page(dossier, source, "/mapping"), status_code=303)
+
+    @post("/{code:str}/inviter", name="commerce:invite", media_type=MediaType.HTML)
+    async def invite(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+    ) -> Any:
+        """Delegate the mapping: invite a person who may then edit it (and nothing else of the dossier)."""
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+        if not principal.can(Permission.USERS_INVITE):
+            raise NotFoundException
+        form = await request.form()
+        values = {"email": str(form.get("email", "")), "nom": str(form.get("nom", ""))}
+        try:
+            outcome = await commerce.invite_mapper(principal, dossier, email=values["email"], name=values["nom"])
+        except InviteError as refused:
+            context = await source_context(principal, dossier, source, commerce, invite_form=values,
+                                           invite_errors={refused.field or "email": refused.message})  # fmt: skip
+            return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
+        flash(request, _("%(email)s est invité(e) à compléter le mapping de ce dossier.")
+              % {"email": outcome.user.email}, category="success")  # fmt: skip
+        return Redirect(_page(dossier, source), status_code=303)
+
+    # --- entries ---------------------------------------------------------------------------
+
+    @get("/{code:str}/ecritures", name="commerce:entries")
+    async def entries(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        start: Annotated[str, QueryParameter(name="du")] = "",
+        end: Annotated[str, QueryParameter(name="au")] = "",
+        journal: Annotated[str, QueryParameter(name="journal")] = "",
+        kind: Annotated[str, QueryParameter(name="type")] = "",
+        view: Annotated[str, QueryParameter(name="vue")] = "ecritures",
+    ) -> Template:
+        """The entries posted from the source, with their lines, or the balance by account."""
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.LEDGER_READ)
+        state = await commerce.state(principal, dossier.id, source, Permission.LEDGER_READ)
+        if state.setup is None:
+            raise NotFoundException
+        errors: dict[str, str] = {}
+        dates: dict[str, dt.date | None] = {}
+        for key, value in (("du", start), ("au", end)):
+            try:
+                dates[key] = parse_date(value) if value.strip() else None
+            except ValueError:
+                errors[key] = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
+                dates[key] = None
+        kinds = {item.value for item in EntryKind}
+        filters = EntryFilters(start=dates["du"], end=dates["au"], journal=journal.strip().upper()[:8],
+                               kind=kind if kind in kinds else "")  # fmt: skip
+        context: dict[str, Any] = {
+            "dossier": dossier, "source": source, "setup": state.setup, "filters": filters, "errors": errors,
+            "form": {"du": start, "au": end}, "view": "balance" if view == "balance" else "ecritures",
+            "journals": await commerce.journals(state.setup), "kinds": list(EntryKind),
+        }  # fmt: skip
+        if context["view"] == "balance":
+            context["accounts"] = await commerce.balance(state.setup, filters)
+        else:
+            result, lines, totals = await commerce.entries_page(state.setup, filters, page=page)
+            context.update(result=result, lines=lines, totals=totals)
+        return Template(template_name="integrations/commerce/entries.html", context=context)
+
+
+async def _mapping_context(
+    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceService, **extra: Any
+) -> dict[str, Any]:
+    state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MAP)
+    if state.setup is None:
+        raise NotFoundException
+    setup = state.setup
+    reference = commerce.reference(setup)
+    mapping = extra.pop("mapping", None) or commerce.mapping(source, setup)
+    home = {None, mappings.HOME_COUNTRY}
+    rates = {mappings.rate_key(tax.rate) for tax in reference.tax_rates if source.is_pos or tax.country in home}
+    rates |= set(mapping.sales_by_rate) | set(mapping.vat_accounts)
+    countries = {country.code: country.name for country in reference.countries}
+    countries.update({code: countries.get(code, code) for code in mapping.country_rules})
+    return {
+        "dossier": dossier, "source": source, "state": state, "setup": setup, "reference": reference,
+        "rates": sorted(rates, key=mappings.parse_rate), "rate_label": mappings.rate_label,
+        "countries": sorted(countries.items()), "account_label": mappings.account_label,
+        "currencies": sorted(set(mapping.currency_rates) | set(COMMON_CURRENCIES)),
+        "mapping": mapping, "missing": commerce.missing(source, setup) if setup.reference is not None else [],
+        "errors": {}, "values": {}, "waiting": setup.reference is None,
+        "can_read": principal.can(Permission.LEDGER_READ, dossier.id), **extra,
+    }  # fmt: skip
+
+
+class CommerceCallbackController(Controller):
+    """Where an OAuth source sends the person back (one fixed address, registered with it)."""
+
+    path = CALLBACK_PATH
+    guards = (signed_in,)
+    include_in_schema = False
+    dependencies = DEPENDENCIES
+
+    @get("/", name="commerce:oauth_callback")
+    async def callback(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        settings: NamedDependency[Settings],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceService],
+        oauth_state: Annotated[str, QueryParameter(name="state")] = "",
+        oauth_error: Annotated[str, QueryParameter(name="error")] = "",
+    ) -> Any:
+        principal = principal_of(request)
+        pending = dict(request.session.get(OAUTH_SESSION_KEY) or {})
+        started = pending.pop(oauth_state, None) if oauth_state else None
+        request.session[OAUTH_SESSION_KEY] = pending  # a state is spent whatever happens next
+        if started is None:
+            return _callback_error(STATE_MISMATCH)
+        source = _source(started["source"])
+        dossier = await _dossier(dossiers, principal, uuid.UUID(started["dossier"]), Permission.CONNECTIONS_MANAGE)
+        if oauth_error:
+            return _callback_error(DENIED, dossier=dossier, source=source)
+        try:
+            token = await commerce_oauth.finish_authorization(
+                settings, redirect_uri=_redirect_uri(settings), authorization_response=str(request.url),
+                expected_state=oauth_state, code_verifier=started["verifier"],
+            )  # fmt: skip
+        except CommerceError as refused:
+            return _callback_error(refused.message, dossier=dossier, source=source)
+        await commerce.connect_oauth(principal, dossier, source, token)
+        flash(request, _("%(source)s est connecté. Le portail lit le compte et ses données de référence.")
+              % {"source": source.name}, category="success")  # fmt: skip
+        return Redirect(_page(dossier, source), status_code=303)
+
+
+def _callback_error(message: str, *, dossier: Dossier | None = None, source: Source | None = None) -> Template:
+    context = {"message": message, "dossier": dossier, "source_name": source.name if source else None}
+    return Template(template_name="integrations/callback_error.html", context=context, status_code=400)

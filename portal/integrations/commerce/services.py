@@ -1,0 +1,438 @@
+"""A dossier's POS and e-commerce connections: connecting, the mapping, the schedule, syncing.
+
+The rules live here; the controllers only read forms and render. Credentials are written
+here and read by the jobs only. Every call to a source happens in a worker: connecting
+asks a worker for the account and its reference data (registers, payment methods, VAT
+rates…), from which the default mapping is drawn.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import uuid
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.exceptions import NotFoundException
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import portal.integrations.commerce.policy  # noqa: F401 - registers the restrictions of commerce rows
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restrict
+from portal.clients.models import Dossier
+from portal.db.paging import Page, paginate
+from portal.firm.invitations import Grant, InvitationService, InviteOutcome
+from portal.firm.roles import DossierRole
+from portal.i18n import N_, _
+from portal.integrations.commerce import mapping as mappings
+from portal.integrations.commerce.models import (
+    CommerceCustomer,
+    CommerceDay,
+    CommerceEntry,
+    CommerceEntryLine,
+    CommerceSetup,
+    SyncFrequency,
+)
+from portal.integrations.commerce.records import ReferenceData
+from portal.integrations.commerce.sources import SOURCES, Source, SourceAuth
+from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
+from portal.integrations.services import ConnectionRequestError, hint
+from portal.jobs.models import JobRun, JobStatus
+from portal.jobs.outbox import enqueue
+
+KEY_TOO_SHORT = N_("Collez la clé d'API telle que le logiciel l'a affichée : celle-ci est trop courte.")
+KEY_SPACES = N_("Une clé d'API ne contient pas d'espace : vérifiez ce qui a été collé.")
+NOT_CONNECTED = N_("Cette source n'est pas connectée à ce dossier : connectez-la d'abord.")
+NOT_READY = N_("Le compte de la source n'est pas encore identifié : patientez quelques secondes, puis réessayez.")
+MAPPING_INCOMPLETE = N_("Complétez le mapping avant de synchroniser : %(items)s")
+ALREADY_RUNNING = N_("Une synchronisation de cette source est déjà en cours : suivez-la ci-dessous.")
+START_IN_FUTURE = N_("La date de début ne peut pas être dans le futur.")
+START_TOO_OLD = N_("La date de début ne peut pas précéder de plus de cinq ans la date du jour.")
+BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
+BAD_FREQUENCY = N_("Choisissez une fréquence de synchronisation.")
+SYNC_JOBS = ("commerce.sync", "commerce.reference")
+
+
+class CommerceRequestError(ConnectionRequestError):
+    """A request that cannot be done; ``text()`` is the French (or translated) sentence to show."""
+
+    def __init__(self, message: str, **params: str) -> None:
+        super().__init__(message)
+        self.params = params
+
+    def text(self) -> str:
+        return _(self.message) % self.params if self.params else _(self.message)
+
+
+ENTRIES_PAGE_SIZE = 50
+
+
+def fiscal_year_start(dossier: Dossier, on: dt.date) -> dt.date:
+    """The first day of the dossier's fiscal year running on ``on`` (from its closing day and month)."""
+
+    def closing(year: int) -> dt.date:
+        last = calendar.monthrange(year, dossier.closing_month)[1]
+        return dt.date(year, dossier.closing_month, min(dossier.closing_day, last))
+
+    this_year = closing(on.year)
+    previous = this_year if on > this_year else closing(on.year - 1)
+    return previous + dt.timedelta(days=1)
+
+
+def check_api_key(key: str) -> str:
+    key = key.strip()
+    if any(character.isspace() for character in key):
+        raise CommerceRequestError(KEY_SPACES)
+    if len(key) < 16:  # noqa: PLR2004 - no source issues keys this short
+        raise CommerceRequestError(KEY_TOO_SHORT)
+    return key
+
+
+def parse_date(value: str) -> dt.date:
+    value = value.strip()
+    for shape in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(value, shape).date()  # noqa: DTZ007 - a calendar date, no time
+        except ValueError:
+            continue
+    raise ValueError(value)
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """A catalogue entry as a dossier sees it."""
+
+    source: Source
+    connection: Connection | None
+    setup: CommerceSetup | None
+
+    @property
+    def connected(self) -> bool:
+        return self.connection is not None and self.connection.status is ConnectionStatus.CONNECTED
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    start: dt.date | None = None
+    end: dt.date | None = None
+    journal: str = ""
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class EntryTotals:
+    count: int
+    debit: int
+    credit: int
+
+
+class CommerceService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _connections(self, principal: Principal, permission: Permission) -> Select[Any]:
+        return restrict(select(Connection), principal, permission, Connection)
+
+    async def catalogue(self, principal: Principal, dossier_id: uuid.UUID, permission: Permission) -> list[SourceState]:
+        """Every source of the catalogue, with this dossier's connection to it if any."""
+        codes = [source.code for source in SOURCES]
+        statement = (
+            self._connections(principal, permission)
+            .where(Connection.dossier_id == dossier_id, Connection.provider.in_(codes))
+            .add_columns(CommerceSetup)
+            .outerjoin(CommerceSetup, CommerceSetup.connection_id == Connection.id)
+        )
+        found = {
+            connection.provider.value: (connection, setup)
+            for connection, setup in await self.session.execute(statement)
+        }
+        return [SourceState(source, *found.get(source.code, (None, None))) for source in SOURCES]
+
+    async def state(
+        self, principal: Principal, dossier_id: uuid.UUID, source: Source, permission: Permission
+    ) -> SourceState:
+        statement = (
+            self._connections(principal, permission)
+            .where(Connection.dossier_id == dossier_id, Connection.provider == Provider(source.code))
+            .add_columns(CommerceSetup)
+            .outerjoin(CommerceSetup, CommerceSetup.connection_id == Connection.id)
+        )
+        row = (await self.session.execute(statement)).first()
+        return SourceState(source, row[0], row[1]) if row else SourceState(source, None, None)
+
+    async def connected(
+        self, principal: Principal, dossier_id: uuid.UUID, source: Source, permission: Permission
+    ) -> tuple[Connection, CommerceSetup]:
+        state = await self.state(principal, dossier_id, source, permission)
+        if not state.connected or state.setup is None or state.connection is None:
+            raise CommerceRequestError(NOT_CONNECTED)
+        return state.connection, state.setup
+
+    def reference(self, setup: CommerceSetup) -> ReferenceData:
+        return ReferenceData.from_json(setup.reference)
+
+    def mapping(self, source: Source, setup: CommerceSetup) -> mappings.Mapping:
+        if setup.mapping is None:
+            return mappings.default_mapping(source, self.reference(setup))
+        return mappings.Mapping.from_json(setup.mapping)
+
+    def missing(self, source: Source, setup: CommerceSetup) -> list[mappings.Missing]:
+        return mappings.missing(self.mapping(source, setup), source, self.reference(setup))
+
+    async def days(self, setup: CommerceSetup, *, limit: int = 62) -> list[CommerceDay]:
+        if setup.source_key is None:
+            return []
+        statement = (
+            select(CommerceDay)
+            .where(CommerceDay.dossier_id == setup.dossier_id, CommerceDay.source_key == setup.source_key)
+            .order_by(CommerceDay.business_date.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    def _entries(self, setup: CommerceSetup, filters: EntryFilters) -> Any:
+        conditions = [CommerceEntry.dossier_id == setup.dossier_id, CommerceEntry.source_key == setup.source_key]
+        if filters.start:
+            conditions.append(CommerceEntry.entry_date >= filters.start)
+        if filters.end:
+            conditions.append(CommerceEntry.entry_date <= filters.end)
+        if filters.journal:
+            conditions.append(CommerceEntry.journal_code == filters.journal)
+        if filters.kind:
+            conditions.append(CommerceEntry.kind == filters.kind)
+        return and_(*conditions)
+
+    async def entries_page(
+        self, setup: CommerceSetup, filters: EntryFilters, *, page: int = 1
+    ) -> tuple[Page[CommerceEntry], dict[uuid.UUID, list[CommerceEntryLine]], EntryTotals]:
+        """One page of posted entries (latest first) with their lines, and the totals of all that match."""
+        where = self._entries(setup, filters)
+        statement = (
+            select(CommerceEntry)
+            .where(where)
+            .order_by(CommerceEntry.entry_date.desc(), CommerceEntry.journal_code, CommerceEntry.piece_ref,
+                      CommerceEntry.kind, CommerceEntry.id)
+        )  # fmt: skip
+        count_statement = select(func.count()).select_from(CommerceEntry).where(where)
+        result = await paginate(self.session, statement, page=page, page_size=ENTRIES_PAGE_SIZE, count=count_statement)
+        ids = [entry.id for entry in result.items]
+        lines: dict[uuid.UUID, list[CommerceEntryLine]] = {entry_id: [] for entry_id in ids}
+        if ids:
+            rows = await self.session.execute(
+                select(CommerceEntryLine)
+                .where(CommerceEntryLine.entry_id.in_(ids))
+                .order_by(CommerceEntryLine.entry_id, CommerceEntryLine.line_no)
+            )
+            for line in rows.scalars():
+                lines[line.entry_id].append(line)
+        totals = (
+            await self.session.execute(
+                select(func.count(), func.coalesce(func.sum(CommerceEntry.total), 0)).where(where)
+            )
+        ).one()
+        return result, lines, EntryTotals(count=int(totals[0]), debit=int(totals[1]), credit=int(totals[1]))
+
+    async def balance(self, setup: CommerceSetup, filters: EntryFilters) -> list[tuple[str, int, int]]:
+        """Debit and credit per account over the entries that match (what the accountant checks first)."""
+        statement = (
+            select(CommerceEntryLine.account, func.sum(CommerceEntryLine.debit), func.sum(CommerceEntryLine.credit))
+            .join(CommerceEntry, CommerceEntry.id == CommerceEntryLine.entry_id)
+            .where(self._entries(setup, filters))
+            .group_by(CommerceEntryLine.account)
+            .order_by(CommerceEntryLine.account)
+        )
+        return [(account, int(debit), int(credit)) for account, debit, credit in await self.session.execute(statement)]
+
+    async def journals(self, setup: CommerceSetup) -> list[str]:
+        statement = (
+            select(CommerceEntry.journal_code)
+            .where(CommerceEntry.dossier_id == setup.dossier_id, CommerceEntry.source_key == setup.source_key)
+            .distinct()
+            .order_by(CommerceEntry.journal_code)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def customers(self, setup: CommerceSetup) -> int:
+        statement = (
+            select(func.count())
+            .select_from(CommerceCustomer)
+            .where(CommerceCustomer.dossier_id == setup.dossier_id, CommerceCustomer.source_key == setup.source_key)
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def running(self, setup: CommerceSetup) -> list[JobRun]:
+        """The unfinished syncs and reference reads of this connection (shown live on its page)."""
+        statement = (
+            select(JobRun)
+            .where(
+                JobRun.dossier_id == setup.dossier_id,
+                JobRun.actor_name.in_(SYNC_JOBS),
+                JobRun.status.in_([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING]),
+            )
+            .order_by(JobRun.created_at.desc())
+        )
+        connection = str(setup.connection_id)
+        return [run for run in (await self.session.execute(statement)).scalars()
+                if run.arguments.get("connection_id") == connection]  # fmt: skip
+
+    async def last_runs(self, setup: CommerceSetup, limit: int = 5) -> list[JobRun]:
+        statement = (
+            select(JobRun)
+            .where(JobRun.dossier_id == setup.dossier_id, JobRun.actor_name == "commerce.sync")
+            .order_by(JobRun.created_at.desc())
+            .limit(50)
+        )
+        connection = str(setup.connection_id)
+        runs = [run for run in (await self.session.execute(statement)).scalars()
+                if run.arguments.get("connection_id") == connection]  # fmt: skip
+        return runs[:limit]
+
+    # --- connecting ------------------------------------------------------------------------
+
+    async def _upsert(self, principal: Principal, dossier: Dossier, source: Source, method: AuthMethod) -> Connection:
+        provider = Provider(source.code)
+        statement = select(Connection).where(Connection.dossier_id == dossier.id, Connection.provider == provider)
+        connection = (await self.session.execute(statement)).scalar_one_or_none()
+        if connection is None:
+            connection = Connection(dossier_id=dossier.id, provider=provider, auth_method=method)
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(connection)
+                    await self.session.flush()
+            except IntegrityError:  # connected from another tab a moment ago: take that row
+                connection = (await self.session.execute(statement)).scalar_one()
+        connection.auth_method = method
+        connection.status = ConnectionStatus.CONNECTED
+        connection.connected_by_id = principal.user_id
+        connection.connected_at = dt.datetime.now(dt.UTC)
+        connection.last_error = None
+        connection.credentials_version += 1
+        setup = (
+            await self.session.execute(select(CommerceSetup).where(CommerceSetup.connection_id == connection.id))
+        ).scalar_one_or_none()
+        if setup is None:
+            # Reconnecting keeps the mapping, the schedule and the days already posted.
+            today = dt.datetime.now(dt.UTC).date()
+            self.session.add(
+                CommerceSetup(connection_id=connection.id, dossier_id=dossier.id, source=source.code,
+                              sync_start=fiscal_year_start(dossier, today), sync_frequency=SyncFrequency.DAILY)
+            )  # fmt: skip
+        else:
+            setup.last_error = None
+        return connection
+
+    async def connect_api_key(self, principal: Principal, dossier: Dossier, source: Source, key: str) -> Connection:
+        """An API key pasted once: stored encrypted, then a worker identifies the account and its data."""
+        key = check_api_key(key)
+        connection = await self._upsert(principal, dossier, source, AuthMethod.API_KEY)
+        connection.credentials = {"api_key": key}
+        connection.token_hint = hint(key)
+        await self.session.flush()
+        await self.request_reference(principal, connection)
+        return connection
+
+    async def connect_oauth(
+        self, principal: Principal, dossier: Dossier, source: Source, token: dict[str, Any]
+    ) -> Connection:
+        connection = await self._upsert(principal, dossier, source, AuthMethod.OAUTH)
+        connection.credentials = {"token": token}
+        connection.token_hint = None
+        await self.session.flush()
+        await self.request_reference(principal, connection)
+        return connection
+
+    async def request_reference(self, principal: Principal, connection: Connection) -> JobRun:
+        return await enqueue(
+            self.session, "commerce.reference", created_by_id=principal.user_id, dossier_id=connection.dossier_id,
+            connection_id=str(connection.id),
+        )  # fmt: skip
+
+    async def disconnect(self, principal: Principal, connection: Connection) -> None:
+        """Stop reading the source now (posted entries stay); a worker revokes an OAuth grant, then forgets it."""
+        connection.status = ConnectionStatus.DISCONNECTED
+        await self.session.flush()
+        await enqueue(
+            self.session, "commerce.revoke", created_by_id=principal.user_id, dossier_id=connection.dossier_id,
+            connection_id=str(connection.id), version=connection.credentials_version,
+        )  # fmt: skip
+
+    # --- mapping and schedule ----------------------------------------------------------------
+
+    def save_mapping(
+        self, source: Source, setup: CommerceSetup, form: MappingType[str, Any]
+    ) -> tuple[mappings.Mapping, dict[str, str]]:
+        """Apply the mapping screen's form whole, or nothing (the errors say why, per field)."""
+        current = self.mapping(source, setup)
+        updated, errors = mappings.parse_form(form, source, self.reference(setup), current)
+        if not errors:
+            setup.mapping = updated.to_json()
+        return updated, errors
+
+    def save_schedule(self, setup: CommerceSetup, start: str, frequency: str) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        today = dt.datetime.now(dt.UTC).date()
+        try:
+            day = parse_date(start)
+        except ValueError:
+            errors["debut"] = BAD_DATE
+        else:
+            if day > today:
+                errors["debut"] = START_IN_FUTURE
+            elif day < today.replace(year=today.year - 5):
+                errors["debut"] = START_TOO_OLD
+        try:
+            chosen = SyncFrequency(frequency)
+        except ValueError:
+            errors["frequence"] = BAD_FREQUENCY
+        if not errors:
+            setup.sync_start = day
+            setup.sync_frequency = chosen
+        return errors
+
+    # --- syncing -------------------------------------------------------------------------------
+
+    async def request_sync(
+        self, principal: Principal, source: Source, connection: Connection, setup: CommerceSetup
+    ) -> JobRun:
+        """« Synchroniser maintenant »: every day not yet final, from the start date to today."""
+        if connection.status is not ConnectionStatus.CONNECTED:
+            raise CommerceRequestError(NOT_CONNECTED)
+        if setup.consumer_id is None or setup.reference is None:
+            raise CommerceRequestError(NOT_READY)
+        blocking = [item for item in self.missing(source, setup) if item.blocking]
+        if blocking:
+            raise CommerceRequestError(MAPPING_INCOMPLETE, items=" ; ".join(item.text() for item in blocking))
+        if await self.running(setup):
+            raise CommerceRequestError(ALREADY_RUNNING)
+        return await enqueue(
+            self.session, "commerce.sync", created_by_id=principal.user_id, dossier_id=setup.dossier_id,
+            connection_id=str(connection.id), mode="manual",
+        )  # fmt: skip
+
+    # --- delegation ----------------------------------------------------------------------------
+
+    async def invite_mapper(self, principal: Principal, dossier: Dossier, *, email: str, name: str) -> InviteOutcome:
+        """Invite someone onto the dossier's mapping (seed 002): they may edit it, and nothing else."""
+        invitations = InvitationService(session=self.session)
+        return await invitations.invite(
+            principal, email=email, name=name, grants=[Grant(dossier.id, DossierRole.MAPPER)]
+        )
+
+
+async def get_setup(session: AsyncSession, connection_id: uuid.UUID) -> CommerceSetup:
+    setup = (
+        await session.execute(select(CommerceSetup).where(CommerceSetup.connection_id == connection_id))
+    ).scalar_one_or_none()
+    if setup is None:
+        raise NotFoundException
+    return setup
+
+
+def source_auth_label(source: Source) -> str:
+    return N_("Connexion OAuth") if source.auth is SourceAuth.OAUTH else N_("Clé d'API")

@@ -1,0 +1,201 @@
+"""Writing posted entries: set-based, one transaction per batch, each record exactly once.
+
+A batch is written under a lock on its (dossier, source account): PostgreSQL's
+transaction-level advisory lock, SQLite's single writer (``BEGIN IMMEDIATE``). Under it
+the batch reads which of its day's records are already posted and bulk-loads only the
+others (``COPY`` on PostgreSQL, ``executemany`` on SQLite). The unique key (dossier,
+source account, kind, record id) backs the lock: should two writers ever race, the
+second one's batch fails whole and its job retries, finding everything posted.
+
+An open day's entries are provisional: each sync of the day deletes them and writes the
+day afresh in one transaction, so an order changed or cancelled at the source is
+reflected. Once the source closes the day, its entries are written final and never
+touched again; a final day is never fetched again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
+
+from portal.db.bulk import copy_rows, uuid_value
+from portal.integrations.commerce.entries import DraftEntry, cents
+from portal.integrations.commerce.models import CommerceCustomer, CommerceDay, CommerceEntry, DayState
+
+ENTRY_COLUMNS = (
+    "id", "dossier_id", "source_key", "kind", "record_id", "business_date", "entry_date", "journal_code",
+    "label", "piece_ref", "currency", "total", "final", "run_id",
+)  # fmt: skip
+LINE_COLUMNS = ("entry_id", "line_no", "account", "aux_account", "label", "debit", "credit")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one transaction writes for a day of a source account."""
+
+    dossier_id: uuid.UUID
+    source_key: str
+    day: dt.date
+    drafts: Sequence[DraftEntry]
+    final: bool  # the day is closed at the source: these entries are final
+    run_id: uuid.UUID | None = None
+    customers: dict[str, str] | None = None  # auxiliary account → label, created when missing
+    # The first batch of a day synced again: its provisional entries go first.
+    replace_provisional: bool = False
+
+
+class UnbalancedEntryError(ValueError):
+    """The posting rules produced an entry whose debits and credits differ: never stored."""
+
+
+async def lock(session: AsyncSession, dossier_id: uuid.UUID, source_key: str) -> None:
+    """Serialise writers of one source account of one dossier until the transaction ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: the transaction already holds the database's only write lock
+    digest = hashlib.blake2b(f"{dossier_id}:{source_key}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+async def final_days(session: AsyncSession, dossier_id: uuid.UUID, source_key: str) -> set[dt.date]:
+    statement = select(CommerceDay.business_date).where(
+        CommerceDay.dossier_id == dossier_id,
+        CommerceDay.source_key == source_key,
+        CommerceDay.state == DayState.CLOSED,
+    )
+    return set((await session.execute(statement)).scalars())
+
+
+async def _day_is_final(session: AsyncSession, dossier_id: uuid.UUID, source_key: str, day: dt.date) -> bool:
+    statement = select(CommerceDay.state).where(
+        CommerceDay.dossier_id == dossier_id, CommerceDay.source_key == source_key, CommerceDay.business_date == day
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is DayState.CLOSED
+
+
+async def delete_provisional(session: AsyncSession, dossier_id: uuid.UUID, source_key: str, day: dt.date) -> int:
+    """Remove a day's provisional entries (their lines go with them)."""
+    result = await session.execute(
+        delete(CommerceEntry)
+        .where(
+            CommerceEntry.dossier_id == dossier_id,
+            CommerceEntry.source_key == source_key,
+            CommerceEntry.business_date == day,
+            CommerceEntry.final.is_(False),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def write(session: AsyncSession, batch: Batch) -> int:
+    """Post ``batch`` in the caller's transaction; return how many entries were new.
+
+    Records already posted are left as they are. ``batch.replace_provisional`` first removes
+    the day's provisional entries (the first batch of a day being synced again). A day
+    already final is left alone entirely.
+    """
+    await lock(session, batch.dossier_id, batch.source_key)
+    if await _day_is_final(session, batch.dossier_id, batch.source_key, batch.day):
+        return 0
+    if batch.replace_provisional:
+        await delete_provisional(session, batch.dossier_id, batch.source_key, batch.day)
+    posted = await _posted_keys(session, batch)
+    entries: list[tuple[object, ...]] = []
+    lines: list[tuple[object, ...]] = []
+    dossier = uuid_value(session, batch.dossier_id)
+    run = uuid_value(session, batch.run_id) if batch.run_id else None
+    seen: set[tuple[str, str]] = set()
+    for draft in batch.drafts:
+        key = (draft.kind.value, draft.record_id)
+        if key in posted or key in seen:
+            continue
+        seen.add(key)
+        if not draft.balanced:
+            msg = f"{draft.kind} {draft.record_id}: {draft.debit} ≠ {draft.credit}"
+            raise UnbalancedEntryError(msg)
+        entry_id = uuid_value(session, uuid7())
+        entries.append((
+            entry_id, dossier, batch.source_key, draft.kind.value, draft.record_id, draft.business_date,
+            draft.entry_date, draft.journal, draft.label[:300], draft.piece_ref[:120], draft.currency,
+            cents(draft.debit), batch.final, run,
+        ))  # fmt: skip
+        lines.extend(
+            (entry_id, number, line.account, line.aux_account, line.label[:300], cents(line.debit), cents(line.credit))
+            for number, line in enumerate(draft.lines, start=1)
+        )
+    await copy_rows(session, "commerce_entry", ENTRY_COLUMNS, entries)
+    await copy_rows(session, "commerce_entry_line", LINE_COLUMNS, lines)
+    if batch.customers:
+        await add_customers(session, batch.dossier_id, batch.source_key, batch.customers.items())
+    return len(entries)
+
+
+async def _posted_keys(session: AsyncSession, batch: Batch) -> set[tuple[str, str]]:
+    statement = select(CommerceEntry.kind, CommerceEntry.record_id).where(
+        CommerceEntry.dossier_id == batch.dossier_id,
+        CommerceEntry.source_key == batch.source_key,
+        CommerceEntry.business_date == batch.day,
+    )
+    return {(kind, record_id) for kind, record_id in await session.execute(statement)}
+
+
+async def add_customers(
+    session: AsyncSession, dossier_id: uuid.UUID, source_key: str, customers: Iterable[tuple[str, str]]
+) -> None:
+    """Create the auxiliary accounts not there yet (a concurrent creation is not an error)."""
+    rows = [
+        {"dossier_id": dossier_id, "source_key": source_key, "aux_account": aux, "label": label[:200]}
+        for aux, label in customers
+    ]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(CommerceCustomer).values(rows).on_conflict_do_nothing())
+
+
+async def mark_day(
+    session: AsyncSession,
+    *,
+    dossier_id: uuid.UUID,
+    source_key: str,
+    day: dt.date,
+    state: DayState,
+    records: int,
+    message: str | None = None,
+) -> None:
+    """Record how far a day went; a closed (final) day never goes back."""
+    entries = await session.scalar(
+        select(func.count())
+        .select_from(CommerceEntry)
+        .where(
+            CommerceEntry.dossier_id == dossier_id,
+            CommerceEntry.source_key == source_key,
+            CommerceEntry.business_date == day,
+        )
+    )
+    row = await session.get(CommerceDay, (dossier_id, source_key, day))
+    now = dt.datetime.now(dt.UTC)
+    if row is None:
+        row = CommerceDay(dossier_id=dossier_id, source_key=source_key, business_date=day, state=state,
+                          records=records, entries=int(entries or 0), message=message, synced_at=now)  # fmt: skip
+        session.add(row)
+    elif row.state is not DayState.CLOSED:
+        row.state, row.records, row.entries, row.message, row.synced_at = (
+            state,
+            records,
+            int(entries or 0),
+            message,
+            now,
+        )
+    await session.flush()
