@@ -129,6 +129,32 @@ def _first(consumers: list[Consumer]) -> Consumer:
     return consumers[0]
 
 
+async def _refresh(
+    ctx: JobContext, client: CommerceClient, connection: Connection, setup: CommerceSetup, source: Source
+) -> CommerceSetup:
+    """Read the account and its reference data again, draw defaults for what is new, store both.
+
+    Run at connection and before every sync, so registers, payment methods and VAT rates
+    stay current; what the person mapped is never overwritten.
+    """
+    consumers = await client.consumers()
+    consumer = next((item for item in consumers if item.id == setup.consumer_id), None) or _first(consumers)
+    data = await client.reference(consumer.id, source.kind)
+    async with ctx.session() as session, session.begin():
+        row = await session.get(CommerceSetup, setup.id)
+        if row is None:
+            raise AuthorizationLost(GONE)
+        row.consumer_id, row.consumer_name = consumer.id, consumer.name
+        row.reference = data.to_json()
+        row.reference_checked_at = dt.datetime.now(dt.UTC)
+        row.mapping = merged_mapping(source, data, row.mapping)
+        row.last_error = None
+        connection_row = await session.get(Connection, connection.id)
+        if connection_row is not None:
+            connection_row.label = consumer.name
+    return row
+
+
 @job("commerce.reference", title=N_("Lecture du compte et des données de référence"))
 async def reference(ctx: JobContext, connection_id: str) -> dict[str, Any]:
     """Which account the credentials speak for, and its registers, payment methods, VAT rates…
@@ -142,83 +168,43 @@ async def reference(ctx: JobContext, connection_id: str) -> dict[str, Any]:
     await ctx.progress(0, 1, step=STEP_REFERENCE)
     try:
         async with _client(ctx, connection, source) as client:
-            consumers = await client.consumers()
-            consumer = next((item for item in consumers if item.id == setup.consumer_id), None) or _first(consumers)
-            data = await client.reference(consumer.id, source.kind)
+            setup = await _refresh(ctx, client, connection, setup, source)
     except AuthorizationLost:
         return await _authorization_lost(ctx, connection, setup)
     except SourceUnavailable as down:
         await _note_error(ctx, setup, down.message)
         raise
-    async with ctx.session() as session, session.begin():
-        row = await session.get(CommerceSetup, setup.id)
-        if row is None:
-            return {RESULT: GONE}
-        row.consumer_id, row.consumer_name = consumer.id, consumer.name
-        row.reference = data.to_json()
-        row.reference_checked_at = dt.datetime.now(dt.UTC)
-        row.mapping = merged_mapping(source, data, row.mapping)
-        row.last_error = None
-        connection_row = await session.get(Connection, connection.id)
-        if connection_row is not None:
-            connection_row.label = consumer.name
     await ctx.progress(1, 1, step=STEP_REFERENCE)
-    return {N_("Compte"): consumer.name, N_("Moyens de paiement"): len(data.payment_methods),
+    data = ReferenceData.from_json(setup.reference)
+    return {N_("Compte"): setup.consumer_name or "", N_("Moyens de paiement"): len(data.payment_methods),
             N_("Taux de TVA"): len(data.tax_rates)}  # fmt: skip
 
 
 @job("commerce.sync", title=N_("Synchronisation des ventes"))
 async def sync_connection(ctx: JobContext, connection_id: str, mode: str = "manual") -> dict[str, Any]:
-    """Post every day not yet final, from the start date to the end of the period of ``mode``."""
+    """Post every day not yet final, from the start date to the end of the period of ``mode``.
+
+    The reference data is read first (a new register or payment method gets its defaults);
+    a mapping that still lacks something blocking posts nothing and says so.
+    """
     loaded = await _load(ctx, connection_id)
     if loaded is None:
         return {RESULT: GONE}
     connection, setup, source = loaded
-    if setup.consumer_id is None or setup.source_key is None:
+    if setup.consumer_id is None:
         return {RESULT: GONE}
-    reference_data = ReferenceData.from_json(setup.reference)
-    mapping = (
-        mappings.Mapping.from_json(setup.mapping) if setup.mapping else mappings.default_mapping(source, reference_data)
-    )
-    blocking = [item for item in mappings.missing(mapping, source, reference_data) if item.blocking]
-    if blocking:
-        await _note_error(ctx, setup, _(INCOMPLETE))
-        return {RESULT: INCOMPLETE}
-    now = sync.today()
-    end = sync.period_end(mode, now)
-    async with ctx.reader() as session:
-        done = await store.final_days(session, setup.dossier_id, setup.source_key)
-    days = [day for day in sync.days_between(setup.sync_start, end) if day not in done]
-    poster = Poster(mapping, source, reference_data)
-    target = sync.Target(dossier_id=setup.dossier_id, source_key=setup.source_key, run_id=ctx.run_id)
     tally = {DAYS: 0, CLOSED: 0, OPEN: 0, BLOCKED: 0, RECORDS: 0, ENTRIES: 0}
-    await ctx.progress(0, len(days), step=STEP_DAY)
-
-    async def write(batch: store.Batch) -> int:
-        async with ctx.session() as session, session.begin():
-            return await store.write(session, batch)
-
     try:
         async with _client(ctx, connection, source) as client:
-            for index, day in enumerate(days):
-                result = await sync.sync_day(client, poster, source=source, consumer_id=setup.consumer_id, day=day,
-                                             target=target, now=now, write=write)  # fmt: skip
-                async with ctx.session() as session, session.begin():
-                    await store.mark_day(
-                        session, dossier_id=setup.dossier_id, source_key=setup.source_key, day=day,
-                        state=result.state, records=result.records, message=result.message,
-                    )  # fmt: skip
-                tally[DAYS] += 1
-                tally[{DayState.CLOSED: CLOSED, DayState.OPEN: OPEN, DayState.BLOCKED: BLOCKED}[result.state]] += 1
-                tally[RECORDS] += result.records
-                tally[ENTRIES] += result.new_entries
-                await ctx.progress(index + 1, len(days), step=STEP_DAY)
-                await ctx.count(**tally)
+            setup = await _refresh(ctx, client, connection, setup, source)
+            outcome = await _sync_days(ctx, client, setup, source, mode=mode, tally=tally)
     except AuthorizationLost:
         return await _authorization_lost(ctx, connection, setup) | tally
     except SourceUnavailable as down:
         await _note_error(ctx, setup, down.message)
         raise
+    if outcome is not None:
+        return outcome
     async with ctx.session() as session, session.begin():
         message = _(BLOCKED) + f" : {tally[BLOCKED]}" if tally[BLOCKED] else None
         await session.execute(
@@ -227,6 +213,47 @@ async def sync_connection(ctx: JobContext, connection_id: str, mode: str = "manu
             .values(last_synced_at=dt.datetime.now(dt.UTC), last_error=message)
         )
     return tally
+
+
+async def _sync_days(
+    ctx: JobContext, client: CommerceClient, setup: CommerceSetup, source: Source, *, mode: str, tally: dict[str, int]
+) -> dict[str, Any] | None:
+    """The days not final yet, one after the other; a result to return early, or None when done."""
+    assert setup.consumer_id is not None  # noqa: S101 - refreshed just before
+    source_key = f"{setup.source}:{setup.consumer_id}"
+    reference_data = ReferenceData.from_json(setup.reference)
+    mapping = mappings.Mapping.from_json(setup.mapping)
+    blocking = [item for item in mappings.missing(mapping, source, reference_data) if item.blocking]
+    if blocking:
+        await _note_error(ctx, setup, _(INCOMPLETE))
+        return {RESULT: INCOMPLETE}
+    now = sync.today()
+    async with ctx.reader() as session:
+        done = await store.final_days(session, setup.dossier_id, source_key)
+    days = [day for day in sync.days_between(setup.sync_start, sync.period_end(mode, now)) if day not in done]
+    poster = Poster(mapping, source, reference_data)
+    target = sync.Target(dossier_id=setup.dossier_id, source_key=source_key, run_id=ctx.run_id)
+    await ctx.progress(0, len(days), step=STEP_DAY)
+
+    async def write(batch: store.Batch) -> int:
+        async with ctx.session() as session, session.begin():
+            return await store.write(session, batch)
+
+    for index, day in enumerate(days):
+        result = await sync.sync_day(client, poster, source=source, consumer_id=setup.consumer_id, day=day,
+                                     target=target, now=now, write=write)  # fmt: skip
+        async with ctx.session() as session, session.begin():
+            await store.mark_day(
+                session, dossier_id=setup.dossier_id, source_key=source_key, day=day,
+                state=result.state, records=result.records, message=result.message,
+            )  # fmt: skip
+        tally[DAYS] += 1
+        tally[{DayState.CLOSED: CLOSED, DayState.OPEN: OPEN, DayState.BLOCKED: BLOCKED}[result.state]] += 1
+        tally[RECORDS] += result.records
+        tally[ENTRIES] += result.new_entries
+        await ctx.progress(index + 1, len(days), step=STEP_DAY)
+        await ctx.count(**tally)
+    return None
 
 
 @job("commerce.scheduled", title=N_("Synchronisations planifiées des caisses et boutiques"))
