@@ -36,7 +36,7 @@ from portal.db import migrate
 from portal.db.engine import make_engine, read_only_requests
 from portal.expenses.controllers import expense_routes
 from portal.firm.controllers import InvitationLinkController, SettingsController, UserController
-from portal.integrations.commerce.controllers import CommerceCallbackController, CommerceController
+from portal.integrations.commerce.controllers import CommerceCallbackController, CommerceController, export_entries
 from portal.integrations.controllers import integration_routes
 from portal.jobs import outbox, runtime
 from portal.jobs.controllers import JobRunController
@@ -152,6 +152,7 @@ def create_app(
             integration_routes(settings),
             CommerceController,
             CommerceCallbackController,
+            export_entries,
             LedgerController,
             # The local stand-in of Pennylane (make run, tests): never served in production.
             *([sandbox_router(settings)] if settings.sandbox else []),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -92,10 +91,10 @@ class LedgerController(Controller):
                 async for row in LedgerService(session).export_rows(year):
                     batch.append(row)
                     if len(batch) >= 2_000:  # noqa: PLR2004 - a comfortable chunk of a streamed body
-                        yield _chunk(batch, cash_basis=cash_basis, header=header)
+                        yield fec.write_chunk(batch, cash_basis=cash_basis, header=header)
                         batch, header = [], False
                 if batch or header:
-                    yield _chunk(batch, cash_basis=cash_basis, header=header)
+                    yield fec.write_chunk(batch, cash_basis=cash_basis, header=header)
 
         filename = fec.fec_filename(dossier.siren or "000000000", year.end_date)
         return Stream(
@@ -103,12 +102,3 @@ class LedgerController(Controller):
             media_type="text/plain; charset=iso-8859-15",  # what the FEC writer writes (the legal charset)
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
-
-
-def _chunk(rows: list[tuple[Any, ...]], *, cash_basis: bool, header: bool) -> bytes:
-    buffer = io.BytesIO()
-    fec.write_fec(rows, buffer, cash_basis=cash_basis)
-    data = buffer.getvalue()
-    if not header:  # the writer always starts with the header line: keep it once, at the top
-        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
-    return data

@@ -9,6 +9,7 @@ proven against the sandbox in ``tests/integrations/test_commerce_sync.py``.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 import html
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from portal.integrations.commerce.records import Location, PaymentMethod, Refere
 from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 from portal.jobs.models import JobRun
+from portal.ledger import fec
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, add_role, make_user
@@ -233,6 +235,30 @@ async def test_entries_show_with_their_lines_and_balance(client: Client, db_sess
     assert "Vente ticket 1042" not in filtered
     bad = await client.get(_page(dossier, "/ecritures?du=hier"))
     assert "Date invalide" in html.unescape(bad.text)
+
+
+async def test_entries_export_as_a_fec_the_dgfip_rules_accept(
+    client: Client, db_session: AsyncSession, tmp_path: Path
+) -> None:
+    await _person(client, db_session, FirmRole.PARTNER)
+    dossier = await make_dossier(db_session, name="Restaurant Le Cèdre")
+    setup = await _connected(db_session, dossier)
+    await _post_entries(db_session, dossier, setup)
+    page = html.unescape((await client.get(_page(dossier, "/ecritures"))).text)
+    assert "/ecritures/fec" in page
+    response = await client.get(_page(dossier, "/ecritures/fec?du=01/03/2026&au=31/03/2026"))
+    assert response.status_code == 200
+    assert "ecritures-zelty-" in response.headers["content-disposition"]
+    text_ = response.content.decode("iso8859-15")
+    assert text_.startswith("JournalCode\tJournalLib\tEcritureNum")
+    assert "\t7060100\tVentes de prestations de services" in text_ or "\t7060100\t" in text_
+    assert "\tCOMPTOIR\tClients comptoir\t" in text_
+    path = tmp_path / "ecritures.txt"
+    path.write_bytes(response.content)
+    report = fec.check(path)
+    assert report.errors == [], [issue.message for issue in report.errors]
+    empty = await client.get(_page(dossier, "/ecritures/fec?du=01/04/2026"))
+    assert empty.content.decode("iso8859-15").count("\r\n") == 1  # the header line only
 
 
 async def test_a_confidential_dossier_s_sources_answer_404_to_whoever_it_is_hidden_from(

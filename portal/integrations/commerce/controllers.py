@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, get, post
@@ -19,7 +19,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.plugins.flash import flash
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +39,9 @@ from portal.integrations.commerce.models import SyncFrequency
 from portal.integrations.commerce.services import CommerceRequestError, CommerceService, EntryFilters, parse_date
 from portal.integrations.commerce.sources import Source, SourceAuth, get_source
 from portal.integrations.services import ConnectionRequestError
+from portal.ledger import fec
 from portal.settings import Settings
+from portal.web.streams import reader_sessions
 
 OAUTH_SESSION_KEY = "commerce_oauth"
 CALLBACK_PATH = writes_on_get("/connexions/sources/retour")
@@ -432,13 +434,64 @@ class CommerceController(Controller):
             "dossier": dossier, "source": source, "setup": state.setup, "filters": filters, "errors": errors,
             "form": {"du": start, "au": end}, "view": "balance" if view == "balance" else "ecritures",
             "journals": await commerce.journals(state.setup), "kinds": list(EntryKind),
+            "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
         }  # fmt: skip
         if context["view"] == "balance":
             context["accounts"] = await commerce.balance(state.setup, filters)
         else:
             result, lines, totals = await commerce.entries_page(state.setup, filters, page=page)
-            context.update(result=result, lines=lines, totals=totals)
+            auxiliaries = {line.aux_account for rows in lines.values() for line in rows if line.aux_account}
+            context.update(result=result, lines=lines, totals=totals,
+                           aux_labels=await commerce.aux_labels(state.setup, auxiliaries))  # fmt: skip
         return Template(template_name="integrations/commerce/entries.html", context=context)
+
+
+@get("/entreprises/{dossier_id:uuid}/connexions/sources/{code:str}/ecritures/fec", guards=[signed_in],
+     name="commerce:export", include_in_schema=False, dependencies=DEPENDENCIES)  # fmt: skip
+async def export_entries(
+    request: Request[Any, Any, Any],
+    *,
+    dossier_id: FromPath[uuid.UUID],
+    code: FromPath[str],
+    dossiers: NamedDependency[DossierService],
+    commerce: NamedDependency[CommerceService],
+    start: Annotated[str, QueryParameter(name="du")] = "",
+    end: Annotated[str, QueryParameter(name="au")] = "",
+    journal: Annotated[str, QueryParameter(name="journal")] = "",
+) -> Stream:
+    """The posted entries in the FEC layout, to load into the dossier's accounting software."""
+    principal = principal_of(request)
+    source = _source(code)
+    dossier = await _dossier(dossiers, principal, dossier_id, Permission.LEDGER_EXPORT)
+    state = await commerce.state(principal, dossier.id, source, Permission.LEDGER_EXPORT)
+    if state.setup is None:
+        raise NotFoundException
+    try:
+        filters = EntryFilters(
+            start=parse_date(start) if start.strip() else None,
+            end=parse_date(end) if end.strip() else None,
+            journal=journal.strip().upper()[:8],
+        )
+    except ValueError:
+        raise NotFoundException from None
+    setup, sessions = state.setup, reader_sessions(request)
+
+    async def body() -> AsyncIterator[bytes]:
+        async with sessions() as session:
+            batch: list[tuple[Any, ...]] = []
+            header = True
+            async for row in CommerceService(session).export_rows(setup, filters):
+                batch.append(row)
+                if len(batch) >= 2_000:  # noqa: PLR2004 - a comfortable chunk of a streamed body
+                    yield fec.write_chunk(batch, cash_basis=False, header=header)
+                    batch, header = [], False
+            if batch or header:
+                yield fec.write_chunk(batch, cash_basis=False, header=header)
+
+    period = "-".join(day.strftime("%Y%m%d") for day in (filters.start, filters.end) if day)
+    filename = f"ecritures-{source.code}-{dossier.siren or 'dossier'}{'-' + period if period else ''}.txt"
+    return Stream(body(), media_type="text/plain; charset=iso-8859-15",
+                  headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
 
 async def _mapping_context(

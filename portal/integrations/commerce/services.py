@@ -11,12 +11,13 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, literal, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -238,6 +239,21 @@ class CommerceService:
         ).one()
         return result, lines, EntryTotals(count=int(totals[0]), debit=int(totals[1]), credit=int(totals[1]))
 
+    async def aux_labels(self, setup: CommerceSetup, accounts: set[str]) -> dict[str, str]:
+        """The names behind auxiliary accounts (customers), for the lines a page shows."""
+        if not accounts:
+            return {}
+        statement = select(CommerceCustomer.aux_account, CommerceCustomer.label).where(
+            CommerceCustomer.dossier_id == setup.dossier_id,
+            CommerceCustomer.source_key == setup.source_key,
+            CommerceCustomer.aux_account.in_(accounts),
+        )
+        labels = {aux: label for aux, label in await self.session.execute(statement)}
+        walk_in = mappings.Mapping.from_json(setup.mapping).walk_in_aux
+        if walk_in in accounts:
+            labels.setdefault(walk_in, mappings.WALK_IN_LABEL)
+        return labels
+
     async def balance(self, setup: CommerceSetup, filters: EntryFilters) -> list[tuple[str, int, int]]:
         """Debit and credit per account over the entries that match (what the accountant checks first)."""
         statement = (
@@ -248,6 +264,59 @@ class CommerceService:
             .order_by(CommerceEntryLine.account)
         )
         return [(account, int(debit), int(credit)) for account, debit, credit in await self.session.execute(statement)]
+
+    async def export_rows(
+        self, setup: CommerceSetup, filters: EntryFilters, *, chunk: int = 2_000
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """The entries that match as FEC rows (``ROW_FIELDS`` order), by date and journal, streamed.
+
+        EcritureNum counts the entries of each journal in that order; account labels are the
+        PCG's (the mapping's accounts), auxiliary labels the customers' names; ValidDate is the
+        entry's date (the portal posts an entry once, when the source's record is read).
+        """
+        customers = dict(
+            (
+                await self.session.execute(
+                    select(CommerceCustomer.aux_account, CommerceCustomer.label).where(
+                        CommerceCustomer.dossier_id == setup.dossier_id,
+                        CommerceCustomer.source_key == setup.source_key,
+                    )
+                )
+            ).all()
+        )
+        customers.setdefault(mappings.Mapping.from_json(setup.mapping).walk_in_aux, mappings.WALK_IN_LABEL)
+        numbers: dict[str, int] = {}
+        order = (CommerceEntry.entry_date, CommerceEntry.journal_code, CommerceEntry.piece_ref, CommerceEntry.kind,
+                 CommerceEntry.id)  # fmt: skip
+        after: tuple[Any, ...] | None = None
+        while True:
+            statement = select(CommerceEntry).where(self._entries(setup, filters)).order_by(*order).limit(chunk)
+            if after is not None:
+                bound = (literal(value, type_=column.type) for column, value in zip(order, after, strict=True))
+                statement = statement.where(tuple_(*order) > tuple_(*bound))
+            entries = list((await self.session.execute(statement)).scalars())
+            if not entries:
+                return
+            lines: dict[uuid.UUID, list[CommerceEntryLine]] = {entry.id: [] for entry in entries}
+            rows = await self.session.execute(
+                select(CommerceEntryLine)
+                .where(CommerceEntryLine.entry_id.in_(list(lines)))
+                .order_by(CommerceEntryLine.entry_id, CommerceEntryLine.line_no)
+            )
+            for line in rows.scalars():
+                lines[line.entry_id].append(line)
+            for entry in entries:
+                numbers[entry.journal_code] = number = numbers.get(entry.journal_code, 0) + 1
+                for line in lines[entry.id]:
+                    yield (
+                        0, entry.journal_code, entry.journal_code, str(number), entry.entry_date, line.account,
+                        mappings.account_label(line.account), line.aux_account,
+                        customers.get(line.aux_account or "") if line.aux_account else None, entry.piece_ref,
+                        entry.entry_date, line.label, line.debit, line.credit, None, None, entry.entry_date, None,
+                        None, None, None, None, None,
+                    )  # fmt: skip
+            last = entries[-1]
+            after = (last.entry_date, last.journal_code, last.piece_ref, last.kind, last.id)
 
     async def journals(self, setup: CommerceSetup) -> list[str]:
         statement = (
@@ -290,7 +359,7 @@ class CommerceService:
         )
         connection = str(setup.connection_id)
         runs = [run for run in (await self.session.execute(statement)).scalars()
-                if run.arguments.get("connection_id") == connection]  # fmt: skip
+                if run.arguments.get("connection_id") == connection and run.status.is_final]  # fmt: skip
         return runs[:limit]
 
     # --- connecting ------------------------------------------------------------------------

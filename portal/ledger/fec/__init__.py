@@ -20,7 +20,7 @@ from pathlib import Path
 from portal.ledger.fec.fields import COLUMNS, ROW_FIELDS
 from portal.ledger.fec.reader import FecFile, Row
 from portal.ledger.fec.report import FecFormatError, Issue, Report, Severity
-from portal.ledger.fec.writer import fec_filename, write_fec
+from portal.ledger.fec.writer import fec_filename, write_chunk, write_fec
 
 # Rows let go a few hundred at a time stay in the processor's caches: a fifth faster than 20,000.
 CHECK_BATCH = 500
@@ -36,6 +36,7 @@ __all__ = [
     "Severity",
     "check",
     "fec_filename",
+    "write_chunk",
     "write_fec",
 ]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import io
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -117,6 +118,16 @@ def write_fec(rows: Iterable[tuple[Any, ...]], out: BinaryIO, *, cash_basis: boo
             lines = []
     if lines:
         out.write(_encoded(lines))
+
+
+def write_chunk(rows: list[tuple[Any, ...]], *, cash_basis: bool, header: bool) -> bytes:
+    """``rows`` as FEC bytes, with the header line only if ``header``: the pieces of a streamed file."""
+    buffer = io.BytesIO()
+    write_fec(rows, buffer, cash_basis=cash_basis)
+    data = buffer.getvalue()
+    if not header:  # the writer always starts with the header line: keep it once, at the top
+        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    return data
 
 
 def _encoded(lines: list[str]) -> bytes:
