@@ -9,9 +9,9 @@ proven against the sandbox in ``tests/integrations/test_commerce_sync.py``.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 import html
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select, text

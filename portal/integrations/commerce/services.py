@@ -248,7 +248,7 @@ class CommerceService:
             CommerceCustomer.source_key == setup.source_key,
             CommerceCustomer.aux_account.in_(accounts),
         )
-        labels = {aux: label for aux, label in await self.session.execute(statement)}
+        labels: dict[str, str] = dict((await self.session.execute(statement)).all())
         walk_in = mappings.Mapping.from_json(setup.mapping).walk_in_aux
         if walk_in in accounts:
             labels.setdefault(walk_in, mappings.WALK_IN_LABEL)
