@@ -304,13 +304,14 @@ async def test_a_person_invited_onto_the_mapping_edits_it_and_nothing_else(
     assert response.status_code == 303
     await db_session.refresh(setup)
     assert mappings.Mapping.from_json(setup.mapping).payment_accounts["pm-lydia"] == "467100"
-    assert (await client.get(_page(dossier, "/ecritures"))).status_code == 404
+    # The dossier is theirs to see (403 for what they may not do); another one does not exist for them (404).
+    assert (await client.get(_page(dossier, "/ecritures"))).status_code == 403
     assert (await client.get(f"/entreprises/{dossier.id}/connexions")).status_code in {403, 404}
     assert (await client.get(f"/entreprises/{other.id}/connexions/sources/zelty/mapping")).status_code == 404
     token = await csrf_token(client, _page(dossier, "/mapping"))
     for suffix in ("/synchroniser", "/cle", "/deconnecter", "/synchronisation", "/inviter"):
         response = await client.post(_page(dossier, suffix), data={"_csrf_token": token}, follow_redirects=False)
-        assert response.status_code == 404, suffix
+        assert response.status_code == 403, suffix
 
 
 async def test_inviting_someone_onto_the_mapping_gives_them_that_role_and_sends_the_invitation(

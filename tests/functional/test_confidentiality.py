@@ -23,6 +23,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -47,6 +48,12 @@ from portal.expenses.services import today
 from portal.firm.invitations import Grant, InvitationService, token_digest
 from portal.firm.models import Firm, User
 from portal.firm.roles import DossierRole, FirmRole
+from portal.integrations.commerce import store
+from portal.integrations.commerce.entries import DraftEntry, DraftLine, EntryKind
+from portal.integrations.commerce.mapping import default_mapping
+from portal.integrations.commerce.models import CommerceSetup, DayState
+from portal.integrations.commerce.records import Location, PaymentMethod, ReferenceData
+from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, Provider
 from portal.jobs.models import JobRun
 from portal.jobs.outbox import enqueue
@@ -70,14 +77,15 @@ PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 # The link of an invitation to a person of the visible twin dossier (build_world keeps its digest).
 INVITATION_TOKEN = "jeton-d-invitation-du-test-de-fuite"
 # Path parameters that address no row (the static files' path, an invitation link): what to put there.
-PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN}
+# A source of the catalogue is no row either: the dossier in the same path is what must stay hidden.
+PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty"}
 LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
 REDIRECTS = {301, 302, 303, 307, 308}
 HX = {"HX-Request": "true", "HX-Target": "resultats", "HX-Current-URL": "http://127.0.0.1:8000/entreprises"}
 MAX_PAGES = 600
 # Pages that only make sense with parameters of their own: without them, a plain 400.
-NEEDS_PARAMETERS = {"/connexions/pennylane/retour"}
+NEEDS_PARAMETERS = {"/connexions/pennylane/retour", "/connexions/sources/retour"}
 
 
 @dataclass
@@ -271,8 +279,43 @@ async def _ledger(session: AsyncSession, dossier: Dossier, label: str) -> tuple[
             label=label,
         )
     )
+    await _till(session, dossier, label)
     await session.flush()
     return year, record
+
+
+async def _till(session: AsyncSession, dossier: Dossier, label: str) -> None:
+    """A Zelty connection with its mapping and one posted ticket whose account and entry bear ``label``."""
+    connection = Connection(
+        dossier_id=dossier.id, provider=Provider.ZELTY, auth_method=AuthMethod.API_KEY,
+        credentials={"api_key": f"cle-{dossier.id.hex}"}, token_hint="…wxyz", label=label,
+    )  # fmt: skip
+    session.add(connection)
+    await session.flush()
+    reference = ReferenceData(locations=(Location("salle", f"Salle {label}"),),
+                              payment_methods=(PaymentMethod("cb", "Carte bancaire"),))  # fmt: skip
+    zelty = get_source("zelty")
+    assert zelty is not None
+    setup = CommerceSetup(
+        connection_id=connection.id, dossier_id=dossier.id, source="zelty", consumer_id=f"c-{dossier.id.hex}",
+        consumer_name=label, reference=reference.to_json(), sync_start=dt.date(2024, 1, 1),
+        mapping=default_mapping(zelty, reference).to_json(),
+    )  # fmt: skip
+    session.add(setup)
+    await session.flush()
+    assert setup.source_key is not None
+    ticket = DraftEntry(
+        kind=EntryKind.ORDER, record_id="T1", business_date=dt.date(2024, 3, 1), entry_date=dt.date(2024, 3, 1),
+        journal="CA1", label=f"Vente ticket 1 – {label}", piece_ref="T1",
+        lines=(DraftLine("411000", label, debit=Decimal(12), aux_account=f"C{dossier.id.hex[:8].upper()}"),
+               DraftLine("7070200", label, credit=Decimal(10)), DraftLine("4457200", label, credit=Decimal(2))),
+    )  # fmt: skip
+    customers = {f"C{dossier.id.hex[:8].upper()}": label}
+    batch = store.Batch(dossier_id=dossier.id, source_key=setup.source_key, day=ticket.business_date, drafts=[ticket],
+                        final=True, customers=customers)  # fmt: skip
+    await store.write(session, batch)
+    await store.mark_day(session, dossier_id=dossier.id, source_key=setup.source_key, day=ticket.business_date,
+                         state=DayState.CLOSED, records=1)  # fmt: skip
 
 
 async def _invite_client_users(

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
@@ -84,9 +84,14 @@ def _sees(principal: Principal, dossier_id: uuid.UUID) -> Permission:
 async def _dossier(
     dossiers: DossierService, principal: Principal, dossier_id: uuid.UUID, permission: Permission | None = None
 ) -> Dossier:
+    """The dossier if the person sees it (else 404, as for one that does not exist) and may act with
+    ``permission`` on it (else 403: the dossier is theirs to see, the action is not)."""
+    dossier = await dossiers.get_visible(principal, dossier_id)
     if permission is None:
         permission = _sees(principal, dossier_id)
-    return await dossiers.get_visible(principal, dossier_id, permission)
+    if not principal.can(permission, dossier.id):
+        raise PermissionDeniedException
+    return dossier
 
 
 def _redirect_uri(settings: Settings) -> str:
@@ -381,7 +386,7 @@ class CommerceController(Controller):
         source = _source(code)
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if not principal.can(Permission.USERS_INVITE):
-            raise NotFoundException
+            raise PermissionDeniedException
         form = await request.form()
         values = {"email": str(form.get("email", "")), "nom": str(form.get("nom", ""))}
         try:
