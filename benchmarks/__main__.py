@@ -8,14 +8,14 @@ from __future__ import annotations
 import logging
 import sys
 
-from benchmarks import dossiers, fec, foundation
+from benchmarks import commerce, dossiers, fec, foundation
 from benchmarks.environment import bench_settings
 
 logging.basicConfig(level=logging.WARNING)
 for noisy in ("httpx", "dramatiq"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
 
-BENCHMARKS = {"foundation": foundation.run, "dossiers": dossiers.run, "fec": fec.run}
+BENCHMARKS = {"foundation": foundation.run, "dossiers": dossiers.run, "fec": fec.run, "commerce": commerce.run}
 chosen = sys.argv[1:] or list(BENCHMARKS)
 unknown = sorted(set(chosen) - BENCHMARKS.keys())
 if unknown:
