@@ -78,6 +78,8 @@ async def loopback_listener() -> AsyncIterator[tuple[socket.socket, str]]:
     no window in which another test process could take the port.
     """
     with socket.socket() as listener:
+        # Small answers on a kept-alive connection would otherwise wait for Nagle's timer (tens of ms each).
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener.bind(("127.0.0.1", 0))
         yield listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
 

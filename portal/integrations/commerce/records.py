@@ -24,6 +24,8 @@ ZERO = Decimal(0)
 
 def money(value: Any) -> Decimal:
     """A JSON amount (Decimal, int or string; never a float) as Decimal; missing is zero."""
+    if value.__class__ is Decimal:  # the usual case first: the client decodes numbers as Decimal
+        return value
     if value is None or value == "":
         return ZERO
     if isinstance(value, Decimal):
