@@ -68,6 +68,34 @@ def hint(token: str) -> str:
     return "…" + token[-4:]
 
 
+async def connect(
+    session: AsyncSession, principal: Principal, dossier: Dossier, provider: Provider, method: AuthMethod
+) -> Connection:
+    """The connection row of (dossier, provider), taken or created, marked connected by ``principal``.
+
+    Shared by every provider: a row created meanwhile from another tab is taken instead of
+    failing, and the credentials version moves on, so a token refresh still running for the
+    previous authorisation never overwrites the new one. The caller stores the credentials.
+    """
+    statement = select(Connection).where(Connection.dossier_id == dossier.id, Connection.provider == provider)
+    connection = (await session.execute(statement)).scalar_one_or_none()
+    if connection is None:
+        connection = Connection(dossier_id=dossier.id, provider=provider, auth_method=method)
+        try:
+            async with session.begin_nested():
+                session.add(connection)
+                await session.flush()
+        except IntegrityError:  # connected from another tab a moment ago: take that row
+            connection = (await session.execute(statement)).scalar_one()
+    connection.auth_method = method
+    connection.status = ConnectionStatus.CONNECTED
+    connection.connected_by_id = principal.user_id
+    connection.connected_at = dt.datetime.now(dt.UTC)
+    connection.last_error = None
+    connection.credentials_version += 1
+    return connection
+
+
 class ConnectionService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -91,26 +119,9 @@ class ConnectionService:
         return connection
 
     async def _upsert(self, principal: Principal, dossier: Dossier, method: AuthMethod) -> Connection:
-        statement = select(Connection).where(
-            Connection.dossier_id == dossier.id, Connection.provider == Provider.PENNYLANE
-        )
-        connection = (await self.session.execute(statement)).scalar_one_or_none()
-        if connection is None:
-            connection = Connection(dossier_id=dossier.id, provider=Provider.PENNYLANE, auth_method=method)
-            try:
-                async with self.session.begin_nested():
-                    self.session.add(connection)
-                    await self.session.flush()
-            except IntegrityError:  # connected from another tab a moment ago: take that row
-                connection = (await self.session.execute(statement)).scalar_one()
-        connection.auth_method = method
-        connection.status = ConnectionStatus.CONNECTED
-        connection.connected_by_id = principal.user_id
-        connection.connected_at = dt.datetime.now(dt.UTC)
-        connection.last_error = None
+        connection = await connect(self.session, principal, dossier, Provider.PENNYLANE, method)
         connection.fiscal_years = None
         connection.fiscal_years_checked_at = None
-        connection.credentials_version += 1
         return connection
 
     async def save_oauth(self, principal: Principal, dossier: Dossier, token: dict[str, Any]) -> Connection:

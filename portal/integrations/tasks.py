@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from portal.i18n import N_
 from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus
 from portal.integrations.pennylane.client import AuthorizationLost, MissingScope, PennylaneClient, PennylaneError
+from portal.integrations.tokens import token_saver
 from portal.jobs.context import JobContext
 from portal.jobs.outbox import enqueue_once
 from portal.jobs.registry import job
@@ -56,28 +56,12 @@ async def _load(ctx: JobContext, connection_id: uuid.UUID) -> Connection | None:
     return connection
 
 
-def _saver(ctx: JobContext, connection: Connection) -> Callable[[dict[str, Any]], Awaitable[None]]:
-    """Persist a refreshed token pair at once (the old refresh token is already dead at Pennylane)."""
-    version = {"current": connection.credentials_version}
-
-    async def save(token: dict[str, Any]) -> None:
-        async with ctx.session() as session, session.begin():
-            result = await session.execute(
-                update(Connection)
-                .where(Connection.id == connection.id, Connection.credentials_version == version["current"])
-                .values(credentials={"token": dict(token)}, credentials_version=version["current"] + 1)
-            )
-        if result.rowcount:  # type: ignore[attr-defined]
-            version["current"] += 1
-
-    return save
-
-
 def _client(ctx: JobContext, connection: Connection) -> PennylaneClient:
     credentials = connection.credentials or {}
     if connection.auth_method is AuthMethod.API_TOKEN:
         return PennylaneClient(ctx.settings, api_token=str(credentials.get("api_token", "")))
-    return PennylaneClient(ctx.settings, token=dict(credentials.get("token") or {}), on_token=_saver(ctx, connection))
+    token = dict(credentials.get("token") or {})
+    return PennylaneClient(ctx.settings, token=token, on_token=token_saver(ctx, connection))
 
 
 async def _authorization_lost(ctx: JobContext, connection: Connection, error: PennylaneError) -> dict[str, Any]:

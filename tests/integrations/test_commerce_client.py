@@ -34,7 +34,7 @@ from portal.integrations.commerce.records import (
 )
 from portal.integrations.commerce.sources import SourceKind
 from portal.sandbox.commerce import CommerceState
-from portal.sandbox.pennylane.oauth import s256
+from portal.sandbox.oauth_server import s256
 from portal.settings import SANDBOX_CLIENT_ID, Settings
 from tests.integrations import commerce_fixtures
 from tests.integrations.commerce_fixtures import REDIRECT_URI, TODAY, connect, consent, source

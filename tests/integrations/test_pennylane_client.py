@@ -23,9 +23,9 @@ from portal.integrations.pennylane import (
     finish_authorization,
     start_authorization,
 )
+from portal.sandbox.oauth_server import s256
 from portal.sandbox.pennylane import SandboxState
 from portal.sandbox.pennylane.data import FEC_HEADER
-from portal.sandbox.pennylane.oauth import s256
 from portal.sandbox.pennylane.state import digest
 from portal.settings import SANDBOX_CLIENT_ID, Settings
 from tests.integrations.consent import REDIRECT_URI, connect, consent

@@ -28,11 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -64,6 +62,7 @@ from portal.integrations.commerce.records import (
     TaxRate,
 )
 from portal.integrations.commerce.sources import Source, SourceKind
+from portal.integrations.http import MAX_WAIT_SECONDS, RatePacer, detail, retry_after
 from portal.settings import Settings
 
 __all__ = ["CommerceClient", "TokenCallback"]
@@ -73,10 +72,6 @@ T = TypeVar("T")
 
 PAGE_SIZE = 1000  # the API's largest page
 MAX_PAGES = 100_000  # a list that never ends is a fault, not a long list
-# Longer waits are not spent holding a worker: the error goes up and the job retries later.
-MAX_WAIT_SECONDS = 60.0
-# ratelimit-reset is a Unix time; a number below this is read as seconds from now.
-UNIX_TIME = 1e9
 SEND_STEPS = 2  # loop steps for the request of the next page to go out before this one is read
 DECODER = msgspec.json.Decoder(float_hook=Decimal)
 UNEXPECTED = N_("La source a donné une réponse inattendue.")
@@ -84,23 +79,6 @@ NOT_FOUND = N_("La source ne trouve pas ce compte ou cette donnée.")
 REFUSED = N_("La source a refusé la demande.")
 # What an unusable answer looks like while it is read into records.
 UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError, InvalidOperation)
-
-
-def _retry_after(response: httpx2.Response) -> float:
-    """``retry-after`` in seconds (a number or an HTTP date); 1 s when missing or unreadable."""
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return 1.0
-
-
-def _detail(response: httpx2.Response) -> str:
-    return f"{response.request.method} {response.request.url.path} -> {response.status_code}: {response.text[:200]}"
 
 
 @dataclass
@@ -142,7 +120,7 @@ class CommerceClient:
         self._max_failures = max_retries_on_failure
         self._retry_delay = retry_delay
         self._page_size = page_size
-        self._not_before = 0.0  # time.monotonic() before which no request is sent
+        self._rate = RatePacer()
         self._refresh_lock = anyio.Lock()
         self._oauth: Any | None = None
         self._consumer_id: str | None = credentials.get("consumer_id")
@@ -213,23 +191,6 @@ class CommerceClient:
             except (OAuthError, httpx2.HTTPError, ValueError) as exc:
                 raise self._lost(exc) from exc
 
-    async def _pace(self) -> None:
-        delay = self._not_before - time.monotonic()
-        if delay > 0:
-            await anyio.sleep(delay)
-
-    def _note_rate(self, response: httpx2.Response) -> None:
-        """When the window's budget is spent, hold the next request until it resets."""
-        if response.headers.get("ratelimit-remaining", "").strip() != "0":
-            return
-        try:
-            reset = float(response.headers.get("ratelimit-reset", ""))
-        except ValueError:
-            return
-        wait = reset - time.time() if reset > UNIX_TIME else reset
-        if 0 < wait <= MAX_WAIT_SECONDS:
-            self._not_before = max(self._not_before, time.monotonic() + wait)
-
     async def _send(self, url: str, params: Mapping[str, Any] | None, tries: _Tries) -> httpx2.Response | None:
         """One GET; None when the network failed and a retry is due (after its pause)."""
         try:
@@ -249,9 +210,9 @@ class CommerceClient:
         """Whether ``response`` is worth another try (after the wait it asks for); raises when not any more."""
         status = response.status_code
         if status == httpx2.codes.TOO_MANY_REQUESTS:
-            wait = _retry_after(response)
+            wait = retry_after(response)
             if tries.waits >= self._max_429 or wait > MAX_WAIT_SECONDS:
-                raise RateLimited(source=self.source.name, retry_after=wait, detail=_detail(response))
+                raise RateLimited(source=self.source.name, retry_after=wait, detail=detail(response))
             tries.waits += 1
             await anyio.sleep(wait)
             return True
@@ -261,10 +222,10 @@ class CommerceClient:
                 tries.refreshed = True
                 await self._refresh_after_401(sent_with)
                 return True
-            raise self._error(AuthorizationLost, detail=_detail(response), status=status)
+            raise self._error(AuthorizationLost, detail=detail(response), status=status)
         if status >= httpx2.codes.INTERNAL_SERVER_ERROR:
             if tries.failures >= self._max_failures:
-                raise self._error(SourceUnavailable, detail=_detail(response), status=status)
+                raise self._error(SourceUnavailable, detail=detail(response), status=status)
             tries.failures += 1
             await anyio.sleep(self._retry_delay * tries.failures)
             return True
@@ -273,30 +234,30 @@ class CommerceClient:
     def _check(self, response: httpx2.Response) -> None:
         status = response.status_code
         if status == httpx2.codes.FORBIDDEN:
-            raise self._error(AuthorizationLost, detail=_detail(response), status=status)
+            raise self._error(AuthorizationLost, detail=detail(response), status=status)
         if status == httpx2.codes.NOT_FOUND:
-            raise self._error(CommerceError, NOT_FOUND, detail=_detail(response), status=status)
+            raise self._error(CommerceError, NOT_FOUND, detail=detail(response), status=status)
         if status >= httpx2.codes.BAD_REQUEST:
-            raise self._error(CommerceError, REFUSED, detail=_detail(response), status=status)
+            raise self._error(CommerceError, REFUSED, detail=detail(response), status=status)
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` of the API, decoded (numbers as Decimal), after the waits and retries it takes."""
         url = f"{self._endpoints.api_url}/{path}"
         tries = _Tries()
         while True:
-            await self._pace()
+            await self._rate.pace()
             sent_with = self._oauth.token.get("access_token") if self._oauth is not None else None
             response = await self._send(url, params, tries)
             if response is None:
                 continue
-            self._note_rate(response)
+            self._rate.note(response)
             if await self._again(response, tries, sent_with):
                 continue
             self._check(response)
             try:
                 return DECODER.decode(response.content)
             except msgspec.DecodeError as exc:
-                raise self._error(CommerceError, UNEXPECTED, detail=_detail(response)) from exc
+                raise self._error(CommerceError, UNEXPECTED, detail=detail(response)) from exc
 
     def _read(self, build: Callable[[Any], T], items: Any, what: str) -> list[T]:
         try:

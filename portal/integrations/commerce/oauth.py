@@ -20,23 +20,18 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-from authlib.common.security import generate_token  # type: ignore[import-untyped]
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError  # type: ignore[import-untyped]
-from authlib.oauth2.client import OAuth2Client as OAuth2Protocol  # type: ignore[import-untyped]
+from authlib.integrations.httpx_client import OAuthError  # type: ignore[import-untyped]
 
 from portal.i18n import N_
 from portal.integrations.commerce.errors import AuthorizationError, CommerceError
 from portal.integrations.commerce.sources import Source, SourceAuth
+from portal.integrations.oauth_flow import authlib_client, authorization_url, callback_answer
 from portal.settings import Settings
 
-# Tokens are refreshed this long before they run out, so a request never carries a dying one.
-LEEWAY_SECONDS = 60
 TIMEOUT = httpx2.Timeout(60.0, connect=10.0)  # a page of 1,000 orders may take a while to make
 USER_AGENT = "PortailCabinet/1 (+commerce)"
-CLIENT_AUTH = "client_secret_post"
 
 
 @dataclass(frozen=True)
@@ -75,15 +70,12 @@ def _require_credentials(settings: Settings) -> None:
 
 def oauth_client(settings: Settings, **options: Any) -> Any:
     """An authlib ``AsyncOAuth2Client`` (an ``httpx2.AsyncClient``) set up for the unified API."""
-    return AsyncOAuth2Client(
+    return authlib_client(
         client_id=settings.commerce_client_id,
         client_secret=settings.commerce_client_secret,
-        token_endpoint_auth_method=CLIENT_AUTH,
-        revocation_endpoint_auth_method=CLIENT_AUTH,
-        token_endpoint=CommerceEndpoints.from_settings(settings).token_url,
-        leeway=LEEWAY_SECONDS,
+        token_url=CommerceEndpoints.from_settings(settings).token_url,
         timeout=TIMEOUT,
-        headers={"User-Agent": USER_AGENT},
+        user_agent=USER_AGENT,
         **options,
     )
 
@@ -93,22 +85,13 @@ def start_authorization(settings: Settings, source: Source, redirect_uri: str) -
     _require_credentials(settings)
     if source.auth is not SourceAuth.OAUTH:
         raise ValueError(f"{source.code} connects with an API key, not by consent")
-    protocol = OAuth2Protocol(
-        session=None, client_id=settings.commerce_client_id, redirect_uri=redirect_uri, code_challenge_method="S256"
-    )
-    verifier = generate_token(64)  # RFC 7636: 43 to 128 unreserved characters
-    url, state = protocol.create_authorization_url(
+    url, state, verifier = authorization_url(
         CommerceEndpoints.from_settings(settings).authorize_url,
-        state=secrets.token_urlsafe(32),
-        code_verifier=verifier,
+        client_id=settings.commerce_client_id,
+        redirect_uri=redirect_uri,
         source=source.code,
     )
     return AuthorizationStart(url=url, state=state, code_verifier=verifier)
-
-
-def _answer(authorization_response: str) -> dict[str, str]:
-    query = parse_qs(urlsplit(authorization_response).query, keep_blank_values=True)
-    return {key: values[-1] for key, values in query.items()}
 
 
 async def finish_authorization(
@@ -124,7 +107,7 @@ async def finish_authorization(
     ``access_token``, ``refresh_token``, ``expires_at``, ``consumer_id``…"""
     _require_credentials(settings)
     name = source.name if source else ""
-    answer = _answer(authorization_response)
+    answer = callback_answer(authorization_response)
     # The state first: an answer that is not ours is not read any further, error or code.
     if not expected_state or not secrets.compare_digest(answer.get("state", ""), expected_state):
         raise AuthorizationError(

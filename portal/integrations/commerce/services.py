@@ -18,7 +18,6 @@ from typing import Any
 
 from litestar.exceptions import NotFoundException
 from sqlalchemy import Select, and_, func, literal, select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import portal.integrations.commerce.policy  # noqa: F401 - registers the restrictions of commerce rows
@@ -41,7 +40,7 @@ from portal.integrations.commerce.models import (
 from portal.integrations.commerce.records import ReferenceData
 from portal.integrations.commerce.sources import SOURCES, Source, SourceAuth
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
-from portal.integrations.services import ConnectionRequestError, hint
+from portal.integrations.services import ConnectionRequestError, connect, hint
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import enqueue
 
@@ -365,23 +364,7 @@ class CommerceService:
     # --- connecting ------------------------------------------------------------------------
 
     async def _upsert(self, principal: Principal, dossier: Dossier, source: Source, method: AuthMethod) -> Connection:
-        provider = Provider(source.code)
-        statement = select(Connection).where(Connection.dossier_id == dossier.id, Connection.provider == provider)
-        connection = (await self.session.execute(statement)).scalar_one_or_none()
-        if connection is None:
-            connection = Connection(dossier_id=dossier.id, provider=provider, auth_method=method)
-            try:
-                async with self.session.begin_nested():
-                    self.session.add(connection)
-                    await self.session.flush()
-            except IntegrityError:  # connected from another tab a moment ago: take that row
-                connection = (await self.session.execute(statement)).scalar_one()
-        connection.auth_method = method
-        connection.status = ConnectionStatus.CONNECTED
-        connection.connected_by_id = principal.user_id
-        connection.connected_at = dt.datetime.now(dt.UTC)
-        connection.last_error = None
-        connection.credentials_version += 1
+        connection = await connect(self.session, principal, dossier, Provider(source.code), method)
         setup = (
             await self.session.execute(select(CommerceSetup).where(CommerceSetup.connection_id == connection.id))
         ).scalar_one_or_none()

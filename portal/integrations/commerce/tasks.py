@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,6 +29,7 @@ from portal.integrations.commerce.posting import Poster
 from portal.integrations.commerce.records import Consumer, ReferenceData
 from portal.integrations.commerce.sources import Source, get_source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus
+from portal.integrations.tokens import token_saver
 from portal.jobs.context import JobContext
 from portal.jobs.outbox import enqueue_once
 from portal.jobs.registry import every, job
@@ -67,25 +67,8 @@ async def _load(ctx: JobContext, connection_id: str) -> tuple[Connection, Commer
     return connection, setup, source
 
 
-def _saver(ctx: JobContext, connection: Connection) -> Callable[[dict[str, Any]], Awaitable[None]]:
-    """Persist a refreshed token pair at once (the old refresh token is already dead at the source)."""
-    version = {"current": connection.credentials_version}
-
-    async def save(token: dict[str, Any]) -> None:
-        async with ctx.session() as session, session.begin():
-            result = await session.execute(
-                update(Connection)
-                .where(Connection.id == connection.id, Connection.credentials_version == version["current"])
-                .values(credentials={"token": dict(token)}, credentials_version=version["current"] + 1)
-            )
-        if result.rowcount:  # type: ignore[attr-defined]
-            version["current"] += 1
-
-    return save
-
-
 def _client(ctx: JobContext, connection: Connection, source: Source) -> CommerceClient:
-    on_token = _saver(ctx, connection) if connection.auth_method is AuthMethod.OAUTH else None
+    on_token = token_saver(ctx, connection) if connection.auth_method is AuthMethod.OAUTH else None
     return CommerceClient(ctx.settings, source=source, credentials=dict(connection.credentials or {}),
                           on_token=on_token)  # fmt: skip
 

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import math
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -29,6 +27,7 @@ import httpx2
 from authlib.integrations.httpx_client import OAuthError  # type: ignore[import-untyped]
 
 from portal.i18n import N_
+from portal.integrations.http import MAX_WAIT_SECONDS, RatePacer, detail, retry_after
 from portal.integrations.pennylane.errors import (
     AuthorizationError,
     AuthorizationLost,
@@ -58,10 +57,6 @@ __all__ = [
 TokenCallback = Callable[[dict[str, Any]], Awaitable[None]]
 PAGE_SIZE = 100
 MAX_PAGES = 1000  # a cursor that never ends is a fault, not a long list
-# Longer waits are not spent holding a worker: the error goes up and the job retries later.
-MAX_WAIT_SECONDS = 60.0
-# ratelimit-reset is a Unix time, as documented; a number below this is read as seconds from now.
-UNIX_TIME = 1e9
 UNREACHABLE = N_("Pennylane ne répond pas pour le moment. Réessayez plus tard.")
 UNEXPECTED = N_("Pennylane a donné une réponse inattendue.")
 
@@ -72,23 +67,6 @@ class FiscalYearInfo:
     start: date
     finish: date
     status: str  # open | reopen | closed | frozen
-
-
-def _retry_after(response: httpx2.Response) -> float:
-    """``retry-after`` in seconds (a number or an HTTP date); 1 s when missing or unreadable."""
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return 1.0
-
-
-def _detail(response: httpx2.Response) -> str:
-    return f"{response.request.method} {response.request.url.path} -> {response.status_code}: {response.text[:200]}"
 
 
 def _fiscal_year(item: Any) -> FiscalYearInfo:
@@ -121,7 +99,7 @@ class PennylaneClient:
         self._endpoints = PennylaneEndpoints.from_settings(settings)
         self._on_token = on_token
         self._max_retries = max_retries_on_429
-        self._not_before = 0.0  # time.monotonic() before which no request is sent
+        self._rate = RatePacer()
         self._refresh_lock = anyio.Lock()
         self._oauth: Any | None = None
         self._headers: dict[str, str] = {}
@@ -183,37 +161,20 @@ class PennylaneClient:
             except (OAuthError, httpx2.HTTPError, ValueError) as exc:
                 raise self._lost(exc) from exc
 
-    async def _pace(self) -> None:
-        delay = self._not_before - time.monotonic()
-        if delay > 0:
-            await anyio.sleep(delay)
-
-    def _note_rate(self, response: httpx2.Response) -> None:
-        """When the window's budget is spent, hold the next request until it resets."""
-        if response.headers.get("ratelimit-remaining", "").strip() != "0":
-            return
-        try:
-            reset = float(response.headers.get("ratelimit-reset", ""))
-        except ValueError:
-            return
-        wait = reset - time.time() if reset > UNIX_TIME else reset
-        if 0 < wait <= MAX_WAIT_SECONDS:
-            self._not_before = max(self._not_before, time.monotonic() + wait)
-
     async def _request(self, method: str, path: str, **options: Any) -> httpx2.Response:
         url = f"{self._endpoints.api_url}/{path}"
         waits = 0
         refreshed = False
         while True:
-            await self._pace()
+            await self._rate.pace()
             sent_with = self._oauth.token.get("access_token") if self._oauth is not None else None
             response = await self._send(method, url, **options)
-            self._note_rate(response)
+            self._rate.note(response)
             status = response.status_code
             if status == httpx2.codes.TOO_MANY_REQUESTS:
-                wait = _retry_after(response)
+                wait = retry_after(response)
                 if waits >= self._max_retries or wait > MAX_WAIT_SECONDS:
-                    raise RateLimited(retry_after=wait, detail=_detail(response))
+                    raise RateLimited(retry_after=wait, detail=detail(response))
                 waits += 1
                 await anyio.sleep(wait)
                 continue
@@ -223,15 +184,15 @@ class PennylaneClient:
                     refreshed = True
                     await self._refresh_after_401(sent_with)
                     continue
-                raise AuthorizationLost(detail=_detail(response), status=status)
+                raise AuthorizationLost(detail=detail(response), status=status)
             if status == httpx2.codes.FORBIDDEN:
-                raise MissingScope(detail=_detail(response), status=status)
+                raise MissingScope(detail=detail(response), status=status)
             if status == httpx2.codes.NOT_FOUND:
-                raise PennylaneError(N_("Pennylane ne trouve pas la donnée demandée."), detail=_detail(response))
+                raise PennylaneError(N_("Pennylane ne trouve pas la donnée demandée."), detail=detail(response))
             if status >= httpx2.codes.INTERNAL_SERVER_ERROR:
-                raise PennylaneError(UNREACHABLE, detail=_detail(response), status=status)
+                raise PennylaneError(UNREACHABLE, detail=detail(response), status=status)
             if status >= httpx2.codes.BAD_REQUEST:
-                raise PennylaneError(N_("Pennylane a refusé la demande."), detail=_detail(response), status=status)
+                raise PennylaneError(N_("Pennylane a refusé la demande."), detail=detail(response), status=status)
             return response
 
     async def _json(self, method: str, path: str, **options: Any) -> dict[str, Any]:
@@ -239,9 +200,9 @@ class PennylaneClient:
         try:
             body = response.json()
         except ValueError as exc:
-            raise PennylaneError(UNEXPECTED, detail=_detail(response)) from exc
+            raise PennylaneError(UNEXPECTED, detail=detail(response)) from exc
         if not isinstance(body, dict):
-            raise PennylaneError(UNEXPECTED, detail=_detail(response))
+            raise PennylaneError(UNEXPECTED, detail=detail(response))
         return body
 
     # --- what the portal reads ---
@@ -351,4 +312,4 @@ class PennylaneClient:
         except (OAuthError, httpx2.HTTPError) as exc:
             raise self._lost(exc) from exc
         if not response.is_success:
-            raise PennylaneError(N_("Pennylane n'a pas confirmé la fin de l'autorisation."), detail=_detail(response))
+            raise PennylaneError(N_("Pennylane n'a pas confirmé la fin de l'autorisation."), detail=detail(response))

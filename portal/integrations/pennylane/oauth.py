@@ -15,23 +15,18 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-from authlib.common.security import generate_token  # type: ignore[import-untyped]
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError  # type: ignore[import-untyped]
-from authlib.oauth2.client import OAuth2Client as OAuth2Protocol  # type: ignore[import-untyped]
+from authlib.integrations.httpx_client import OAuthError  # type: ignore[import-untyped]
 
 from portal.i18n import N_
+from portal.integrations.oauth_flow import authlib_client, authorization_url, callback_answer
 from portal.integrations.pennylane.errors import AuthorizationError, PennylaneError
 from portal.settings import Settings
 
 SCOPES = ("fiscal_years:readonly", "exports:fec")
-# Tokens are refreshed this long before they run out, so a request never carries a dying one.
-LEEWAY_SECONDS = 60
 TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
 USER_AGENT = "PortailCabinet/1 (+pennylane)"
-CLIENT_AUTH = "client_secret_post"
 
 
 @dataclass(frozen=True)
@@ -69,16 +64,12 @@ def _require_credentials(settings: Settings) -> None:
 
 def oauth_client(settings: Settings, **options: Any) -> Any:
     """An authlib ``AsyncOAuth2Client`` (an ``httpx2.AsyncClient``) set up for Pennylane."""
-    endpoints = PennylaneEndpoints.from_settings(settings)
-    return AsyncOAuth2Client(
+    return authlib_client(
         client_id=settings.pennylane_client_id,
         client_secret=settings.pennylane_client_secret,
-        token_endpoint_auth_method=CLIENT_AUTH,
-        revocation_endpoint_auth_method=CLIENT_AUTH,
-        token_endpoint=endpoints.token_url,
-        leeway=LEEWAY_SECONDS,
+        token_url=PennylaneEndpoints.from_settings(settings).token_url,
         timeout=TIMEOUT,
-        headers={"User-Agent": USER_AGENT},
+        user_agent=USER_AGENT,
         **options,
     )
 
@@ -86,25 +77,13 @@ def oauth_client(settings: Settings, **options: Any) -> Any:
 def start_authorization(settings: Settings, redirect_uri: str) -> AuthorizationStart:
     """Where to send the accountant to authorize the portal, and what to keep until they come back."""
     _require_credentials(settings)
-    protocol = OAuth2Protocol(
-        session=None,
-        client_id=settings.pennylane_client_id,
-        scope=" ".join(SCOPES),
-        redirect_uri=redirect_uri,
-        code_challenge_method="S256",
-    )
-    verifier = generate_token(64)  # RFC 7636: 43 to 128 unreserved characters
-    url, state = protocol.create_authorization_url(
+    url, state, verifier = authorization_url(
         PennylaneEndpoints.from_settings(settings).authorize_url,
-        state=secrets.token_urlsafe(32),
-        code_verifier=verifier,
+        client_id=settings.pennylane_client_id,
+        redirect_uri=redirect_uri,
+        scope=" ".join(SCOPES),
     )
     return AuthorizationStart(url=url, state=state, code_verifier=verifier)
-
-
-def _answer(authorization_response: str) -> dict[str, str]:
-    query = parse_qs(urlsplit(authorization_response).query, keep_blank_values=True)
-    return {key: values[-1] for key, values in query.items()}
 
 
 async def finish_authorization(
@@ -118,7 +97,7 @@ async def finish_authorization(
     """Trade the code of ``authorization_response`` (the callback's full URL) for a token dict:
     ``access_token``, ``refresh_token``, ``expires_at``, ``scope``…"""
     _require_credentials(settings)
-    answer = _answer(authorization_response)
+    answer = callback_answer(authorization_response)
     # The state first: an answer that is not ours is not read any further, error or code.
     if not expected_state or not secrets.compare_digest(answer.get("state", ""), expected_state):
         raise AuthorizationError(

@@ -28,8 +28,9 @@ from portal.integrations.commerce.sources import SourceKind
 from portal.sandbox.commerce import books
 from portal.sandbox.commerce.catalogue import Account, PosProfile, ShopProfile
 from portal.sandbox.commerce.generate import ENCODER, country_names
-from portal.sandbox.commerce.state import Caller, RateDecision, current_state
-from portal.sandbox.pennylane.oauth import OUTSIDE
+from portal.sandbox.commerce.state import Caller, current_state
+from portal.sandbox.oauth_server import OUTSIDE
+from portal.sandbox.rate import rate_headers
 
 DEFAULT_PAGE_SIZE = 50
 MAX_RANGE_DAYS = 366
@@ -53,17 +54,6 @@ def api_error_response(_request: Request[Any, Any, Any], exc: ApiError) -> Respo
     return Response(body, status_code=exc.status, media_type=MediaType.JSON, headers=exc.headers)
 
 
-def _rate_headers(decision: RateDecision) -> dict[str, str]:
-    headers = {
-        "ratelimit-limit": str(decision.limit),
-        "ratelimit-remaining": str(decision.remaining),
-        "ratelimit-reset": str(decision.reset),
-    }
-    if not decision.allowed:
-        headers["retry-after"] = str(decision.retry_after)
-    return headers
-
-
 def authenticate(request: Request[Any, Any, Any]) -> tuple[Caller, dict[str, str]]:
     """The caller and the rate headers for its answer, or the ApiError that answers instead."""
     state = current_state()
@@ -80,7 +70,7 @@ def authenticate(request: Request[Any, Any, Any]) -> tuple[Caller, dict[str, str
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     decision = state.count_request(caller.key)
-    headers = _rate_headers(decision)
+    headers = rate_headers(decision)
     if not decision.allowed:
         raise ApiError(429, "too_many_requests", "Trop de requêtes : réessayez après le délai indiqué.", headers)
     return caller, headers

@@ -15,13 +15,9 @@ application as ``error=…`` (RFC 6749 §4.1.2.1).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -31,7 +27,7 @@ from portal.integrations.commerce.sources import Source, get_source
 from portal.sandbox.commerce.catalogue import Account
 from portal.sandbox.commerce.site import CommerceSite
 from portal.sandbox.commerce.state import IssuedTokens, current_state, digest, oauth_accounts
-from portal.sandbox.pennylane.oauth import NO_STORE, OUTSIDE, VERIFIER, back_to, s256
+from portal.sandbox.oauth_server import NO_STORE, OUTSIDE, VERIFIER, back_to, calling_client, code_accepted, oauth_error
 from portal.sandbox.pennylane.site import RegisteredClient
 
 
@@ -142,26 +138,6 @@ async def decide(request: Request[Any, Any, Any], commerce_site: NamedDependency
 # --- server to server ---
 
 
-def _error(error: str, status_code: int = 400, description: str = "") -> Response[Any]:
-    body = {"error": error} | ({"error_description": description} if description else {})
-    return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=NO_STORE)
-
-
-def _client(site: CommerceSite, request: Request[Any, Any, Any], form: Mapping[str, Any]) -> RegisteredClient | None:
-    """The application calling, by HTTP Basic (``client_secret_basic``) or form fields (``_post``)."""
-    client_id, secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(credentials, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        user, _, password = decoded.partition(":")
-        client_id, secret = unquote(user), unquote(password)
-    client = site.clients.get(client_id)
-    return client if client is not None and client.accepts_secret(secret) else None
-
-
 def _tokens(issued: IssuedTokens) -> Response[Any]:
     return Response(issued.as_response(), media_type=MediaType.JSON, headers=NO_STORE)
 
@@ -169,40 +145,35 @@ def _tokens(issued: IssuedTokens) -> Response[Any]:
 @post("/oauth/token", name="sandbox_commerce:token", opt=OUTSIDE, include_in_schema=False, status_code=200)
 async def token(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
     form = await request.form()
-    client = _client(commerce_site, request, form)
+    client = calling_client(commerce_site.clients, request, form)
     if client is None:
-        return _error("invalid_client", 401)
+        return oauth_error("invalid_client", 401)
     state = current_state()
     grant_type = form.get("grant_type")
     if grant_type == "authorization_code":
         code = state.redeem_code(str(form.get("code", "")))
-        verifier = str(form.get("code_verifier", ""))
-        if (
-            code is None
-            or code.client_id != client.client_id
-            or code.redirect_uri != form.get("redirect_uri")
-            or not VERIFIER.match(verifier)
-            or not secrets.compare_digest(s256(verifier), code.code_challenge)
-        ):
-            return _error("invalid_grant", description="Code inconnu, expiré, déjà utilisé ou vérificateur PKCE faux.")
+        if code is None or not code_accepted(code, client, form):
+            return oauth_error(
+                "invalid_grant", description="Code inconnu, expiré, déjà utilisé ou vérificateur PKCE faux."
+            )
         issued = state.issue_grant(client_id=client.client_id, account_id=code.account_id)
         code.grant_key = digest(issued.access_token)
         return _tokens(issued)
     if grant_type == "refresh_token":
         rotated = state.rotate(str(form.get("refresh_token", "")), client.client_id)
         if rotated is None:
-            return _error(
+            return oauth_error(
                 "invalid_grant", description="Jeton de renouvellement inconnu, expiré, révoqué ou déjà utilisé."
             )
         return _tokens(rotated)
-    return _error("unsupported_grant_type")
+    return oauth_error("unsupported_grant_type")
 
 
 @post("/oauth/revoke", name="sandbox_commerce:revoke", opt=OUTSIDE, include_in_schema=False, status_code=200)
 async def revoke(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
     form = await request.form()
-    if _client(commerce_site, request, form) is None:
-        return _error("invalid_client", 401)
+    if calling_client(commerce_site.clients, request, form) is None:
+        return oauth_error("invalid_client", 401)
     # RFC 7009: an unknown token is not an error, the answer is the same.
     current_state().revoke(str(form.get("token", "")))
     return Response({}, media_type=MediaType.JSON, headers=NO_STORE)

@@ -12,7 +12,7 @@ from portal.sandbox.commerce import api, oauth
 from portal.sandbox.commerce.catalogue import Account, PosProfile
 from portal.sandbox.commerce.site import CommerceSite
 from portal.sandbox.commerce.state import current_state
-from portal.sandbox.pennylane.oauth import OUTSIDE
+from portal.sandbox.oauth_server import OUTSIDE
 from portal.settings import Settings
 
 

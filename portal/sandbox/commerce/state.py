@@ -36,6 +36,7 @@ from typing import Any
 from portal.integrations.commerce.sources import SourceAuth, SourceKind, get_source
 from portal.sandbox.commerce.catalogue import ACCOUNTS, PROFILES, Account, Method
 from portal.sandbox.commerce.generate import PARIS, Json, Spec, Ticket, assemble_ticket, pos_setup, pos_tickets
+from portal.sandbox.rate import RateDecision, RateWindow, count_request
 from portal.settings import SANDBOX_CLIENT_ID
 
 DEFAULT_HISTORY_DAYS = 120
@@ -93,21 +94,6 @@ class Caller:
 
     key: str  # what its requests are counted under
     account_id: str
-
-
-@dataclass
-class RateWindow:
-    ends: int  # Unix time
-    count: int = 0
-
-
-@dataclass(frozen=True)
-class RateDecision:
-    allowed: bool
-    limit: int
-    remaining: int
-    reset: int  # Unix time
-    retry_after: int
 
 
 @dataclass
@@ -334,20 +320,10 @@ class CommerceState:
         A window opens with a credential's first request and closes on a whole second at
         least ``rate_window_seconds`` later, so that ``ratelimit-reset`` (whole seconds) is exact.
         """
-        now = self.clock()
-        window = self.windows.get(key)
-        if window is None or now >= window.ends:
-            window = self.windows[key] = RateWindow(ends=math.ceil(now + self.rate_window_seconds))
-        if window.count >= self.rate_limit:
-            self.counters["rate_limited"] += 1
-            retry_after = max(1, math.ceil(window.ends - now))
-            return RateDecision(
-                allowed=False, limit=self.rate_limit, remaining=0, reset=window.ends, retry_after=retry_after
-            )
-        window.count += 1
-        self.counters["api_requests"] += 1
-        remaining = self.rate_limit - window.count
-        return RateDecision(allowed=True, limit=self.rate_limit, remaining=remaining, reset=window.ends, retry_after=0)
+        return count_request(
+            self.windows, self.counters, key,
+            now=self.clock(), limit=self.rate_limit, window_seconds=self.rate_window_seconds,
+        )  # fmt: skip
 
     def fail_next(self, count: int = 1, status: int = 500) -> None:
         """The next ``count`` API calls answer ``status`` (a source having a bad moment)."""

@@ -23,9 +23,10 @@ import anyio
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.params import FromPath
 
+from portal.sandbox.oauth_server import OUTSIDE
 from portal.sandbox.pennylane.data import fec_file_name, fec_text
-from portal.sandbox.pennylane.oauth import OUTSIDE
-from portal.sandbox.pennylane.state import Caller, Export, RateDecision, current_state
+from portal.sandbox.pennylane.state import Caller, Export, current_state
+from portal.sandbox.rate import rate_headers
 
 FISCAL_YEARS = "fiscal_years:readonly"
 EXPORT_FEC = "exports:fec"
@@ -50,17 +51,6 @@ def api_error_response(_request: Request[Any, Any, Any], exc: ApiError) -> Respo
     return Response(body, status_code=exc.status, media_type=MediaType.JSON, headers=exc.headers)
 
 
-def _rate_headers(decision: RateDecision) -> dict[str, str]:
-    headers = {
-        "ratelimit-limit": str(decision.limit),
-        "ratelimit-remaining": str(decision.remaining),
-        "ratelimit-reset": str(decision.reset),
-    }
-    if not decision.allowed:
-        headers["retry-after"] = str(decision.retry_after)
-    return headers
-
-
 def authenticate(request: Request[Any, Any, Any], scope: str) -> tuple[Caller, dict[str, str]]:
     """The caller and the rate headers for its answer, or the ApiError that answers instead."""
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
@@ -74,7 +64,7 @@ def authenticate(request: Request[Any, Any, Any], scope: str) -> tuple[Caller, d
             {"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     decision = state.count_request(caller.key)
-    headers = _rate_headers(decision)
+    headers = rate_headers(decision)
     if not decision.allowed:
         raise ApiError(429, "too_many_requests", "Trop de requêtes : réessayez après le délai indiqué.", headers)
     if scope not in caller.scopes:

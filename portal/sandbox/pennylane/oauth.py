@@ -8,27 +8,26 @@ application as ``error=…``, as RFC 6749 §4.1.2.1 says.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
 
+from portal.sandbox.oauth_server import (
+    NO_STORE,
+    OUTSIDE,
+    VERIFIER,
+    back_to,
+    calling_client,
+    code_accepted,
+    oauth_error,
+)
 from portal.sandbox.pennylane.pages import SCOPE_WORDS
 from portal.sandbox.pennylane.site import RegisteredClient, Site
 from portal.sandbox.pennylane.state import IssuedTokens, current_state, digest
-
-OUTSIDE = {"exclude_from_auth": True, "exclude_from_csrf": True}
-VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @dataclass(frozen=True)
@@ -51,13 +50,6 @@ class AuthorizeRequest:
             "code_challenge": self.code_challenge,
             "code_challenge_method": "S256",
         }
-
-
-def back_to(redirect_uri: str, **params: str) -> str:
-    """``redirect_uri`` with ``params`` added to its query (empty values left out)."""
-    parts = urlsplit(redirect_uri)
-    query = parse_qsl(parts.query, keep_blank_values=True) + [(key, value) for key, value in params.items() if value]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _check(site: Site, params: Mapping[str, Any]) -> AuthorizeRequest | Response[Any]:
@@ -151,30 +143,6 @@ async def decide(request: Request[Any, Any, Any], sandbox_site: NamedDependency[
 # --- server to server ---
 
 
-def _error(error: str, status_code: int = 400, description: str = "") -> Response[Any]:
-    body = {"error": error} | ({"error_description": description} if description else {})
-    return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=NO_STORE)
-
-
-def _client(site: Site, request: Request[Any, Any, Any], form: Mapping[str, Any]) -> RegisteredClient | None:
-    """The application calling, by HTTP Basic (``client_secret_basic``) or form fields (``_post``)."""
-    client_id, secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(credentials, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        user, _, password = decoded.partition(":")
-        client_id, secret = unquote(user), unquote(password)
-    client = site.clients.get(client_id)
-    return client if client is not None and client.accepts_secret(secret) else None
-
-
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
-
-
 def _tokens(issued: IssuedTokens) -> Response[Any]:
     body = {
         "access_token": issued.access_token,
@@ -189,40 +157,35 @@ def _tokens(issued: IssuedTokens) -> Response[Any]:
 @post("/oauth/token", name="sandbox_pennylane:token", opt=OUTSIDE, include_in_schema=False, status_code=200)
 async def token(request: Request[Any, Any, Any], sandbox_site: NamedDependency[Site]) -> Response[Any]:
     form = await request.form()
-    client = _client(sandbox_site, request, form)
+    client = calling_client(sandbox_site.clients, request, form)
     if client is None:
-        return _error("invalid_client", 401)
+        return oauth_error("invalid_client", 401)
     state = current_state()
     grant_type = form.get("grant_type")
     if grant_type == "authorization_code":
         code = state.redeem_code(str(form.get("code", "")))
-        verifier = str(form.get("code_verifier", ""))
-        if (
-            code is None
-            or code.client_id != client.client_id
-            or code.redirect_uri != form.get("redirect_uri")
-            or not VERIFIER.match(verifier)
-            or not secrets.compare_digest(s256(verifier), code.code_challenge)
-        ):
-            return _error("invalid_grant", description="Code inconnu, expiré, déjà utilisé ou vérificateur PKCE faux.")
+        if code is None or not code_accepted(code, client, form):
+            return oauth_error(
+                "invalid_grant", description="Code inconnu, expiré, déjà utilisé ou vérificateur PKCE faux."
+            )
         issued = state.issue_grant(client_id=client.client_id, company_id=code.company_id, scopes=code.scopes)
         code.grant_key = digest(issued.access_token)
         return _tokens(issued)
     if grant_type == "refresh_token":
         rotated = state.rotate(str(form.get("refresh_token", "")), client.client_id)
         if rotated is None:
-            return _error(
+            return oauth_error(
                 "invalid_grant", description="Jeton de renouvellement inconnu, expiré, révoqué ou déjà utilisé."
             )
         return _tokens(rotated)
-    return _error("unsupported_grant_type")
+    return oauth_error("unsupported_grant_type")
 
 
 @post("/oauth/revoke", name="sandbox_pennylane:revoke", opt=OUTSIDE, include_in_schema=False, status_code=200)
 async def revoke(request: Request[Any, Any, Any], sandbox_site: NamedDependency[Site]) -> Response[Any]:
     form = await request.form()
-    if _client(sandbox_site, request, form) is None:
-        return _error("invalid_client", 401)
+    if calling_client(sandbox_site.clients, request, form) is None:
+        return oauth_error("invalid_client", 401)
     # RFC 7009: an unknown token is not an error, the answer is the same.
     current_state().revoke(str(form.get("token", "")))
     return Response({}, media_type=MediaType.JSON, headers=NO_STORE)

@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, Response, Router, get
 from litestar.di import NamedDependency
 
+from portal.sandbox.oauth_server import OUTSIDE
 from portal.sandbox.pennylane import api, oauth, tokens
-from portal.sandbox.pennylane.oauth import OUTSIDE
 from portal.sandbox.pennylane.site import Site
 from portal.sandbox.pennylane.state import current_state
 

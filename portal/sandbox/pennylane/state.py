@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from portal.sandbox.pennylane.data import COMPANIES, Company
+from portal.sandbox.rate import RateDecision, RateWindow, count_request
 
 
 def digest(secret: str) -> str:
@@ -94,21 +95,6 @@ class Caller:
     key: str
     company_id: int
     scopes: frozenset[str]
-
-
-@dataclass
-class RateWindow:
-    ends: int  # Unix time
-    count: int = 0
-
-
-@dataclass(frozen=True)
-class RateDecision:
-    allowed: bool
-    limit: int
-    remaining: int
-    reset: int  # Unix time
-    retry_after: int
 
 
 @dataclass(frozen=True)
@@ -270,20 +256,10 @@ class SandboxState:
         A window opens with a token's first request and closes on a whole second at least
         ``rate_window_seconds`` later, so that ``ratelimit-reset`` (whole seconds) is exact.
         """
-        now = self.clock()
-        window = self.windows.get(key)
-        if window is None or now >= window.ends:
-            window = self.windows[key] = RateWindow(ends=math.ceil(now + self.rate_window_seconds))
-        if window.count >= self.rate_limit:
-            self.counters["rate_limited"] += 1
-            retry_after = max(1, math.ceil(window.ends - now))
-            return RateDecision(
-                allowed=False, limit=self.rate_limit, remaining=0, reset=window.ends, retry_after=retry_after
-            )
-        window.count += 1
-        self.counters["api_requests"] += 1
-        remaining = self.rate_limit - window.count
-        return RateDecision(allowed=True, limit=self.rate_limit, remaining=remaining, reset=window.ends, retry_after=0)
+        return count_request(
+            self.windows, self.counters, key,
+            now=self.clock(), limit=self.rate_limit, window_seconds=self.rate_window_seconds,
+        )  # fmt: skip
 
     # --- FEC exports ---
 

@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from portal.sandbox.pennylane.oauth import OUTSIDE
+from portal.sandbox.oauth_server import OUTSIDE
 from portal.sandbox.pennylane.pages import SCOPE_WORDS
 from portal.sandbox.pennylane.site import Site
 from portal.sandbox.pennylane.state import ApiToken, SandboxState, current_state
