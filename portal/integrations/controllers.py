@@ -31,11 +31,12 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
 from portal.i18n import N_, _
+from portal.integrations import authorizations
 from portal.integrations.commerce.services import CommerceService
 from portal.integrations.models import ConnectionStatus
 from portal.integrations.pennylane.client import AuthorizationError
 from portal.integrations.pennylane.oauth import finish_authorization, start_authorization
-from portal.integrations.services import ConnectionRequestError, ConnectionService
+from portal.integrations.services import ConnectionRequestError, ConnectionService, parse_day
 from portal.jobs.services import JobRunService
 from portal.ledger import fec
 from portal.ledger.files import ImportFiles, TooLargeError, display_name
@@ -51,18 +52,12 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 OAUTH_SESSION_KEY = "pennylane_oauth"
 # Pennylane redirects the browser here (a GET) and the portal stores the authorisation: a GET that writes.
 CALLBACK_PATH = writes_on_get("/connexions/pennylane/retour")
-# Authorisations started and not finished, per person (several tabs): the oldest are dropped.
-MAX_PENDING_AUTHORIZATIONS = 5
 
 NO_FILE = N_("Choisissez le fichier des écritures comptables (FEC) à importer.")
 EMPTY_FILE = N_("Le fichier est vide : exportez de nouveau le FEC depuis votre logiciel comptable.")
 TOO_LARGE = N_("Le fichier dépasse la taille maximale de %(size)s Mo.")
 BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
 DATES_ORDER = N_("La date de fin d'exercice doit suivre la date de début.")
-STATE_MISMATCH = N_(
-    "Cette autorisation ne correspond à aucune demande de ce navigateur, ou elle a expiré. "
-    "Recommencez depuis la page Connexions du dossier."
-)
 
 
 def provide_connections(db_session: NamedDependency[AsyncSession]) -> ConnectionService:
@@ -82,16 +77,6 @@ DEPENDENCIES: Mapping[str, Provide] = {
     "ledger": Provide(provide_ledger, sync_to_thread=False),
     "dossiers": Provide(provide_dossiers, sync_to_thread=False),
 }
-
-
-def _parse_date(value: str) -> dt.date | None:
-    value = value.strip()
-    for shape in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(value, shape).date()  # noqa: DTZ007 - a calendar date, no time
-        except ValueError:
-            continue
-    raise ValueError(value)
 
 
 def _redirect_uri(settings: Settings) -> str:
@@ -203,7 +188,7 @@ class ConnectionController(Controller):
         period: dict[str, dt.date | None] = {}
         for key in ("debut", "fin"):
             try:
-                period[key] = _parse_date(values[key]) if values[key].strip() else None
+                period[key] = parse_day(values[key]) if values[key].strip() else None
             except ValueError:
                 errors[key] = BAD_DATE
         if period.get("debut") and period.get("fin") and period["fin"] <= period["debut"]:  # type: ignore[operator]
@@ -247,10 +232,9 @@ class ConnectionController(Controller):
         """« Connecter Pennylane »: off to Pennylane's consent page, with a fresh state and PKCE challenge."""
         dossier = await dossiers.get_visible(principal_of(request), dossier_id, Permission.CONNECTIONS_MANAGE)
         start = start_authorization(settings, _redirect_uri(settings))
-        pending = dict(request.session.get(OAUTH_SESSION_KEY) or {})
-        pending[start.state] = {"dossier": str(dossier.id), "verifier": start.code_verifier,
-                                "at": dt.datetime.now(dt.UTC).isoformat()}  # fmt: skip
-        request.session[OAUTH_SESSION_KEY] = dict(list(pending.items())[-MAX_PENDING_AUTHORIZATIONS:])
+        authorizations.remember(
+            request.session, OAUTH_SESSION_KEY, start.state, dossier=str(dossier.id), verifier=start.code_verifier
+        )
         return Redirect(start.url, status_code=303)
 
     @post("/pennylane/jeton", guards=[MANAGES], name="integrations:pennylane_token", media_type=MediaType.HTML)
@@ -425,12 +409,10 @@ class PennylaneCallbackController(Controller):
         oauth_state: Annotated[str, QueryParameter(name="state")] = "",
     ) -> Any:
         principal = principal_of(request)
-        pending = dict(request.session.get(OAUTH_SESSION_KEY) or {})
         state = oauth_state
-        started = pending.pop(state, None) if state else None
-        request.session[OAUTH_SESSION_KEY] = pending  # a state is spent whatever happens next
+        started = authorizations.take(request.session, OAUTH_SESSION_KEY, state)
         if started is None:
-            return _callback_error(STATE_MISMATCH)
+            return authorizations.callback_error(authorizations.STATE_MISMATCH)
         dossier = await dossiers.get_visible(principal, uuid.UUID(started["dossier"]), Permission.CONNECTIONS_MANAGE)
         try:
             token = await finish_authorization(
@@ -438,17 +420,10 @@ class PennylaneCallbackController(Controller):
                 expected_state=state, code_verifier=started["verifier"],
             )  # fmt: skip
         except AuthorizationError as refused:
-            return _callback_error(refused.message, dossier=dossier)
+            return authorizations.callback_error(refused.message, dossier=dossier)
         await connections.save_oauth(principal, dossier, token)
         flash(request, _("Pennylane est connecté. Choisissez les exercices à importer."), category="success")
         return Redirect(f"/entreprises/{dossier.id}/connexions/pennylane/exercices", status_code=303)
-
-
-def _callback_error(message: str, *, dossier: Dossier | None = None) -> Template:
-    return Template(
-        template_name="integrations/callback_error.html", context={"message": message, "dossier": dossier},
-        status_code=400,
-    )  # fmt: skip
 
 
 def integration_routes(settings: Settings) -> Router:

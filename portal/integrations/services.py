@@ -53,14 +53,30 @@ class FiscalYearChoice:
         return self.status in {"closed", "frozen"}
 
 
+def check_pasted(secret: str, *, shortest: int, too_short: str, spaces: str) -> str:
+    """A pasted token or key, trimmed, or ``ConnectionRequestError`` with what is wrong with it."""
+    secret = secret.strip()
+    if any(character.isspace() for character in secret):
+        raise ConnectionRequestError(spaces)
+    if len(secret) < shortest:
+        raise ConnectionRequestError(too_short)
+    return secret
+
+
 def check_api_token(token: str) -> str:
-    """The pasted token, trimmed, or ``ConnectionRequestError`` with what is wrong with it."""
-    token = token.strip()
-    if any(character.isspace() for character in token):
-        raise ConnectionRequestError(TOKEN_SPACES)
-    if len(token) < 20:  # noqa: PLR2004 - no provider issues tokens this short
-        raise ConnectionRequestError(TOKEN_TOO_SHORT)
-    return token
+    """A pasted Pennylane token (no provider issues tokens shorter than 20 characters)."""
+    return check_pasted(token, shortest=20, too_short=TOKEN_TOO_SHORT, spaces=TOKEN_SPACES)
+
+
+def parse_day(value: str) -> dt.date:
+    """A date typed in a form, ``JJ/MM/AAAA`` (or ISO); ValueError when it is not one."""
+    value = value.strip()
+    for shape in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(value, shape).date()  # noqa: DTZ007 - a calendar date, no time
+        except ValueError:
+            continue
+    raise ValueError(value)
 
 
 def hint(token: str) -> str:

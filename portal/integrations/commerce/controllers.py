@@ -31,27 +31,23 @@ from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
 from portal.firm.invitations import InviteError
 from portal.i18n import N_, _
+from portal.integrations import authorizations
 from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce import oauth as commerce_oauth
 from portal.integrations.commerce.entries import EntryKind
 from portal.integrations.commerce.errors import CommerceError
 from portal.integrations.commerce.models import SyncFrequency
-from portal.integrations.commerce.services import CommerceRequestError, CommerceService, EntryFilters, parse_date
+from portal.integrations.commerce.services import CommerceRequestError, CommerceService, EntryFilters
 from portal.integrations.commerce.sources import Source, SourceAuth, get_source
-from portal.integrations.services import ConnectionRequestError
+from portal.integrations.services import ConnectionRequestError, parse_day
 from portal.ledger import fec
 from portal.settings import Settings
 from portal.web.streams import reader_sessions
 
 OAUTH_SESSION_KEY = "commerce_oauth"
 CALLBACK_PATH = writes_on_get("/connexions/sources/retour")
-MAX_PENDING_AUTHORIZATIONS = 5
 # Currencies a web shop sells in most often besides the euro: the mapping screen offers their rates.
 COMMON_CURRENCIES = ("CHF", "GBP", "USD")
-STATE_MISMATCH = N_(
-    "Cette autorisation ne correspond à aucune demande de ce navigateur, ou elle a expiré. "
-    "Recommencez depuis la page Connexions du dossier."
-)
 DENIED = N_("L'autorisation a été refusée sur le site de la source : rien n'a été connecté.")
 
 
@@ -228,10 +224,8 @@ class CommerceController(Controller):
         if source.auth is not SourceAuth.OAUTH:
             raise NotFoundException
         start = commerce_oauth.start_authorization(settings, source, _redirect_uri(settings))
-        pending = dict(request.session.get(OAUTH_SESSION_KEY) or {})
-        pending[start.state] = {"dossier": str(dossier.id), "source": source.code, "verifier": start.code_verifier,
-                                "at": dt.datetime.now(dt.UTC).isoformat()}  # fmt: skip
-        request.session[OAUTH_SESSION_KEY] = dict(list(pending.items())[-MAX_PENDING_AUTHORIZATIONS:])
+        authorizations.remember(request.session, OAUTH_SESSION_KEY, start.state, dossier=str(dossier.id),
+                                source=source.code, verifier=start.code_verifier)  # fmt: skip
         return Redirect(start.url, status_code=303)
 
     @post("/{code:str}/synchronisation", name="commerce:schedule", media_type=MediaType.HTML)
@@ -428,7 +422,7 @@ class CommerceController(Controller):
         dates: dict[str, dt.date | None] = {}
         for key, value in (("du", start), ("au", end)):
             try:
-                dates[key] = parse_date(value) if value.strip() else None
+                dates[key] = parse_day(value) if value.strip() else None
             except ValueError:
                 errors[key] = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
                 dates[key] = None
@@ -473,8 +467,8 @@ async def export_entries(
         raise NotFoundException
     try:
         filters = EntryFilters(
-            start=parse_date(start) if start.strip() else None,
-            end=parse_date(end) if end.strip() else None,
+            start=parse_day(start) if start.strip() else None,
+            end=parse_day(end) if end.strip() else None,
             journal=journal.strip().upper()[:8],
         )
     except ValueError:
@@ -544,28 +538,21 @@ class CommerceCallbackController(Controller):
         oauth_error: Annotated[str, QueryParameter(name="error")] = "",
     ) -> Any:
         principal = principal_of(request)
-        pending = dict(request.session.get(OAUTH_SESSION_KEY) or {})
-        started = pending.pop(oauth_state, None) if oauth_state else None
-        request.session[OAUTH_SESSION_KEY] = pending  # a state is spent whatever happens next
+        started = authorizations.take(request.session, OAUTH_SESSION_KEY, oauth_state)
         if started is None:
-            return _callback_error(STATE_MISMATCH)
+            return authorizations.callback_error(authorizations.STATE_MISMATCH)
         source = _source(started["source"])
         dossier = await _dossier(dossiers, principal, uuid.UUID(started["dossier"]), Permission.CONNECTIONS_MANAGE)
         if oauth_error:
-            return _callback_error(DENIED, dossier=dossier, source=source)
+            return authorizations.callback_error(DENIED, dossier=dossier, source_name=source.name)
         try:
             token = await commerce_oauth.finish_authorization(
                 settings, redirect_uri=_redirect_uri(settings), authorization_response=str(request.url),
                 expected_state=oauth_state, code_verifier=started["verifier"],
             )  # fmt: skip
         except CommerceError as refused:
-            return _callback_error(refused.message, dossier=dossier, source=source)
+            return authorizations.callback_error(refused.message, dossier=dossier, source_name=source.name)
         await commerce.connect_oauth(principal, dossier, source, token)
         flash(request, _("%(source)s est connecté. Le portail lit le compte et ses données de référence.")
               % {"source": source.name}, category="success")  # fmt: skip
         return Redirect(_page(dossier, source), status_code=303)
-
-
-def _callback_error(message: str, *, dossier: Dossier | None = None, source: Source | None = None) -> Template:
-    context = {"message": message, "dossier": dossier, "source_name": source.name if source else None}
-    return Template(template_name="integrations/callback_error.html", context=context, status_code=400)

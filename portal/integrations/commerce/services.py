@@ -16,7 +16,6 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.exceptions import NotFoundException
 from sqlalchemy import Select, and_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,9 +37,9 @@ from portal.integrations.commerce.models import (
     SyncFrequency,
 )
 from portal.integrations.commerce.records import ReferenceData
-from portal.integrations.commerce.sources import SOURCES, Source, SourceAuth
+from portal.integrations.commerce.sources import SOURCES, Source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
-from portal.integrations.services import ConnectionRequestError, connect, hint
+from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint, parse_day
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import enqueue
 
@@ -84,22 +83,8 @@ def fiscal_year_start(dossier: Dossier, on: dt.date) -> dt.date:
 
 
 def check_api_key(key: str) -> str:
-    key = key.strip()
-    if any(character.isspace() for character in key):
-        raise CommerceRequestError(KEY_SPACES)
-    if len(key) < 16:  # noqa: PLR2004 - no source issues keys this short
-        raise CommerceRequestError(KEY_TOO_SHORT)
-    return key
-
-
-def parse_date(value: str) -> dt.date:
-    value = value.strip()
-    for shape in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(value, shape).date()  # noqa: DTZ007 - a calendar date, no time
-        except ValueError:
-            continue
-    raise ValueError(value)
+    """A pasted source API key (no source issues keys shorter than 16 characters)."""
+    return check_pasted(key, shortest=16, too_short=KEY_TOO_SHORT, spaces=KEY_SPACES)
 
 
 @dataclass(frozen=True)
@@ -127,7 +112,11 @@ class EntryFilters:
 class EntryTotals:
     count: int
     debit: int
-    credit: int
+
+    @property
+    def credit(self) -> int:
+        """Every stored entry balances: its credit total is its debit total."""
+        return self.debit
 
 
 class CommerceService:
@@ -236,7 +225,7 @@ class CommerceService:
                 select(func.count(), func.coalesce(func.sum(CommerceEntry.total), 0)).where(where)
             )
         ).one()
-        return result, lines, EntryTotals(count=int(totals[0]), debit=int(totals[1]), credit=int(totals[1]))
+        return result, lines, EntryTotals(count=int(totals[0]), debit=int(totals[1]))
 
     async def aux_labels(self, setup: CommerceSetup, accounts: set[str]) -> dict[str, str]:
         """The names behind auxiliary accounts (customers), for the lines a page shows."""
@@ -334,32 +323,32 @@ class CommerceService:
         )
         return int(await self.session.scalar(statement) or 0)
 
+    def _runs_of(self, setup: CommerceSetup, actor_names: tuple[str, ...]) -> Select[Any]:
+        """The runs of ``actor_names`` about this connection (its id is among their arguments)."""
+        return select(JobRun).where(
+            JobRun.dossier_id == setup.dossier_id,
+            JobRun.actor_name.in_(actor_names),
+            JobRun.arguments["connection_id"].as_string() == str(setup.connection_id),
+        )
+
     async def running(self, setup: CommerceSetup) -> list[JobRun]:
         """The unfinished syncs and reference reads of this connection (shown live on its page)."""
         statement = (
-            select(JobRun)
-            .where(
-                JobRun.dossier_id == setup.dossier_id,
-                JobRun.actor_name.in_(SYNC_JOBS),
-                JobRun.status.in_([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING]),
-            )
+            self._runs_of(setup, SYNC_JOBS)
+            .where(JobRun.status.in_([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING]))
             .order_by(JobRun.created_at.desc())
         )
-        connection = str(setup.connection_id)
-        return [run for run in (await self.session.execute(statement)).scalars()
-                if run.arguments.get("connection_id") == connection]  # fmt: skip
+        return list((await self.session.execute(statement)).scalars())
 
     async def last_runs(self, setup: CommerceSetup, limit: int = 5) -> list[JobRun]:
+        """The latest finished syncs of this connection, with what each did."""
         statement = (
-            select(JobRun)
-            .where(JobRun.dossier_id == setup.dossier_id, JobRun.actor_name == "commerce.sync")
+            self._runs_of(setup, ("commerce.sync",))
+            .where(JobRun.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]))
             .order_by(JobRun.created_at.desc())
-            .limit(50)
+            .limit(limit)
         )
-        connection = str(setup.connection_id)
-        runs = [run for run in (await self.session.execute(statement)).scalars()
-                if run.arguments.get("connection_id") == connection and run.status.is_final]  # fmt: skip
-        return runs[:limit]
+        return list((await self.session.execute(statement)).scalars())
 
     # --- connecting ------------------------------------------------------------------------
 
@@ -430,7 +419,7 @@ class CommerceService:
         errors: dict[str, str] = {}
         today = dt.datetime.now(dt.UTC).date()
         try:
-            day = parse_date(start)
+            day = parse_day(start)
         except ValueError:
             errors["debut"] = BAD_DATE
         else:
@@ -475,16 +464,3 @@ class CommerceService:
         return await invitations.invite(
             principal, email=email, name=name, grants=[Grant(dossier.id, DossierRole.MAPPER)]
         )
-
-
-async def get_setup(session: AsyncSession, connection_id: uuid.UUID) -> CommerceSetup:
-    setup = (
-        await session.execute(select(CommerceSetup).where(CommerceSetup.connection_id == connection_id))
-    ).scalar_one_or_none()
-    if setup is None:
-        raise NotFoundException
-    return setup
-
-
-def source_auth_label(source: Source) -> str:
-    return N_("Connexion OAuth") if source.auth is SourceAuth.OAUTH else N_("Clé d'API")

@@ -30,6 +30,7 @@ from uuid_utils.compat import uuid7
 from portal.db.bulk import copy_rows, uuid_value
 from portal.integrations.commerce.entries import DraftEntry, cents
 from portal.integrations.commerce.models import CommerceCustomer, CommerceDay, CommerceEntry, DayState
+from portal.integrations.commerce.posting import UnbalancedEntryError
 
 ENTRY_COLUMNS = (
     "id", "dossier_id", "source_key", "kind", "record_id", "business_date", "entry_date", "journal_code",
@@ -52,10 +53,6 @@ class Batch:
     customers: dict[str, str] | None = None  # auxiliary account → label, created when missing
     # The first batch of a day synced again: its provisional entries go first.
     replace_provisional: bool = False
-
-
-class UnbalancedEntryError(ValueError):
-    """The posting rules produced an entry whose debits and credits differ: never stored."""
 
 
 async def lock(session: AsyncSession, dossier_id: uuid.UUID, source_key: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from portal.integrations.commerce import store
@@ -68,7 +68,6 @@ class Target:
     dossier_id: uuid.UUID
     source_key: str
     run_id: uuid.UUID | None = None
-    customers: dict[str, str] = field(default_factory=dict)
 
 
 WriteBatch = Callable[[store.Batch], Awaitable[int]]

@@ -202,8 +202,8 @@ async def _sync_days(
     ctx: JobContext, client: CommerceClient, setup: CommerceSetup, source: Source, *, mode: str, tally: dict[str, int]
 ) -> dict[str, Any] | None:
     """The days not final yet, one after the other; a result to return early, or None when done."""
-    assert setup.consumer_id is not None  # noqa: S101 - refreshed just before
-    source_key = f"{setup.source}:{setup.consumer_id}"
+    source_key, consumer_id = setup.source_key, setup.consumer_id
+    assert source_key is not None and consumer_id is not None  # noqa: PT018, S101 - refreshed just before
     reference_data = ReferenceData.from_json(setup.reference)
     mapping = mappings.Mapping.from_json(setup.mapping)
     blocking = [item for item in mappings.missing(mapping, source, reference_data) if item.blocking]
@@ -223,7 +223,7 @@ async def _sync_days(
             return await store.write(session, batch)
 
     for index, day in enumerate(days):
-        result = await sync.sync_day(client, poster, source=source, consumer_id=setup.consumer_id, day=day,
+        result = await sync.sync_day(client, poster, source=source, consumer_id=consumer_id, day=day,
                                      target=target, now=now, write=write)  # fmt: skip
         async with ctx.session() as session, session.begin():
             await store.mark_day(
