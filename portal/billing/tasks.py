@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record
 from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
@@ -37,27 +39,55 @@ async def _entity(ctx: JobContext, entity_id: str | None) -> uuid.UUID | None:
         return entity
 
 
-async def _summary(ctx: JobContext, total: Outcome, entity: uuid.UUID, dossier_id: uuid.UUID | None) -> dict[str, Any]:
-    counts = {EXAMINED: total.dossiers, CREATED: total.created, ALREADY_PRESENT: total.already_present,
-              DUPLICATES: total.duplicates}  # fmt: skip
-    await ctx.count(**counts)
-    if total.created or total.duplicates:
-        async with ctx.session() as session, session.begin():
+def _resumed(ctx: JobContext) -> tuple[Outcome, dict[str, Any]]:
+    """What earlier attempts of this run committed (nothing on a first attempt), and where they stood."""
+    state = dict(ctx.checkpoint or {})
+    figures = {name: int(state.pop(name, 0)) for name in ("dossiers", "created", "already_present", "duplicates")}
+    return Outcome(**figures), state
+
+
+async def _batch_done(ctx: JobContext, session: AsyncSession, total: Outcome, **position: Any) -> None:
+    """Record the run's figures so far and where it stands, in the transaction of the batch that made them."""
+    await ctx.save_checkpoint(session, asdict(total) | position)
+
+
+async def _last_step(
+    ctx: JobContext, total: Outcome, entity: uuid.UUID, dossier_id: uuid.UUID | None, **position: Any
+) -> None:
+    """Flag duplicates and write the audit event, in one transaction with the checkpoint that says so."""
+    async with ctx.session() as session, session.begin():
+        total.duplicates = await flag_duplicates(session, entity)
+        if total.created or total.duplicates:
             record(
                 session, "billing_client.bulk_create", object_type="billing_entity", object_id=str(entity),
                 dossier_id=dossier_id, created=total.created, already_present=total.already_present,
                 duplicates=total.duplicates,
             )  # fmt: skip
+        await _batch_done(ctx, session, total, finished=True, **position)
+
+
+async def _summary(ctx: JobContext, total: Outcome) -> dict[str, Any]:
+    counts = {EXAMINED: total.dossiers, CREATED: total.created, ALREADY_PRESENT: total.already_present,
+              DUPLICATES: total.duplicates}  # fmt: skip
+    await ctx.count(**counts)
     return counts
 
 
 @job("billing.create_clients", title=N_("Créer mes clients"))
 async def create_clients(ctx: JobContext, entity_id: str | None = None) -> dict[str, Any]:
-    """Every dossier gets its client in the billing entity, batch by batch (keyset on the dossier id)."""
+    """Every dossier gets its client in the billing entity, batch by batch (keyset on the dossier id).
+
+    Each batch records the run's figures and its last dossier id in its own transaction: an
+    attempt that resumes the run (after a killed worker, or a failure) goes on from there, and
+    its summary counts the clients created by earlier attempts as created, not as present.
+    """
     entity = await _entity(ctx, entity_id)
     if entity is None:
         await ctx.count(**{N_("Résultat"): NO_ENTITY})
         return {}
+    total, position = _resumed(ctx)
+    if position.get("finished"):
+        return await _summary(ctx, total)
     await ctx.progress(0, None, step=STEP_COUNT)
     async with ctx.reader() as session:
         # Progress counts what the summary counts: the dossiers that are not confidential.
@@ -65,10 +95,9 @@ async def create_clients(ctx: JobContext, entity_id: str | None = None) -> dict[
             select(func.count()).select_from(Dossier).where(Dossier.is_confidential.is_(False), Dossier.id != entity)
         )
         dossier_count = int((await session.execute(public)).scalar_one())
-    await ctx.progress(0, dossier_count, step=STEP_CREATE)
-    total = Outcome()
-    lower: uuid.UUID | None = None
-    while True:
+    await ctx.progress(min(total.dossiers, dossier_count), dossier_count, step=STEP_CREATE)
+    lower = uuid.UUID(position["after"]) if position.get("after") else None
+    while not position.get("batches_done"):
         async with ctx.reader() as session:
             after = select(Dossier.id).order_by(Dossier.id)
             if lower is not None:
@@ -79,40 +108,41 @@ async def create_clients(ctx: JobContext, entity_id: str | None = None) -> dict[
             conditions.append(Dossier.id > lower)
         if upper is not None:
             conditions.append(Dossier.id <= upper)
+        position = {"after": str(upper or lower or ""), "batches_done": upper is None}
         async with ctx.session() as session, session.begin():
             outcome = await ensure_clients(
                 session, entity, and_(*conditions) if conditions else Dossier.id.is_not(None)
             )
-        total.add(outcome)
+            total.add(outcome)
+            await _batch_done(ctx, session, total, **position)
         await ctx.progress(min(total.dossiers, dossier_count), dossier_count, step=STEP_CREATE)
-        if upper is None:
-            break
         lower = upper
     await ctx.progress(dossier_count, dossier_count, step=STEP_DUPLICATES)
-    async with ctx.session() as session, session.begin():
-        total.duplicates = await flag_duplicates(session, entity)
+    await _last_step(ctx, total, entity, None, **position)
     await ctx.progress(dossier_count, dossier_count, step=STEP_DONE)
-    return await _summary(ctx, total, entity, None)
+    return await _summary(ctx, total)
 
 
 @job("billing.create_dossier_clients", title=N_("Création du client dans la base clients"))
 async def create_dossier_clients(ctx: JobContext, dossier_ids: list[str]) -> dict[str, Any]:
-    """The client of dossiers just created (by a person, an import or an integration)."""
+    """The client of dossiers just created (by a person, an import or an integration), resumable like
+    ``create_clients``."""
     entity = await _entity(ctx, None)
     if entity is None:
         await ctx.count(**{N_("Résultat"): NO_ENTITY})
         return {}
     ids = [uuid.UUID(value) for value in dossier_ids]
-    total = Outcome()
-    await ctx.progress(0, None, step=STEP_CREATE)
-    for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
-        async with ctx.session() as session, session.begin():
-            total.add(await ensure_clients(session, entity, Dossier.id.in_(chunk)))
-    async with ctx.session() as session, session.begin():
-        total.duplicates = await flag_duplicates(session, entity)
+    total, position = _resumed(ctx)
+    if not position.get("finished"):
+        await ctx.progress(0, None, step=STEP_CREATE)
+        for start in range(int(position.get("next", 0)), len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            async with ctx.session() as session, session.begin():
+                total.add(await ensure_clients(session, entity, Dossier.id.in_(chunk)))
+                await _batch_done(ctx, session, total, next=start + ID_CHUNK)
+        await _last_step(ctx, total, entity, ids[0] if len(ids) == 1 else None, next=len(ids))
     await ctx.progress(total.dossiers, total.dossiers, step=STEP_DONE)
-    return await _summary(ctx, total, entity, ids[0] if len(ids) == 1 else None)
+    return await _summary(ctx, total)
 
 
 # Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.

@@ -10,8 +10,15 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db.engine import LoopBoundSessions
-from portal.jobs.models import JobRun
+from portal.jobs.models import JobRun, JobStatus
 from portal.settings import Settings
+
+
+class RunTakenOverError(RuntimeError):
+    """This attempt no longer owns its run: another worker took it over."""
+
+    def __init__(self, run_id: uuid.UUID) -> None:
+        super().__init__(f"run {run_id} was taken over by another attempt")
 
 
 class JobContext:
@@ -25,6 +32,7 @@ class JobContext:
         created_by_id: uuid.UUID | None,
         settings: Settings,
         attempt: int = 1,
+        checkpoint: dict[str, Any] | None = None,
     ) -> None:
         self.run_id = run_id
         self.settings = settings
@@ -32,6 +40,7 @@ class JobContext:
         self.created_by_id = created_by_id
         self.attempt = attempt
         self._counts: dict[str, Any] = {}
+        self._checkpoint = checkpoint
 
     def session(self) -> AsyncSession:
         """A new database session for the job's own work (commit it yourself).
@@ -58,6 +67,28 @@ class JobContext:
         """Record summary counts shown with the run (created, skipped, …)."""
         self._counts.update(counts)
         await self._update({"counts": dict(self._counts)})
+
+    @property
+    def checkpoint(self) -> dict[str, Any] | None:
+        """What earlier attempts of this run recorded with ``save_checkpoint`` (None on a first attempt)."""
+        return self._checkpoint
+
+    async def save_checkpoint(self, session: AsyncSession, state: dict[str, Any]) -> None:
+        """Record ``state`` (JSON) in ``session``'s transaction, so it commits with the work it describes.
+
+        An attempt that resumes the run after a crash or a failure then starts from exactly
+        what earlier attempts committed: their counts included, nothing counted twice. Raises
+        ``RunTakenOverError`` when this attempt no longer owns the run (another worker took it
+        over): the caller's transaction must then roll back.
+        """
+        result = await session.execute(
+            update(JobRun)
+            .where(JobRun.id == self.run_id, JobRun.attempts == self.attempt, JobRun.status == JobStatus.RUNNING)
+            .values(checkpoint=state)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise RunTakenOverError(self.run_id)
+        self._checkpoint = state
 
     @property
     def counts(self) -> dict[str, Any]:

@@ -49,6 +49,8 @@ class JobRun(Base):
     progress_total: Mapped[int | None] = mapped_column(Integer, default=None)
     step: Mapped[str | None] = mapped_column(String(200), default=None)
     counts: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    # Where a resumable job stands, written in the transactions of its work (``JobContext.save_checkpoint``).
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

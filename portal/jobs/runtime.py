@@ -167,6 +167,7 @@ async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -
         created_by_id=run.created_by_id,
         settings=runtime.settings,
         attempt=run.attempts,
+        checkpoint=run.checkpoint,
     )
     try:
         with acting_as(Actor(user_id=run.created_by_id, label=f"travail {spec.name}")):

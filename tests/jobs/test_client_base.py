@@ -192,6 +192,51 @@ async def test_creer_mes_clients_gives_every_dossier_one_client_and_a_second_run
     assert bulk[0].after["created"] == counts[CREATED]
 
 
+async def count_rows(maker: Maker, model: type, entity_id: uuid.UUID) -> int:
+    async with maker() as session:
+        statement = select(func.count()).select_from(model).where(model.billing_entity_id == entity_id)  # type: ignore[attr-defined]
+        return int((await session.execute(statement)).scalar_one())
+
+
+async def test_a_run_resumed_after_an_interrupted_attempt_counts_what_every_attempt_did(
+    committed: Maker, jobs: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt stops after a few batches; the summary of the run still counts its clients as created."""
+    ids = sorted(await add_dossiers(committed, [(f"Entreprise Reprise {n:02d}", n % 5 != 0) for n in range(30)]))
+    entity_id, partner = await link_entity(committed)
+    async with committed() as session, session.begin():
+        await ensure_clients(session, entity_id, Dossier.id.in_(ids[:4] + ids[-4:]))  # clients from before the run
+    clients_before = await count_rows(committed, BillingClient, entity_id)
+    links_before = await count_rows(committed, ClientDossierLink, entity_id)
+    assert (clients_before, links_before) == (8, 8)
+
+    monkeypatch.setattr("portal.billing.tasks.BATCH_SIZE", 5)
+    calls: Counter[str] = Counter()
+    real_ensure_clients = ensure_clients
+
+    async def interrupted(session: AsyncSession, entity: uuid.UUID, batch: ColumnElement[bool]) -> Outcome:
+        calls["batches"] += 1
+        if calls["batches"] == 4:  # the first attempt dies after three committed batches
+            msg = "worker arrêté"
+            raise RuntimeError(msg)
+        return await real_ensure_clients(session, entity, batch)
+
+    monkeypatch.setattr("portal.billing.tasks.ensure_clients", interrupted)
+    run = await run_to_the_end(committed, jobs, (await start_creation(committed, partner)).id)
+
+    assert run.attempts == 2
+    clients_after = await count_rows(committed, BillingClient, entity_id)
+    links_after = await count_rows(committed, ClientDossierLink, entity_id)
+    assert links_after == len(ids) == 30
+    assert run.counts == {EXAMINED: 30, CREATED: clients_after - clients_before, ALREADY_PRESENT: links_before,
+                          DUPLICATES: 0}  # fmt: skip
+    assert run.counts[CREATED] == 22
+    base = await client_base(committed, entity_id)
+    assert_one_client_per_siren_and_one_link_per_dossier(base)
+    bulk = await scalars(committed, select(AuditEvent).where(AuditEvent.action == "billing_client.bulk_create"))
+    assert [event.after["created"] for event in bulk if event.after] == [22]
+
+
 async def test_a_confidential_dossier_gets_its_client_but_no_summary_counts_it(committed: Maker, jobs: Runtime) -> None:
     """The summary of a run is read by people who may not see the dossier: its figures leave it out."""
     ids = await add_dossiers(committed, [("Zéphyrin Confidentiel SAS", True), ("Zephyrin Confidentiel", False),
