@@ -81,6 +81,9 @@ SANDBOX_CLIENT_SECRET = "sandbox-secret-not-for-production"  # noqa: S105 - the 
 COMMERCE_API_URL = "https://api.chift.eu"
 COMMERCE_OAUTH_URL = "https://api.chift.eu/oauth"
 
+# How many heartbeat intervals, at least, a run may go without a beat before it is taken as dead.
+DEAD_AFTER_HEARTBEATS = 3
+
 OUTBOX = "outbox"
 """``PORTAL_SMTP_URL`` of the embedded mode: emails are files in ``var/mail``, nothing is sent."""
 
@@ -117,6 +120,10 @@ class Settings:
     job_max_backoff_ms: int = 300_000
     job_max_retries: int = 5
     outbox_redeliver_after_seconds: int = 300
+    # A running run's worker writes its heartbeat this often; a run whose heartbeat is older than
+    # ``job_dead_after_seconds`` is taken as dead (its worker was killed) and is sent again.
+    job_heartbeat_seconds: float = 10.0
+    job_dead_after_seconds: float = 45.0
     scheduler_tick_seconds: float = 15.0
     embedded_worker_threads: int = 2
     smtp_url: str = OUTBOX
@@ -146,6 +153,18 @@ class Settings:
     fec_max_bytes: int = 500 * 1024 * 1024
     templates_dir: Path = field(default=ROOT / "templates")
     static_dir: Path = field(default=ROOT / "static")
+
+    def __post_init__(self) -> None:
+        if self.job_heartbeat_seconds <= 0:
+            msg = f"PORTAL_JOB_HEARTBEAT_SECONDS doit être positif (reçu : {self.job_heartbeat_seconds})"
+            raise ValueError(msg)
+        if self.job_dead_after_seconds < DEAD_AFTER_HEARTBEATS * self.job_heartbeat_seconds:
+            # A live worker that misses a beat or two (a slow database) must never be taken for dead.
+            msg = (
+                f"PORTAL_JOB_DEAD_AFTER_SECONDS ({self.job_dead_after_seconds}) doit valoir au moins "
+                f"{DEAD_AFTER_HEARTBEATS} fois PORTAL_JOB_HEARTBEAT_SECONDS ({self.job_heartbeat_seconds})"
+            )
+            raise ValueError(msg)
 
     @property
     def is_sqlite(self) -> bool:
@@ -216,6 +235,8 @@ def load_settings() -> Settings:
         job_max_backoff_ms=_env_int("PORTAL_JOB_MAX_BACKOFF_MS", 300_000),
         job_max_retries=_env_int("PORTAL_JOB_MAX_RETRIES", 5),
         outbox_redeliver_after_seconds=_env_int("PORTAL_OUTBOX_REDELIVER_AFTER_SECONDS", 300),
+        job_heartbeat_seconds=float(_env("PORTAL_JOB_HEARTBEAT_SECONDS", "10")),
+        job_dead_after_seconds=float(_env("PORTAL_JOB_DEAD_AFTER_SECONDS", "45")),
         scheduler_tick_seconds=float(_env("PORTAL_SCHEDULER_TICK_SECONDS", "15")),
         embedded_worker_threads=_env_int("PORTAL_EMBEDDED_WORKER_THREADS", 2),
         receipt_max_bytes=_env_int("PORTAL_RECEIPT_MAX_BYTES", 10 * 1024 * 1024),

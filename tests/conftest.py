@@ -44,6 +44,7 @@ os.environ["PORTAL_BASE_URL"] = "http://127.0.0.1:8000"
 os.environ["PORTAL_JOB_MIN_BACKOFF_MS"] = "50"
 os.environ["PORTAL_JOB_MAX_BACKOFF_MS"] = "200"
 os.environ["PORTAL_SCHEDULER_TICK_SECONDS"] = "0.2"
+os.environ["PORTAL_JOB_HEARTBEAT_SECONDS"] = "0.5"
 os.environ["PORTAL_LOGIN_MAX_FAILURES"] = "5"
 
 from collections.abc import AsyncIterator, Iterator  # noqa: E402

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -56,7 +55,7 @@ class JobContext:
 
     async def progress(self, done: int, total: int | None = None, *, step: str | None = None) -> None:
         """Record progress in its own short transaction, so the person watching sees it at once."""
-        values: dict[str, Any] = {"progress_done": done, "heartbeat_at": dt.datetime.now(dt.UTC)}
+        values: dict[str, Any] = {"progress_done": done}
         if total is not None:
             values["progress_total"] = total
         if step is not None:

@@ -4,8 +4,8 @@
 the request for work commits or rolls back with the change that needs it. The relay
 hands unsent messages to the broker; if the broker is down they stay unsent and the
 next pass (after the next commit, on a timer, at start-up) sends them. Messages whose
-run never finished are sent again after a while: the runner's claim makes a second
-delivery harmless.
+run never finished are sent again after a while (a run whose worker stopped beating,
+within a minute): the runner's claim makes a second delivery harmless.
 """
 
 from __future__ import annotations
@@ -115,14 +115,24 @@ def install() -> None:
         event.listen(Session, "after_soft_rollback", lambda session, _previous: _after_rollback(session))
 
 
-async def requeue_stalled(session: AsyncSession, *, older_than: dt.timedelta, everything: bool = False) -> int:
+async def requeue_stalled(
+    session: AsyncSession,
+    *,
+    older_than: dt.timedelta,
+    dead_after: dt.timedelta | None = None,
+    everything: bool = False,
+) -> int:
     """Mark for resending the messages whose run was lost by the broker or a crashed worker.
 
-    A run still queued long after its message was sent, retrying long after its last
-    attempt, or running without a heartbeat, is sent again. ``everything`` resends every
-    unfinished run at once (the embedded broker loses its memory at each start).
+    A run still queued, or retrying, ``older_than`` after its message was sent or its last
+    attempt (a message the broker lost) is sent again; so is a running run without a
+    heartbeat for ``dead_after`` (its worker died; ``older_than`` if not given): a worker
+    beats every few seconds, so a crash is noticed long before a lost message would be.
+    ``everything`` resends every unfinished run at once (the embedded broker loses its
+    memory at each start).
     """
-    cutoff = now() - older_than
+    stamp = now()
+    cutoff = stamp - older_than
     unfinished = JobRun.status.in_([JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.RUNNING])
     stalled: ColumnElement[bool]
     if everything:
@@ -131,7 +141,7 @@ async def requeue_stalled(session: AsyncSession, *, older_than: dt.timedelta, ev
         stalled = or_(
             and_(JobRun.status == JobStatus.QUEUED, OutboxMessage.sent_at < cutoff),
             and_(JobRun.status == JobStatus.RETRYING, JobRun.updated_at < cutoff),
-            and_(JobRun.status == JobStatus.RUNNING, JobRun.heartbeat_at < cutoff),
+            and_(JobRun.status == JobStatus.RUNNING, JobRun.heartbeat_at < stamp - (dead_after or older_than)),
         )
     run_ids = select(JobRun.id).join(OutboxMessage, OutboxMessage.job_run_id == JobRun.id).where(stalled)
     result = await session.execute(
@@ -148,13 +158,16 @@ async def relay_once(
     broker: dramatiq.Broker,
     *,
     redeliver_after: dt.timedelta,
+    dead_after: dt.timedelta | None = None,
     redeliver_everything: bool = False,
     batch_size: int = 500,
 ) -> int:
     """Send due messages to the broker; return how many were sent. Stops at the first broker error."""
     async with sessions() as session:
         async with session.begin():
-            await requeue_stalled(session, older_than=redeliver_after, everything=redeliver_everything)
+            await requeue_stalled(
+                session, older_than=redeliver_after, dead_after=dead_after, everything=redeliver_everything
+            )
         sent_total = 0
         while True:
             async with session.begin():

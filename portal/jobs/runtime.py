@@ -1,15 +1,16 @@
 """The broker chosen by ``PORTAL_BROKER_URL``, the actors declared on it, and how a run executes.
 
 Each run is claimed with a conditional UPDATE before its function runs: only a
-queued or retrying run (or a running one whose worker stopped beating) can be
-claimed, so a message delivered twice runs once at a time, and a finished run is
-never redone.
+queued or retrying run (or a running one whose worker stopped beating for
+``PORTAL_JOB_DEAD_AFTER_SECONDS``, and, on PostgreSQL, whose lock no live worker
+holds) can be claimed, so a message delivered twice runs once at a time, and a
+finished run is never redone. The outcome of an attempt is recorded only while that
+attempt still owns the run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import threading
@@ -26,7 +27,8 @@ import portal.db.models  # noqa: F401 - every model known, audit log on
 from portal.audit.context import Actor, acting_as
 from portal.db.engine import LoopBoundSessions
 from portal.jobs import outbox, registry
-from portal.jobs.context import JobContext
+from portal.jobs.context import JobContext, RunTakenOverError
+from portal.jobs.heartbeat import Heartbeats, lock_key
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import now
 from portal.settings import Settings
@@ -63,6 +65,10 @@ class Runtime:
     actors: dict[str, dramatiq.Actor[Any, Any]] = field(default_factory=dict)
     # Set after a commit that enqueued work; a job that requested follow-up work relays it itself.
     relay_requested: threading.Event = field(default_factory=threading.Event)
+    heartbeats: Heartbeats = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.heartbeats = Heartbeats(self.sessions.url, lambda: self.settings.job_heartbeat_seconds)
 
     def declare(self, spec: registry.JobSpec) -> None:
         if spec.name in self.actors:
@@ -114,19 +120,23 @@ def current() -> Runtime:
     return _runtime
 
 
+def dead_after(settings: Settings) -> dt.timedelta:
+    """A running run whose heartbeat is older than this is taken as dead (its worker was killed)."""
+    return dt.timedelta(seconds=settings.job_dead_after_seconds)
+
+
 async def _claim(runtime: Runtime, run_id: uuid.UUID) -> JobRun | None:
+    if runtime.heartbeats.running_here(run_id):
+        return None  # alive in this very process, whatever its heartbeat says
     stamp = now()
-    stale = stamp - dt.timedelta(seconds=runtime.settings.outbox_redeliver_after_seconds)
+    dead = and_(JobRun.status == JobStatus.RUNNING, JobRun.heartbeat_at < stamp - dead_after(runtime.settings))
     async with runtime.sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            # A live attempt holds its run's lock (``heartbeat``) even when its beats are late.
+            dead = and_(dead, func.pg_try_advisory_xact_lock(lock_key(run_id)))
         result = await session.execute(
             update(JobRun)
-            .where(
-                JobRun.id == run_id,
-                or_(
-                    JobRun.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]),
-                    and_(JobRun.status == JobStatus.RUNNING, JobRun.heartbeat_at < stale),
-                ),
-            )
+            .where(JobRun.id == run_id, or_(JobRun.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]), dead))
             .values(
                 status=JobStatus.RUNNING,
                 attempts=JobRun.attempts + 1,
@@ -140,17 +150,14 @@ async def _claim(runtime: Runtime, run_id: uuid.UUID) -> JobRun | None:
         return result.scalar_one_or_none()
 
 
-async def _finish(runtime: Runtime, run_id: uuid.UUID, **values: Any) -> None:
+async def _finish(runtime: Runtime, run: JobRun, **values: Any) -> None:
+    """Record the outcome of ``run``'s attempt, unless another attempt has taken the run over."""
     async with runtime.sessions() as session, session.begin():
-        await session.execute(update(JobRun).where(JobRun.id == run_id).values(**values))
-
-
-async def _beat(runtime: Runtime, run_id: uuid.UUID) -> None:
-    interval = max(1.0, runtime.settings.outbox_redeliver_after_seconds / 5)
-    while True:
-        await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
-            await _finish(runtime, run_id, heartbeat_at=now())
+        await session.execute(
+            update(JobRun)
+            .where(JobRun.id == run.id, JobRun.attempts == run.attempts, JobRun.status == JobStatus.RUNNING)
+            .values(**values)
+        )
 
 
 async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -> None:
@@ -160,7 +167,6 @@ async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -
         log.info("job %s run %s: already finished or running elsewhere, skipped", spec.name, run_id)
         return
     max_retries = spec.max_retries if spec.max_retries is not None else runtime.settings.job_max_retries
-    beat = asyncio.create_task(_beat(runtime, run_id))
     context = JobContext(
         run_id=run_id,
         sessions=runtime.sessions,
@@ -169,16 +175,32 @@ async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -
         attempt=run.attempts,
         checkpoint=run.checkpoint,
     )
+    loop = asyncio.get_running_loop()
+    lost = threading.Event()
+    with acting_as(Actor(user_id=run.created_by_id, label=f"travail {spec.name}")):
+        work: asyncio.Future[dict[str, Any] | None] = asyncio.ensure_future(spec.function(context, **run.arguments))
+
+    def on_lost() -> None:  # from the heartbeat thread
+        lost.set()
+        loop.call_soon_threadsafe(work.cancel)
+
+    await asyncio.wrap_future(runtime.heartbeats.start(run_id, run.attempts, on_lost))
     try:
-        with acting_as(Actor(user_id=run.created_by_id, label=f"travail {spec.name}")):
-            result = await spec.function(context, **run.arguments)
+        try:
+            result = await work
+        finally:
+            await asyncio.wrap_future(runtime.heartbeats.stop(run_id, run.attempts))
+    except (asyncio.CancelledError, RunTakenOverError) as stopped:
+        if isinstance(stopped, asyncio.CancelledError) and not lost.is_set():
+            raise  # the worker itself is stopping
+        log.warning("job %s run %s attempt %s: taken over by another worker, stopped", spec.name, run_id, run.attempts)
     except Exception as exc:
         # Everything after the claim is inside this block: a claimed run always ends recorded.
         final = run.attempts > max_retries
         log.warning("job %s run %s attempt %s failed: %s", spec.name, run_id, run.attempts, exc)
         await _finish(
             runtime,
-            run_id,
+            run,
             status=JobStatus.FAILED if final else JobStatus.RETRYING,
             error=f"{type(exc).__name__}: {exc}",
             finished_at=now() if final else None,
@@ -188,9 +210,8 @@ async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -
     else:
         counts = context.counts | (result or {})
         values: dict[str, Any] = {"status": JobStatus.SUCCEEDED, "finished_at": now(), "counts": counts}
-        await _finish(runtime, run_id, **values)
+        await _finish(runtime, run, **values)
     finally:
-        beat.cancel()
         await _relay_follow_ups(runtime)
 
 
@@ -203,6 +224,7 @@ async def _relay_follow_ups(runtime: Runtime) -> None:
             runtime.sessions,
             runtime.broker,
             redeliver_after=dt.timedelta(seconds=runtime.settings.outbox_redeliver_after_seconds),
+            dead_after=dead_after(runtime.settings),
         )
     except Exception:
         log.exception("relaying follow-up jobs failed; the periodic relay will send them")

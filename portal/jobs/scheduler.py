@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.jobs import registry
 from portal.jobs.outbox import enqueue_once, on_commit_with_pending, relay_once
-from portal.jobs.runtime import Runtime
+from portal.jobs.runtime import Runtime, dead_after
 from portal.settings import FIRM_TIMEZONE
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class BackgroundLoop:
             self.runtime.sessions,
             self.runtime.broker,
             redeliver_after=dt.timedelta(seconds=settings.outbox_redeliver_after_seconds),
+            dead_after=dead_after(settings),
             redeliver_everything=redeliver_everything,
         )
 
