@@ -22,13 +22,11 @@ process (the embedded worker on SQLite) a claim also refuses a run this process 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -46,51 +44,58 @@ def lock_key(run_id: uuid.UUID) -> int:
     return int.from_bytes(run_id.bytes[8:], "big", signed=True)
 
 
-@dataclass
-class _Beating:
-    run_id: uuid.UUID
-    attempt: int
-    on_lost: Callable[[], None]
-
-
 class Heartbeats:
-    """Beats every ``interval()`` seconds for each run started here and not yet stopped."""
+    """Beats every ``interval()`` seconds for each attempt started here and not yet stopped.
+
+    ``start`` and ``stop`` only register the attempt and return at once: a job never waits
+    for the heartbeat thread (on PostgreSQL, that thread takes and releases the run locks
+    right after, well within the dead-after delay).
+    """
 
     def __init__(self, url: str, interval: Callable[[], float]) -> None:
         self._url = url
         self._interval = interval
         self._postgres = url.startswith("postgresql")
-        # Keyed by (run, attempt): a process may take over its own run (its beats were late).
-        self._runs: dict[tuple[uuid.UUID, int], _Beating] = {}
-        self._here: set[uuid.UUID] = set()  # read from the jobs' threads, hence the lock
-        self._start_lock = threading.Lock()
+        # The attempts running here, keyed by (run, attempt); read and written from any thread.
+        self._runs: dict[tuple[uuid.UUID, int], Callable[[], None]] = {}
+        self._guard = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Used only inside the thread's loop.
+        # Used only inside the heartbeat thread's loop.
         self._engine: AsyncEngine | None = None
         self._connection: AsyncConnection | None = None
+        self._locked: set[uuid.UUID] = set()
         self._busy: asyncio.Lock | None = None
         self._beating: asyncio.Task[None] | None = None
 
-    def start(self, run_id: uuid.UUID, attempt: int, on_lost: Callable[[], None]) -> concurrent.futures.Future[None]:
+    def start(self, run_id: uuid.UUID, attempt: int, on_lost: Callable[[], None]) -> None:
         """Beat for ``run_id`` at ``attempt`` (and hold its lock) until ``stop``; ``on_lost`` is called,
         from the heartbeat thread, if another attempt owns the run meanwhile."""
-        with self._start_lock:
-            self._here.add(run_id)
-        return asyncio.run_coroutine_threadsafe(self._start(_Beating(run_id, attempt, on_lost)), self._thread_loop())
+        with self._guard:
+            self._runs[run_id, attempt] = on_lost
+        self._settle_soon()
 
-    def stop(self, run_id: uuid.UUID, attempt: int) -> concurrent.futures.Future[None]:
+    def stop(self, run_id: uuid.UUID, attempt: int) -> None:
         """No more beats for ``run_id`` at ``attempt``; its lock is released. Idempotent."""
-        with self._start_lock:
-            self._here.discard(run_id)
-        return asyncio.run_coroutine_threadsafe(self._stop(run_id, attempt), self._thread_loop())
+        with self._guard:
+            self._runs.pop((run_id, attempt), None)
+        self._settle_soon()
 
     def running_here(self, run_id: uuid.UUID) -> bool:
         """Whether an attempt of ``run_id`` is running in this process."""
-        with self._start_lock:
-            return run_id in self._here
+        with self._guard:
+            return any(running == run_id for running, _attempt in self._runs)
+
+    def _wanted(self) -> dict[tuple[uuid.UUID, int], Callable[[], None]]:
+        with self._guard:
+            return dict(self._runs)
+
+    def _settle_soon(self) -> None:
+        loop = self._thread_loop()
+        if self._postgres:
+            asyncio.run_coroutine_threadsafe(self._settle(), loop)
 
     def _thread_loop(self) -> asyncio.AbstractEventLoop:
-        with self._start_lock:
+        with self._guard:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
@@ -107,89 +112,82 @@ class Heartbeats:
                 self._loop = loop
             return self._loop
 
-    async def _start(self, beating: _Beating) -> None:
+    async def _settle(self) -> None:
+        """Hold the lock of every run started here, and of no other."""
         assert self._busy is not None  # noqa: S101 - set before the loop runs
         async with self._busy:
-            self._runs[beating.run_id, beating.attempt] = beating
-            if self._postgres:
-                try:
-                    await self._lock(await self._connect(), beating.run_id)
-                except Exception:
-                    # The next beat reconnects and takes every lock again.
-                    log.exception("heartbeat: could not take the lock of run %s", beating.run_id)
-                    await self._close()
-
-    async def _stop(self, run_id: uuid.UUID, attempt: int) -> None:
-        assert self._busy is not None  # noqa: S101 - set before the loop runs
-        async with self._busy:
-            if self._runs.pop((run_id, attempt), None) is None:
-                return
+            wanted = {run_id for run_id, _attempt in self._wanted()}
             try:
-                if not self._runs:
+                if not wanted:
                     await self._close()  # idle: no connection kept (and every lock released with it)
-                elif self._postgres and self._connection is not None:
-                    await self._connection.execute(select(func.pg_advisory_unlock(lock_key(run_id))))
-                    await self._connection.commit()
+                    return
+                await self._settle_locks(await self._connect(), wanted)
             except Exception:
-                log.exception("heartbeat: could not release the lock of run %s", run_id)
+                log.exception("heartbeat: could not take or release run locks; will reconnect")
                 await self._close()
 
+    async def _settle_locks(self, connection: AsyncConnection, wanted: set[uuid.UUID]) -> None:
+        if not self._postgres:
+            return
+        for run_id in wanted - self._locked:
+            if (await connection.execute(select(func.pg_try_advisory_lock(lock_key(run_id))))).scalar():
+                self._locked.add(run_id)
+            else:
+                log.warning("heartbeat: the lock of run %s is held elsewhere", run_id)
+        for run_id in self._locked - wanted:
+            await connection.execute(select(func.pg_advisory_unlock(lock_key(run_id))))
+            self._locked.discard(run_id)
+        await connection.commit()
+
     async def _beat_forever(self) -> None:
-        assert self._busy is not None  # noqa: S101 - set before the loop runs
         while True:
             await asyncio.sleep(self._interval())
-            async with self._busy:
-                if not self._runs:
-                    continue
-                try:
-                    lost = await self._beat()
-                except Exception:
-                    log.exception("heartbeat: beat failed, will reconnect")
-                    await self._close()
-                    continue
-            for beating in lost:
-                with contextlib.suppress(Exception):
-                    beating.on_lost()
+            await self._beat()
 
-    async def _beat(self) -> list[_Beating]:
-        connection = await self._connect()
-        stamp = now()
-        lost: list[_Beating] = []
-        for beating in self._runs.values():
-            result = await connection.execute(
-                update(JobRun)
-                .where(
-                    JobRun.id == beating.run_id, JobRun.attempts == beating.attempt, JobRun.status == JobStatus.RUNNING
-                )
-                .values(heartbeat_at=stamp)
-            )
-            if not result.rowcount:
-                lost.append(beating)
-        await connection.commit()
-        for beating in lost:
-            log.warning("run %s is no longer this attempt's (taken over or finished): it stops", beating.run_id)
-            del self._runs[beating.run_id, beating.attempt]
-            if self._postgres:
-                await connection.execute(select(func.pg_advisory_unlock(lock_key(beating.run_id))))
+    async def _beat(self) -> None:
+        assert self._busy is not None  # noqa: S101 - set before the loop runs
+        async with self._busy:
+            runs = self._wanted()
+            if not runs:
+                await self._close()
+                return
+            stamp = now()
+            lost: list[tuple[tuple[uuid.UUID, int], Callable[[], None]]] = []
+            try:
+                connection = await self._connect()
+                await self._settle_locks(connection, {run_id for run_id, _attempt in runs})
+                for (run_id, attempt), on_lost in runs.items():
+                    result = await connection.execute(
+                        update(JobRun)
+                        .where(JobRun.id == run_id, JobRun.attempts == attempt, JobRun.status == JobStatus.RUNNING)
+                        .values(heartbeat_at=stamp)
+                    )
+                    if not result.rowcount:
+                        lost.append(((run_id, attempt), on_lost))
                 await connection.commit()
-        return lost
+            except Exception:
+                log.exception("heartbeat: beat failed, will reconnect")
+                await self._close()
+                return
+        for key, on_lost in lost:
+            with self._guard:
+                still_here = self._runs.get(key) is on_lost  # else stopped meanwhile (it just finished): not lost
+                if still_here:
+                    del self._runs[key]
+            if still_here:
+                log.warning("run %s is no longer this attempt's (taken over): it stops", key[0])
+                with contextlib.suppress(Exception):
+                    on_lost()
 
     async def _connect(self) -> AsyncConnection:
         if self._connection is None:
             self._engine = self._engine or make_engine(self._url, poolclass=NullPool)
             self._connection = await self._engine.connect()
-            for run_id, _attempt in self._runs if self._postgres else ():
-                await self._lock(self._connection, run_id)
         return self._connection
-
-    async def _lock(self, connection: AsyncConnection, run_id: uuid.UUID) -> None:
-        taken = (await connection.execute(select(func.pg_try_advisory_lock(lock_key(run_id))))).scalar()
-        await connection.commit()
-        if not taken:
-            log.warning("heartbeat: the lock of run %s is held elsewhere", run_id)
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
+        self._locked.clear()  # a closed connection holds no lock
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close()

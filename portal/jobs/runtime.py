@@ -184,12 +184,12 @@ async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -
         lost.set()
         loop.call_soon_threadsafe(work.cancel)
 
-    await asyncio.wrap_future(runtime.heartbeats.start(run_id, run.attempts, on_lost))
+    runtime.heartbeats.start(run_id, run.attempts, on_lost)
     try:
         try:
             result = await work
         finally:
-            await asyncio.wrap_future(runtime.heartbeats.stop(run_id, run.attempts))
+            runtime.heartbeats.stop(run_id, run.attempts)
     except (asyncio.CancelledError, RunTakenOverError) as stopped:
         if isinstance(stopped, asyncio.CancelledError) and not lost.is_set():
             raise  # the worker itself is stopping

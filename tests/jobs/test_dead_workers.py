@@ -185,8 +185,8 @@ async def test_a_live_run_whose_beats_are_late_is_never_run_twice_at_once(
         await BackgroundLoop(jobs, schedules=False).run_once()
         await wait_for_run(committed, run.id, until={JobStatus.RUNNING})
 
-        async def no_beat() -> list[Any]:
-            return []
+        async def no_beat() -> None:
+            return None
 
         monkeypatch.setattr(jobs.heartbeats, "_beat", no_beat)
         long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
