@@ -65,12 +65,17 @@ async def live(
     return committed
 
 
-def _context(maker: Maker, settings: Settings, user_id: uuid.UUID | None = None) -> JobContext:
+async def _context(maker: Maker, settings: Settings, user_id: uuid.UUID | None = None) -> JobContext:
+    """A job's context for calling a task inline, with its run claimed as a worker would."""
+
     def sessions(*, read_only: bool = False) -> AsyncSession:
         del read_only
         return maker()
 
-    return JobContext(run_id=uuid.uuid4(), sessions=sessions, created_by_id=user_id, settings=settings)  # type: ignore[arg-type]
+    async with maker() as session, session.begin():
+        run = JobRun(actor_name="tests.inline", title="Appel direct", status=JobStatus.RUNNING, attempts=1)
+        session.add(run)
+    return JobContext(run_id=run.id, sessions=sessions, created_by_id=user_id, settings=settings)  # type: ignore[arg-type]
 
 
 async def _connect(
@@ -97,12 +102,12 @@ async def _principal(session: AsyncSession, user: User) -> Any:
 
 
 async def _reference(maker: Maker, settings: Settings, connection_id: uuid.UUID) -> None:
-    result = await tasks.reference(_context(maker, settings), str(connection_id))
+    result = await tasks.reference(await _context(maker, settings), str(connection_id))
     assert tasks.RESULT not in result, result
 
 
 async def _sync(maker: Maker, settings: Settings, connection_id: uuid.UUID, mode: str = "manual") -> dict[str, Any]:
-    return await tasks.sync_connection(_context(maker, settings), str(connection_id), mode)
+    return await tasks.sync_connection(await _context(maker, settings), str(connection_id), mode)
 
 
 async def _source_records(settings: Settings, commerce: CommerceState, ref: str, days: list[dt.date]) -> Counter[str]:
@@ -221,6 +226,41 @@ async def test_overlapping_runs_through_the_workers_and_reconnections_double_not
     assert await _unbalanced(live) == []
 
 
+async def test_a_sync_resumed_after_an_interrupted_attempt_counts_what_every_attempt_did(
+    live: Maker, commerce_settings: Settings, commerce: CommerceState, jobs: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt stops after two days; the run's summary still counts them, and nothing twice."""
+    dossier_id, connection_id = await _connect(live, commerce, days=5)
+    await _reference(live, commerce_settings, connection_id)
+    real_sync_day = sync.sync_day
+    calls: Counter[str] = Counter()
+
+    async def interrupted(*args: Any, **kwargs: Any) -> sync.DayResult:
+        calls["days"] += 1
+        if calls["days"] == 3:
+            msg = "worker arrêté"
+            raise RuntimeError(msg)
+        return await real_sync_day(*args, **kwargs)
+
+    monkeypatch.setattr(sync, "sync_day", interrupted)
+    async with live() as session, session.begin():
+        run = await enqueue(session, "commerce.sync", dossier_id=dossier_id, connection_id=str(connection_id))
+    await relay_once(jobs.sessions, jobs.broker, redeliver_after=REDELIVER)
+    finished = await wait_for_run(live, run.id, timeout=90)
+    assert (finished.status, finished.attempts) == (JobStatus.SUCCEEDED, 2), finished.error
+
+    days = sync.days_between(TODAY - dt.timedelta(days=5), TODAY)
+    async with live() as session:
+        marked = await session.scalar(select(func.count()).select_from(CommerceDay))
+        closed = await session.scalar(select(func.count()).where(CommerceDay.state == DayState.CLOSED))
+        entries = await session.scalar(select(func.count()).select_from(CommerceEntry))
+    assert calls["days"] == len(days) + 1  # each day read once, and the one the first attempt died on
+    assert finished.counts[tasks.DAYS] == marked == len(days)
+    assert finished.counts[tasks.CLOSED] == closed
+    assert finished.counts[tasks.ENTRIES] == entries == sum((await _posted(live)).values())
+    assert entries
+
+
 async def test_the_open_day_is_replaced_until_the_source_closes_it(
     live: Maker, commerce_settings: Settings, commerce: CommerceState
 ) -> None:
@@ -328,9 +368,9 @@ async def test_the_daily_schedule_asks_each_connection_once_per_day(
 ) -> None:
     _dossier_id, connection_id = await _connect(live, commerce, days=1)
     await _reference(live, commerce_settings, connection_id)
-    first = await tasks.scheduled(_context(live, commerce_settings), "daily")
-    second = await tasks.scheduled(_context(live, commerce_settings), "daily")
-    monthly = await tasks.scheduled(_context(live, commerce_settings), "monthly")
+    first = await tasks.scheduled(await _context(live, commerce_settings), "daily")
+    second = await tasks.scheduled(await _context(live, commerce_settings), "daily")
+    monthly = await tasks.scheduled(await _context(live, commerce_settings), "monthly")
     assert (first[tasks.REQUESTED], second[tasks.REQUESTED], monthly[tasks.REQUESTED]) == (1, 0, 0)
     async with live() as session:
         run = (await session.execute(select(JobRun).where(JobRun.actor_name == "commerce.sync"))).scalar_one()

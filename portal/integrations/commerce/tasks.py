@@ -176,7 +176,9 @@ async def sync_connection(ctx: JobContext, connection_id: str, mode: str = "manu
     connection, setup, source = loaded
     if setup.consumer_id is None:
         return {RESULT: GONE}
-    tally = {DAYS: 0, CLOSED: 0, OPEN: 0, BLOCKED: 0, RECORDS: 0, ENTRIES: 0}
+    # Counted per run, across attempts: what earlier attempts committed is in the checkpoint.
+    resumed: dict[str, int] = (ctx.checkpoint or {}).get("tally", {})
+    tally = {DAYS: 0, CLOSED: 0, OPEN: 0, BLOCKED: 0, RECORDS: 0, ENTRIES: 0} | resumed
     try:
         async with _client(ctx, connection, source) as client:
             setup = await _refresh(ctx, client, connection, setup, source)
@@ -213,27 +215,36 @@ async def _sync_days(
     now = sync.today()
     async with ctx.reader() as session:
         done = await store.final_days(session, setup.dossier_id, source_key)
-    days = [day for day in sync.days_between(setup.sync_start, sync.period_end(mode, now)) if day not in done]
+    # A resumed run goes on after the last day an earlier attempt finished.
+    last = (ctx.checkpoint or {}).get("day")
+    days = [day for day in sync.days_between(setup.sync_start, sync.period_end(mode, now))
+            if day not in done and (last is None or day > dt.date.fromisoformat(last))]  # fmt: skip
     poster = Poster(mapping, source, reference_data)
     target = sync.Target(dossier_id=setup.dossier_id, source_key=source_key, run_id=ctx.run_id)
     await ctx.progress(0, len(days), step=STEP_DAY)
 
     async def write(batch: store.Batch) -> int:
+        # The entries a batch creates are counted in its own transaction: a day cut short by a
+        # killed worker is written again, and only what was not written yet is new.
         async with ctx.session() as session, session.begin():
-            return await store.write(session, batch)
+            written = await store.write(session, batch)
+            await ctx.save_checkpoint(session, {"tally": tally | {ENTRIES: tally[ENTRIES] + written}, "day": last})
+        tally[ENTRIES] += written
+        return written
 
     for index, day in enumerate(days):
         result = await sync.sync_day(client, poster, source=source, consumer_id=consumer_id, day=day,
                                      target=target, now=now, write=write)  # fmt: skip
+        state = {DayState.CLOSED: CLOSED, DayState.OPEN: OPEN, DayState.BLOCKED: BLOCKED}[result.state]
+        after = tally | {DAYS: tally[DAYS] + 1, state: tally[state] + 1, RECORDS: tally[RECORDS] + result.records}
         async with ctx.session() as session, session.begin():
             await store.mark_day(
                 session, dossier_id=setup.dossier_id, source_key=source_key, day=day,
                 state=result.state, records=result.records, message=result.message,
             )  # fmt: skip
-        tally[DAYS] += 1
-        tally[{DayState.CLOSED: CLOSED, DayState.OPEN: OPEN, DayState.BLOCKED: BLOCKED}[result.state]] += 1
-        tally[RECORDS] += result.records
-        tally[ENTRIES] += result.new_entries
+            await ctx.save_checkpoint(session, {"tally": after, "day": day.isoformat()})
+        tally.update(after)
+        last = day.isoformat()
         await ctx.progress(index + 1, len(days), step=STEP_DAY)
         await ctx.count(**tally)
     return None
