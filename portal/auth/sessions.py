@@ -10,7 +10,7 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.security.session_auth import SessionAuth
-from litestar.types import Message, ScopeSession
+from litestar.types import Empty, Message, ScopeSession
 
 from portal.auth.policy import Principal
 from portal.auth.services import load_principal
@@ -24,9 +24,15 @@ SESSION_EPOCH = "epoch"
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
-    """Server-side sessions that can drop the current id and issue a new one.
+    """Server-side sessions that are stored only when they hold something, and that can drop
+    the current id and issue a new one.
 
-    Sign-in asks for this, so that an id planted before sign-in (session fixation)
+    A visitor with nothing in their session (``/healthz``, the sign-in page, a robot) gets no
+    stored session and no session cookie: otherwise anyone could fill the store with one
+    request each. A session emptied or cleared (sign-out, a flash message read) is deleted
+    from the store and its cookie expired.
+
+    Sign-in asks for a new id, so that an id planted before sign-in (session fixation)
     never becomes an authenticated session.
     """
 
@@ -37,11 +43,17 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
+        cookie_id = connection.cookies.get(self.config.key)
+        known_id = cookie_id if cookie_id and cookie_id != "null" else None
+        if scope_session is Empty or not scope_session:
+            if known_id:
+                # Deletes the stored session under the visitor's id and expires their cookie.
+                await super().store_in_message(Empty, message, connection)
+            return
         state = connection.scope.setdefault("state", {})
         if state.get(_ROTATE) and not state.get(_NEW_ID):
-            old_id = connection.cookies.get(self.config.key)
-            if old_id and old_id != "null":
-                await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            if known_id:
+                await self.delete(known_id, store=self.config.get_store_from_app(connection.scope["app"]))
             state[_NEW_ID] = self.generate_session_id()
         await super().store_in_message(scope_session, message, connection)
 
