@@ -7,13 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.security.session_auth import SessionAuth
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
 from litestar.types import Empty, Message, ScopeSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from portal.auth.models import WebSession
 from portal.auth.policy import Principal
 from portal.auth.services import load_principal
+from portal.db.engine import make_session_store_engine
 from portal.settings import Settings
 
 _ROTATE = "portal_rotate_session"
@@ -61,6 +67,33 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 @dataclass
 class PortalSessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+
+
+def build_session_store(settings: Settings) -> tuple[Store, AsyncEngine | None]:
+    """The store of server-side sessions, and the engine it owns (to dispose of at shutdown).
+
+    On PostgreSQL sessions live in the ``web_session`` table, read and written through an engine
+    of their own, never through the requests' pool. The session middleware loads a session
+    before the request takes its connection and saves it after the response is built, while
+    that connection is still checked out (the request commits just before the response is
+    sent). Through one pool, a busy process ended with every connection held by a request
+    waiting for a second one to save its session: the pool was exhausted for good. With two
+    pools a request holds at most one connection of each, and a store connection is held for
+    one short statement that waits for nothing a request holds, so no wait can go round.
+
+    Writing the session in the request's own transaction would avoid the second connection
+    too, but would tie it to the request's outcome: a refused form (rolled back) would lose
+    the flash message or the sign-out it carries, and every signed-in GET would write in a
+    transaction meant to read only.
+
+    On SQLite sessions are files: a database store would write while the request's transaction
+    holds the single write lock.
+    """
+    if settings.is_sqlite:
+        return FileStore(settings.var_dir / "sessions", create_directories=True), None
+    engine = make_session_store_engine(settings.database_url)
+    config = SQLAlchemyAsyncConfig(engine_instance=engine, create_all=False)
+    return SQLAlchemyStore(config, model=WebSession, namespace="sessions"), engine
 
 
 def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
