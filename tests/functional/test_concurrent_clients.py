@@ -15,13 +15,15 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from litestar.exceptions import LitestarException
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal.app import create_app
+from portal.db import engine as db_engine
+from portal.firm.models import User
 from portal.firm.roles import FirmRole
 from portal.settings import Settings
-from tests.browsing import CSRF_FIELD, loopback_listener, serve_in_process, sign_in
+from tests.browsing import CSRF_FIELD, csrf_token, loopback_listener, serve_in_process, sign_in
 from tests.factories.firm import PASSWORD, make_user
 
 CLIENTS = 64
@@ -150,3 +152,33 @@ async def test_an_error_while_saving_the_session_still_returns_the_requests_conn
                 await client.get("/entreprises")
         assert request_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
         assert (await client.get("/entreprises")).status_code == 200
+
+
+async def test_a_request_stuck_behind_a_held_lock_gives_up_with_a_503(
+    committed: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stalled transaction holding a row lock (SQLite: the write lock) makes the next request wait a
+    bounded time, then answer "try again", instead of queueing every later request behind it."""
+    async with committed() as session, session.begin():
+        user = await make_user(session)
+    monkeypatch.setattr(db_engine, "LOCK_TIMEOUT_MS", 300)
+    monkeypatch.setattr(db_engine, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    app = create_app(settings, background=False, embedded_worker=False, migrate_on_start=False)
+    async with serve_in_process(app) as client, engine.connect() as stalled:
+        token = await csrf_token(client)
+        await stalled.begin()
+        await stalled.execute(select(User).where(User.id == user.id).with_for_update())
+        try:
+            answer = await asyncio.wait_for(
+                client.post("/connexion", data={"email": user.email, "password": PASSWORD, "_csrf_token": token}),
+                timeout=60,
+            )
+        finally:
+            await stalled.rollback()
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "5"
+        assert "Portail très sollicité" in answer.text
+        assert (await sign_in(client, user.email, PASSWORD)).status_code == 303
