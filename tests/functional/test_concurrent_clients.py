@@ -7,9 +7,11 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal.app import create_app
+from portal.auth import passwords
 from portal.db import engine as db_engine
 from portal.firm.models import User
 from portal.firm.roles import FirmRole
@@ -182,3 +185,30 @@ async def test_a_request_stuck_behind_a_held_lock_gives_up_with_a_503(
         assert answer.headers["retry-after"] == "5"
         assert "Portail très sollicité" in answer.text
         assert (await sign_in(client, user.email, PASSWORD)).status_code == 303
+
+
+async def test_the_process_keeps_serving_while_a_password_is_checked(
+    client: httpx.AsyncClient, db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2id takes tenths of a second by design: checked in the event loop, a burst of sign-ins
+    would stall every request of the process."""
+    user = await make_user(db_session)
+    checking, released = threading.Event(), threading.Event()
+    gave_up = []
+
+    class SlowHasher(PasswordHasher):
+        def verify(self, password_hash: str | bytes, password: str | bytes) -> Literal[True]:
+            checking.set()
+            gave_up.append(not released.wait(timeout=10))  # bounded: a blocked event loop cannot release it
+            return super().verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "_hasher", SlowHasher(time_cost=1, memory_cost=8, parallelism=1))
+    token = await csrf_token(client)
+    signing_in = asyncio.create_task(
+        client.post("/connexion", data={"email": user.email, "password": PASSWORD, "_csrf_token": token})
+    )
+    await asyncio.to_thread(checking.wait, 10)
+    assert (await client.get("/healthz")).status_code == 200  # answered while the password is being checked
+    released.set()
+    assert (await signing_in).status_code == 303
+    assert gave_up == [False]
