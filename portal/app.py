@@ -10,7 +10,6 @@ import anyio
 import dramatiq
 from advanced_alchemy.config import AsyncSessionConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
@@ -20,20 +19,18 @@ from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
-from litestar.stores.base import Store
-from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from litestar.types import Middleware
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import portal.db.models  # noqa: F401 - every model known, audit log on
 from portal.auth.controllers import SignInController
 from portal.auth.guards import PUBLIC
-from portal.auth.models import WebSession
-from portal.auth.sessions import build_session_auth
+from portal.auth.sessions import build_session_auth, build_session_store
 from portal.billing.controllers import BillingController, BillingSettingsController
 from portal.clients.controllers import DossierController
 from portal.db import migrate
-from portal.db.engine import make_engine, read_only_requests
+from portal.db.engine import make_web_engine, read_only_requests, releases_request_session
 from portal.expenses.controllers import expense_routes
 from portal.firm.controllers import InvitationLinkController, SettingsController, UserController
 from portal.integrations.commerce.controllers import CommerceCallbackController, CommerceController, export_entries
@@ -57,26 +54,18 @@ log = logging.getLogger(__name__)
 __all__ = ["create_app"]
 
 
-def _session_store(settings: Settings, engine: AsyncEngine) -> Store:
-    # On SQLite a database store would write on a second connection while the request
-    # transaction holds the single write lock; files avoid that deadlock.
-    if settings.is_sqlite:
-        return FileStore(settings.var_dir / "sessions", create_directories=True)
-    # Session data is written in its own short transactions, never in the request's.
-    store_config = SQLAlchemyAsyncConfig(engine_instance=engine, create_all=False)
-    return SQLAlchemyStore(store_config, model=WebSession, namespace="sessions")
-
-
-OUTERMOST = (ServerTimingMiddleware, read_only_requests)
-
-
-def outermost_first(app_config: AppConfig) -> AppConfig:
+def outermost_first(*outermost: Middleware) -> Callable[[AppConfig], AppConfig]:
     """``on_app_init`` hook, after the session authentication's: it puts its middleware first, but
-    the timing must include it, and the read-only flag must be set before it opens the request's
-    database session (else a GET would begin with SQLite's write lock)."""
-    rest = [middleware for middleware in app_config.middleware if middleware not in OUTERMOST]
-    app_config.middleware = [*OUTERMOST, *rest]
-    return app_config
+    the request's database session must be closed outside it whatever happens, the timing must
+    include it, and the read-only flag must be set before it opens the request's database session
+    (else a GET would begin with SQLite's write lock)."""
+
+    def reorder(app_config: AppConfig) -> AppConfig:
+        rest = [middleware for middleware in app_config.middleware if middleware not in outermost]
+        app_config.middleware = [*outermost, *rest]
+        return app_config
+
+    return reorder
 
 
 def create_app(
@@ -96,7 +85,8 @@ def create_app(
     settings = settings or get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     outbox.install()
-    engine = make_engine(settings.database_url)
+    engine = make_web_engine(settings.database_url)
+    session_store, session_store_engine = build_session_store(settings)
     alchemy = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_maker=session_maker,
@@ -113,6 +103,7 @@ def create_app(
         directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure_templates
     )
     secure = settings.secure_cookies
+    outermost = (releases_request_session(alchemy.session_scope_key), ServerTimingMiddleware, read_only_requests)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -136,6 +127,8 @@ def create_app(
             if worker is not None:
                 await anyio.to_thread.run_sync(worker.stop)
             await engine.dispose()
+            if session_store_engine is not None:
+                await session_store_engine.dispose()
 
     return Litestar(
         route_handlers=[
@@ -168,9 +161,9 @@ def create_app(
             SQLAlchemyPlugin(config=alchemy),
             FlashPlugin(config=FlashConfig(template_config=template_config)),
         ],
-        on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first],
-        middleware=[ServerTimingMiddleware, read_only_requests],
-        stores={"sessions": _session_store(settings, engine)},
+        on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first(*outermost)],
+        middleware=list(outermost),
+        stores={"sessions": session_store},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="__Host-csrftoken" if secure else "csrftoken",

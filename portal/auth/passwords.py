@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -21,6 +24,22 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+# argon2id is slow and memory-hungry by design (tenths of a second, 64 MiB per hash). Run in the
+# event loop, a burst of sign-ins stalled every request of the process; in unbounded threads it
+# would take memory without bound. So: in threads, a few at a time.
+_HASHING = anyio.CapacityLimiter(min(4, os.cpu_count() or 1))
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    """``verify_password`` in a worker thread, a few at a time: the event loop keeps serving."""
+    return await anyio.to_thread.run_sync(verify_password, password_hash, password, limiter=_HASHING)
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """``hash_password`` in a worker thread, a few at a time: the event loop keeps serving."""
+    return await anyio.to_thread.run_sync(hash_password, password, limiter=_HASHING)
 
 
 def needs_rehash(password_hash: str) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
-from portal.auth.passwords import hash_password, needs_rehash, verify_password
+from portal.auth.passwords import hash_password_off_loop, needs_rehash, verify_password_off_loop
 from portal.auth.policy import Principal
 from portal.auth.throttle import LoginThrottle
 from portal.clients.models import DossierMembership
@@ -51,14 +51,17 @@ async def authenticate(
         minutes = max(1, settings.login_window_seconds // 60)
         raise SignInError(_(THROTTLED) % {"minutes": minutes}, 429)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
-    valid = verify_password(user.password_hash if user else None, password)
+    # Nothing is written yet: end the read, so the password check (slow by design) holds no
+    # pooled connection while a burst of sign-ins queues for it.
+    await session.commit()
+    valid = await verify_password_off_loop(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await throttle.record(email, ip_address, succeeded=False)
         await session.commit()
         raise SignInError(_(REFUSED), 401)
-    await throttle.record(email, ip_address, succeeded=True)
     if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_off_loop(password)  # still holding no connection
+    await throttle.record(email, ip_address, succeeded=True)
     user.last_login_at = dt.datetime.now(dt.UTC)
     # The person becomes the author from here on, within the same request.
     with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):

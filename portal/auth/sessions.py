@@ -7,13 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from advanced_alchemy.extensions.litestar.store import SQLAlchemyStore
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.security.session_auth import SessionAuth
-from litestar.types import Message, ScopeSession
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.types import Empty, Message, ScopeSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from portal.auth.models import WebSession
 from portal.auth.policy import Principal
 from portal.auth.services import load_principal
+from portal.db.engine import make_session_store_engine
 from portal.settings import Settings
 
 _ROTATE = "portal_rotate_session"
@@ -24,9 +30,15 @@ SESSION_EPOCH = "epoch"
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
-    """Server-side sessions that can drop the current id and issue a new one.
+    """Server-side sessions that are stored only when they hold something, and that can drop
+    the current id and issue a new one.
 
-    Sign-in asks for this, so that an id planted before sign-in (session fixation)
+    A visitor with nothing in their session (``/healthz``, the sign-in page, a robot) gets no
+    stored session and no session cookie: otherwise anyone could fill the store with one
+    request each. A session emptied or cleared (sign-out, a flash message read) is deleted
+    from the store and its cookie expired.
+
+    Sign-in asks for a new id, so that an id planted before sign-in (session fixation)
     never becomes an authenticated session.
     """
 
@@ -37,11 +49,17 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
+        cookie_id = connection.cookies.get(self.config.key)
+        known_id = cookie_id if cookie_id and cookie_id != "null" else None
+        if scope_session is Empty or not scope_session:
+            if known_id:
+                # Deletes the stored session under the visitor's id and expires their cookie.
+                await super().store_in_message(Empty, message, connection)
+            return
         state = connection.scope.setdefault("state", {})
         if state.get(_ROTATE) and not state.get(_NEW_ID):
-            old_id = connection.cookies.get(self.config.key)
-            if old_id and old_id != "null":
-                await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            if known_id:
+                await self.delete(known_id, store=self.config.get_store_from_app(connection.scope["app"]))
             state[_NEW_ID] = self.generate_session_id()
         await super().store_in_message(scope_session, message, connection)
 
@@ -49,6 +67,33 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 @dataclass
 class PortalSessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+
+
+def build_session_store(settings: Settings) -> tuple[Store, AsyncEngine | None]:
+    """The store of server-side sessions, and the engine it owns (to dispose of at shutdown).
+
+    On PostgreSQL sessions live in the ``web_session`` table, read and written through an engine
+    of their own, never through the requests' pool. The session middleware loads a session
+    before the request takes its connection and saves it after the response is built, while
+    that connection is still checked out (the request commits just before the response is
+    sent). Through one pool, a busy process ended with every connection held by a request
+    waiting for a second one to save its session: the pool was exhausted for good. With two
+    pools a request holds at most one connection of each, and a store connection is held for
+    one short statement that waits for nothing a request holds, so no wait can go round.
+
+    Writing the session in the request's own transaction would avoid the second connection
+    too, but would tie it to the request's outcome: a refused form (rolled back) would lose
+    the flash message or the sign-out it carries, and every signed-in GET would write in a
+    transaction meant to read only.
+
+    On SQLite sessions are files: a database store would write while the request's transaction
+    holds the single write lock.
+    """
+    if settings.is_sqlite:
+        return FileStore(settings.var_dir / "sessions", create_directories=True), None
+    engine = make_session_store_engine(settings.database_url)
+    config = SQLAlchemyAsyncConfig(engine_instance=engine, create_all=False)
+    return SQLAlchemyStore(config, model=WebSession, namespace="sessions"), engine
 
 
 def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:

@@ -7,19 +7,30 @@ committed in between. Taking the write lock up front lets ``busy_timeout`` queue
 Sessions opened ``read_only`` use a deferred ``BEGIN`` instead: they never write, and
 must not hold the write lock while the same task commits progress in another session.
 PostgreSQL gets a pre-pinged pool.
+
+The web process's engines (``make_web_engine``, ``make_session_store_engine``) bound every
+wait: for a pooled connection (``POOL_TIMEOUT_SECONDS``) and, on PostgreSQL, for a row lock
+(``LOCK_TIMEOUT_MS``; SQLite has ``busy_timeout``). A request stuck behind a stalled one gives
+up and is answered 503 (``portal/web/errors.py``) instead of queueing every later one behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+import anyio
+from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from uuid_utils.compat import uuid7
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -86,6 +97,36 @@ def read_only_requests(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def releases_request_session(scope_key: str) -> Callable[[ASGIApp], ASGIApp]:
+    """ASGI middleware (outermost): whatever happens, the request's database session is closed.
+
+    advanced-alchemy commits and closes it in a before-send hook, which runs only when the
+    response start reaches Litestar's outermost send. An error before that point (raised in the
+    session middleware's send wrapper, say, or a response that never starts) would leave the
+    connection checked out and its transaction open for good, holding its locks. Closing
+    rolls back whatever was not committed and returns the connection to the pool; the close is
+    shielded so that a cancelled request still returns it.
+    """
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                await app(scope, receive, send)
+            finally:
+                session: AsyncSession | None = get_aa_scope_state(scope, scope_key, pop=True)
+                if session is not None:
+                    with anyio.CancelScope(shield=True):
+                        try:
+                            await session.close()
+                        except Exception:
+                            # The pool discards a connection it cannot reset; nothing else to do.
+                            log.warning("closing a request's database session failed", exc_info=True)
+
+        return middleware
+
+    return wrap
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine configured for its dialect."""
     if url.startswith("sqlite"):
@@ -95,6 +136,30 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+POOL_TIMEOUT_SECONDS = 30
+LOCK_TIMEOUT_MS = 20_000
+# Session reads and writes are one short statement each: a few connections serve a busy process.
+SESSION_STORE_POOL_SIZE = 2
+SESSION_STORE_MAX_OVERFLOW = 6
+
+
+def _bounded_waits(url: str, **kwargs: Any) -> AsyncEngine:
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+    if not url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"server_settings": {"lock_timeout": str(LOCK_TIMEOUT_MS)}})
+    return make_engine(url, **kwargs)
+
+
+def make_web_engine(url: str) -> AsyncEngine:
+    """The engine of the web process's requests (jobs have their own: ``LoopBoundSessions``)."""
+    return _bounded_waits(url)
+
+
+def make_session_store_engine(url: str) -> AsyncEngine:
+    """A small engine of its own for the server-side session store (see ``portal/auth/sessions.py``)."""
+    return _bounded_waits(url, pool_size=SESSION_STORE_POOL_SIZE, max_overflow=SESSION_STORE_MAX_OVERFLOW)
 
 
 def make_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

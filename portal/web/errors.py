@@ -14,7 +14,13 @@ from litestar.exceptions import (
     PermissionDeniedException,
 )
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from portal.i18n import gettext as _
 
@@ -27,13 +33,18 @@ def _wants_json(request: Request[Any, Any, Any]) -> bool:
     return request.url.path.startswith(_JSON_PREFIXES)
 
 
-def _page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
+def _page(
+    request: Request[Any, Any, Any], status: int, title: str, message: str, headers: dict[str, str] | None = None
+) -> Response[Any]:
     if _wants_json(request):
-        return Response({"status": status, "detail": message}, status_code=status, media_type=MediaType.JSON)
+        return Response(
+            {"status": status, "detail": message}, status_code=status, media_type=MediaType.JSON, headers=headers
+        )
     return Template(
         template_name="errors/error.html",
         context={"status": status, "title": title, "message": message},
         status_code=status,
+        headers=headers,
     )
 
 
@@ -75,6 +86,32 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     return _page(request, exc.status_code, _("Requête refusée"), _("La requête n'a pas pu être traitée."))
 
 
+# PostgreSQL's lock_not_available: a lock wait reached ``lock_timeout``.
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _is_busy(exc: Exception) -> bool:
+    """A wait that reached its bound: a pooled connection, a PostgreSQL row lock, SQLite's write lock."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE or "database is locked" in str(orig)
+
+
+def database_error(request: Request[Any, Any, Any], exc: SQLAlchemyError) -> Response[Any]:
+    """The database was too busy to answer in time: 503, try again (the request's transaction is rolled back)."""
+    if not _is_busy(exc):
+        return server_error(request, exc)
+    log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+    return _page(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        _("Portail très sollicité"),
+        _("Le portail est très sollicité en ce moment. Réessayez dans quelques instants."),
+        headers={"Retry-After": "5"},
+    )
+
+
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _page(
@@ -92,5 +129,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     PermissionDeniedException: permission_denied,
     NotFoundException: not_found,
     HTTPException: http_error,
+    PoolTimeoutError: database_error,
+    DBAPIError: database_error,
     HTTP_500_INTERNAL_SERVER_ERROR: server_error,
 }
