@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record
 from portal.clients.models import Dossier
-from portal.db.bulk import copy_rows, uuid_value
+from portal.db.bulk import analyze, copy_rows, uuid_value
 from portal.i18n import N_
 from portal.ledger import fec
 from portal.ledger.models import (
@@ -366,6 +366,10 @@ async def _derive(sessions: Sessions, version: Version, report: fec.Report, line
         ).where(of_version).group_by(Line.journal_code, Line.entry_number)
     ).subquery("entries")  # fmt: skip
     first = Line.__table__.alias("first_line")
+    async with sessions() as session, session.begin():
+        # The lines were just copied in: without fresh statistics the version is estimated at one row,
+        # and the join below becomes a scan of the whole version per entry (hours for 300,000 lines).
+        await analyze(session, Line.__tablename__)
     async with sessions() as session, session.begin():
         key = literal(fiscal_year_id, Entry.fiscal_year_id.type)
         await session.execute(
