@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import update
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import job
+from portal.ledger.cleanup import Sessions, discard_staging
 from portal.ledger.files import ImportFiles
 from portal.ledger.importer import run_import
 from portal.ledger.models import ImportStatus, LedgerImport
@@ -41,14 +43,7 @@ async def import_one(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
         outcome = await run_import(ctx.session, files.root, import_id, progress)
     except Exception as exc:
         if ctx.attempt > ctx.settings.job_max_retries:  # the last attempt: the import ends failed, visibly
-            async with ctx.session() as session, session.begin():
-                await session.execute(
-                    update(LedgerImport)
-                    .where(LedgerImport.id == import_id, LedgerImport.status.in_([ImportStatus.QUEUED,
-                                                                                  ImportStatus.RUNNING]))
-                    .values(status=ImportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:1000], step=None,
-                            finished_at=dt.datetime.now(dt.UTC))
-                )  # fmt: skip
+            await fail_import(ctx.session, files, import_id, f"{type(exc).__name__}: {exc}")
         raise
     async with ctx.reader() as session:
         record = await session.get(LedgerImport, import_id)
@@ -65,6 +60,28 @@ async def import_one(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
         summary |= {LINES: outcome.report.line_count, ENTRIES: outcome.report.entry_count,
                     ERRORS: outcome.report.error_count, WARNINGS: outcome.report.warning_count}  # fmt: skip
     return summary
+
+
+async def fail_import(sessions: Sessions, files: ImportFiles, import_id: uuid.UUID, error: str) -> None:
+    """End an unfinished import as failed, then delete what it left: its staging version and its file.
+
+    If the deletion fails too, the hourly ``ledger.purge_versions`` deletes the staging version.
+    """
+    async with sessions() as session, session.begin():
+        storage_name = (
+            await session.execute(
+                update(LedgerImport)
+                .where(LedgerImport.id == import_id, LedgerImport.status.in_([ImportStatus.QUEUED,
+                                                                              ImportStatus.RUNNING]))
+                .values(status=ImportStatus.FAILED, error=error[:1000], step=None, finished_at=dt.datetime.now(dt.UTC))
+                .returning(LedgerImport.storage_name)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar()  # fmt: skip
+    if storage_name:
+        files.discard(storage_name)
+    with contextlib.suppress(Exception):
+        await discard_staging(sessions, import_id)
 
 
 @job("ledger.import_fec", title=N_("Import d'un FEC"))
