@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import update
@@ -14,7 +15,7 @@ from portal.jobs.context import JobContext
 from portal.jobs.registry import job
 from portal.ledger.cleanup import Sessions, discard_staging
 from portal.ledger.files import ImportFiles
-from portal.ledger.importer import run_import
+from portal.ledger.importer import Progress, run_import
 from portal.ledger.models import ImportStatus, LedgerImport
 
 RESULT = N_("Résultat")
@@ -26,6 +27,10 @@ IMPORTED = N_("Exercice importé")
 REPLACED = N_("Exercice importé (il remplace l'import précédent)")
 REFUSED = N_("Fichier refusé : rien n'a été importé")
 FAILED = N_("L'import a échoué")
+IMPORT_JOB = "ledger.import_fec"
+
+# A process that runs an import's job itself (``portal fec import``) also shows its progress.
+watcher: ContextVar[Progress | None] = ContextVar("ledger_import_watcher", default=None)
 
 
 def import_files(ctx: JobContext) -> ImportFiles:
@@ -35,8 +40,12 @@ def import_files(ctx: JobContext) -> ImportFiles:
 async def import_one(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
     """Run one import with the job's progress; the summary counts what the report says."""
 
+    watch = watcher.get()
+
     async def progress(done: int, total: int | None, step: str) -> None:
         await ctx.progress(done, total, step=step)
+        if watch is not None:
+            await watch(done, total, step)
 
     files = import_files(ctx)
     try:
@@ -84,7 +93,7 @@ async def fail_import(sessions: Sessions, files: ImportFiles, import_id: uuid.UU
         await discard_staging(sessions, import_id)
 
 
-@job("ledger.import_fec", title=N_("Import d'un FEC"))
+@job(IMPORT_JOB, title=N_("Import d'un FEC"))
 async def import_fec(ctx: JobContext, import_id: str) -> dict[str, Any]:
     summary = await import_one(ctx, uuid.UUID(import_id))
     await ctx.count(**summary)

@@ -1,24 +1,31 @@
 """FEC imports through the outbox, the broker and real workers: overlapping imports of one fiscal year
 leave one version of it, a worker that died mid-import is taken over, a crash right after activation
-leaves nothing of the replaced version, the hourly pass deletes what crashes left, and the job shows
-the steps."""
+leaves nothing of the replaced version, the hourly pass deletes what crashes left, ``portal fec import``
+failing or killed leaves nothing behind, and the job shows the steps."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks.fec import generate
 from portal.clients.models import Dossier
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import enqueue, relay_once
 from portal.jobs.runtime import Runtime
 from portal.ledger import importer
+from portal.ledger.commands import import_path
 from portal.ledger.files import ImportFiles
 from portal.ledger.importer import STEP_DONE
 from portal.ledger.models import Entry, FiscalYear, ImportStatus, LedgerImport, LedgerSource, Line, VersionState
@@ -32,6 +39,8 @@ from tests.samples import FEC_SAMPLES
 Maker = async_sessionmaker[AsyncSession]
 SAMPLE = FEC_SAMPLES / "neolegal-fec-reader" / "0000000001FEC20220831.txt"
 REDELIVER = dt.timedelta(seconds=300)
+# Enough lines for the command to be killed with some of them in staging, not all.
+KILLED_LINES = 50_000
 
 
 async def _request(
@@ -242,3 +251,79 @@ async def test_the_hourly_pass_deletes_what_crashes_left_and_nothing_in_use(
     assert await _lines_and_entries(committed, active_id) == (5_422, 2_033)
     assert (failed.status, still_running.status) == (ImportStatus.FAILED, ImportStatus.RUNNING)
     assert not files.path(orphan_file).exists()
+
+
+async def test_a_failing_command_import_ends_failed_and_leaves_nothing_behind(
+    committed: Maker, jobs: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``portal fec import`` (``import_path``) failing once its lines are staged: the import and its run end
+    failed, not "En cours"; no staging version, no line, no file are left."""
+
+    async def derive_then_fail(*_args: Any) -> int:
+        msg = "the database went away"
+        raise ConnectionError(msg)
+
+    monkeypatch.setattr(importer, "_derive", derive_then_fail)
+    async with committed() as session, session.begin():
+        dossier = await make_dossier(session, name="Commande Qui Échoue", closing_day=31, closing_month=8)
+    imported = await import_path(settings, committed, dossier, SAMPLE)
+
+    assert imported.outcome.status is ImportStatus.FAILED
+    assert (imported.record.status, imported.record.step) == (ImportStatus.FAILED, None)
+    assert "the database went away" in (imported.record.error or "")
+    async with committed() as session:
+        run = await session.get_one(JobRun, imported.record.job_run_id)
+        assert run.status is JobStatus.FAILED
+        assert await session.scalar(select(func.count()).select_from(FiscalYear)) == 0
+        assert await session.scalar(select(func.count()).select_from(Line)) == 0
+    assert imported.record.storage_name is not None
+    assert not settings.imports_dir.joinpath(imported.record.storage_name).exists()
+
+
+async def test_a_killed_command_import_is_taken_over_by_a_worker(
+    committed: Maker, jobs: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    """``portal fec import`` killed (SIGKILL) with lines in staging: its run stops beating, the relay sends
+    the job again, a worker imports the file from the start; the year exists once, staging is empty."""
+    large = await asyncio.to_thread(generate, tmp_path / "123456789FEC20241231.txt", KILLED_LINES)
+    async with committed() as session, session.begin():
+        dossier = await make_dossier(session, name="Commande Interrompue", closing_day=31, closing_month=12)
+    command = subprocess.Popen(  # noqa: ASYNC220 - started, then killed; nothing waits on it in the loop
+        [sys.executable, "-m", "portal", "fec", "import", "--siren", str(dossier.siren), str(large)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+    )  # fmt: skip
+    reader = async_sessionmaker(committed.kw["bind"].execution_options(portal_read_only=True))  # never waits
+    try:
+        async with asyncio.timeout(120):
+            while not await _count(reader, Line):
+                assert command.poll() is None, "the command ended before any line was staged"
+                await asyncio.sleep(0.01)
+    finally:
+        command.kill()
+        command.wait(timeout=30)
+    assert command.returncode == -signal.SIGKILL
+    async with committed() as session, session.begin():
+        record = (await session.execute(select(LedgerImport))).scalar_one()
+        assert record.status is ImportStatus.RUNNING
+        assert record.job_run_id is not None
+        assert await session.scalar(select(func.count()).select_from(Line)) < KILLED_LINES
+        # The time it takes to see a worker is gone (its heartbeat stopped), passed.
+        long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        await session.execute(update(JobRun).where(JobRun.id == record.job_run_id).values(heartbeat_at=long_ago))
+    assert await relay_once(jobs.sessions, jobs.broker, redeliver_after=REDELIVER) >= 1
+    run = await wait_for_run(committed, record.job_run_id, timeout=240)
+    assert (run.status, run.attempts, run.step) == (JobStatus.SUCCEEDED, 2, STEP_DONE), run.error
+
+    async with committed() as session:
+        imported = await session.get_one(LedgerImport, record.id, populate_existing=True)
+        versions = list((await session.execute(select(FiscalYear))).scalars())
+    assert imported.status is ImportStatus.SUCCEEDED
+    assert [(version.state, version.line_count) for version in versions] == [(VersionState.ACTIVE, KILLED_LINES)]
+    assert await _count(committed, Line) == KILLED_LINES
+    assert imported.storage_name is not None
+    assert not settings.imports_dir.joinpath(imported.storage_name).exists()
+
+
+async def _count(maker: Maker, model: type[Any]) -> int:
+    async with maker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
