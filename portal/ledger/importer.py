@@ -15,9 +15,9 @@ A file with errors is refused whole: its staging version is deleted and the repo
 with line numbers, is kept with the import; the ledger is as it was. A crash or a retry
 finds the import unfinished, deletes what a previous attempt left in staging and starts
 again; a finished import is never redone (a retry of a succeeded one only finishes deleting
-what it replaced). Two imports of the same fiscal year at once
-leave exactly one active version: the swap holds the dossier's row lock (PostgreSQL) or
-the database's write lock (SQLite), and a unique partial index backs it.
+what it replaced). Two imports of the same fiscal year at once leave exactly one active
+version: the swap holds the dossier's row lock (PostgreSQL) or the database's write lock
+(SQLite), and a unique partial index backs it.
 """
 
 from __future__ import annotations
