@@ -187,7 +187,7 @@ def fec_import(siren: str, path: str) -> None:
             click.echo(f"  {gettext(step)} : {done} / {total or '?'} lignes ({percent} %)")
             shown.update(percent=percent, step=step)
 
-    async def work() -> tuple[str, int, int, str | None]:
+    async def work() -> tuple[str, int, int, str | None, str | None]:
         import portal.db.models  # noqa: F401 - every model known, audit log on
         from portal.db.engine import make_engine, make_session_maker
 
@@ -198,17 +198,20 @@ def fec_import(siren: str, path: str) -> None:
             imported = await import_path(settings, sessions, dossier, Path(path), progress=progress)
             report = imported.record.report or {}
             return (imported.outcome.status.value, int(report.get("error_count", 0)),
-                    int(report.get("line_count", 0)), dossier.name)  # fmt: skip
+                    int(report.get("line_count", 0)), dossier.name, imported.record.error)  # fmt: skip
         finally:
             await engine.dispose()
 
     try:
-        status, errors, lines, name = _run(work)
+        status, errors, lines, name, error = _run(work)
     except CommandError as refused:
         raise click.ClickException(str(refused)) from refused
     if status == "succeeded":
         click.echo(f"Exercice importé dans le dossier {name} : {lines} lignes.")
         return
+    if status == "failed":
+        click.echo(f"L'import a échoué ({error}) : rien n'a été importé.", err=True)
+        sys.exit(1)
     click.echo(f"Import refusé ({errors} erreur(s)) : rien n'a été importé. Détail : portal fec check {path}", err=True)
     sys.exit(1)
 

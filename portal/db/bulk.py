@@ -5,6 +5,9 @@ PostgreSQL gets ``COPY`` (asyncpg's ``copy_records_to_table``); SQLite gets one 
 connection, inside its transaction, so a batch commits or rolls back with the rest.
 Rows are plain tuples in ``columns`` order; the caller converts nothing but UUIDs,
 which this module renders the way each dialect stores them.
+
+After a bulk load, ``analyze`` lets PostgreSQL's planner see the rows just written
+before anything is derived from them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Explicit adapters (Python's implicit date adapter is deprecated): the same text SQLAlchemy's
@@ -41,3 +45,15 @@ async def copy_rows(session: AsyncSession, table: str, columns: Sequence[str], r
         return
     placeholders = ", ".join("?" for _ in columns)
     await driver.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)  # noqa: S608 - names are the caller's constants
+
+
+async def analyze(session: AsyncSession, table: str) -> None:
+    """Refresh PostgreSQL's statistics of ``table`` (a sample of it: seconds at most, even for millions of rows).
+
+    Right after a load the planner still counts the rows of before it (autovacuum analyses
+    later, or never under a steady load): a version just copied in is estimated at one row,
+    and a join over it is planned as a loop that scans the whole version once per row.
+    SQLite plans from its indexes, not from row estimates: nothing to do there.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"ANALYZE {table}"))

@@ -12,6 +12,7 @@ from portal.firm import tasks as firm_tasks
 from portal.integrations import tasks as integrations_tasks
 from portal.integrations.commerce import tasks as commerce_tasks
 from portal.jobs import diagnostic, maintenance
+from portal.ledger import cleanup as ledger_cleanup
 from portal.ledger import tasks as ledger_tasks
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "diagnostic",
     "firm_tasks",
     "integrations_tasks",
+    "ledger_cleanup",
     "ledger_tasks",
     "maintenance",
 ]

@@ -1,12 +1,18 @@
 """Importing a FEC file from a path, in this process: the ``portal fec import`` command and the demo.
 
-The file takes the same road as an upload: it is copied into the imports folder, an
-import is recorded for the dossier, and the same ``run_import`` reads, checks, loads and
-activates it; only the worker is this process instead of dramatiq.
+The file takes the same road as an upload: it is copied into the imports folder, and the
+import and its job are recorded in one transaction (the job's message in the outbox).
+This process then runs that job itself, through the job runtime (claim, heartbeat,
+recorded outcome), in one attempt: a failure ends the import failed at once, its staging
+version and its file deleted, for the operator to see. If the process is killed, its run
+stops beating: the relay sends the job's message again and a worker takes it over, from
+the start, as it takes over the run of a worker that died.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,11 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.clients.identifiers import IdentifierError, parse
 from portal.clients.models import Dossier
 from portal.i18n import _
+from portal.jobs import registry, runtime
+from portal.jobs.models import JobRun, JobStatus
 from portal.ledger.files import ImportFiles, display_name
-from portal.ledger.importer import Outcome, Progress, run_import
-from portal.ledger.models import LedgerImport, LedgerSource
+from portal.ledger.importer import Outcome, Progress
+from portal.ledger.models import FiscalYear, ImportStatus, LedgerImport, LedgerSource, VersionState
 from portal.ledger.services import LedgerService
+from portal.ledger.tasks import IMPORT_JOB, fail_import, watcher
 from portal.settings import Settings
+
+# While a worker has the run (it took the message first), how often to look whether it is done.
+POLL_SECONDS = 1.0
 
 
 class CommandError(ValueError):
@@ -58,6 +70,7 @@ async def import_path(
     filename: str | None = None,
     progress: Progress | None = None,
 ) -> Imported:
+    jobs = runtime.configure(settings)  # before the request's commit, so that its follow-ups are relayed
     files = ImportFiles(settings.imports_dir, max_bytes=settings.fec_max_bytes)
 
     def store() -> tuple[str, int]:
@@ -69,13 +82,40 @@ async def import_path(
         async with sessions() as session, session.begin():
             record = await LedgerService(session).request_import(
                 None, dossier, source=LedgerSource.COMMAND, filename=display_name(filename or path.name),
-                storage_name=storage_name, size_bytes=size, enqueue_job=False,
+                storage_name=storage_name, size_bytes=size,
             )  # fmt: skip
-            import_id: uuid.UUID = record.id
-        outcome = await run_import(sessions, files.root, import_id, *([progress] if progress else []))
-    finally:
+            import_id, run_id = record.id, record.job_run_id
+    except BaseException:
         files.discard(storage_name)
+        raise
+    assert run_id is not None  # noqa: S101 - request_import enqueues the job
+    # One attempt here: the operator sees a failure at once (a worker taking over has its retries).
+    spec = dataclasses.replace(registry.get(IMPORT_JOB), max_retries=0)
+    watching = watcher.set(progress)
+    try:
+        await runtime.execute(jobs, spec, run_id)
+        run = await _finished(sessions, run_id)
+    finally:
+        watcher.reset(watching)
+        await jobs.sessions.dispose_current()
+    if run.status is JobStatus.FAILED:
+        await fail_import(sessions, files, import_id, run.error or "")
     async with sessions() as session:
-        stored = await session.get(LedgerImport, import_id)
-    assert stored is not None  # noqa: S101 - written just above
-    return Imported(outcome=outcome, record=stored)
+        stored = await session.get_one(LedgerImport, import_id)
+        fiscal_year_id = (
+            await session.execute(
+                select(FiscalYear.id).where(FiscalYear.import_id == import_id, FiscalYear.state == VersionState.ACTIVE)
+            )
+        ).scalar()
+    status = stored.status if stored.status.is_final else ImportStatus.FAILED
+    return Imported(outcome=Outcome(status, fiscal_year_id, stored.replaced), record=stored)
+
+
+async def _finished(sessions: Callable[[], AsyncSession], run_id: uuid.UUID) -> JobRun:
+    """The run once it has ended: at once when this process ran it, later when a worker had taken it first."""
+    while True:
+        async with sessions() as session:
+            run = await session.get_one(JobRun, run_id)
+        if run.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}:
+            return run
+        await asyncio.sleep(POLL_SECONDS)

@@ -8,14 +8,16 @@ The steps are those a person watches on the Connexions page:
 2. *Configuration de la base de données*: journals, accounts (with their totals) and
    entries are derived from the loaded lines in a few set-based ``INSERT … SELECT``.
 3. *Création des données comptables*: one short transaction retires the version the
-   import replaces and activates the new one; the old version is then deleted.
+   import replaces, activates the new one and requests the old one's deletion
+   (``portal.ledger.cleanup``), which this run then does itself unless it dies first.
 
 A file with errors is refused whole: its staging version is deleted and the report,
 with line numbers, is kept with the import; the ledger is as it was. A crash or a retry
 finds the import unfinished, deletes what a previous attempt left in staging and starts
-again; a finished import is never redone. Two imports of the same fiscal year at once
-leave exactly one active version: the swap holds the dossier's row lock (PostgreSQL) or
-the database's write lock (SQLite), and a unique partial index backs it.
+again; a finished import is never redone (a retry of a succeeded one only finishes deleting
+what it replaced). Two imports of the same fiscal year at once leave exactly one active
+version: the swap holds the dossier's row lock (PostgreSQL) or the database's write lock
+(SQLite), and a unique partial index backs it.
 """
 
 from __future__ import annotations
@@ -31,14 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record
 from portal.clients.models import Dossier
-from portal.db.bulk import copy_rows, uuid_value
+from portal.db.bulk import analyze, copy_rows, uuid_value
 from portal.i18n import N_
+from portal.jobs.outbox import enqueue
 from portal.ledger import fec
+from portal.ledger.cleanup import PURGE_JOB, delete_version, discard_staging, purge_versions
 from portal.ledger.models import (
     Account,
     Entry,
@@ -61,7 +65,6 @@ STEP_DONE = N_("Terminé")
 BATCH_SIZE = 2_000
 WRITE_ROWS = 20_000
 PROGRESS_EVERY = 100_000
-DELETE_CHUNK = 50_000
 # The columns of ``ledger_line`` in the order of ``fec.ROW_FIELDS``, after the fiscal year.
 LINE_COLUMNS = ("fiscal_year_id", *fec.ROW_FIELDS)
 
@@ -135,42 +138,6 @@ def _year_before(end: dt.date) -> dt.date:
     return _clamped(end.year - 1, end.month, end.day) + dt.timedelta(days=1)
 
 
-async def _discard_staging(sessions: Sessions, import_id: uuid.UUID) -> None:
-    """Delete what an earlier attempt of this import left in staging."""
-    async with sessions() as session:
-        ids = list(
-            (
-                await session.execute(
-                    select(FiscalYear.id).where(
-                        FiscalYear.import_id == import_id, FiscalYear.state == VersionState.STAGING
-                    )
-                )
-            ).scalars()
-        )
-    for fiscal_year_id in ids:
-        await delete_version(sessions, fiscal_year_id)
-
-
-async def delete_version(sessions: Sessions, fiscal_year_id: uuid.UUID) -> None:
-    """Delete a fiscal year version and everything below it, in short transactions (lines in chunks)."""
-    async with sessions() as session:
-        last = (
-            await session.execute(select(func.max(Line.line_no)).where(Line.fiscal_year_id == fiscal_year_id))
-        ).scalar()
-    upper = int(last or 0)
-    for start in range(0, upper + 1, DELETE_CHUNK):
-        async with sessions() as session, session.begin():
-            await session.execute(
-                delete(Line).where(
-                    Line.fiscal_year_id == fiscal_year_id, Line.line_no >= start, Line.line_no < start + DELETE_CHUNK
-                )
-            )
-    async with sessions() as session, session.begin():
-        for model in (Entry, Account, Journal):
-            await session.execute(delete(model).where(model.fiscal_year_id == fiscal_year_id))
-        await session.execute(delete(FiscalYear).where(FiscalYear.id == fiscal_year_id))
-
-
 async def _set_import(sessions: Sessions, import_id: uuid.UUID, **values: Any) -> None:
     async with sessions() as session, session.begin():
         await session.execute(update(LedgerImport).where(LedgerImport.id == import_id).values(**values))
@@ -181,7 +148,7 @@ async def run_import(
 ) -> Outcome:
     """Import the file of ``import_id`` (see the module's docstring). Idempotent; raises only on failures
     worth retrying (database, disk); a bad file ends ``refused`` with its report."""
-    prepared = await _prepare(sessions, files_dir, import_id)
+    prepared = await _prepare(sessions, files_dir, import_id, progress)
     if isinstance(prepared, Outcome):
         return prepared
     record, dossier, path = prepared
@@ -230,17 +197,24 @@ async def run_import(
 
 
 async def _prepare(
-    sessions: Sessions, files_dir: Path, import_id: uuid.UUID
+    sessions: Sessions, files_dir: Path, import_id: uuid.UUID, progress: Progress
 ) -> tuple[LedgerImport, Dossier, Path] | Outcome:
-    """The import, its dossier and its file, unless there is nothing (more) to do."""
+    """The import, its dossier and its file, unless there is nothing (more) to do.
+
+    A retry of an import that succeeded (its attempt died after activating) deletes what the
+    import replaced, as the job requested on activation also does, and reports it done.
+    """
     async with sessions() as session:
         record = await session.get(LedgerImport, import_id)
         dossier = await session.get(Dossier, record.dossier_id) if record is not None else None
     if record is None or dossier is None:
         return Outcome(status=ImportStatus.FAILED)
+    if record.status is ImportStatus.SUCCEEDED:
+        await purge_versions(sessions, record.dossier_id)
+        await progress(record.progress_done, record.progress_total, STEP_DONE)
     if record.status.is_final:
-        return Outcome(status=record.status)
-    await _discard_staging(sessions, import_id)
+        return Outcome(status=record.status, replaced=record.replaced)
+    await discard_staging(sessions, import_id)
     path = files_dir / record.storage_name if record.storage_name else None
     if path is None or not path.is_file():
         await _set_import(
@@ -367,6 +341,10 @@ async def _derive(sessions: Sessions, version: Version, report: fec.Report, line
     ).subquery("entries")  # fmt: skip
     first = Line.__table__.alias("first_line")
     async with sessions() as session, session.begin():
+        # The lines were just copied in: without fresh statistics the version is estimated at one row,
+        # and the join below becomes a scan of the whole version per entry (hours for 300,000 lines).
+        await analyze(session, Line.__tablename__)
+    async with sessions() as session, session.begin():
         key = literal(fiscal_year_id, Entry.fiscal_year_id.type)
         await session.execute(
             insert(Entry).from_select(
@@ -484,8 +462,10 @@ async def _activate(sessions: Sessions, version: Version, report: fec.Report) ->
                 update(LedgerImport)
                 .where(LedgerImport.id == import_id)
                 .values(status=ImportStatus.SUCCEEDED, report=report.to_dict(), replaced=bool(same),
-                        finished_at=now)
+                        step=STEP_DONE, finished_at=now)
             )  # fmt: skip
+            if same:  # deleted by that job even if this process dies now; this run deletes them first
+                await enqueue(session, PURGE_JOB, dossier_id=dossier_id, dossier=str(dossier_id))
             record(
                 session, "ledger.fiscal_year_imported", object_type="ledger_fiscal_year",
                 object_id=str(fiscal_year_id), dossier_id=dossier_id, start=start, end=end,

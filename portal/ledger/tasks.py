@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import update
@@ -11,8 +13,9 @@ from sqlalchemy import update
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import job
+from portal.ledger.cleanup import Sessions, discard_staging
 from portal.ledger.files import ImportFiles
-from portal.ledger.importer import run_import
+from portal.ledger.importer import Progress, run_import
 from portal.ledger.models import ImportStatus, LedgerImport
 
 RESULT = N_("Résultat")
@@ -24,6 +27,10 @@ IMPORTED = N_("Exercice importé")
 REPLACED = N_("Exercice importé (il remplace l'import précédent)")
 REFUSED = N_("Fichier refusé : rien n'a été importé")
 FAILED = N_("L'import a échoué")
+IMPORT_JOB = "ledger.import_fec"
+
+# A process that runs an import's job itself (``portal fec import``) also shows its progress.
+watcher: ContextVar[Progress | None] = ContextVar("ledger_import_watcher", default=None)
 
 
 def import_files(ctx: JobContext) -> ImportFiles:
@@ -33,22 +40,19 @@ def import_files(ctx: JobContext) -> ImportFiles:
 async def import_one(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
     """Run one import with the job's progress; the summary counts what the report says."""
 
+    watch = watcher.get()
+
     async def progress(done: int, total: int | None, step: str) -> None:
         await ctx.progress(done, total, step=step)
+        if watch is not None:
+            await watch(done, total, step)
 
     files = import_files(ctx)
     try:
         outcome = await run_import(ctx.session, files.root, import_id, progress)
     except Exception as exc:
         if ctx.attempt > ctx.settings.job_max_retries:  # the last attempt: the import ends failed, visibly
-            async with ctx.session() as session, session.begin():
-                await session.execute(
-                    update(LedgerImport)
-                    .where(LedgerImport.id == import_id, LedgerImport.status.in_([ImportStatus.QUEUED,
-                                                                                  ImportStatus.RUNNING]))
-                    .values(status=ImportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:1000], step=None,
-                            finished_at=dt.datetime.now(dt.UTC))
-                )  # fmt: skip
+            await fail_import(ctx.session, files, import_id, f"{type(exc).__name__}: {exc}")
         raise
     async with ctx.reader() as session:
         record = await session.get(LedgerImport, import_id)
@@ -67,7 +71,29 @@ async def import_one(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
     return summary
 
 
-@job("ledger.import_fec", title=N_("Import d'un FEC"))
+async def fail_import(sessions: Sessions, files: ImportFiles, import_id: uuid.UUID, error: str) -> None:
+    """End an unfinished import as failed, then delete what it left: its staging version and its file.
+
+    If the deletion fails too, the hourly ``ledger.purge_versions`` deletes the staging version.
+    """
+    async with sessions() as session, session.begin():
+        storage_name = (
+            await session.execute(
+                update(LedgerImport)
+                .where(LedgerImport.id == import_id, LedgerImport.status.in_([ImportStatus.QUEUED,
+                                                                              ImportStatus.RUNNING]))
+                .values(status=ImportStatus.FAILED, error=error[:1000], step=None, finished_at=dt.datetime.now(dt.UTC))
+                .returning(LedgerImport.storage_name)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar()  # fmt: skip
+    if storage_name:
+        files.discard(storage_name)
+    with contextlib.suppress(Exception):
+        await discard_staging(sessions, import_id)
+
+
+@job(IMPORT_JOB, title=N_("Import d'un FEC"))
 async def import_fec(ctx: JobContext, import_id: str) -> dict[str, Any]:
     summary = await import_one(ctx, uuid.UUID(import_id))
     await ctx.count(**summary)
