@@ -49,6 +49,7 @@ from portal.web import errors
 from portal.web.context import after_request, before_request
 from portal.web.controllers import WebController, health
 from portal.web.deps import provide_settings
+from portal.web.forms import form_size_limit
 from portal.web.templating import configure as configure_templates
 from portal.web.timing import ServerTimingMiddleware
 
@@ -169,7 +170,8 @@ def create_app(
             FlashPlugin(config=FlashConfig(template_config=template_config)),
         ],
         on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first],
-        middleware=[ServerTimingMiddleware, read_only_requests],
+        # Before CSRF reads the body for its token: a huge urlencoded form is refused unread.
+        middleware=[ServerTimingMiddleware, read_only_requests, form_size_limit(settings.form_max_bytes)],
         stores={"sessions": _session_store(settings, engine)},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

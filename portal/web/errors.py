@@ -37,6 +37,11 @@ def _page(request: Request[Any, Any, Any], status: int, title: str, message: str
     )
 
 
+def _carries_files(request: Request[Any, Any, Any]) -> bool:
+    """Only a multipart body brings files (FEC, receipts); any other body is a form."""
+    return request.headers.get("content-type", "").lower().startswith("multipart/")
+
+
 def not_authorized(request: Request[Any, Any, Any], _exc: NotAuthorizedException) -> Response[Any]:
     if _wants_json(request):
         return _page(request, 401, _("Connexion requise"), _("Connectez-vous pour continuer."))
@@ -65,12 +70,19 @@ def not_found(request: Request[Any, Any, Any], _exc: NotFoundException) -> Respo
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE and _carries_files(request):
         return _page(
             request,
             exc.status_code,
             _("Fichier trop volumineux"),
             _("Le fichier envoyé dépasse la taille maximale acceptée : rien n'a été enregistré."),
+        )
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return _page(
+            request,
+            exc.status_code,
+            _("Formulaire trop volumineux"),
+            _("Le formulaire envoyé dépasse la taille maximale acceptée : rien n'a été enregistré."),
         )
     return _page(request, exc.status_code, _("Requête refusée"), _("La requête n'a pas pu être traitée."))
 
