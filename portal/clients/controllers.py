@@ -26,6 +26,7 @@ from portal.clients import schemas
 from portal.clients.models import Dossier, DossierStatus
 from portal.clients.services import DossierService, DossierSort, DuplicateSirenError
 from portal.i18n import _
+from portal.web import forms
 from portal.web.streams import reader_sessions
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -64,6 +65,7 @@ def _form_of(dossier: Dossier) -> schemas.DossierForm:
 
 async def _list(request: HTMXRequest, dossiers: DossierService, *, q: str, tri: str, page: int, mine: bool) -> Template:
     sort = _sort(tri)
+    q = forms.query_text(q)
     result = await dossiers.visible_page(principal_of(request), query=q, sort=sort, page=page, mine=mine)
     base = "/entreprises/mes-dossiers" if mine else "/entreprises"
     context = {"result": result, "q": q.strip(), "sort": sort, "base": base, "mine": mine}
@@ -118,7 +120,7 @@ class DossierController(Controller):
             writer.writerow(EXPORT_COLUMNS)
             yield ("\ufeff" + buffer.getvalue()).encode()
             async with sessions() as session:
-                async for row in DossierService(session=session).export_rows(principal, query=q):
+                async for row in DossierService(session=session).export_rows(principal, query=forms.query_text(q)):
                     buffer.seek(0)
                     buffer.truncate()
                     writer.writerow([
