@@ -7,6 +7,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
@@ -70,8 +71,12 @@ async def _list(request: HTMXRequest, dossiers: DossierService, *, q: str, tri: 
     base = "/entreprises/mes-dossiers" if mine else "/entreprises"
     context = {"result": result, "q": q.strip(), "sort": sort, "base": base, "mine": mine}
     if request.htmx and request.htmx.target == "resultats":
-        # The address bar follows the search, so reload, back and a shared link keep it.
-        location = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # The address bar follows the search, so reload, back and a shared link keep it
+        # (the search as answered, when what was typed was longer than a search may be).
+        query = request.url.query
+        if len(query) > forms.NEXT_MAX_LENGTH:
+            query = urlencode({"q": q, "tri": sort.value, "page": page})
+        location = request.url.path + (f"?{query}" if query else "")
         context["live"] = True
         return HTMXTemplate(template_name="clients/_partials/results.html", context=context, push_url=location)
     return Template(template_name="clients/list.html", context=context)

@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
 
 from portal.i18n import gettext as _
+from portal.web.forms import NEXT_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ def not_authorized(request: Request[Any, Any, Any], _exc: NotAuthorizedException
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
+    if len(target) > NEXT_MAX_LENGTH:  # the way back is not worth echoing a huge address
+        target = request.url.path[:NEXT_MAX_LENGTH]
     location = "/connexion?suivant=" + quote(target, safe="/")
     if request.headers.get("hx-request"):
         return Response(b"", status_code=401, headers={"HX-Redirect": location})
