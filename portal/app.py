@@ -172,6 +172,8 @@ def create_app(
         on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first],
         # Before CSRF reads the body for its token: a huge urlencoded form is refused unread.
         middleware=[ServerTimingMiddleware, read_only_requests, form_size_limit(settings.form_max_bytes)],
+        # Any other body too; the routers that receive files (receipts, FEC) raise it for theirs.
+        request_max_body_size=settings.form_max_bytes,
         stores={"sessions": _session_store(settings, engine)},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -145,6 +145,22 @@ async def test_a_chunked_form_body_over_the_limit_is_refused_too(client: Client,
     assert await _count(db_session, Dossier) == before
 
 
+async def test_a_route_that_takes_no_file_holds_any_body_to_the_form_limit(
+    client: Client, db_session: AsyncSession
+) -> None:
+    await _partner(client, db_session)
+    token = await csrf_token(client, "/entreprises/nouveau")
+    response = await client.post(
+        "/entreprises/",
+        data={**DOSSIER, "_csrf_token": token},
+        files={"piece": ("gros.bin", b"0" * 3_000_000, "application/octet-stream")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 413
+    _small(response)
+    assert await _count(db_session, Dossier) == 0
+
+
 # --- searches -----------------------------------------------------------------------------------------------
 
 
