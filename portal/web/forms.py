@@ -3,7 +3,7 @@
 Each text field declares its limit once, where its form is declared (``text(200)`` in a form
 dataclass), and the templates' ``maxlength`` say the same. The limits are checked **before**
 any validation: a value over its limit is cut to it, so a page showing the form again never
-echoes more than the limit (a 10 MB name gave a 10 MB error page), and the field gets
+echoes more than the limit (a 10 Mo name would come back whole otherwise), and the field gets
 ``TOO_LONG``. Search boxes and other query parameters are cut the same way (``query_text``),
 silently: a search answers, it does not refuse. A urlencoded body larger than
 ``Settings.form_max_bytes`` is refused with 413 before it is read (``FormSizeLimit``), whatever
@@ -119,8 +119,8 @@ def read(form_class: type[F], posted: Mapping[str, Any]) -> tuple[F, dict[str, s
 
 
 def _first(value: Any) -> str:
-    if isinstance(value, list):  # a field sent twice: the last one, as a form reads it
-        value = value[-1] if value else ""
+    if isinstance(value, list):  # a field sent twice: the first, as ``FormMultiDict.get`` reads it
+        value = value[0] if value else ""
     return "" if isinstance(value, UploadFile) else str(value)
 
 

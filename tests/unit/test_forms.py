@@ -59,6 +59,6 @@ def test_the_message_is_in_the_persons_language_with_its_number_written_their_wa
 
 
 def test_a_form_read_by_hand_takes_text_only() -> None:
-    form, errors = forms.read(UploadForm, {"debut": ["01/01/2025", "9" * 50], "fin": 12})
+    form, errors = forms.read(UploadForm, {"debut": ["9" * 50, "01/01/2025"], "fin": 12})
     assert (form.debut, form.fin) == ("9" * 20, "12")
     assert list(errors) == ["debut"]
