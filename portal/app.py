@@ -46,6 +46,7 @@ from portal.web import errors
 from portal.web.context import after_request, before_request
 from portal.web.controllers import WebController, health
 from portal.web.deps import provide_settings
+from portal.web.forms import form_size_limit
 from portal.web.templating import configure as configure_templates
 from portal.web.timing import ServerTimingMiddleware
 
@@ -162,7 +163,10 @@ def create_app(
             FlashPlugin(config=FlashConfig(template_config=template_config)),
         ],
         on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first(*outermost)],
-        middleware=list(outermost),
+        # Before CSRF reads the body for its token: a huge urlencoded form is refused unread.
+        middleware=[*outermost, form_size_limit(settings.form_max_bytes)],
+        # Any other body too; the routers that receive files (receipts, FEC) raise it for theirs.
+        request_max_body_size=settings.form_max_bytes,
         stores={"sessions": session_store},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -131,6 +131,8 @@ class Settings:
     dev_mail_page: bool = False
     # Expense-note receipts: the largest file accepted, in bytes (PORTAL_RECEIPT_MAX_BYTES).
     receipt_max_bytes: int = 10 * 1024 * 1024
+    # A form without a file (urlencoded): the largest body accepted, in bytes (PORTAL_FORM_MAX_BYTES).
+    form_max_bytes: int = 2 * 1024 * 1024
     # Source connections (portal.integrations). ``sandbox`` serves the local stand-in of the outside
     # services under /sandbox (make run, tests; never in production); the client's URLs point at it
     # unless set explicitly.
@@ -240,6 +242,7 @@ def load_settings() -> Settings:
         scheduler_tick_seconds=float(_env("PORTAL_SCHEDULER_TICK_SECONDS", "15")),
         embedded_worker_threads=_env_int("PORTAL_EMBEDDED_WORKER_THREADS", 2),
         receipt_max_bytes=_env_int("PORTAL_RECEIPT_MAX_BYTES", 10 * 1024 * 1024),
+        form_max_bytes=_env_int("PORTAL_FORM_MAX_BYTES", 2 * 1024 * 1024),
         smtp_url=smtp_url,
         mail_from=_env("PORTAL_MAIL_FROM", "Portail Cabinet <portail@localhost>"),
         dev_mail_page=_env_bool("PORTAL_DEV_MAIL_PAGE", default=local_outbox),

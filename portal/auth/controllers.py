@@ -17,6 +17,7 @@ from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.auth.services import SignInError, authenticate
 from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.settings import Settings
+from portal.web import forms
 from portal.web.context import client_address
 from portal.web.redirects import local_path
 
@@ -25,9 +26,9 @@ FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 @dataclass
 class SignInForm:
-    email: str = ""
-    password: str = ""
-    suivant: str = ""
+    email: str = forms.text(forms.EMAIL_MAX_LENGTH)
+    password: str = forms.text(forms.PASSWORD_MAX_LENGTH)
+    suivant: str = forms.text(forms.NEXT_MAX_LENGTH)
 
 
 class SignInController(Controller):
@@ -40,6 +41,7 @@ class SignInController(Controller):
     ) -> Any:
         # Public route: authentication does not run here, but the session does. A stale
         # session is harmless: the page it leads to checks it and sends the person back.
+        suivant = forms.query_text(suivant, forms.NEXT_MAX_LENGTH)
         if request.session.get(SESSION_USER_ID):
             return Redirect(local_path(suivant))
         return Template(
@@ -55,6 +57,14 @@ class SignInController(Controller):
         settings: NamedDependency[Settings],
         data: Annotated[SignInForm, FormBody],
     ) -> Response[Any]:
+        too_long = forms.clip(data)  # before argon2 ever sees a megabyte of password
+        if too_long:
+            return Template(
+                template_name="auth/sign_in.html",
+                context={"suivant": local_path(data.suivant), "email": data.email,
+                         "error": next(iter(too_long.values()))},
+                status_code=422,
+            )  # fmt: skip
         try:
             user = await authenticate(
                 db_session, settings, email=data.email, password=data.password, ip_address=client_address(request)

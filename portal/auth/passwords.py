@@ -13,13 +13,21 @@ _hasher = PasswordHasher()  # argon2id with the RFC 9106 low-memory profile
 _DUMMY_HASH = _hasher.hash("portal-timing-equaliser")
 
 MIN_LENGTH = 12
+# Generous for a passphrase; forms refuse longer before this module is reached, and a megabyte
+# never costs argon2's time here either.
+MAX_LENGTH = 1024
 
 
 def hash_password(password: str) -> str:
+    if len(password) > MAX_LENGTH:
+        message = f"a password is at most {MAX_LENGTH} characters"
+        raise ValueError(message)
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    if len(password) > MAX_LENGTH:
+        return False
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -22,18 +22,19 @@ from portal.auth.guards import principal_of, requires
 from portal.auth.permissions import Permission
 from portal.billing.services import BillingClientService, BillingEntityService, BillingError
 from portal.i18n import _
+from portal.web import forms
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
 @dataclass
 class EntityForm:
-    entite: str = ""
+    entite: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
 class MergeForm:
-    conserver: str = ""
+    conserver: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -64,6 +65,7 @@ class BillingController(Controller):
     ) -> Template:
         principal = principal_of(request)
         entity_id, entity = await BillingEntityService(db_session).entity(principal)
+        q = forms.query_text(q)
         context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "q": q.strip(), "result": None}
         if entity_id is not None:
             context["result"] = await clients.visible_page(principal, entity_id, query=q, page=page)

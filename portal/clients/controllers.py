@@ -7,6 +7,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
@@ -26,6 +27,7 @@ from portal.clients import schemas
 from portal.clients.models import Dossier, DossierStatus
 from portal.clients.services import DossierService, DossierSort, DuplicateSirenError
 from portal.i18n import _
+from portal.web import forms
 from portal.web.streams import reader_sessions
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -64,12 +66,17 @@ def _form_of(dossier: Dossier) -> schemas.DossierForm:
 
 async def _list(request: HTMXRequest, dossiers: DossierService, *, q: str, tri: str, page: int, mine: bool) -> Template:
     sort = _sort(tri)
+    q = forms.query_text(q)
     result = await dossiers.visible_page(principal_of(request), query=q, sort=sort, page=page, mine=mine)
     base = "/entreprises/mes-dossiers" if mine else "/entreprises"
     context = {"result": result, "q": q.strip(), "sort": sort, "base": base, "mine": mine}
     if request.htmx and request.htmx.target == "resultats":
-        # The address bar follows the search, so reload, back and a shared link keep it.
-        location = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # The address bar follows the search, so reload, back and a shared link keep it
+        # (the search as answered, when what was typed was longer than a search may be).
+        query = request.url.query
+        if len(query) > forms.NEXT_MAX_LENGTH:
+            query = urlencode({"q": q, "tri": sort.value, "page": page})
+        location = request.url.path + (f"?{query}" if query else "")
         context["live"] = True
         return HTMXTemplate(template_name="clients/_partials/results.html", context=context, push_url=location)
     return Template(template_name="clients/list.html", context=context)
@@ -118,7 +125,7 @@ class DossierController(Controller):
             writer.writerow(EXPORT_COLUMNS)
             yield ("\ufeff" + buffer.getvalue()).encode()
             async with sessions() as session:
-                async for row in DossierService(session=session).export_rows(principal, query=q):
+                async for row in DossierService(session=session).export_rows(principal, query=forms.query_text(q)):
                     buffer.seek(0)
                     buffer.truncate()
                     writer.writerow([

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from portal.clients import identifiers
 from portal.clients.models import DossierStatus
 from portal.i18n import N_
+from portal.web import forms
 
 _CLOSING = re.compile(r"^\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*$")
 _POSTAL_CODE = re.compile(r"^\d{5}$")
@@ -18,17 +19,17 @@ LEGAL_FORMS = ("SAS", "SASU", "SARL", "EURL", "SA", "SCI", "SNC", "SELARL", "SEL
 
 @dataclass
 class DossierForm:
-    """Fields of "Nouveau dossier" and of the dossier's edit form, as typed."""
+    """Fields of "Nouveau dossier" and of the dossier's edit form, as typed (limits: the template's ``maxlength``)."""
 
-    nom: str = ""
-    identifiant: str = ""
-    forme_juridique: str = ""
-    adresse: str = ""
-    code_postal: str = ""
-    ville: str = ""
-    cloture: str = "31/12"
-    statut: str = DossierStatus.ACTIVE.value
-    dossier_cabinet: str = ""
+    nom: str = forms.text(200)
+    identifiant: str = forms.text(30)
+    forme_juridique: str = forms.text(60)
+    adresse: str = forms.text(300)
+    code_postal: str = forms.text(10)
+    ville: str = forms.text(120)
+    cloture: str = forms.text(10, "31/12")
+    statut: str = forms.text(forms.CHOICE_MAX_LENGTH, DossierStatus.ACTIVE.value)
+    dossier_cabinet: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
@@ -72,14 +73,13 @@ def _closing(value: str, errors: dict[str, str]) -> tuple[int, int]:
     return day, month
 
 
+@forms.length_checked
 def validate(form: DossierForm) -> Validation:
     """Check every field; collect one French message (msgid) per wrong field."""
     errors: dict[str, str] = {}
     name = " ".join(form.nom.split())
     if not name:
         errors["nom"] = N_("Le nom de l'entreprise est obligatoire.")
-    elif len(name) > 200:  # noqa: PLR2004
-        errors["nom"] = N_("Le nom ne peut pas dépasser 200 caractères.")
     siren = nic = None
     if form.identifiant.strip():
         try:

@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 from portal.expenses.categories import RECEIPT_CATEGORIES, ExpenseCategory
 from portal.expenses.mileage import HORSEPOWERS
 from portal.i18n import N_
+from portal.web import forms
 
 T = TypeVar("T")
 
@@ -29,42 +30,44 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _FRENCH_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _SPACES = re.compile(r"[\s\u00a0\u202f€]")
+# An amount typed with its thousands separators and currency sign, or kilometres (the templates' ``maxlength``).
+AMOUNT_MAX_LENGTH = 30
 
 
 @dataclass
 class NoteForm:
     """ "Nouvelle note de frais"."""
 
-    titre: str = ""
-    dossier: str = ""
+    titre: str = forms.text(200)
+    dossier: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
 class ExpenseLineForm:
     """A line typed from a receipt (the receipt itself comes as a file of the same form)."""
 
-    date: str = ""
-    fournisseur: str = ""
-    categorie: str = ""
-    montant_ttc: str = ""
-    tva_recuperable: str = ""
-    objet: str = ""
+    date: str = forms.text(forms.DATE_MAX_LENGTH)
+    fournisseur: str = forms.text(200)
+    categorie: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    montant_ttc: str = forms.text(AMOUNT_MAX_LENGTH)
+    tva_recuperable: str = forms.text(AMOUNT_MAX_LENGTH)
+    objet: str = forms.text(300)
 
 
 @dataclass
 class MileageForm:
     """ "Indemnités kilométriques": a trip."""
 
-    date: str = ""
-    trajet: str = ""
-    cv: str = ""
-    km: str = ""
-    electrique: str = ""
+    date: str = forms.text(forms.DATE_MAX_LENGTH)
+    trajet: str = forms.text(300)
+    cv: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    km: str = forms.text(AMOUNT_MAX_LENGTH)
+    electrique: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
 class RefusalForm:
-    commentaire: str = ""
+    commentaire: str = forms.text(2000)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ def parse_amount(value: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+@forms.length_checked
 def validate_expense(form: ExpenseLineForm, today: dt.date) -> Checked[ExpenseValues]:
     """A receipt line: date, merchant, category, TTC amount, recoverable VAT within what the category allows."""
     errors: dict[str, str] = {}
@@ -228,6 +232,7 @@ def _vat(value: str, errors: dict[str, str]) -> Decimal | None:
     return vat
 
 
+@forms.length_checked
 def validate_mileage(form: MileageForm, today: dt.date) -> Checked[MileageValues]:
     """A trip: date, route and purpose, fiscal horsepower of the scale, whole kilometres."""
     errors: dict[str, str] = {}
@@ -270,6 +275,7 @@ def _kilometres(value: str, errors: dict[str, str]) -> int | None:
     return None
 
 
+@forms.length_checked
 def validate_note(form: NoteForm) -> Checked[str]:
     """The title of a new note (the dossier is checked by the service against the person's roles)."""
     title = _text(form.titre, 200)
@@ -278,6 +284,7 @@ def validate_note(form: NoteForm) -> Checked[str]:
     return Checked(values=title)
 
 
+@forms.length_checked
 def validate_refusal(form: RefusalForm) -> Checked[str]:
     comment = form.commentaire.strip()[:2000]
     if not comment:

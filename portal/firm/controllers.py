@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
@@ -31,9 +32,31 @@ from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserError, UserService, status_of
 from portal.i18n import _
 from portal.jobs.outbox import enqueue
+from portal.web import forms
 
-# The Nouveau form's fields, as posted; the lists hold every checked value.
-FORM_FIELDS = ("email", "nom", "collaborateur", "dossier_cabinet", "employe", "facturation", "client", "role_cabinet")
+
+@dataclass
+class InviteForm:
+    """The Nouveau form's fields but the list of dossiers as Comptable (ids, each checked)."""
+
+    email: str = forms.text(forms.EMAIL_MAX_LENGTH)
+    nom: str = forms.text(forms.NAME_MAX_LENGTH)
+    collaborateur: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    dossier_cabinet: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    employe: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    facturation: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    client: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    role_cabinet: str = forms.text(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
+class AcceptForm:
+    """The invitation link's form: the password chosen, twice."""
+
+    password: str = forms.text(forms.PASSWORD_MAX_LENGTH)
+    confirmation: str = forms.text(forms.PASSWORD_MAX_LENGTH)
+
+
 # Firm roles an administrator may give from the form besides Collaborateur (a checkbox).
 NAMED_FIRM_ROLES = (FirmRole.PARTNER, FirmRole.ADMIN)
 FIRM_DOSSIER_ROLES = (("employe", DossierRole.EMPLOYEE), ("facturation", DossierRole.BILLING_MANAGER))
@@ -50,11 +73,14 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
     return ids
 
 
-def _form_values(form: FormMultiDict | Mapping[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {name: str(form.get(name) or "").strip() for name in FORM_FIELDS}
+def _form_values(form: FormMultiDict | Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The Nouveau form's values (each cut to its limit) and the message of each field that was too long."""
+    typed, too_long = forms.read(InviteForm, form)
+    values: dict[str, Any] = {name: value.strip() for name, value in asdict(typed).items()}
     getall = getattr(form, "getall", None)
-    values["comptable"] = [str(value) for value in (getall("comptable", []) if getall else [])]
-    return values
+    values["comptable"] = [forms.query_text(str(value), forms.CHOICE_MAX_LENGTH)
+                           for value in (getall("comptable", []) if getall else [])]  # fmt: skip
+    return values, too_long
 
 
 def _requested_roles(values: dict[str, Any]) -> tuple[set[FirmRole], list[Grant]]:
@@ -151,6 +177,7 @@ class UserController(Controller):
         q: FromQuery[str] = "",
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
+        q = forms.query_text(q)
         result = await users.visible_page(principal_of(request), query=q, page=page)
         return Template(template_name="firm/users.html", context={"result": result, "q": q.strip()})
 
@@ -161,14 +188,17 @@ class UserController(Controller):
         invitations: NamedDependency[InvitationService],
         email: FromQuery[str] = "",
     ) -> Template:
-        values = _form_values({"email": email})
+        values, _too_long = _form_values({"email": email})
         context = await _new_form(principal_of(request), invitations, values)
         return Template(template_name="firm/user_new.html", context=context)
 
     @post("/", guards=[requires(Permission.USERS_INVITE)], name="firm:user_invite", media_type=MediaType.HTML)
     async def invite(self, request: Request[Any, Any, Any], invitations: NamedDependency[InvitationService]) -> Any:
         principal = principal_of(request)
-        values = _form_values(await request.form())
+        values, too_long = _form_values(await request.form())
+        if too_long:
+            context = await _new_form(principal, invitations, values, too_long)
+            return Template(template_name="firm/user_new.html", context=context, status_code=422)
         try:
             roles, grants = _requested_roles(values)
             outcome = await invitations.invite(
@@ -205,7 +235,7 @@ class UserController(Controller):
         field = role if role in PICKERS else "comptable"
         chosen = _ids([str(value) for value in request.query_params.getall(field, [])])
         picker = await invitations.dossier_choices(
-            principal_of(request), firm_dossiers=PICKERS[field], query=q, chosen=chosen
+            principal_of(request), firm_dossiers=PICKERS[field], query=forms.query_text(q), chosen=chosen
         )
         return HTMXTemplate(
             template_name="firm/_partials/dossier_picker.html",
@@ -380,20 +410,19 @@ class InvitationLinkController(Controller):
     async def accept(
         self, request: Request[Any, Any, Any], invitations: NamedDependency[InvitationService], token: FromPath[str]
     ) -> Any:
-        form = await request.form()
+        form, errors = forms.read(AcceptForm, await request.form())
         try:
-            user = await invitations.accept(
-                token, password=str(form.get("password") or ""), confirmation=str(form.get("confirmation") or "")
-            )
+            if errors:  # refused before the password is hashed (a link that cannot be used says so first)
+                await invitations.open(token)
+            else:
+                user = await invitations.accept(token, password=form.password, confirmation=form.confirmation)
         except LinkError as refused:
             return self._refused(refused)
         except InviteError as refused:
+            errors = {refused.field or "general": refused.message}
+        if errors:
             invitation = await invitations.open(token)
-            context = {
-                "person": invitation.user,
-                "token": token,
-                "errors": {refused.field or "general": refused.message},
-            }
+            context = {"person": invitation.user, "token": token, "errors": errors}
             return Template(
                 template_name="firm/invitation.html", context=context, status_code=422, headers=LINK_HEADERS
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 import anyio
@@ -43,6 +44,7 @@ from portal.ledger.files import ImportFiles, TooLargeError, display_name
 from portal.ledger.models import LedgerSource
 from portal.ledger.services import LedgerService
 from portal.settings import Settings
+from portal.web import forms
 
 # The background work the Connexions page follows live, besides the imports themselves.
 FOLLOWED_JOBS = ("pennylane.import_fiscal_years", "pennylane.fiscal_years", "ledger.import_fec")
@@ -58,6 +60,21 @@ EMPTY_FILE = N_("Le fichier est vide : exportez de nouveau le FEC depuis votre l
 TOO_LARGE = N_("Le fichier dépasse la taille maximale de %(size)s Mo.")
 BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
 DATES_ORDER = N_("La date de fin d'exercice doit suivre la date de début.")
+
+
+@dataclass
+class UploadForm:
+    """« Importer un fichier des écritures comptables » but the file: the fiscal year's dates, optional."""
+
+    debut: str = forms.text(forms.DATE_MAX_LENGTH)
+    fin: str = forms.text(forms.DATE_MAX_LENGTH)
+
+
+@dataclass
+class TokenForm:
+    """A Pennylane personal API token, pasted once."""
+
+    jeton: str = forms.text(forms.SECRET_MAX_LENGTH)
 
 
 def provide_connections(db_session: NamedDependency[AsyncSession]) -> ConnectionService:
@@ -183,7 +200,8 @@ class ConnectionController(Controller):
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         form = await request.form()
-        values = {"debut": str(form.get("debut", "")), "fin": str(form.get("fin", ""))}
+        typed, too_long = forms.read(UploadForm, form)
+        values = asdict(typed)
         errors: dict[str, str] = {}
         period: dict[str, dt.date | None] = {}
         for key in ("debut", "fin"):
@@ -191,6 +209,7 @@ class ConnectionController(Controller):
                 period[key] = parse_day(values[key]) if values[key].strip() else None
             except ValueError:
                 errors[key] = BAD_DATE
+        errors.update(too_long)
         if period.get("debut") and period.get("fin") and period["fin"] <= period["debut"]:  # type: ignore[operator]
             errors["fin"] = DATES_ORDER
         upload = form.get("fichier")
@@ -249,12 +268,15 @@ class ConnectionController(Controller):
     ) -> Any:
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
-        form = await request.form()
-        try:
-            await connections.save_api_token(principal, dossier, str(form.get("jeton", "")))
-        except ConnectionRequestError as refused:
+        token, errors = forms.read(TokenForm, await request.form())
+        if not errors:
+            try:
+                await connections.save_api_token(principal, dossier, token.jeton)
+            except ConnectionRequestError as refused:
+                errors = {"jeton": refused.message}
+        if errors:
             context = await connections_context(
-                request, dossier, connections, ledger, token_errors={"jeton": refused.message}, open_form="jeton"
+                request, dossier, connections, ledger, token_errors=errors, open_form="jeton"
             )
             return Template(template_name="integrations/connections.html", context=context, status_code=422)
         flash(request, _("Jeton enregistré. Il ne sera plus affiché."), category="success")

@@ -19,6 +19,7 @@ from portal.clients.services import DossierService
 from portal.integrations.controllers import DEPENDENCIES
 from portal.ledger import fec
 from portal.ledger.services import EntryFilter, LedgerService
+from portal.web import forms
 from portal.web.streams import reader_sessions
 
 
@@ -48,7 +49,8 @@ class LedgerController(Controller):
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_READ)
         years = await ledger.fiscal_years(principal, dossier.id)
         chosen = next((year for year in years if str(year.id) == exercice), years[0] if years else None)
-        filters = EntryFilter(journal=journal.strip(), account=compte.strip(), query=q.strip())
+        journal, compte, q = (forms.query_text(value).strip() for value in (journal, compte, q))
+        filters = EntryFilter(journal=journal, account=compte, query=q)
         context: dict[str, Any] = {
             "dossier": dossier, "years": years, "year": chosen, "filters": filters, "view": vue,
             "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),

@@ -19,6 +19,7 @@ from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.firm.models import User
 from portal.i18n import LOCALES
 from portal.jobs import runtime
+from portal.web import forms
 from portal.web.context import LOCALE_COOKIE
 from portal.web.redirects import local_path
 
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LocaleForm:
-    langue: str = "fr"
-    retour: str = "/"
+    langue: str = forms.text(forms.CHOICE_MAX_LENGTH, "fr")
+    retour: str = forms.text(forms.NEXT_MAX_LENGTH, "/")
 
 
 class WebController(Controller):
@@ -66,6 +67,7 @@ def _supported(locale: str) -> str:
 
 
 def _locale_redirect(data: LocaleForm) -> Redirect:
+    forms.clip(data)  # nothing to show again: a value too long is only cut
     response = Redirect(local_path(data.retour), status_code=303)
     response.set_cookie(LOCALE_COOKIE, _supported(data.langue), max_age=365 * 24 * 3600, httponly=True, samesite="lax")
     return response

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from portal.i18n import gettext as _
+from portal.web.forms import NEXT_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,19 @@ def _page(
     )
 
 
+def _carries_files(request: Request[Any, Any, Any]) -> bool:
+    """Only a multipart body brings files (FEC, receipts); any other body is a form."""
+    return request.headers.get("content-type", "").lower().startswith("multipart/")
+
+
 def not_authorized(request: Request[Any, Any, Any], _exc: NotAuthorizedException) -> Response[Any]:
     if _wants_json(request):
         return _page(request, 401, _("Connexion requise"), _("Connectez-vous pour continuer."))
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
+    if len(target) > NEXT_MAX_LENGTH:  # the way back is not worth echoing a huge address
+        target = request.url.path[:NEXT_MAX_LENGTH]
     location = "/connexion?suivant=" + quote(target, safe="/")
     if request.headers.get("hx-request"):
         return Response(b"", status_code=401, headers={"HX-Redirect": location})
@@ -76,12 +84,19 @@ def not_found(request: Request[Any, Any, Any], _exc: NotFoundException) -> Respo
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE and _carries_files(request):
         return _page(
             request,
             exc.status_code,
             _("Fichier trop volumineux"),
             _("Le fichier envoyé dépasse la taille maximale acceptée : rien n'a été enregistré."),
+        )
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return _page(
+            request,
+            exc.status_code,
+            _("Formulaire trop volumineux"),
+            _("Le formulaire envoyé dépasse la taille maximale acceptée : rien n'a été enregistré."),
         )
     return _page(request, exc.status_code, _("Requête refusée"), _("La requête n'a pas pu être traitée."))
 

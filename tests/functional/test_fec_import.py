@@ -233,6 +233,11 @@ async def test_a_file_over_the_size_limit_is_refused_in_french(
         response = await _upload(client, dossier, NEOLEGAL.name, NEOLEGAL.read_bytes()[:50_000])
         assert response.status_code in {413, 422}
         assert "taille maximale" in html.unescape(response.text)
+        # Over the route's limit the body is refused unread: a file, not a form, is too large.
+        response = await _upload(client, dossier, "gros.txt", b"0" * 200_000)
+        assert response.status_code == 413
+        assert "Fichier trop volumineux" in response.text
+        assert "Formulaire trop volumineux" not in response.text
     assert await db_session.scalar(select(func.count()).select_from(LedgerImport)) == 0
 
 

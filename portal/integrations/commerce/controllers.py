@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, get, post
@@ -42,6 +43,7 @@ from portal.integrations.commerce.sources import Source, SourceAuth, get_source
 from portal.integrations.services import ConnectionRequestError, parse_day
 from portal.ledger import fec
 from portal.settings import Settings
+from portal.web import forms
 from portal.web.streams import reader_sessions
 
 OAUTH_SESSION_KEY = "commerce_oauth"
@@ -49,6 +51,27 @@ CALLBACK_PATH = writes_on_get("/connexions/sources/retour")
 # Currencies a web shop sells in most often besides the euro: the mapping screen offers their rates.
 COMMON_CURRENCIES = ("CHF", "GBP", "USD")
 DENIED = N_("L'autorisation a été refusée sur le site de la source : rien n'a été connecté.")
+
+
+@dataclass
+class KeyForm:
+    """An API key, pasted once."""
+
+    cle: str = forms.text(forms.SECRET_MAX_LENGTH)
+
+
+@dataclass
+class ScheduleForm:
+    debut: str = forms.text(forms.DATE_MAX_LENGTH)
+    frequence: str = forms.text(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
+class MapperInviteForm:
+    """Delegating the mapping: the person invited."""
+
+    email: str = forms.text(forms.EMAIL_MAX_LENGTH)
+    nom: str = forms.text(forms.NAME_MAX_LENGTH)
 
 
 def provide_commerce(db_session: NamedDependency[AsyncSession]) -> CommerceService:
@@ -197,11 +220,14 @@ class CommerceController(Controller):
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if source.auth is not SourceAuth.API_KEY:
             raise NotFoundException
-        form = await request.form()
-        try:
-            await commerce.connect_api_key(principal, dossier, source, str(form.get("cle", "")))
-        except ConnectionRequestError as refused:
-            context = await source_context(principal, dossier, source, commerce, key_errors={"cle": refused.message})
+        key, errors = forms.read(KeyForm, await request.form())
+        if not errors:
+            try:
+                await commerce.connect_api_key(principal, dossier, source, key.cle)
+            except ConnectionRequestError as refused:
+                errors = {"cle": refused.message}
+        if errors:
+            context = await source_context(principal, dossier, source, commerce, key_errors=errors)
             return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
         flash(request, _("%(source)s est connecté. Le portail lit le compte et ses données de référence.")
               % {"source": source.name}, category="success")  # fmt: skip
@@ -241,13 +267,13 @@ class CommerceController(Controller):
         principal = principal_of(request)
         source = _source(code)
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
-        form = await request.form()
-        values = {"debut": str(form.get("debut", "")), "frequence": str(form.get("frequence", ""))}
+        typed, too_long = forms.read(ScheduleForm, await request.form())
+        values = asdict(typed)
         try:
             _connection, setup = await commerce.connected(principal, dossier.id, source, Permission.CONNECTIONS_MANAGE)
         except ConnectionRequestError:
             raise NotFoundException from None
-        errors = commerce.save_schedule(setup, values["debut"], values["frequence"])
+        errors = too_long or commerce.save_schedule(setup, values["debut"], values["frequence"])
         if errors:
             context = await source_context(principal, dossier, source, commerce, schedule_errors=errors,
                                            schedule_form=values)  # fmt: skip
@@ -356,8 +382,13 @@ class CommerceController(Controller):
         if state.setup is None or state.setup.reference is None:
             raise NotFoundException
         form = await request.form()
-        values = {key: form.get(key) for key in form}
-        mapping, errors = commerce.save_mapping(source, state.setup, values)
+        values, too_long = mappings.read_form(form)
+        # A field too long is refused before the mapping is read: nothing is saved.
+        mapping, errors = (
+            (commerce.mapping(source, state.setup), too_long)
+            if too_long
+            else commerce.save_mapping(source, state.setup, values)
+        )
         if errors:
             context = await _mapping_context(principal, dossier, source, commerce, mapping=mapping, errors=errors,
                                              values=values)  # fmt: skip
@@ -381,13 +412,16 @@ class CommerceController(Controller):
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if not principal.can(Permission.USERS_INVITE):
             raise PermissionDeniedException
-        form = await request.form()
-        values = {"email": str(form.get("email", "")), "nom": str(form.get("nom", ""))}
-        try:
-            outcome = await commerce.invite_mapper(principal, dossier, email=values["email"], name=values["nom"])
-        except InviteError as refused:
-            context = await source_context(principal, dossier, source, commerce, invite_form=values,
-                                           invite_errors={refused.field or "email": refused.message})  # fmt: skip
+        typed, errors = forms.read(MapperInviteForm, await request.form())
+        outcome = None
+        if not errors:
+            try:
+                outcome = await commerce.invite_mapper(principal, dossier, email=typed.email, name=typed.nom)
+            except InviteError as refused:
+                errors = {refused.field or "email": refused.message}
+        if outcome is None:
+            context = await source_context(principal, dossier, source, commerce, invite_form=asdict(typed),
+                                           invite_errors=errors)  # fmt: skip
             return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
         flash(request, _("%(email)s est invité(e) à compléter le mapping de ce dossier.")
               % {"email": outcome.user.email}, category="success")  # fmt: skip
@@ -420,6 +454,7 @@ class CommerceController(Controller):
             raise NotFoundException
         errors: dict[str, str] = {}
         dates: dict[str, dt.date | None] = {}
+        start, end, journal = (forms.query_text(value, forms.DATE_MAX_LENGTH) for value in (start, end, journal))
         for key, value in (("du", start), ("au", end)):
             try:
                 dates[key] = parse_day(value) if value.strip() else None

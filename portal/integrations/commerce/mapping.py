@@ -95,6 +95,7 @@ from typing import Any
 from portal.i18n import N_, gettext
 from portal.integrations.commerce.records import ReferenceData
 from portal.integrations.commerce.sources import Source
+from portal.web import forms
 
 SALES_BY_RATE = "vat_rate"
 SALES_BY_CATEGORY = "category"
@@ -614,6 +615,43 @@ def missing(
 
 
 # --- The mapping screen's form ------------------------------------------------------------------------
+
+
+_SINGLE_ACCOUNT_NAMES = ("fallback_payment", "tips", "customer", "shortage", "surplus", "shipping", "gift_cards")
+# Each field's maximum length (the template's ``maxlength``), by field name or by prefix before the dot.
+ACCOUNT_MAX_LENGTH = 20  # 3 to 12 digits, typed with spaces ("706 000")
+_FIELD_LIMITS: dict[str, int] = {
+    "journal": 5, "web_journal": 5, "walk_in": 17, "sales_by": forms.CHOICE_MAX_LENGTH,
+    "country_rate": 10, "currency": 20,
+    **dict.fromkeys(("payment", "sales_rate", "sales_category", "vat", "country_sales", "country_vat",
+                     *_SINGLE_ACCOUNT_NAMES), ACCOUNT_MAX_LENGTH),
+}  # fmt: skip
+_NAME_MAX_LENGTH = 200  # a field's name holds an id of the source's data
+
+
+def field_limit(name: str) -> int | None:
+    """The maximum length of the field ``name`` of the screen, None if the field is not the mapping's."""
+    if len(name) > _NAME_MAX_LENGTH:
+        return None
+    return _FIELD_LIMITS.get(name, _FIELD_LIMITS.get(name.partition(".")[0]) if "." in name else None)
+
+
+def read_form(form: AbcMapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """The screen's fields as posted, each cut to its limit, and the message of each that was longer.
+
+    Fields that are not the mapping's (the CSRF token, a button) are left out: ``parse_form`` ignores them.
+    """
+    values: dict[str, str] = {}
+    too_long: dict[str, str] = {}
+    for name in form:
+        limit = field_limit(name)
+        if limit is None:
+            continue
+        value = str(form.get(name) or "")
+        if len(value) > limit:
+            value, too_long[name] = value[:limit], forms.too_long(limit)
+        values[name] = value
+    return values, too_long
 
 
 def _value(raw: str | list[str]) -> str:
