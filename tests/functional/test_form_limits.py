@@ -196,7 +196,7 @@ async def test_a_megabyte_password_is_refused_before_it_is_hashed(
     def never(*_args: object) -> bool:
         raise AssertionError("a password over the limit reached argon2")
 
-    monkeypatch.setattr("portal.auth.services.verify_password", never)
+    monkeypatch.setattr("portal.auth.passwords.verify_password", never)
     response = await _post_form(client, "/connexion", "/connexion", {"email": user.email, "password": MEGABYTE})
     assert response.status_code == 422
     assert TOO_LONG % "1\u202f024" in _small(response)
