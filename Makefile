@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run worker scheduler test test-pg lint fmt typecheck migrate revision db-check i18n bench browser clean
+.PHONY: help setup run worker scheduler test test-pg lint fmt typecheck migrate revision db-check i18n bench chaos browser clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,8 +73,13 @@ i18n: $(STAMP) ## Extract messages and update the English catalogue
 	  --no-location --omit-header --sort-output -o portal/locale/messages.pot .
 	$(VENV)/bin/pybabel update -i portal/locale/messages.pot -d portal/locale -l en --omit-header --width 120 --no-fuzzy-matching
 
-bench: $(STAMP) ## Benchmarks: print figures (no assertions)
+bench: $(STAMP) ## Benchmarks: print figures (no assertions), then the fault and load harness (make chaos)
 	$(PY) -m benchmarks
+	$(PY) -m benchmarks.chaos
+
+# Longer than CI's 3 minutes (two worker kills, a FEC import, 30 s without Redis): run by `make bench`.
+chaos: $(STAMP) ## Faults and load on the production topology on loopback (PostgreSQL, Redis :6391, web :8250)
+	$(PY) -m benchmarks.chaos
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var
