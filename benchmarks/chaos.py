@@ -470,12 +470,18 @@ async def scenario_load(topology: Topology) -> Result:
     async def person(browser: Browser) -> None:
         for step in range(READS_PER_CLIENT + 1):
             try:
-                if step == 1:  # a second sign-in in the middle: POST /connexion for one account, 64 at once
-                    statuses.append(await browser.sign_in())
+                if step == 1:
+                    # In the middle, 64 sign-ins to one account at once (POST /connexion), each from a
+                    # device not yet signed in: a signed-in one is sent on from the sign-in page.
+                    device = Browser()
+                    try:
+                        statuses.append(await device.sign_in())
+                    finally:
+                        await device.close()
                 else:
                     statuses.append((await browser.client.get("/entreprises")).status_code)
             except (httpx.HTTPError, AssertionError) as error:  # a page without its form is a failure too
-                failures.append(type(error).__name__)
+                failures.append(f"{type(error).__name__}: {error}")
 
     try:
         for browser in browsers:  # one at a time: the sign-ins before the load are not the load
@@ -492,7 +498,8 @@ async def scenario_load(topology: Topology) -> Result:
         errors = sum(status >= 500 for status in statuses) + len(failures)
         result.load = f"{requests} requests by {CLIENTS} clients in {elapsed:.0f} s"
         result.errors, result.expected, result.found = errors, f"{requests} answered", f"{served} answered"
-        result.require(errors == 0, f"{errors} server errors or dropped requests")
+        first = f" (first: {failures[0][:120]})" if failures else ""
+        result.require(errors == 0, f"{errors} server errors or dropped requests{first}")
         result.require(served == requests, f"{requests - served} requests not answered normally")
         # Right after the load: a plain request, by someone who was not part of it.
         started = time.monotonic()
