@@ -153,6 +153,26 @@ async def requeue_stalled(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def requeue_after_broker_failure(session: AsyncSession) -> int:
+    """Mark for resending every run not started yet whose message went out: the broker just failed.
+
+    A broker that fails may have lost what it had accepted and not yet delivered (a Redis
+    without persistence, stopped or restarted, loses its queues, retries waiting in its delay
+    queue included). Without this, such a message would wait for ``older_than`` in
+    ``requeue_stalled``; here it is sent again as soon as the broker is back. A message
+    delivered twice still runs once (the claim), so resending what was not lost costs only
+    the message.
+    """
+    waiting = select(JobRun.id).where(JobRun.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]))
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_not(None), OutboxMessage.job_run_id.in_(waiting))
+        .values(sent_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def relay_once(
     sessions: Callable[[], AsyncSession],
     broker: dramatiq.Broker,
@@ -195,6 +215,8 @@ async def relay_once(
                     failed.last_error = error
             sent_total += sent
             if error is not None:
+                async with session.begin():
+                    await requeue_after_broker_failure(session)
                 log.warning(
                     "outbox relay: broker unavailable, %s message(s) left for later: %s", len(rows) - sent, error
                 )

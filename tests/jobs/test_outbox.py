@@ -120,6 +120,30 @@ async def test_a_message_the_broker_lost_is_sent_again(committed: Maker, jobs: R
     assert await _relay(jobs) == 0  # a finished run is never sent again
 
 
+async def test_what_a_failing_broker_had_accepted_is_sent_again_once_it_is_back(
+    committed: Maker, jobs: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sent a few seconds ago, then lost: a Redis without persistence was stopped before delivering it.
+    lost = await _request(committed, "tests.flaky", fail_times=0)
+    async with committed() as session, session.begin():
+        recent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+        await session.execute(update(OutboxMessage).where(OutboxMessage.job_run_id == lost.id).values(sent_at=recent))
+    # Then work is requested while the broker is down.
+    during = await _request(committed, "tests.flaky", fail_times=0)
+
+    def broker_down(*_args: Any, **_kwargs: Any) -> None:
+        raise ConnectionError("broker injoignable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs.broker, "enqueue", broker_down)
+        assert await _relay(jobs) == 0
+    # The broker is back: both go out now, not five minutes later.
+    assert await _relay(jobs) == 2
+    for run in (lost, during):
+        assert (await wait_for_run(committed, run.id)).status == JobStatus.SUCCEEDED
+    assert executions[str(lost.id)] == 1
+
+
 async def test_work_requested_in_a_rolled_back_transaction_is_never_sent(committed: Maker, jobs: Runtime) -> None:
     async with committed() as session:
         await session.begin()
