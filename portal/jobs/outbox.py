@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import dramatiq
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import Select, and_, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -143,7 +143,13 @@ async def requeue_stalled(
             and_(JobRun.status == JobStatus.RETRYING, JobRun.updated_at < cutoff),
             and_(JobRun.status == JobStatus.RUNNING, JobRun.heartbeat_at < stamp - (dead_after or older_than)),
         )
-    run_ids = select(JobRun.id).join(OutboxMessage, OutboxMessage.job_run_id == JobRun.id).where(stalled)
+    return await _resend(
+        session, select(JobRun.id).join(OutboxMessage, OutboxMessage.job_run_id == JobRun.id).where(stalled)
+    )
+
+
+async def _resend(session: AsyncSession, run_ids: Select[uuid.UUID]) -> int:
+    """Mark for resending the sent messages of the runs ``run_ids`` selects; how many were."""
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.sent_at.is_not(None), OutboxMessage.job_run_id.in_(run_ids))
@@ -163,14 +169,7 @@ async def requeue_after_broker_failure(session: AsyncSession) -> int:
     delivered twice still runs once (the claim), so resending what was not lost costs only
     the message.
     """
-    waiting = select(JobRun.id).where(JobRun.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]))
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_not(None), OutboxMessage.job_run_id.in_(waiting))
-        .values(sent_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return await _resend(session, select(JobRun.id).where(JobRun.status.in_([JobStatus.QUEUED, JobStatus.RETRYING])))
 
 
 async def relay_once(
