@@ -13,6 +13,7 @@ another one's rows or consumes another one's messages.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -152,3 +153,12 @@ async def committed(engine: AsyncEngine, worker: dramatiq.Worker) -> AsyncIterat
         yield maker
     finally:
         await database.empty_tables(engine)
+
+
+@pytest.fixture(autouse=True)
+def _finalise_garbage() -> Iterator[None]:
+    """Collect garbage after every test: a connection dropped without being closed then warns in
+    the teardown of the test that dropped it, instead of in whichever test the collector next
+    happens to run (``filterwarnings = error`` turns the warning into that test's failure)."""
+    yield
+    gc.collect()

@@ -52,6 +52,10 @@ async def tick(sessions: Callable[[], AsyncSession], at: dt.datetime | None = No
     return enqueued
 
 
+# How long stopping waits for the relay or schedule pass under way before cancelling it.
+STOP_GRACE_SECONDS = 10
+
+
 class BackgroundLoop:
     """Relays the outbox and (optionally) ticks schedules, in the event loop it is started in."""
 
@@ -61,6 +65,7 @@ class BackgroundLoop:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     def poke(self) -> None:
         """Thread-safe: relay as soon as possible (called after a commit that enqueued work)."""
@@ -81,7 +86,7 @@ class BackgroundLoop:
 
     async def _forever(self, *, first_redeliver_everything: bool) -> None:
         redeliver_everything = first_redeliver_everything
-        while True:
+        while not self._stopping:
             try:
                 await self.run_once(redeliver_everything=redeliver_everything)
                 redeliver_everything = False
@@ -97,8 +102,15 @@ class BackgroundLoop:
         self._task = asyncio.create_task(self._forever(first_redeliver_everything=redeliver_everything))
 
     async def stop(self) -> None:
+        """Let the pass under way finish, then stop. A pass cancelled mid-query could drop its
+        connection without closing it; cancelling is kept for a pass stuck past the grace delay."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_GRACE_SECONDS)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         await self.runtime.sessions.dispose_current()
