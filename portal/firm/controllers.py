@@ -26,12 +26,12 @@ from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS
 from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.billing.services import BillingEntityService
 from portal.clients.services import DossierService
+from portal.firm.diagnostic import diagnostic
 from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError
 from portal.firm.models import User
 from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserError, UserService, status_of
 from portal.i18n import _
-from portal.jobs.outbox import enqueue
 from portal.web import forms
 
 
@@ -497,7 +497,7 @@ class SettingsController(Controller):
         media_type=MediaType.HTML,
     )
     async def start_diagnostic(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
-        run = await enqueue(db_session, "jobs.diagnostic", created_by_id=principal_of(request).user_id)
+        run = await diagnostic.options(created_by_id=principal_of(request).user_id).enqueue(db_session)
         if request.htmx:
             # The run panel replaces the button and follows the run live.
             return HTMXTemplate(template_name="jobs/_partials/run.html", context={"run": run})

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 from sqlalchemy import select
 
-from portal.firm.invitations import VALIDITY, draw_token
+from portal.firm.links import VALIDITY, draw_token
 from portal.firm.models import Firm, Invitation, User
 from portal.firm.services import current_firm
 from portal.i18n import N_
