@@ -34,7 +34,7 @@ from portal.web.htmx import partial_or_redirect
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
-@PANEL_TABS.provide("facturation")
+@PANEL_TABS.provide("facturation", "billing/_partials/dossier_tab.html")
 async def dossier_tab(principal: Principal, session: AsyncSession, dossier: Dossier) -> dict[str, Any]:
     """The dossier's client in the billing entity's client base."""
     entity_id, entity = await BillingEntityService(session).entity(principal)
@@ -46,7 +46,7 @@ async def dossier_tab(principal: Principal, session: AsyncSession, dossier: Doss
     return {"entity": entity, "entity_id": entity_id, "client": client}
 
 
-@GENERAL_SETTINGS.provide("billing")
+@GENERAL_SETTINGS.provide("billing", "billing/_partials/settings.html")
 async def settings_section(principal: Principal, session: AsyncSession, firm: Firm | None) -> dict[str, Any]:
     """The billing entity, the dossiers it may be, and the last "Créer mes clients"."""
     billing = BillingEntityService(session)

@@ -271,7 +271,8 @@ async def _panel_context(
     tab = tab if tab in TABS else "infos"
     # A dossier the person may read is never hidden from them: updating it needs only the permission.
     can_update = principal.can(Permission.DOSSIERS_UPDATE)
-    context: dict[str, Any] = {"dossier": dossier, "tab": tab, "notice": notice, "can_update": can_update}
+    context: dict[str, Any] = {"dossier": dossier, "tab": tab, "notice": notice, "can_update": can_update,
+                               "parts": PANEL_TABS}  # fmt: skip
     if tab == "infos" and context["can_update"]:
         context["access"] = await dossiers.access_choices(dossier)
     elif tab == "utilisateurs":

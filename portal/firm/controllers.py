@@ -446,6 +446,7 @@ class SettingsController(Controller):
         dossiers = DossierService(session=db_session)
         context = {
             "firm": firm,
+            "parts": GENERAL_SETTINGS,
             "own_dossier": await dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
             **await GENERAL_SETTINGS.context("billing", principal, db_session, firm),
         }
