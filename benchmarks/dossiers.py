@@ -38,15 +38,16 @@ from uuid_utils.compat import uuid7
 
 from benchmarks.environment import bench_settings, describe_ms, empty_database, percentile, time_requests
 from portal import domains
+from portal.accounts.models import DossierMembership
 from portal.app import create_app
+from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate
 from portal.billing.tasks import create_clients
 from portal.clients import names
-from portal.clients.models import Dossier, DossierAccess, DossierMembership, DossierNameTerm, DossierStatus
+from portal.clients.models import Dossier, DossierAccess, DossierNameTerm, DossierStatus
 from portal.clients.search import term_rows
 from portal.db.engine import make_engine, make_read_only_session_maker, make_session_maker
 from portal.firm.models import Firm
-from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserService
 from portal.jobs import runtime
 from portal.jobs.models import JobRun, JobStatus

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import dramatiq
 from advanced_alchemy.config import AsyncSessionConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -23,16 +24,18 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.sessions import build_session_auth, build_session_store
+from portal.audit.context import Actor, set_actor
 from portal.auth.guards import PUBLIC
-from portal.auth.sessions import build_session_auth, build_session_store
 from portal.db import migrate
 from portal.db.engine import make_web_engine, read_only_requests, releases_request_session
 from portal.domains import DOMAINS
 from portal.jobs import runtime
 from portal.jobs.scheduler import BackgroundLoop
+from portal.mail.controllers import DevMailController
 from portal.settings import Settings, get_settings
-from portal.web import errors
-from portal.web.context import after_request, before_request
+from portal.web import context, errors
+from portal.web.controllers import WebController
 from portal.web.deps import provide_settings
 from portal.web.forms import form_size_limit
 from portal.web.templating import configure as configure_templates
@@ -41,6 +44,20 @@ from portal.web.timing import ServerTimingMiddleware
 log = logging.getLogger(__name__)
 
 __all__ = ["create_app"]
+
+
+async def before_request(request: Request[Any, Any, Any]) -> None:
+    """After authentication, before every handler: the request's context, and who acts in the audit log."""
+    await context.before_request(request)
+    principal = context.current_principal()
+    set_actor(
+        Actor(
+            user_id=principal.user_id if principal else None,
+            label=principal.email if principal else "anonyme",
+            request_id=context.current_request_id(),
+            ip_address=context.client_address(request),
+        )
+    )
 
 
 def outermost_first(*outermost: Middleware) -> Callable[[AppConfig], AppConfig]:
@@ -119,12 +136,15 @@ def create_app(
                 await session_store_engine.dispose()
 
     return Litestar(
+        # The pages of no domain; each domain adds its own and switches its listeners, restrictions and jobs on.
         route_handlers=[
+            WebController,
+            # The local outbox, readable in the browser in development only (else: 404).
+            *([DevMailController] if settings.mail_page_dir is not None else []),
             create_static_files_router(
                 path="/static", directories=[settings.static_dir], opt=PUBLIC, include_in_schema=False
             ),
         ],
-        # Each domain adds its routes and switches its listeners, restrictions and jobs on.
         plugins=[
             HTMXPlugin(),
             SQLAlchemyPlugin(config=alchemy),
@@ -147,7 +167,7 @@ def create_app(
         template_config=template_config,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         before_request=before_request,
-        after_request=after_request,
+        after_request=context.after_request,
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=None,

@@ -6,6 +6,10 @@ Declaring it switches nothing on: ``install`` does, in every process (the applic
 worker, the scheduler, a command, the test suite: ``portal.domains.install``), and the
 application takes its routes through Litestar's ``on_app_init``. Both are idempotent, so
 a process may build any number of applications.
+
+It imports nothing above the permission model (jobs and schedules register themselves), so
+the layers under the domains that have tables, listeners and jobs of their own (the audit
+log, background work) declare themselves the same way.
 """
 
 from __future__ import annotations
@@ -13,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from litestar.plugins import InitPluginProtocol
 
 from portal.auth.policy import Restriction, register_restriction
-from portal.jobs import registry
 
 if TYPE_CHECKING:
     from litestar.config.app import AppConfig
@@ -27,6 +30,12 @@ if TYPE_CHECKING:
     from portal.settings import Settings
 
 Routes = Callable[["Settings"], Sequence["ControllerRouterHandler"]]
+
+
+class Registrable(Protocol):
+    """A job or a schedule (``portal.jobs.registry``): registering it makes it known to this process."""
+
+    def register(self) -> None: ...
 
 
 def no_routes(_settings: Settings) -> Sequence[ControllerRouterHandler]:
@@ -46,8 +55,9 @@ class Domain(InitPluginProtocol):
     listeners: Sequence[Callable[[], None]] = ()
     # How rows of a model (its own, or another domain's that belong to its rows) are narrowed.
     restrictions: Sequence[tuple[type, Restriction]] = ()
-    jobs: Sequence[registry.Job[...]] = ()
-    schedules: Sequence[registry.Schedule] = ()
+    # Its jobs and schedules (``Job`` handles, ``every(…)``).
+    jobs: Sequence[Registrable] = ()
+    schedules: Sequence[Registrable] = ()
 
     def install(self) -> None:
         """Switch the domain on in this process: listeners, restrictions, jobs, schedules. Idempotent."""
@@ -55,8 +65,8 @@ class Domain(InitPluginProtocol):
             listen()
         for model, restriction in self.restrictions:
             register_restriction(model, restriction)
-        registry.register(*self.jobs)
-        registry.add_schedules(*self.schedules)
+        for registrable in (*self.jobs, *self.schedules):
+            registrable.register()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         self.install()

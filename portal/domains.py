@@ -8,8 +8,8 @@ domains that add rows to it.
 
 from __future__ import annotations
 
+from portal.accounts.plugin import plugin as accounts
 from portal.audit.plugin import plugin as audit
-from portal.auth.plugin import plugin as auth
 from portal.billing.plugin import plugin as billing
 from portal.clients.plugin import plugin as clients
 from portal.db.base import metadata
@@ -19,11 +19,9 @@ from portal.firm.plugin import plugin as firm
 from portal.integrations.plugin import plugin as integrations
 from portal.jobs.plugin import plugin as jobs
 from portal.ledger.plugin import plugin as ledger
-from portal.mail.plugin import plugin as mail
 from portal.sandbox.plugin import plugin as sandbox
-from portal.web.plugin import plugin as web
 
-DOMAINS: list[Domain] = [auth, audit, clients, billing, firm, expenses, ledger, integrations, jobs, mail, web, sandbox]
+DOMAINS: list[Domain] = [accounts, audit, clients, billing, firm, expenses, ledger, integrations, jobs, sandbox]
 
 # Every table of every domain: importing this module imported their model modules.
 __all__ = ["DOMAINS", "install", "metadata"]

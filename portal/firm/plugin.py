@@ -1,9 +1,9 @@
-"""The firm, its people and settings: invitations and their emails, the system diagnostic."""
+"""The firm, its people and settings: invitations and their emails."""
 
 from __future__ import annotations
 
 from portal.domain import Domain
-from portal.firm import diagnostic, models, policy, tasks
+from portal.firm import models, policy, tasks
 from portal.firm.controllers import InvitationLinkController, SettingsController, UserController
 
 plugin = Domain(
@@ -11,5 +11,5 @@ plugin = Domain(
     models=[models],
     routes=lambda _settings: [UserController, InvitationLinkController, SettingsController],
     restrictions=policy.RESTRICTIONS,
-    jobs=[tasks.send_invitation, tasks.send_access_notice, diagnostic.diagnostic],
+    jobs=[tasks.send_invitation, tasks.send_access_notice],
 )

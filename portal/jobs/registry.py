@@ -43,6 +43,10 @@ class Job(Generic[P]):
     max_retries: int | None = None
     time_limit_ms: int = 6 * 3600 * 1000
 
+    def register(self) -> None:
+        """Make the job known to every runtime of this process (its domain's plugin does). Idempotent."""
+        register(self)
+
     async def __call__(self, ctx: JobContext, /, *args: P.args, **kwargs: P.kwargs) -> JobResult:
         """Run the function here and now (the runtime's road; tests call jobs this way too)."""
         return await self.function(ctx, *args, **kwargs)
@@ -154,6 +158,10 @@ class Schedule:
     @property
     def job_name(self) -> str:
         return self.job.name
+
+    def register(self) -> None:
+        """Make the schedule known to the scheduler of this process (its domain's plugin does). Idempotent."""
+        add_schedules(self)
 
 
 def every(cron: str, job: Job[...], *, name: str | None = None, **arguments: Any) -> Schedule:

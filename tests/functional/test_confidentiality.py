@@ -35,8 +35,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import luhn
 
+from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.auth.policy import Principal
+from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.client_base import ensure_clients, flag_duplicates
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.billing.services import BillingClientService
@@ -46,10 +48,8 @@ from portal.clients.models import Dossier, DossierAccess
 from portal.clients.services import DossierService
 from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition
 from portal.expenses.services import today
-from portal.firm.diagnostic import diagnostic
 from portal.firm.invitations import Grant, InvitationService, token_digest
-from portal.firm.models import Firm, User
-from portal.firm.roles import DossierRole, FirmRole
+from portal.firm.models import Firm
 from portal.integrations.commerce import store
 from portal.integrations.commerce.entries import DraftEntry, DraftLine, EntryKind
 from portal.integrations.commerce.mapping import default_mapping
@@ -57,6 +57,7 @@ from portal.integrations.commerce.models import CommerceSetup, DayState
 from portal.integrations.commerce.records import Location, PaymentMethod, ReferenceData
 from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, Provider
+from portal.jobs.diagnostic import diagnostic
 from portal.jobs.models import JobRun
 from portal.ledger.models import Entry, FiscalYear, ImportStatus, LedgerImport, LedgerSource, Line, VersionState
 from tests.browsing import csrf_token, sign_in

@@ -10,9 +10,8 @@ from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
-from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS
-from portal.firm.diagnostic import diagnostic
-from portal.firm.roles import FirmRole
+from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, FirmRole
+from portal.jobs.diagnostic import diagnostic
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.auth import tasks
-from portal.auth.models import LoginAttempt, WebSession
+from portal.accounts import tasks
+from portal.accounts.models import LoginAttempt, WebSession
 from portal.jobs import maintenance, registry
 from portal.jobs.models import JobStatus, OutboxMessage
 from portal.jobs.outbox import relay_once
