@@ -26,8 +26,7 @@ from portal.clients.pages import PANEL_TABS
 from portal.clients.services import DossierService, DossierSort, DuplicateSirenError
 from portal.i18n import _
 from portal.web import forms
-from portal.web.exports import csv_stream
-from portal.web.streams import reader_sessions
+from portal.web.exports import csv_stream, reader_sessions
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 TABS = ("infos", "utilisateurs", "facturation", "historique")

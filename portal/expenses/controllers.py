@@ -37,8 +37,7 @@ from portal.expenses.reports import ExpenseReportService, Tracked
 from portal.expenses.services import ExpenseError, ExpenseNoteService, allowance_of, today
 from portal.i18n import N_, _, get_locale
 from portal.settings import Settings
-from portal.web.exports import csv_stream
-from portal.web.streams import reader_sessions
+from portal.web.exports import csv_stream, reader_sessions
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 FILES = requires_somewhere(Permission.EXPENSES_FILE)

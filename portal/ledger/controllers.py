@@ -20,8 +20,7 @@ from portal.integrations.controllers import DEPENDENCIES
 from portal.ledger import fec
 from portal.ledger.services import EntryFilter, LedgerService
 from portal.web import forms
-from portal.web.exports import in_chunks
-from portal.web.streams import reader_sessions
+from portal.web.exports import in_chunks, reader_sessions
 
 
 class LedgerController(Controller):

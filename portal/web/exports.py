@@ -1,22 +1,30 @@
 """Streamed exports: CSV a spreadsheet opens safely, and rows read and written in chunks.
 
-An export's body is sent after the request's session is closed (``streams.reader_sessions``),
-a chunk at a time, so a large export never sits whole in memory.
+An export's body is sent after the request's session is closed, so it reads through a session
+of its own (``reader_sessions``), a chunk at a time: a large export never sits whole in memory.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
 
+from litestar import Request
 from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
 
 EXPORT_CHUNK = 2_000
 """Rows per chunk of a streamed export, and per read of the rows behind it."""
 
 T = TypeVar("T")
+
+
+def reader_sessions(request: Request[Any, Any, Any]) -> Callable[[], AsyncSession]:
+    """The app's session maker: a streamed body is sent after the request's session is closed."""
+    maker: Callable[[], AsyncSession] = request.app.state[request.app.state.session_maker_key]
+    return maker
 
 
 def spreadsheet_safe(value: str) -> str:

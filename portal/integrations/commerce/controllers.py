@@ -44,9 +44,8 @@ from portal.integrations.services import ConnectionRequestError, parse_day
 from portal.ledger import fec
 from portal.settings import Settings
 from portal.web import forms
-from portal.web.exports import in_chunks
+from portal.web.exports import in_chunks, reader_sessions
 from portal.web.htmx import page_or_partial
-from portal.web.streams import reader_sessions
 
 OAUTH_SESSION_KEY = "commerce_oauth"
 CALLBACK_PATH = writes_on_get("/connexions/sources/retour")
