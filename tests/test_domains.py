@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from advanced_alchemy.base import orm_registry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal import domains
@@ -57,6 +58,12 @@ assert policy._restrictions and registry.jobs() and registry.schedules()
 assert event.contains(Session, "before_flush", recorder._before_flush)
 """
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_every_model_module_is_named_by_its_plugin() -> None:
+    """Alembic sees the tables of the modules the plugins name: none may be missing."""
+    mapped = {mapper.class_.__module__ for mapper in orm_registry.mappers}
+    assert mapped == {module.__name__ for domain in domains.DOMAINS for module in domain.models}
 
 
 def _defined_job_names() -> set[str]:
