@@ -61,13 +61,13 @@ from stdnum import luhn
 from uuid_utils.compat import uuid7
 
 from benchmarks import fec as fec_bench
+from portal.auth.roles import FirmRole
 from portal.billing.models import BillingClient, ClientDossierLink
 from portal.clients import names
 from portal.clients.identifiers import parse
 from portal.clients.models import Dossier
 from portal.db.engine import make_engine, make_session_maker
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
 from portal.firm.services import UserService
 from portal.jobs import registry
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
@@ -734,7 +734,9 @@ async def scenario_backends_terminated(portal: Portal, browser: Browser) -> Resu
 
 
 def _due_keys(at: dt.datetime) -> set[str]:
-    import portal.jobs.catalog  # noqa: F401, PLC0415 - every schedule registered, as in the scheduler
+    from portal import domains  # noqa: PLC0415 - every schedule registered, as in the scheduler
+
+    domains.install()
 
     return {
         f"schedule:{schedule.name}:{latest_slot(schedule.cron, at).isoformat()}"

@@ -12,12 +12,10 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.ledger.policy  # noqa: F401 - registers the ledger restrictions
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients.models import Dossier
 from portal.db.paging import Page, paginate
-from portal.jobs.outbox import enqueue
 from portal.ledger import fec
 from portal.ledger.models import (
     Account,
@@ -30,8 +28,8 @@ from portal.ledger.models import (
     Line,
     VersionState,
 )
+from portal.ledger.tasks import import_fec
 
-ENTRIES_PAGE_SIZE = 50
 RECENT_IMPORTS = 20
 
 
@@ -98,7 +96,7 @@ class LedgerService:
             )
             statement = statement.where(tuple_(Entry.journal_code, Entry.number).in_(keys))
         statement = statement.order_by(Entry.entry_date, Entry.first_line_no)
-        result = await paginate(self.session, statement, page=page, page_size=ENTRIES_PAGE_SIZE)
+        result = await paginate(self.session, statement, page=page)
         entries: list[Entry] = result.items
         lines: dict[tuple[str, str], list[Line]] = {}
         if entries:
@@ -175,10 +173,9 @@ class LedgerService:
         self.session.add(record)
         await self.session.flush()
         if enqueue_job:
-            run = await enqueue(
-                self.session, "ledger.import_fec", created_by_id=record.created_by_id, dossier_id=dossier.id,
-                import_id=str(record.id),
-            )  # fmt: skip
+            run = await import_fec.options(created_by_id=record.created_by_id, dossier_id=dossier.id).enqueue(
+                self.session, import_id=str(record.id)
+            )
             record.job_run_id = run.id
             await self.session.flush()
         return record

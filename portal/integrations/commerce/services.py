@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 from typing import Any
@@ -19,15 +19,15 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.integrations.commerce.policy  # noqa: F401 - registers the restrictions of commerce rows
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.auth.roles import DossierRole
 from portal.clients.models import Dossier
 from portal.db.paging import Page, paginate
 from portal.firm.invitations import Grant, InvitationService, InviteOutcome
-from portal.firm.roles import DossierRole
 from portal.i18n import N_, _
 from portal.integrations.commerce import mapping as mappings
+from portal.integrations.commerce import tasks
 from portal.integrations.commerce.models import (
     CommerceCustomer,
     CommerceDay,
@@ -41,7 +41,8 @@ from portal.integrations.commerce.sources import SOURCES, Source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint, parse_day
 from portal.jobs.models import JobRun, JobStatus
-from portal.jobs.outbox import enqueue
+from portal.jobs.registry import Job
+from portal.web.exports import EXPORT_CHUNK
 
 KEY_TOO_SHORT = N_("Collez la clé d'API telle que le logiciel l'a affichée : celle-ci est trop courte.")
 KEY_SPACES = N_("Une clé d'API ne contient pas d'espace : vérifiez ce qui a été collé.")
@@ -53,7 +54,7 @@ START_IN_FUTURE = N_("La date de début ne peut pas être dans le futur.")
 START_TOO_OLD = N_("La date de début ne peut pas précéder de plus de cinq ans la date du jour.")
 BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
 BAD_FREQUENCY = N_("Choisissez une fréquence de synchronisation.")
-SYNC_JOBS = ("commerce.sync", "commerce.reference")
+SYNC_JOBS = (tasks.sync_connection, tasks.reference)
 
 
 class CommerceRequestError(ConnectionRequestError):
@@ -65,9 +66,6 @@ class CommerceRequestError(ConnectionRequestError):
 
     def text(self) -> str:
         return _(self.message) % self.params if self.params else _(self.message)
-
-
-ENTRIES_PAGE_SIZE = 50
 
 
 def fiscal_year_start(dossier: Dossier, on: dt.date) -> dt.date:
@@ -209,7 +207,7 @@ class CommerceService:
                       CommerceEntry.kind, CommerceEntry.id)
         )  # fmt: skip
         count_statement = select(func.count()).select_from(CommerceEntry).where(where)
-        result = await paginate(self.session, statement, page=page, page_size=ENTRIES_PAGE_SIZE, count=count_statement)
+        result = await paginate(self.session, statement, page=page, count=count_statement)
         ids = [entry.id for entry in result.items]
         lines: dict[uuid.UUID, list[CommerceEntryLine]] = {entry_id: [] for entry_id in ids}
         if ids:
@@ -254,7 +252,7 @@ class CommerceService:
         return [(account, int(debit), int(credit)) for account, debit, credit in await self.session.execute(statement)]
 
     async def export_rows(
-        self, setup: CommerceSetup, filters: EntryFilters, *, chunk: int = 2_000
+        self, setup: CommerceSetup, filters: EntryFilters, *, chunk: int = EXPORT_CHUNK
     ) -> AsyncIterator[tuple[Any, ...]]:
         """The entries that match as FEC rows (``ROW_FIELDS`` order), by date and journal, streamed.
 
@@ -323,11 +321,11 @@ class CommerceService:
         )
         return int(await self.session.scalar(statement) or 0)
 
-    def _runs_of(self, setup: CommerceSetup, actor_names: tuple[str, ...]) -> Select[Any]:
-        """The runs of ``actor_names`` about this connection (its id is among their arguments)."""
+    def _runs_of(self, setup: CommerceSetup, jobs: Iterable[Job[...]]) -> Select[Any]:
+        """The runs of ``jobs`` about this connection (its id is among their arguments)."""
         return select(JobRun).where(
             JobRun.dossier_id == setup.dossier_id,
-            JobRun.actor_name.in_(actor_names),
+            JobRun.actor_name.in_([job.name for job in jobs]),
             JobRun.arguments["connection_id"].as_string() == str(setup.connection_id),
         )
 
@@ -343,7 +341,7 @@ class CommerceService:
     async def last_runs(self, setup: CommerceSetup, limit: int = 5) -> list[JobRun]:
         """The latest finished syncs of this connection, with what each did."""
         statement = (
-            self._runs_of(setup, ("commerce.sync",))
+            self._runs_of(setup, [tasks.sync_connection])
             .where(JobRun.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]))
             .order_by(JobRun.created_at.desc())
             .limit(limit)
@@ -389,19 +387,17 @@ class CommerceService:
         return connection
 
     async def request_reference(self, principal: Principal, connection: Connection) -> JobRun:
-        return await enqueue(
-            self.session, "commerce.reference", created_by_id=principal.user_id, dossier_id=connection.dossier_id,
-            connection_id=str(connection.id),
-        )  # fmt: skip
+        return await tasks.reference.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
+            self.session, connection_id=str(connection.id)
+        )
 
     async def disconnect(self, principal: Principal, connection: Connection) -> None:
         """Stop reading the source now (posted entries stay); a worker revokes an OAuth grant, then forgets it."""
         connection.status = ConnectionStatus.DISCONNECTED
         await self.session.flush()
-        await enqueue(
-            self.session, "commerce.revoke", created_by_id=principal.user_id, dossier_id=connection.dossier_id,
-            connection_id=str(connection.id), version=connection.credentials_version,
-        )  # fmt: skip
+        await tasks.revoke.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
+            self.session, connection_id=str(connection.id), version=connection.credentials_version
+        )
 
     # --- mapping and schedule ----------------------------------------------------------------
 
@@ -451,10 +447,9 @@ class CommerceService:
             raise CommerceRequestError(MAPPING_INCOMPLETE, items=" ; ".join(item.text() for item in blocking))
         if await self.running(setup):
             raise CommerceRequestError(ALREADY_RUNNING)
-        return await enqueue(
-            self.session, "commerce.sync", created_by_id=principal.user_id, dossier_id=setup.dossier_id,
-            connection_id=str(connection.id), mode="manual",
-        )  # fmt: skip
+        return await tasks.sync_connection.options(
+            created_by_id=principal.user_id, dossier_id=setup.dossier_id
+        ).enqueue(self.session, connection_id=str(connection.id), mode="manual")
 
     # --- delegation ----------------------------------------------------------------------------
 
