@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.exceptions import NotFoundException
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -205,10 +204,3 @@ class ConnectionService:
             self.session, "pennylane.revoke", created_by_id=principal.user_id, dossier_id=connection.dossier_id,
             connection_id=str(connection.id), version=connection.credentials_version,
         )  # fmt: skip
-
-
-async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:
-    connection = await session.get(Connection, connection_id)
-    if connection is None:
-        raise NotFoundException
-    return connection

@@ -140,10 +140,6 @@ class CommerceState:
     def today(self, day: dt.date | None) -> None:
         self.fixed_today = day
 
-    def set_clock(self, day: dt.date, at: dt.time = DEFAULT_TIME) -> None:
-        """Make it ``day`` at ``at``, Paris time: the days before are closed, ``day`` is open."""
-        self.fixed_today, self.time_of_day = day, at
-
     def now(self) -> dt.datetime:
         if self.fixed_today is None:
             return dt.datetime.now(PARIS)
@@ -209,11 +205,6 @@ class CommerceState:
         key = self.account(ref).api_key
         if key:
             self.revoked_keys.add(key)
-
-    def restore_key(self, ref: str) -> None:
-        key = self.account(ref).api_key
-        if key:
-            self.revoked_keys.discard(key)
 
     # --- OAuth ---
 
@@ -287,13 +278,6 @@ class CommerceState:
         grant.active = False
         self.counters["revocations"] += 1
         return True
-
-    def revoke_account_grants(self, ref: str) -> None:
-        """The account's owner disconnected the portal at the source: every token dies."""
-        account_id = self.account(ref).id
-        for grant in self.grants.values():
-            if grant.account_id == account_id:
-                grant.active = False
 
     def expire_access_tokens(self) -> None:
         """Let every access token run out now, whatever its holder believes (refresh tokens live on)."""
