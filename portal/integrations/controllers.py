@@ -1,4 +1,7 @@
-"""A dossier's Connexions page: the sources it can connect, their state, FEC uploads and imports.
+"""A dossier's Connexions page: the sources it can connect, their state and the imports.
+
+The page also holds the ledger's FEC upload (``portal.ledger.controllers.FecUploadController``),
+mounted here with the page's body size and told how to show the page again when it refuses a file.
 
 Connecting Pennylane goes through OAuth 2.0 (authorisation code with PKCE): the ``state``
 and the PKCE verifier stay in the person's server-side session and never reach the
@@ -8,15 +11,12 @@ pasted once, stored encrypted, and never shown again.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-import anyio
 from litestar import Controller, MediaType, Request, Router, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
@@ -31,17 +31,17 @@ from portal.auth.policy import Principal
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
-from portal.i18n import N_, _
+from portal.i18n import _
 from portal.integrations import authorizations
 from portal.integrations.commerce.services import CommerceService
 from portal.integrations.models import ConnectionStatus
 from portal.integrations.pennylane.client import AuthorizationError
 from portal.integrations.pennylane.oauth import finish_authorization, start_authorization
-from portal.integrations.services import ConnectionRequestError, ConnectionService, parse_day
+from portal.integrations.services import ConnectionRequestError, ConnectionService
 from portal.jobs.services import JobRunService
+from portal.ledger import controllers as ledger_controllers
 from portal.ledger import fec
-from portal.ledger.files import ImportFiles, TooLargeError, display_name
-from portal.ledger.models import LedgerSource
+from portal.ledger.controllers import FecUploadController, UploadRefusedPage
 from portal.ledger.services import LedgerService
 from portal.settings import Settings
 from portal.web import forms
@@ -55,20 +55,6 @@ OAUTH_SESSION_KEY = "pennylane_oauth"
 # Pennylane redirects the browser here (a GET) and the portal stores the authorisation: a GET that writes.
 CALLBACK_PATH = writes_on_get("/connexions/pennylane/retour")
 
-NO_FILE = N_("Choisissez le fichier des écritures comptables (FEC) à importer.")
-EMPTY_FILE = N_("Le fichier est vide : exportez de nouveau le FEC depuis votre logiciel comptable.")
-TOO_LARGE = N_("Le fichier dépasse la taille maximale de %(size)s Mo.")
-BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
-DATES_ORDER = N_("La date de fin d'exercice doit suivre la date de début.")
-
-
-@dataclass
-class UploadForm:
-    """« Importer un fichier des écritures comptables » but the file: the fiscal year's dates, optional."""
-
-    debut: str = forms.text(forms.DATE_MAX_LENGTH)
-    fin: str = forms.text(forms.DATE_MAX_LENGTH)
-
 
 @dataclass
 class TokenForm:
@@ -81,18 +67,9 @@ def provide_connections(db_session: NamedDependency[AsyncSession]) -> Connection
     return ConnectionService(db_session)
 
 
-def provide_ledger(db_session: NamedDependency[AsyncSession]) -> LedgerService:
-    return LedgerService(db_session)
-
-
-def provide_dossiers(db_session: NamedDependency[AsyncSession]) -> DossierService:
-    return DossierService(session=db_session)
-
-
 DEPENDENCIES: Mapping[str, Provide] = {
+    **ledger_controllers.DEPENDENCIES,
     "connections": Provide(provide_connections, sync_to_thread=False),
-    "ledger": Provide(provide_ledger, sync_to_thread=False),
-    "dossiers": Provide(provide_dossiers, sync_to_thread=False),
 }
 
 
@@ -125,6 +102,26 @@ async def connections_context(
         "token_errors": {},
         **extra,
     }
+
+
+class ConnectionsPageAgain(UploadRefusedPage):
+    """The Connexions page again, its FEC form open with what was typed and what is wrong (422)."""
+
+    def __init__(self, ledger: LedgerService) -> None:
+        self.ledger = ledger
+
+    async def __call__(
+        self, request: HTMXRequest, dossier: Dossier, *, values: dict[str, str], errors: dict[str, str]
+    ) -> Template:
+        connections = ConnectionService(self.ledger.session)
+        context = await connections_context(
+            request, dossier, connections, self.ledger, upload_form=values, upload_errors=errors, open_form="fec"
+        )
+        return Template(template_name="integrations/connections.html", context=context, status_code=422)
+
+
+def provide_upload_refused_page(ledger: NamedDependency[LedgerService]) -> UploadRefusedPage:
+    return ConnectionsPageAgain(ledger)
 
 
 class ConnectionController(Controller):
@@ -184,58 +181,6 @@ class ConnectionController(Controller):
         if request.htmx:
             return HTMXTemplate(template_name="integrations/_partials/import_state.html", context=context)
         return Template(template_name="integrations/import.html", context=context)
-
-    @post("/fec", guards=[MANAGES], name="integrations:upload", media_type=MediaType.HTML)
-    async def upload(
-        self,
-        request: HTMXRequest,
-        *,
-        dossier_id: FromPath[uuid.UUID],
-        settings: NamedDependency[Settings],
-        dossiers: NamedDependency[DossierService],
-        connections: NamedDependency[ConnectionService],
-        ledger: NamedDependency[LedgerService],
-    ) -> Any:
-        """Importer un fichier des écritures comptables: checked as a FEC, stored, then imported by a worker."""
-        principal = principal_of(request)
-        dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
-        form = await request.form()
-        typed, too_long = forms.read(UploadForm, form)
-        values = asdict(typed)
-        errors: dict[str, str] = {}
-        period: dict[str, dt.date | None] = {}
-        for key in ("debut", "fin"):
-            try:
-                period[key] = parse_day(values[key]) if values[key].strip() else None
-            except ValueError:
-                errors[key] = BAD_DATE
-        errors.update(too_long)
-        if period.get("debut") and period.get("fin") and period["fin"] <= period["debut"]:  # type: ignore[operator]
-            errors["fin"] = DATES_ORDER
-        upload = form.get("fichier")
-        files = ImportFiles(settings.imports_dir, max_bytes=settings.fec_max_bytes)
-        stored: tuple[str, int] | None = None
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            errors["fichier"] = NO_FILE
-        elif not errors:
-            stored, message = await _store(files, upload, settings)
-            if message:
-                errors["fichier"] = message
-        if isinstance(upload, UploadFile):
-            await upload.close()
-        if errors or stored is None:
-            context = await connections_context(
-                request, dossier, connections, ledger, upload_form=values, upload_errors=errors, open_form="fec"
-            )
-            return Template(template_name="integrations/connections.html", context=context, status_code=422)
-        assert isinstance(upload, UploadFile)  # noqa: S101 - narrowed above
-        await ledger.request_import(
-            principal, dossier, source=LedgerSource.UPLOAD, filename=display_name(upload.filename),
-            storage_name=stored[0], size_bytes=stored[1], period_start=period.get("debut"),
-            period_end=period.get("fin"),
-        )  # fmt: skip
-        flash(request, _("Fichier reçu : l'import a commencé."), category="success")
-        return Redirect(f"/entreprises/{dossier.id}/connexions#imports", status_code=303)
 
     # --- Pennylane --------------------------------------------------------------------
 
@@ -359,39 +304,6 @@ class ConnectionController(Controller):
         return Redirect(f"/entreprises/{dossier.id}/connexions", status_code=303)
 
 
-async def _store(
-    files: ImportFiles, upload: UploadFile, settings: Settings
-) -> tuple[tuple[str, int] | None, str | None]:
-    """Keep the upload if it reads as a FEC at all; else discard it and say why (French msgid)."""
-
-    def save() -> tuple[str, int]:
-        upload.file.seek(0)
-        return files.save(upload.file)  # type: ignore[arg-type]
-
-    try:
-        name, size = await anyio.to_thread.run_sync(save)
-    except TooLargeError:
-        megabytes = settings.fec_max_bytes // (1024 * 1024)
-        return None, _(TOO_LARGE) % {"size": megabytes}
-    if size == 0:
-        files.discard(name)
-        return None, EMPTY_FILE
-    path = files.path(name)
-
-    def sniff() -> str | None:
-        try:
-            with fec.FecFile.open(path, filename=display_name(upload.filename)):
-                return None
-        except fec.FecFormatError as refused:
-            return refused.text()
-
-    message = await anyio.to_thread.run_sync(sniff)
-    if message is not None:
-        files.discard(name)
-        return None, message
-    return (name, size), None
-
-
 async def _years_context(
     principal: Principal,
     dossier: Dossier,
@@ -452,6 +364,7 @@ def integration_routes(settings: Settings) -> Router:
     """The Connexions pages, whose uploads may carry a FEC of up to ``fec_max_bytes``."""
     return Router(
         path="/",
-        route_handlers=[ConnectionController, PennylaneCallbackController],
+        route_handlers=[ConnectionController, PennylaneCallbackController, FecUploadController],
+        dependencies={"upload_refused_page": Provide(provide_upload_refused_page, sync_to_thread=False)},
         request_max_body_size=settings.fec_max_bytes + FORM_OVERHEAD_BYTES,
     )

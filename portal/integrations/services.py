@@ -67,17 +67,6 @@ def check_api_token(token: str) -> str:
     return check_pasted(token, shortest=20, too_short=TOKEN_TOO_SHORT, spaces=TOKEN_SPACES)
 
 
-def parse_day(value: str) -> dt.date:
-    """A date typed in a form, ``JJ/MM/AAAA`` (or ISO); ValueError when it is not one."""
-    value = value.strip()
-    for shape in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(value, shape).date()  # noqa: DTZ007 - a calendar date, no time
-        except ValueError:
-            continue
-    raise ValueError(value)
-
-
 def hint(token: str) -> str:
     """What a page may show of a secret: its last four characters."""
     return "…" + token[-4:]

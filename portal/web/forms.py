@@ -13,6 +13,7 @@ the route's own limit for uploads.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -174,3 +175,14 @@ def form_size_limit(max_bytes: int) -> Callable[[ASGIApp], ASGIApp]:
         return FormSizeLimit(app, max_bytes)
 
     return middleware
+
+
+def parse_day(value: str) -> dt.date:
+    """A date typed in a form, ``JJ/MM/AAAA`` (or ISO); ValueError when it is not one."""
+    value = value.strip()
+    for shape in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(value, shape).date()  # noqa: DTZ007 - a calendar date, no time
+        except ValueError:
+            continue
+    raise ValueError(value)

@@ -40,7 +40,7 @@ from portal.integrations.commerce.errors import CommerceError
 from portal.integrations.commerce.models import SyncFrequency
 from portal.integrations.commerce.services import CommerceRequestError, CommerceService, EntryFilters
 from portal.integrations.commerce.sources import Source, SourceAuth, get_source
-from portal.integrations.services import ConnectionRequestError, parse_day
+from portal.integrations.services import ConnectionRequestError
 from portal.ledger import fec
 from portal.settings import Settings
 from portal.web import forms
@@ -457,7 +457,7 @@ class CommerceController(Controller):
         start, end, journal = (forms.query_text(value, forms.DATE_MAX_LENGTH) for value in (start, end, journal))
         for key, value in (("du", start), ("au", end)):
             try:
-                dates[key] = parse_day(value) if value.strip() else None
+                dates[key] = forms.parse_day(value) if value.strip() else None
             except ValueError:
                 errors[key] = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
                 dates[key] = None
@@ -502,8 +502,8 @@ async def export_entries(
         raise NotFoundException
     try:
         filters = EntryFilters(
-            start=parse_day(start) if start.strip() else None,
-            end=parse_day(end) if end.strip() else None,
+            start=forms.parse_day(start) if start.strip() else None,
+            end=forms.parse_day(end) if end.strip() else None,
             journal=journal.strip().upper()[:8],
         )
     except ValueError:

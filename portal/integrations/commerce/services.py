@@ -39,9 +39,10 @@ from portal.integrations.commerce.models import (
 from portal.integrations.commerce.records import ReferenceData
 from portal.integrations.commerce.sources import SOURCES, Source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
-from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint, parse_day
+from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import enqueue
+from portal.web import forms
 
 KEY_TOO_SHORT = N_("Collez la clé d'API telle que le logiciel l'a affichée : celle-ci est trop courte.")
 KEY_SPACES = N_("Une clé d'API ne contient pas d'espace : vérifiez ce qui a été collé.")
@@ -419,7 +420,7 @@ class CommerceService:
         errors: dict[str, str] = {}
         today = dt.datetime.now(dt.UTC).date()
         try:
-            day = parse_day(start)
+            day = forms.parse_day(start)
         except ValueError:
             errors["debut"] = BAD_DATE
         else:
