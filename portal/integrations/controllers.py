@@ -14,18 +14,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, MediaType, Request, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.auth.guards import principal_of, requires_somewhere, signed_in
+from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
 from portal.clients.models import Dossier
@@ -35,8 +35,8 @@ from portal.i18n import _
 from portal.integrations import authorizations
 from portal.integrations.commerce.services import CommerceService
 from portal.integrations.models import ConnectionStatus
+from portal.integrations.pennylane import oauth as pennylane_oauth
 from portal.integrations.pennylane.client import AuthorizationError
-from portal.integrations.pennylane.oauth import finish_authorization, start_authorization
 from portal.integrations.services import ConnectionRequestError, ConnectionService
 from portal.jobs.services import JobRunService
 from portal.ledger import controllers as ledger_controllers
@@ -71,10 +71,6 @@ DEPENDENCIES: Mapping[str, Provide] = {
     **ledger_controllers.DEPENDENCIES,
     "connections": Provide(provide_connections, sync_to_thread=False),
 }
-
-
-def _redirect_uri(settings: Settings) -> str:
-    return settings.base_url + CALLBACK_PATH
 
 
 async def connections_context(
@@ -195,11 +191,8 @@ class ConnectionController(Controller):
     ) -> Redirect:
         """« Connecter Pennylane »: off to Pennylane's consent page, with a fresh state and PKCE challenge."""
         dossier = await dossiers.get_visible(principal_of(request), dossier_id, Permission.CONNECTIONS_MANAGE)
-        start = start_authorization(settings, _redirect_uri(settings))
-        authorizations.remember(
-            request.session, OAUTH_SESSION_KEY, start.state, dossier=str(dossier.id), verifier=start.code_verifier
-        )
-        return Redirect(start.url, status_code=303)
+        start = pennylane_oauth.start_authorization(settings, PennylaneConsent.redirect_uri(settings))
+        return PennylaneConsent.begin(request, start, dossier)
 
     @post("/pennylane/jeton", guards=[MANAGES], name="integrations:pennylane_token", media_type=MediaType.HTML)
     async def save_token(
@@ -324,40 +317,42 @@ async def _years_context(
             "can_manage": principal.can(Permission.CONNECTIONS_MANAGE, dossier.id)}  # fmt: skip
 
 
-class PennylaneCallbackController(Controller):
+class PennylaneConsent(authorizations.Consent):
+    """Pennylane's consent: the connection is stored, then the accountant chooses the fiscal years."""
+
+    path = CALLBACK_PATH
+    session_key = OAUTH_SESSION_KEY
+    provider = pennylane_oauth.PROVIDER
+    refusals = AuthorizationError
+
+    def __init__(self, connections: ConnectionService) -> None:
+        self.connections = connections
+
+    async def connected(
+        self, request: Request[Any, Any, Any], principal: Principal, dossier: Dossier,
+        started: dict[str, str],  # noqa: ARG002 - what Pennylane's consent kept is only the dossier
+        token: dict[str, Any],
+    ) -> Redirect:  # fmt: skip
+        await self.connections.save_oauth(principal, dossier, token)
+        flash(request, _("Pennylane est connecté. Choisissez les exercices à importer."), category="success")
+        return Redirect(f"/entreprises/{dossier.id}/connexions/pennylane/exercices", status_code=303)
+
+
+def provide_consent(connections: NamedDependency[ConnectionService]) -> authorizations.Consent:
+    return PennylaneConsent(connections)
+
+
+CALLBACK_DEPENDENCIES: Mapping[str, Provide] = {
+    **DEPENDENCIES,
+    "consent": Provide(provide_consent, sync_to_thread=False),
+}
+
+
+class PennylaneCallbackController(authorizations.ConsentCallbackController):
     """Where Pennylane sends the person back (one fixed address, registered with Pennylane)."""
 
     path = CALLBACK_PATH
-    guards = (signed_in,)
-    include_in_schema = False
-    dependencies = DEPENDENCIES
-
-    @get("/", name="integrations:pennylane_callback")
-    async def callback(
-        self,
-        request: Request[Any, Any, Any],
-        *,
-        settings: NamedDependency[Settings],
-        dossiers: NamedDependency[DossierService],
-        connections: NamedDependency[ConnectionService],
-        oauth_state: Annotated[str, QueryParameter(name="state")] = "",
-    ) -> Any:
-        principal = principal_of(request)
-        state = oauth_state
-        started = authorizations.take(request.session, OAUTH_SESSION_KEY, state)
-        if started is None:
-            return authorizations.callback_error(authorizations.STATE_MISMATCH)
-        dossier = await dossiers.get_visible(principal, uuid.UUID(started["dossier"]), Permission.CONNECTIONS_MANAGE)
-        try:
-            token = await finish_authorization(
-                settings, redirect_uri=_redirect_uri(settings), authorization_response=str(request.url),
-                expected_state=state, code_verifier=started["verifier"],
-            )  # fmt: skip
-        except AuthorizationError as refused:
-            return authorizations.callback_error(refused.message, dossier=dossier)
-        await connections.save_oauth(principal, dossier, token)
-        flash(request, _("Pennylane est connecté. Choisissez les exercices à importer."), category="success")
-        return Redirect(f"/entreprises/{dossier.id}/connexions/pennylane/exercices", status_code=303)
+    dependencies = CALLBACK_DEPENDENCIES
 
 
 def integration_routes(settings: Settings) -> Router:

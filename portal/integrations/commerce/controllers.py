@@ -113,10 +113,6 @@ async def _dossier(
     return dossier
 
 
-def _redirect_uri(settings: Settings) -> str:
-    return settings.base_url + CALLBACK_PATH
-
-
 def _page(dossier: Dossier, source: Source, suffix: str = "") -> str:
     return f"/entreprises/{dossier.id}/connexions/sources/{source.code}{suffix}"
 
@@ -249,10 +245,8 @@ class CommerceController(Controller):
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if source.auth is not SourceAuth.OAUTH:
             raise NotFoundException
-        start = commerce_oauth.start_authorization(settings, source, _redirect_uri(settings))
-        authorizations.remember(request.session, OAUTH_SESSION_KEY, start.state, dossier=str(dossier.id),
-                                source=source.code, verifier=start.code_verifier)  # fmt: skip
-        return Redirect(start.url, status_code=303)
+        start = commerce_oauth.start_authorization(settings, source, CommerceConsent.redirect_uri(settings))
+        return CommerceConsent.begin(request, start, dossier, source=source.code)
 
     @post("/{code:str}/synchronisation", name="commerce:schedule", media_type=MediaType.HTML)
     async def save_schedule(
@@ -553,41 +547,50 @@ async def _mapping_context(
     }  # fmt: skip
 
 
-class CommerceCallbackController(Controller):
-    """Where an OAuth source sends the person back (one fixed address, registered with it)."""
+class CommerceConsent(authorizations.Consent):
+    """A source's consent: the connection is stored, then a worker reads its account and reference data."""
 
     path = CALLBACK_PATH
-    guards = (signed_in,)
-    include_in_schema = False
-    dependencies = DEPENDENCIES
+    session_key = OAUTH_SESSION_KEY
+    provider = commerce_oauth.PROVIDER
+    refusals = CommerceError
+    denied = DENIED
 
-    @get("/", name="commerce:oauth_callback")
-    async def callback(
-        self,
-        request: Request[Any, Any, Any],
-        *,
-        settings: NamedDependency[Settings],
-        dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
-        oauth_state: Annotated[str, QueryParameter(name="state")] = "",
-        oauth_error: Annotated[str, QueryParameter(name="error")] = "",
-    ) -> Any:
-        principal = principal_of(request)
-        started = authorizations.take(request.session, OAUTH_SESSION_KEY, oauth_state)
-        if started is None:
-            return authorizations.callback_error(authorizations.STATE_MISMATCH)
+    def __init__(self, commerce: CommerceService) -> None:
+        self.commerce = commerce
+
+    async def dossier(self, dossiers: DossierService, principal: Principal, dossier_id: uuid.UUID) -> Dossier:
+        return await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+
+    def source_name(self, started: dict[str, str]) -> str | None:
+        return _source(started["source"]).name
+
+    async def finish(self, settings: Settings, **callback: Any) -> dict[str, Any]:
+        return await commerce_oauth.finish_authorization(settings, **callback)
+
+    async def connected(
+        self, request: Request[Any, Any, Any], principal: Principal, dossier: Dossier, started: dict[str, str],
+        token: dict[str, Any],
+    ) -> Redirect:  # fmt: skip
         source = _source(started["source"])
-        dossier = await _dossier(dossiers, principal, uuid.UUID(started["dossier"]), Permission.CONNECTIONS_MANAGE)
-        if oauth_error:
-            return authorizations.callback_error(DENIED, dossier=dossier, source_name=source.name)
-        try:
-            token = await commerce_oauth.finish_authorization(
-                settings, redirect_uri=_redirect_uri(settings), authorization_response=str(request.url),
-                expected_state=oauth_state, code_verifier=started["verifier"],
-            )  # fmt: skip
-        except CommerceError as refused:
-            return authorizations.callback_error(refused.message, dossier=dossier, source_name=source.name)
-        await commerce.connect_oauth(principal, dossier, source, token)
+        await self.commerce.connect_oauth(principal, dossier, source, token)
         flash(request, _("%(source)s est connecté. Le portail lit le compte et ses données de référence.")
               % {"source": source.name}, category="success")  # fmt: skip
         return Redirect(_page(dossier, source), status_code=303)
+
+
+def provide_consent(commerce: NamedDependency[CommerceService]) -> authorizations.Consent:
+    return CommerceConsent(commerce)
+
+
+CALLBACK_DEPENDENCIES: Mapping[str, Provide] = {
+    **DEPENDENCIES,
+    "consent": Provide(provide_consent, sync_to_thread=False),
+}
+
+
+class CommerceCallbackController(authorizations.ConsentCallbackController):
+    """Where an OAuth source sends the person back (one fixed address, registered with it)."""
+
+    path = CALLBACK_PATH
+    dependencies = CALLBACK_DEPENDENCIES
