@@ -33,7 +33,7 @@ from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
 from portal.i18n import _
 from portal.integrations import authorizations
-from portal.integrations.commerce.services import CommerceService
+from portal.integrations.commerce.services import CommerceConnectionService
 from portal.integrations.models import ConnectionStatus
 from portal.integrations.pennylane import oauth as pennylane_oauth
 from portal.integrations.pennylane.client import AuthorizationError
@@ -90,7 +90,9 @@ async def connections_context(
         "imports": imports,
         "runs": runs,
         "unfinished": bool(runs) or any(not record.status.is_final for record in imports),
-        "commerce": await CommerceService(ledger.session).catalogue(principal, dossier.id, Permission.LEDGER_READ),
+        "commerce": await CommerceConnectionService(ledger.session).catalogue(
+            principal, dossier.id, Permission.LEDGER_READ
+        ),
         "can_manage": principal.can(Permission.CONNECTIONS_MANAGE, dossier.id),
         "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
         "upload_form": {"debut": "", "fin": ""},

@@ -38,7 +38,12 @@ from portal.integrations.commerce import oauth as commerce_oauth
 from portal.integrations.commerce.entries import EntryKind
 from portal.integrations.commerce.errors import CommerceError
 from portal.integrations.commerce.models import SyncFrequency
-from portal.integrations.commerce.services import CommerceRequestError, CommerceService, EntryFilters
+from portal.integrations.commerce.services import (
+    CommerceConnectionService,
+    CommerceEntryService,
+    CommerceRequestError,
+    EntryFilters,
+)
 from portal.integrations.commerce.sources import Source, SourceAuth, get_source
 from portal.integrations.services import ConnectionRequestError
 from portal.ledger import fec
@@ -74,8 +79,12 @@ class MapperInviteForm:
     nom: str = forms.text(forms.NAME_MAX_LENGTH)
 
 
-def provide_commerce(db_session: NamedDependency[AsyncSession]) -> CommerceService:
-    return CommerceService(db_session)
+def provide_commerce(db_session: NamedDependency[AsyncSession]) -> CommerceConnectionService:
+    return CommerceConnectionService(db_session)
+
+
+def provide_entries(db_session: NamedDependency[AsyncSession]) -> CommerceEntryService:
+    return CommerceEntryService(db_session)
 
 
 def provide_dossiers(db_session: NamedDependency[AsyncSession]) -> DossierService:
@@ -84,6 +93,7 @@ def provide_dossiers(db_session: NamedDependency[AsyncSession]) -> DossierServic
 
 DEPENDENCIES: Mapping[str, Provide] = {
     "commerce": Provide(provide_commerce, sync_to_thread=False),
+    "entries": Provide(provide_entries, sync_to_thread=False),
     "dossiers": Provide(provide_dossiers, sync_to_thread=False),
 }
 
@@ -118,7 +128,7 @@ def _page(dossier: Dossier, source: Source, suffix: str = "") -> str:
 
 
 async def source_context(
-    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceService, **extra: Any
+    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceConnectionService, **extra: Any
 ) -> dict[str, Any]:
     permission = _sees(principal, dossier.id)
     state = await commerce.state(principal, dossier.id, source, permission)
@@ -149,8 +159,8 @@ async def source_context(
     if setup is not None:
         context["schedule_form"] = {"debut": setup.sync_start.strftime("%d/%m/%Y"),
                                     "frequence": setup.sync_frequency.value}  # fmt: skip
-        context["reference"] = commerce.reference(setup)
-        context["missing"] = commerce.missing(source, setup) if setup.reference is not None else []
+        context["reference"] = commerce.mappings.reference(setup)
+        context["missing"] = commerce.mappings.missing(source, setup) if setup.reference is not None else []
         context["days"] = await commerce.days(setup)
         context["runs"] = await commerce.running(setup)
         context["last_runs"] = await commerce.last_runs(setup)
@@ -172,7 +182,7 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Template:
         """The dossier's connected sources, for whoever maps them (the Connexions page shows the rest)."""
         principal = principal_of(request)
@@ -190,7 +200,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Template:
         principal = principal_of(request)
         source = _source(code)
@@ -208,7 +218,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         """« Connecter » with an API key: stored encrypted, never shown again but for its last characters."""
         principal = principal_of(request)
@@ -256,7 +266,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         principal = principal_of(request)
         source = _source(code)
@@ -283,7 +293,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         """« Synchroniser maintenant »: every day not yet final, up to today."""
         principal = principal_of(request)
@@ -306,7 +316,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Redirect:
         """Read the source's registers, payment methods and VAT rates again (new ones get defaults)."""
         principal = principal_of(request)
@@ -327,7 +337,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Redirect:
         principal = principal_of(request)
         source = _source(code)
@@ -350,7 +360,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Template:
         principal = principal_of(request)
         source = _source(code)
@@ -366,7 +376,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         """Save the whole mapping, or nothing: every wrong field is shown with its reason."""
         principal = principal_of(request)
@@ -379,9 +389,9 @@ class CommerceController(Controller):
         values, too_long = mappings.read_form(form)
         # A field too long is refused before the mapping is read: nothing is saved.
         mapping, errors = (
-            (commerce.mapping(source, state.setup), too_long)
+            (commerce.mappings.mapping(source, state.setup), too_long)
             if too_long
-            else commerce.save_mapping(source, state.setup, values)
+            else commerce.mappings.save_mapping(source, state.setup, values)
         )
         if errors:
             context = await _mapping_context(principal, dossier, source, commerce, mapping=mapping, errors=errors,
@@ -398,7 +408,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         """Delegate the mapping: invite a person who may then edit it (and nothing else of the dossier)."""
         principal = principal_of(request)
@@ -431,7 +441,8 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
+        entries: NamedDependency[CommerceEntryService],
         page: Annotated[int, QueryParameter(ge=1)] = 1,
         start: Annotated[str, QueryParameter(name="du")] = "",
         end: Annotated[str, QueryParameter(name="au")] = "",
@@ -461,16 +472,16 @@ class CommerceController(Controller):
         context: dict[str, Any] = {
             "dossier": dossier, "source": source, "setup": state.setup, "filters": filters, "errors": errors,
             "form": {"du": start, "au": end}, "view": "balance" if view == "balance" else "ecritures",
-            "journals": await commerce.journals(state.setup), "kinds": list(EntryKind),
+            "journals": await entries.journals(state.setup), "kinds": list(EntryKind),
             "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
         }  # fmt: skip
         if context["view"] == "balance":
-            context["accounts"] = await commerce.balance(state.setup, filters)
+            context["accounts"] = await entries.balance(state.setup, filters)
         else:
-            result, lines, totals = await commerce.entries_page(state.setup, filters, page=page)
+            result, lines, totals = await entries.entries_page(state.setup, filters, page=page)
             auxiliaries = {line.aux_account for rows in lines.values() for line in rows if line.aux_account}
             context.update(result=result, lines=lines, totals=totals,
-                           aux_labels=await commerce.aux_labels(state.setup, auxiliaries))  # fmt: skip
+                           aux_labels=await entries.aux_labels(state.setup, auxiliaries))  # fmt: skip
         return Template(template_name="integrations/commerce/entries.html", context=context)
 
 
@@ -482,7 +493,7 @@ async def export_entries(
     dossier_id: FromPath[uuid.UUID],
     code: FromPath[str],
     dossiers: NamedDependency[DossierService],
-    commerce: NamedDependency[CommerceService],
+    commerce: NamedDependency[CommerceConnectionService],
     start: Annotated[str, QueryParameter(name="du")] = "",
     end: Annotated[str, QueryParameter(name="au")] = "",
     journal: Annotated[str, QueryParameter(name="journal")] = "",
@@ -508,7 +519,7 @@ async def export_entries(
         async with sessions() as session:
             batch: list[tuple[Any, ...]] = []
             header = True
-            async for row in CommerceService(session).export_rows(setup, filters):
+            async for row in CommerceEntryService(session).export_rows(setup, filters):
                 batch.append(row)
                 if len(batch) >= 2_000:  # noqa: PLR2004 - a comfortable chunk of a streamed body
                     yield fec.write_chunk(batch, cash_basis=False, header=header)
@@ -523,14 +534,14 @@ async def export_entries(
 
 
 async def _mapping_context(
-    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceService, **extra: Any
+    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceConnectionService, **extra: Any
 ) -> dict[str, Any]:
     state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MAP)
     if state.setup is None:
         raise NotFoundException
     setup = state.setup
-    reference = commerce.reference(setup)
-    mapping = extra.pop("mapping", None) or commerce.mapping(source, setup)
+    reference = commerce.mappings.reference(setup)
+    mapping = extra.pop("mapping", None) or commerce.mappings.mapping(source, setup)
     home = {None, mappings.HOME_COUNTRY}
     rates = {mappings.rate_key(tax.rate) for tax in reference.tax_rates if source.is_pos or tax.country in home}
     rates |= set(mapping.sales_by_rate) | set(mapping.vat_accounts)
@@ -541,7 +552,7 @@ async def _mapping_context(
         "rates": sorted(rates, key=mappings.parse_rate), "rate_label": mappings.rate_label,
         "countries": sorted(countries.items()), "account_label": mappings.account_label,
         "currencies": sorted(set(mapping.currency_rates) | set(COMMON_CURRENCIES)),
-        "mapping": mapping, "missing": commerce.missing(source, setup) if setup.reference is not None else [],
+        "mapping": mapping, "missing": commerce.mappings.missing(source, setup) if setup.reference is not None else [],
         "errors": {}, "values": {}, "waiting": setup.reference is None,
         "can_read": principal.can(Permission.LEDGER_READ, dossier.id), **extra,
     }  # fmt: skip
@@ -556,7 +567,7 @@ class CommerceConsent(authorizations.Consent):
     refusals = CommerceError
     denied = DENIED
 
-    def __init__(self, commerce: CommerceService) -> None:
+    def __init__(self, commerce: CommerceConnectionService) -> None:
         self.commerce = commerce
 
     async def dossier(self, dossiers: DossierService, principal: Principal, dossier_id: uuid.UUID) -> Dossier:
@@ -579,7 +590,7 @@ class CommerceConsent(authorizations.Consent):
         return Redirect(_page(dossier, source), status_code=303)
 
 
-def provide_consent(commerce: NamedDependency[CommerceService]) -> authorizations.Consent:
+def provide_consent(commerce: NamedDependency[CommerceConnectionService]) -> authorizations.Consent:
     return CommerceConsent(commerce)
 
 
