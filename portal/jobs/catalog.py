@@ -11,6 +11,7 @@ from portal.billing import tasks as billing_tasks
 from portal.firm import tasks as firm_tasks
 from portal.integrations import tasks as integrations_tasks
 from portal.integrations.commerce import tasks as commerce_tasks
+from portal.integrations.pennylane import tasks as pennylane_tasks
 from portal.jobs import diagnostic, maintenance
 from portal.ledger import cleanup as ledger_cleanup
 from portal.ledger import tasks as ledger_tasks
@@ -25,4 +26,5 @@ __all__ = [
     "ledger_cleanup",
     "ledger_tasks",
     "maintenance",
+    "pennylane_tasks",
 ]
