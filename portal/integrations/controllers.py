@@ -10,49 +10,23 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, MediaType, Router, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 
 from portal.auth.guards import principal_of
 from portal.auth.permissions import Permission
-from portal.clients.models import Dossier
 from portal.clients.services import DossierService
-from portal.integrations.page import connections_context
-from portal.integrations.pennylane.controllers import (
-    DEPENDENCIES,
-    READS,
-    PennylaneCallbackController,
-    PennylaneController,
-)
-from portal.integrations.pennylane.services import PennylaneService
+from portal.integrations import page
+from portal.integrations.page import ConnectionsPage
+from portal.integrations.pennylane.controllers import READS, PennylaneCallbackController, PennylaneController
 from portal.ledger import fec
-from portal.ledger.controllers import FecUploadController, UploadRefusedPage
+from portal.ledger.controllers import DEPENDENCIES, FecUploadController
 from portal.ledger.services import LedgerService
 from portal.settings import Settings
 
 FORM_OVERHEAD_BYTES = 64 * 1024
-
-
-class ConnectionsPageAgain(UploadRefusedPage):
-    """The Connexions page again, its FEC form open with what was typed and what is wrong (422)."""
-
-    def __init__(self, ledger: LedgerService) -> None:
-        self.ledger = ledger
-
-    async def __call__(
-        self, request: HTMXRequest, dossier: Dossier, *, values: dict[str, str], errors: dict[str, str]
-    ) -> Template:
-        connections = PennylaneService(self.ledger.session)
-        context = await connections_context(
-            request, dossier, connections, self.ledger, upload_form=values, upload_errors=errors, open_form="fec"
-        )
-        return Template(template_name="integrations/connections.html", context=context, status_code=422)
-
-
-def provide_upload_refused_page(ledger: NamedDependency[LedgerService]) -> UploadRefusedPage:
-    return ConnectionsPageAgain(ledger)
 
 
 class ConnectionController(Controller):
@@ -68,11 +42,10 @@ class ConnectionController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         dossiers: NamedDependency[DossierService],
-        connections: NamedDependency[PennylaneService],
-        ledger: NamedDependency[LedgerService],
+        connections_page: NamedDependency[ConnectionsPage],
     ) -> Template:
         dossier = await dossiers.get_visible(principal_of(request), dossier_id, Permission.LEDGER_READ)
-        context = await connections_context(request, dossier, connections, ledger)
+        context = await connections_page.context(request, dossier)
         return Template(template_name="integrations/connections.html", context=context)
 
     @get("/imports", name="integrations:imports", media_type=MediaType.HTML)
@@ -82,12 +55,11 @@ class ConnectionController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         dossiers: NamedDependency[DossierService],
-        connections: NamedDependency[PennylaneService],
-        ledger: NamedDependency[LedgerService],
+        connections_page: NamedDependency[ConnectionsPage],
     ) -> Template:
         """The imports and fiscal years, refreshed every second while an import runs (htmx)."""
         dossier = await dossiers.get_visible(principal_of(request), dossier_id, Permission.LEDGER_READ)
-        context = await connections_context(request, dossier, connections, ledger)
+        context = await connections_page.context(request, dossier)
         return HTMXTemplate(template_name="integrations/_partials/imports.html", context=context)
 
     @get("/imports/{import_id:uuid}", name="integrations:import")
@@ -119,6 +91,6 @@ def integration_routes(settings: Settings) -> Router:
     return Router(
         path="/",
         route_handlers=[ConnectionController, PennylaneController, PennylaneCallbackController, FecUploadController],
-        dependencies={"upload_refused_page": Provide(provide_upload_refused_page, sync_to_thread=False)},
+        dependencies=page.DEPENDENCIES,
         request_max_body_size=settings.fec_max_bytes + FORM_OVERHEAD_BYTES,
     )

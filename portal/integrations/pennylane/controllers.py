@@ -21,7 +21,6 @@ from litestar.params import FromPath
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
@@ -32,7 +31,7 @@ from portal.db.engine import writes_on_get
 from portal.i18n import _
 from portal.integrations import authorizations
 from portal.integrations.models import ConnectionStatus
-from portal.integrations.page import connections_context
+from portal.integrations.page import ConnectionsPage
 from portal.integrations.pennylane import oauth as pennylane_oauth
 from portal.integrations.pennylane.errors import AuthorizationError
 from portal.integrations.pennylane.services import PennylaneService
@@ -56,21 +55,11 @@ class TokenForm:
     jeton: str = forms.text(forms.SECRET_MAX_LENGTH)
 
 
-def provide_connections(db_session: NamedDependency[AsyncSession]) -> PennylaneService:
-    return PennylaneService(db_session)
-
-
-DEPENDENCIES: Mapping[str, Provide] = {
-    **ledger_controllers.DEPENDENCIES,
-    "connections": Provide(provide_connections, sync_to_thread=False),
-}
-
-
 class PennylaneController(Controller):
     path = "/entreprises/{dossier_id:uuid}/connexions/pennylane"
     guards = (READS,)
     include_in_schema = False
-    dependencies = DEPENDENCIES
+    dependencies = ledger_controllers.DEPENDENCIES
 
     @post("/", guards=[MANAGES], name="integrations:pennylane_connect")
     async def connect_pennylane(
@@ -94,7 +83,7 @@ class PennylaneController(Controller):
         dossier_id: FromPath[uuid.UUID],
         dossiers: NamedDependency[DossierService],
         connections: NamedDependency[PennylaneService],
-        ledger: NamedDependency[LedgerService],
+        connections_page: NamedDependency[ConnectionsPage],
     ) -> Any:
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
@@ -105,10 +94,7 @@ class PennylaneController(Controller):
             except ConnectionRequestError as refused:
                 errors = {"jeton": refused.message}
         if errors:
-            context = await connections_context(
-                request, dossier, connections, ledger, token_errors=errors, open_form="jeton"
-            )
-            return Template(template_name="integrations/connections.html", context=context, status_code=422)
+            return await connections_page.again(request, dossier, token_errors=errors, open_form="jeton")
         flash(request, _("Jeton enregistré. Il ne sera plus affiché."), category="success")
         return Redirect(f"/entreprises/{dossier.id}/connexions/pennylane/exercices", status_code=303)
 
@@ -235,7 +221,7 @@ def provide_consent(connections: NamedDependency[PennylaneService]) -> authoriza
 
 
 CALLBACK_DEPENDENCIES: Mapping[str, Provide] = {
-    **DEPENDENCIES,
+    **ledger_controllers.DEPENDENCIES,
     "consent": Provide(provide_consent, sync_to_thread=False),
 }
 
