@@ -25,6 +25,7 @@ from portal.ledger import fec
 from portal.ledger.controllers import DEPENDENCIES, FecUploadController
 from portal.ledger.services import LedgerService
 from portal.settings import Settings
+from portal.web.htmx import page_or_partial
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 
@@ -81,9 +82,7 @@ class ConnectionController(Controller):
             report.issues.sort(key=lambda issue: (issue.severity is not fec.Severity.ERROR, issue.line or 0))
         context = {"dossier": dossier, "record": record, "report": report,
                    "fiscal_year": await ledger.fiscal_year_of(record)}  # fmt: skip
-        if request.htmx:
-            return HTMXTemplate(template_name="integrations/_partials/import_state.html", context=context)
-        return Template(template_name="integrations/import.html", context=context)
+        return page_or_partial(request, "integrations/import.html", "integrations/_partials/import_state.html", context)
 
 
 def integration_routes(settings: Settings) -> Router:

@@ -27,12 +27,13 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.i18n import N_, _
 from portal.ledger import fec
-from portal.ledger.files import ImportFiles, TooLargeError, display_name
+from portal.ledger.files import ImportFiles
 from portal.ledger.models import LedgerSource
 from portal.ledger.services import EntryFilter, LedgerService
 from portal.settings import Settings
 from portal.web import forms
-from portal.web.streams import reader_sessions
+from portal.web.exports import in_chunks, reader_sessions
+from portal.web.files import TooLargeError, display_name
 
 NO_FILE = N_("Choisissez le fichier des écritures comptables (FEC) à importer.")
 EMPTY_FILE = N_("Le fichier est vide : exportez de nouveau le FEC depuis votre logiciel comptable.")
@@ -141,15 +142,10 @@ class LedgerController(Controller):
 
         async def body() -> AsyncIterator[bytes]:
             async with sessions() as session:
-                batch: list[tuple[Any, ...]] = []
                 header = True
-                async for row in LedgerService(session).export_rows(year):
-                    batch.append(row)
-                    if len(batch) >= 2_000:  # noqa: PLR2004 - a comfortable chunk of a streamed body
-                        yield fec.write_chunk(batch, cash_basis=cash_basis, header=header)
-                        batch, header = [], False
-                if batch or header:
+                async for batch in in_chunks(LedgerService(session).export_rows(year)):
                     yield fec.write_chunk(batch, cash_basis=cash_basis, header=header)
+                    header = False
 
         filename = fec.fec_filename(dossier.siren or "000000000", year.end_date)
         return Stream(

@@ -20,7 +20,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
-from litestar_htmx import HTMXRequest, HTMXTemplate
+from litestar_htmx import HTMXRequest
 
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
@@ -40,6 +40,7 @@ from portal.ledger import controllers as ledger_controllers
 from portal.ledger.services import LedgerService
 from portal.settings import Settings
 from portal.web import forms
+from portal.web.htmx import page_or_partial
 
 READS = requires_somewhere(Permission.LEDGER_READ)
 MANAGES = requires_somewhere(Permission.CONNECTIONS_MANAGE)
@@ -112,9 +113,7 @@ class PennylaneController(Controller):
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_READ)
         context = await _years_context(principal, dossier, connections, ledger)
-        if request.htmx:
-            return HTMXTemplate(template_name="integrations/_partials/years.html", context=context)
-        return Template(template_name="integrations/fiscal_years.html", context=context)
+        return page_or_partial(request, "integrations/fiscal_years.html", "integrations/_partials/years.html", context)
 
     @post("/exercices", guards=[MANAGES], name="integrations:pennylane_import", media_type=MediaType.HTML)
     async def import_years(
