@@ -18,13 +18,15 @@ from portal.auth.guards import principal_of
 from portal.auth.permissions import Permission
 from portal.clients.models import Dossier
 from portal.integrations.commerce.services import CommerceConnectionService
+from portal.integrations.pennylane import tasks
 from portal.integrations.pennylane.services import PennylaneService
 from portal.jobs.services import JobRunService
 from portal.ledger.controllers import UploadRefusedPage
 from portal.ledger.services import LedgerService
+from portal.ledger.tasks import import_fec
 
 # The background work the Connexions page follows live, besides the imports themselves.
-FOLLOWED_JOBS = ("pennylane.import_fiscal_years", "pennylane.fiscal_years", "ledger.import_fec")
+FOLLOWED_JOBS = (tasks.import_fiscal_years, tasks.fiscal_years, import_fec)
 
 
 class ConnectionsPage(UploadRefusedPage):

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.integrations.policy  # noqa: F401 - registers the connection restriction
 from portal.auth.policy import Principal
 from portal.clients.models import Dossier
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider

@@ -23,7 +23,6 @@ from portal.i18n import N_
 from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.jobs.context import JobContext
-from portal.jobs.outbox import enqueue_once
 from portal.jobs.registry import job
 from portal.mail import messages
 from portal.mail.transport import deliver
@@ -58,11 +57,11 @@ async def authorization_lost(
         if also is not None:
             await also(session)
         if result.rowcount:  # type: ignore[attr-defined]
-            await enqueue_once(
-                session, "integrations.notify_authorization_lost",
-                dedupe_key=f"authorization-lost:{connection.id}:{connection.credentials_version}",
-                dossier_id=connection.dossier_id, connection_id=str(connection.id),
-            )  # fmt: skip
+            await notify_authorization_lost.options(dossier_id=connection.dossier_id).enqueue_once(
+                session,
+                f"authorization-lost:{connection.id}:{connection.credentials_version}",
+                connection_id=str(connection.id),
+            )
 
 
 @job("integrations.notify_authorization_lost", title=N_("Avis d'autorisation expirée"))

@@ -33,8 +33,7 @@ from portal.integrations.credentials import token_saver
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus
 from portal.integrations.tasks import GONE, RESULT, authorization_lost
 from portal.jobs.context import JobContext
-from portal.jobs.outbox import enqueue_once
-from portal.jobs.registry import every, job
+from portal.jobs.registry import job
 
 log = logging.getLogger(__name__)
 
@@ -266,10 +265,12 @@ async def scheduled(ctx: JobContext, frequency: str, slot: str | None = None) ->
                 )
             ).all()
             for setup_id, connection_id, dossier_id in rows:
-                run = await enqueue_once(
-                    session, "commerce.sync", dedupe_key=f"commerce-sync:{connection_id}:{frequency}:{day}",
-                    dossier_id=dossier_id, connection_id=str(connection_id), mode=frequency,
-                )  # fmt: skip
+                run = await sync_connection.options(dossier_id=dossier_id).enqueue_once(
+                    session,
+                    f"commerce-sync:{connection_id}:{frequency}:{day}",
+                    connection_id=str(connection_id),
+                    mode=frequency,
+                )
                 requested += run is not None
                 after = setup_id
         if len(rows) < 500:  # noqa: PLR2004 - the batch size above
@@ -302,7 +303,3 @@ async def revoke(ctx: JobContext, connection_id: str, version: int) -> dict[str,
             .values(credentials=None, token_hint=None)
         )  # fmt: skip
     return {RESULT: N_("Autorisation révoquée et oubliée.")}
-
-
-every("0 6 * * *", "commerce.scheduled", name="commerce.daily", frequency="daily")
-every("0 6 1 * *", "commerce.scheduled", name="commerce.monthly", frequency="monthly")
