@@ -46,7 +46,7 @@ from portal.web import errors
 from portal.web.context import after_request, before_request
 from portal.web.controllers import WebController, health
 from portal.web.deps import provide_settings
-from portal.web.forms import form_size_limit
+from portal.web.forms import FormDecoding, form_size_limit
 from portal.web.templating import configure as configure_templates
 from portal.web.timing import ServerTimingMiddleware
 
@@ -161,6 +161,7 @@ def create_app(
             HTMXPlugin(),
             SQLAlchemyPlugin(config=alchemy),
             FlashPlugin(config=FlashConfig(template_config=template_config)),
+            FormDecoding(),
         ],
         on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first(*outermost)],
         # Before CSRF reads the body for its token: a huge urlencoded form is refused unread.

@@ -12,8 +12,7 @@ from urllib.parse import urlencode
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
@@ -30,7 +29,6 @@ from portal.i18n import _
 from portal.web import forms
 from portal.web.streams import reader_sessions
 
-FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 TABS = ("infos", "utilisateurs", "facturation", "historique")
 DOSSIER_CHANGED = "dossier-modifie"  # htmx event: a dossier changed from the side panel
 EXPORT_COLUMNS = ("Nom", "SIREN", "NIC", "TVA intracommunautaire", "Forme juridique", "Adresse", "Code postal",
@@ -153,7 +151,7 @@ class DossierController(Controller):
         self,
         request: Request[Any, Any, Any],
         dossiers: NamedDependency[DossierService],
-        data: Annotated[schemas.DossierForm, FormBody],
+        data: Annotated[schemas.DossierForm, forms.POSTED],
     ) -> Any:
         checked = schemas.validate(data)
         if checked.values is None:
@@ -215,7 +213,7 @@ class DossierController(Controller):
         request: Request[Any, Any, Any],
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
-        data: Annotated[schemas.DossierForm, FormBody],
+        data: Annotated[schemas.DossierForm, forms.POSTED],
     ) -> Any:
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.DOSSIERS_UPDATE)
@@ -245,18 +243,18 @@ class DossierController(Controller):
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
         db_session: NamedDependency[AsyncSession],
+        data: Annotated[schemas.ConfidentialityForm, forms.POSTED],
     ) -> Any:
         """ "Appliquer les changements": the checkbox "Entreprise confidentielle" and who has access."""
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.DOSSIERS_UPDATE)
-        form = await request.form()
         user_ids = []
-        for value in form.getall("acces", []):
+        for value in data.acces:
             try:
-                user_ids.append(uuid.UUID(str(value)))
+                user_ids.append(uuid.UUID(value))
             except ValueError:
                 continue
-        confidential = form.get("confidentielle") in {"on", "1", "true"}
+        confidential = data.confidentielle in {"on", "1", "true"}
         await dossiers.set_confidentiality(principal, dossier, confidential=confidential, user_ids=user_ids)
         message = (
             _("Changements appliqués : le dossier est confidentiel.")
