@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,8 +19,6 @@ from portal.settings import Settings
 from portal.web import forms
 from portal.web.context import client_address
 from portal.web.redirects import local_path
-
-FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
 @dataclass
@@ -55,7 +52,7 @@ class SignInController(Controller):
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
-        data: Annotated[SignInForm, FormBody],
+        data: Annotated[SignInForm, forms.POSTED],
     ) -> Response[Any]:
         too_long = forms.clip(data)  # before argon2 ever sees a megabyte of password
         if too_long:

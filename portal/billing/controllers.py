@@ -11,8 +11,7 @@ from typing import Annotated, Any
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
@@ -23,8 +22,6 @@ from portal.auth.permissions import Permission
 from portal.billing.services import BillingClientService, BillingEntityService, BillingError
 from portal.i18n import _
 from portal.web import forms
-
-FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
 @dataclass
@@ -99,7 +96,7 @@ class BillingController(Controller):
         clients: NamedDependency[BillingClientService],
         db_session: NamedDependency[AsyncSession],
         duplicate_id: FromPath[uuid.UUID],
-        data: Annotated[MergeForm, FormBody],
+        data: Annotated[MergeForm, forms.POSTED],
     ) -> Redirect:
         pair = await _pair(request, clients, db_session, duplicate_id)
         keep = _uuid(data.conserver)
@@ -150,7 +147,7 @@ class BillingSettingsController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        data: Annotated[EntityForm, FormBody],
+        data: Annotated[EntityForm, forms.POSTED],
     ) -> Redirect:
         try:
             firm = await BillingEntityService(db_session).link(

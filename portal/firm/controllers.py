@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
-from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -47,6 +46,15 @@ class InviteForm:
     facturation: str = forms.text(forms.CHOICE_MAX_LENGTH)
     client: str = forms.text(forms.CHOICE_MAX_LENGTH)
     role_cabinet: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    comptable: list[str] = forms.texts(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
+class RoleRemovalForm:
+    """The button taking one role on one dossier from a person."""
+
+    dossier: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    role: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
@@ -73,13 +81,11 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
     return ids
 
 
-def _form_values(form: FormMultiDict | Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _form_values(form: InviteForm) -> tuple[dict[str, Any], dict[str, str]]:
     """The Nouveau form's values (each cut to its limit) and the message of each field that was too long."""
-    typed, too_long = forms.read(InviteForm, form)
-    values: dict[str, Any] = {name: value.strip() for name, value in asdict(typed).items()}
-    getall = getattr(form, "getall", None)
-    values["comptable"] = [forms.query_text(str(value), forms.CHOICE_MAX_LENGTH)
-                           for value in (getall("comptable", []) if getall else [])]  # fmt: skip
+    too_long = forms.clip(form)
+    values: dict[str, Any] = {name: value.strip() for name, value in asdict(form).items() if isinstance(value, str)}
+    values["comptable"] = form.comptable
     return values, too_long
 
 
@@ -167,6 +173,7 @@ class UserController(Controller):
     dependencies: Mapping[str, Provide] = {
         "users": Provide(create_service_provider(UserService)),
         "invitations": Provide(create_service_provider(InvitationService)),
+        "dossiers": Provide(create_service_provider(DossierService)),
     }
 
     @get("/", guards=[requires(Permission.USERS_READ)], name="firm:users")
@@ -188,14 +195,19 @@ class UserController(Controller):
         invitations: NamedDependency[InvitationService],
         email: FromQuery[str] = "",
     ) -> Template:
-        values, _too_long = _form_values({"email": email})
+        values, _too_long = _form_values(InviteForm(email=email))
         context = await _new_form(principal_of(request), invitations, values)
         return Template(template_name="firm/user_new.html", context=context)
 
     @post("/", guards=[requires(Permission.USERS_INVITE)], name="firm:user_invite", media_type=MediaType.HTML)
-    async def invite(self, request: Request[Any, Any, Any], invitations: NamedDependency[InvitationService]) -> Any:
+    async def invite(
+        self,
+        request: Request[Any, Any, Any],
+        invitations: NamedDependency[InvitationService],
+        data: Annotated[InviteForm, forms.POSTED],
+    ) -> Any:
         principal = principal_of(request)
-        values, too_long = _form_values(await request.form())
+        values, too_long = _form_values(data)
         if too_long:
             context = await _new_form(principal, invitations, values, too_long)
             return Template(template_name="firm/user_new.html", context=context, status_code=422)
@@ -350,21 +362,21 @@ class UserController(Controller):
         self,
         request: Request[Any, Any, Any],
         users: NamedDependency[UserService],
-        db_session: NamedDependency[AsyncSession],
+        dossiers: NamedDependency[DossierService],
         user_id: FromPath[uuid.UUID],
+        data: Annotated[RoleRemovalForm, forms.POSTED],
     ) -> Redirect:
         """Take one role on one dossier from the person (the dossier must be one the actor sees: else 404)."""
         principal = principal_of(request)
         user = await users.get_visible(principal, user_id)
-        form = await request.form()
-        dossier_ids = _ids([str(form.get("dossier") or "")])
+        dossier_ids = _ids([data.dossier])
         try:
-            role = DossierRole(str(form.get("role") or ""))
+            role = DossierRole(data.role)
         except ValueError:
             raise NotFoundException from None
         if not dossier_ids:
             raise NotFoundException
-        dossier = await DossierService(session=db_session).get_visible(principal, dossier_ids[0])
+        dossier = await dossiers.get_visible(principal, dossier_ids[0])
         removed = await users.remove_dossier_role(principal, user, dossier, role)
         if removed:
             message = _("Rôle « %(role)s » retiré sur %(dossier)s.") % {"role": _(role.label), "dossier": dossier.name}
@@ -408,9 +420,13 @@ class InvitationLinkController(Controller):
 
     @post("/{token:str}", opt=PUBLIC, name="firm:invitation_accept", media_type=MediaType.HTML)
     async def accept(
-        self, request: Request[Any, Any, Any], invitations: NamedDependency[InvitationService], token: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        invitations: NamedDependency[InvitationService],
+        token: FromPath[str],
+        data: Annotated[AcceptForm, forms.POSTED],
     ) -> Any:
-        form, errors = forms.read(AcceptForm, await request.form())
+        form, errors = data, forms.clip(data)
         try:
             if errors:  # refused before the password is hashed (a link that cannot be used says so first)
                 await invitations.open(token)

@@ -9,8 +9,6 @@ from typing import Annotated, Any
 import anyio
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,9 +39,7 @@ class WebController(Controller):
         return Redirect("/entreprises")
 
     @post("/langue", opt=PUBLIC, name="web:locale")
-    async def switch_locale(
-        self, data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
-    ) -> Redirect:
+    async def switch_locale(self, data: Annotated[LocaleForm, forms.POSTED]) -> Redirect:
         """Language for visitors not signed in: remembered in a cookie."""
         return _locale_redirect(data)
 
@@ -52,7 +48,7 @@ class WebController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        data: Annotated[LocaleForm, forms.POSTED],
     ) -> Redirect:
         """Language of the signed-in person: kept on their account and in a cookie."""
         response = _locale_redirect(data)
