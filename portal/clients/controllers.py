@@ -6,17 +6,16 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.services import AuditEventService
 from portal.auth.guards import principal_of, requires, signed_in
@@ -27,6 +26,7 @@ from portal.clients.models import Dossier, DossierStatus
 from portal.clients.services import DossierService, DossierSort, DuplicateSirenError
 from portal.i18n import _
 from portal.web import forms
+from portal.web.deps import provide
 from portal.web.streams import reader_sessions
 
 TABS = ("infos", "utilisateurs", "facturation", "historique")
@@ -80,12 +80,25 @@ async def _list(request: HTMXRequest, dossiers: DossierService, *, q: str, tri: 
     return Template(template_name="clients/list.html", context=context)
 
 
+@dataclass
+class PanelServices:
+    """What the dossier's panel shows besides the dossier: its billing client and its history."""
+
+    billing: NamedDependency[BillingEntityService]
+    billing_clients: NamedDependency[BillingClientService]
+    audit_events: NamedDependency[AuditEventService]
+
+
 class DossierController(Controller):
     path = "/entreprises"
     guards = (signed_in,)
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {
-        "dossiers": Provide(create_service_provider(DossierService)),
+        "dossiers": provide(DossierService),
+        "billing": provide(BillingEntityService),
+        "billing_clients": provide(BillingClientService),
+        "audit_events": provide(AuditEventService),
+        "panel": Provide(PanelServices, sync_to_thread=False),
     }
 
     @get("/", name="clients:list", media_type=MediaType.HTML)
@@ -172,10 +185,10 @@ class DossierController(Controller):
         request: HTMXRequest,
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        panel: NamedDependency[PanelServices],
         onglet: FromQuery[str] = "infos",
     ) -> Template:
-        context = await _panel_context(request, dossiers, db_session, dossier_id, onglet)
+        context = await _panel_context(request, dossiers, panel, dossier_id, onglet)
         return Template(template_name="clients/detail.html", context=context)
 
     @get("/{dossier_id:uuid}/volet", name="clients:panel", media_type=MediaType.HTML)
@@ -184,10 +197,10 @@ class DossierController(Controller):
         request: HTMXRequest,
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        panel: NamedDependency[PanelServices],
         onglet: FromQuery[str] = "infos",
     ) -> Template:
-        context = await _panel_context(request, dossiers, db_session, dossier_id, onglet)
+        context = await _panel_context(request, dossiers, panel, dossier_id, onglet)
         return HTMXTemplate(template_name="clients/_partials/panel.html", context=context)
 
     @get("/{dossier_id:uuid}/modifier", guards=[requires(Permission.DOSSIERS_UPDATE)], name="clients:edit")
@@ -242,7 +255,7 @@ class DossierController(Controller):
         request: HTMXRequest,
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        panel: NamedDependency[PanelServices],
         data: Annotated[schemas.ConfidentialityForm, forms.POSTED],
     ) -> Any:
         """ "Appliquer les changements": the checkbox "Entreprise confidentielle" and who has access."""
@@ -262,7 +275,7 @@ class DossierController(Controller):
             else _("Changements appliqués : le dossier est visible par tout le cabinet.")
         )
         if request.htmx:
-            context = await _panel_context(request, dossiers, db_session, dossier_id, "infos", notice=message)
+            context = await _panel_context(request, dossiers, panel, dossier_id, "infos", notice=message)
             # The list behind the panel refreshes its rows (the "Confidentiel" badge) on this event.
             return HTMXTemplate(
                 template_name="clients/_partials/panel.html",
@@ -277,7 +290,7 @@ class DossierController(Controller):
 async def _panel_context(
     request: Request[Any, Any, Any],
     dossiers: DossierService,
-    session: AsyncSession,
+    panel: PanelServices,
     dossier_id: uuid.UUID,
     tab: str,
     *,
@@ -292,15 +305,15 @@ async def _panel_context(
     if tab == "infos" and context["can_update"]:
         context["access"] = await dossiers.access_choices(dossier)
     elif tab == "facturation":
-        entity_id, context["entity"] = await BillingEntityService(session).entity(principal)
+        entity_id, context["entity"] = await panel.billing.entity(principal)
         context["entity_id"] = entity_id
         context["client"] = (
-            await BillingClientService(session=session).client_of(principal, entity_id, dossier.id)
+            await panel.billing_clients.client_of(principal, entity_id, dossier.id)
             if entity_id and principal.can(Permission.BILLING_CLIENTS_READ)
             else None
         )
     elif tab == "utilisateurs":
         context["members"] = await dossiers.members(dossier)
     elif tab == "historique":
-        context["events"] = await AuditEventService(session=session).for_dossier(principal, dossier.id)
+        context["events"] = await panel.audit_events.for_dossier(principal, dossier.id)
     return context

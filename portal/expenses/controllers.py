@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any
 
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from babel.dates import format_date
 from litestar import Controller, MediaType, Request, Router, get, post
 from litestar.connection import ASGIConnection
@@ -20,7 +19,6 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
@@ -38,6 +36,7 @@ from portal.expenses.services import ExpenseError, ExpenseNoteService, allowance
 from portal.i18n import N_, _, get_locale
 from portal.settings import Settings
 from portal.web import forms
+from portal.web.deps import provide
 from portal.web.streams import reader_sessions
 
 FILES = requires_somewhere(Permission.EXPENSES_FILE)
@@ -65,10 +64,6 @@ files_or_approves.any_of = FILES_OR_APPROVES  # type: ignore[attr-defined]
 
 def provide_receipts(settings: NamedDependency[Settings]) -> ReceiptStore:
     return ReceiptStore(settings.receipts_dir, max_bytes=settings.receipt_max_bytes)
-
-
-def provide_reports(db_session: NamedDependency[AsyncSession]) -> ExpenseReportService:
-    return ExpenseReportService(db_session)
 
 
 def _page(template: str, *, status_code: int = 200, **context: Any) -> Template:
@@ -111,9 +106,9 @@ class ExpenseNoteController(Controller):
     guards = (files_or_approves,)
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {
-        "notes": Provide(create_service_provider(ExpenseNoteService)),
+        "notes": provide(ExpenseNoteService),
         "receipts": Provide(provide_receipts, sync_to_thread=False),
-        "reports": Provide(provide_reports, sync_to_thread=False),
+        "reports": provide(ExpenseReportService),
     }
 
     # --- lists ------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
@@ -32,6 +31,7 @@ from portal.firm.services import UserError, UserService, status_of
 from portal.i18n import _
 from portal.jobs.outbox import enqueue
 from portal.web import forms
+from portal.web.deps import provide
 
 
 @dataclass
@@ -171,9 +171,9 @@ class UserController(Controller):
     path = "/utilisateurs"
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {
-        "users": Provide(create_service_provider(UserService)),
-        "invitations": Provide(create_service_provider(InvitationService)),
-        "dossiers": Provide(create_service_provider(DossierService)),
+        "users": provide(UserService),
+        "invitations": provide(InvitationService),
+        "dossiers": provide(DossierService),
     }
 
     @get("/", guards=[requires(Permission.USERS_READ)], name="firm:users")
@@ -395,7 +395,7 @@ class InvitationLinkController(Controller):
 
     path = "/invitation"
     include_in_schema = False
-    dependencies: Mapping[str, Provide] = {"invitations": Provide(create_service_provider(InvitationService))}
+    dependencies: Mapping[str, Provide] = {"invitations": provide(InvitationService)}
 
     @staticmethod
     def _refused(refused: LinkError) -> Template:
@@ -454,13 +454,20 @@ class InvitationLinkController(Controller):
 class SettingsController(Controller):
     path = "/parametres"
     include_in_schema = False
+    dependencies: Mapping[str, Provide] = {
+        "billing": provide(BillingEntityService),
+        "dossiers": provide(DossierService),
+    }
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
-    async def general(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def general(
+        self,
+        request: Request[Any, Any, Any],
+        billing: NamedDependency[BillingEntityService],
+        dossiers: NamedDependency[DossierService],
+    ) -> Template:
         principal = principal_of(request)
-        billing = BillingEntityService(db_session)
         firm = await billing.firm()
-        dossiers = DossierService(session=db_session)
         context = {
             "firm": firm,
             "entity": await dossiers.find_visible(principal, firm.billing_entity_id) if firm else None,
@@ -491,7 +498,7 @@ class SettingsController(Controller):
         "/journal",
         guards=[requires(Permission.AUDIT_LOG_READ)],
         name="firm:audit_log",
-        dependencies={"audit_events": Provide(create_service_provider(AuditEventService))},
+        dependencies={"audit_events": provide(AuditEventService)},
     )
     async def audit_log(
         self,

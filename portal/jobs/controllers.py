@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
@@ -15,13 +14,14 @@ from litestar_htmx import HTMXRequest, HTMXTemplate
 
 from portal.auth.guards import principal_of, signed_in
 from portal.jobs.services import JobRunService
+from portal.web.deps import provide
 
 
 class JobRunController(Controller):
     path = "/travaux"
     guards = (signed_in,)
     include_in_schema = False
-    dependencies: Mapping[str, Provide] = {"job_runs": Provide(create_service_provider(JobRunService))}
+    dependencies: Mapping[str, Provide] = {"job_runs": provide(JobRunService)}
 
     @get("/", name="jobs:list")
     async def index(self, request: HTMXRequest, job_runs: NamedDependency[JobRunService]) -> Template:
