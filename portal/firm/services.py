@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 
 import portal.firm.policy  # noqa: F401 - registers the people restriction
 from portal.audit.recorder import record
@@ -118,6 +118,10 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.get_one_or_none(User.email == normalise_email(email))
+
+    async def set_locale(self, user_id: uuid.UUID, locale: str) -> None:
+        """Keep the language the person chose on their account."""
+        await self.repository.session.execute(update(User).where(User.id == user_id).values(locale=locale))
 
     async def create_user(
         self, *, email: str, name: str, roles: Iterable[FirmRole], password: str | None = None

@@ -10,15 +10,16 @@ import anyio
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect
-from sqlalchemy import text, update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import PUBLIC, principal_of, signed_in
-from portal.firm.models import User
+from portal.firm.services import UserService
 from portal.i18n import LOCALES
 from portal.jobs import runtime
 from portal.web import forms
 from portal.web.context import LOCALE_COOKIE
+from portal.web.deps import provide
 from portal.web.redirects import local_path
 
 log = logging.getLogger(__name__)
@@ -43,18 +44,16 @@ class WebController(Controller):
         """Language for visitors not signed in: remembered in a cookie."""
         return _locale_redirect(data)
 
-    @post("/compte/langue", guards=[signed_in], name="web:account_locale")
+    @post("/compte/langue", guards=[signed_in], name="web:account_locale", dependencies={"users": provide(UserService)})
     async def switch_account_locale(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        users: NamedDependency[UserService],
         data: Annotated[LocaleForm, forms.POSTED],
     ) -> Redirect:
         """Language of the signed-in person: kept on their account and in a cookie."""
         response = _locale_redirect(data)
-        await db_session.execute(
-            update(User).where(User.id == principal_of(request).user_id).values(locale=_supported(data.langue))
-        )
+        await users.set_locale(principal_of(request).user_id, _supported(data.langue))
         return response
 
 
@@ -84,7 +83,7 @@ def _broker_status() -> dict[str, Any]:
 
 @get("/healthz", opt=PUBLIC, name="web:health", media_type=MediaType.JSON, include_in_schema=False)
 async def health(db_session: NamedDependency[AsyncSession]) -> Response[dict[str, Any]]:
-    """Database and broker status, for load balancers and operators."""
+    """Database and broker status, for load balancers and operators (given the session itself: it checks it)."""
     try:
         await db_session.execute(text("SELECT 1"))
         database: dict[str, Any] = {"status": "ok", "dialect": db_session.get_bind().dialect.name}
