@@ -10,9 +10,12 @@ each cut to its limit, silently). A controller receives it decoded::
         if checked.values is None:       # the same form again, with what was typed and the messages
             return Template("clients/form.html", context={"form": data, "errors": checked.errors}, status_code=422)
 
-A form whose body may carry files (multipart, or urlencoded when none was chosen) is a
-dependency instead: ``dependencies={"posted": forms.upload(ExpenseLineForm)}`` gives an
-``Upload`` with the decoded ``form`` and its ``files``.
+A form whose body may carry files is a dependency instead, decoded the same way from either
+encoding (a browser sends a form without a chosen file urlencoded, which a multipart ``Body``
+would refuse): ``dependencies={"posted": forms.upload(ExpenseLineForm)}`` gives an ``Upload``
+with the decoded ``form`` and its ``files``. A form without validation of its own checks its
+lengths with ``clip(data)``; a form whose fields are not known in advance (the mapping screen)
+is read from the posted mapping with ``read``.
 
 **Decoding never refuses.** ``FormDecoding`` (a serialization plugin of the app) decodes every
 form dataclass through ``FormDTO``, as the browser sends it: a field sent twice keeps its first
