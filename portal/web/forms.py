@@ -14,8 +14,9 @@ A form whose body may carry files is a dependency instead, decoded the same way 
 encoding (a browser sends a form without a chosen file urlencoded, which a multipart ``Body``
 would refuse): ``dependencies={"posted": forms.upload(ExpenseLineForm)}`` gives an ``Upload``
 with the decoded ``form`` and its ``files``. A form without validation of its own checks its
-lengths with ``clip(data)``; a form whose fields are not known in advance (the mapping screen)
-is read from the posted mapping with ``read``.
+lengths with ``clip(data)``. A form whose field names are not known in advance (the mapping
+screen: one field per journal, payment method…) is received as ``Fields``, every field posted as
+text, for its own reading to bound and check.
 
 **Decoding never refuses.** ``FormDecoding`` (a serialization plugin of the app) decodes every
 form dataclass through ``FormDTO``, as the browser sends it: a field sent twice keeps its first
@@ -195,8 +196,17 @@ def read(form_class: type[F], posted: Mapping[str, Any]) -> tuple[F, dict[str, s
     return form, clip(form)
 
 
+@dataclasses.dataclass
+class Fields:
+    """A form whose field names are not known in advance: every field posted (its first value, as text)."""
+
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
 def decode(form_class: type[F], posted: Mapping[str, Any]) -> F:
     """The form as the browser sent it, never refused: see the module's docstring."""
+    if form_class is Fields:
+        return Fields({name: _first(value) for name, value in posted.items()})  # type: ignore[return-value]
     values: dict[str, Any] = {}
     for item in dataclasses.fields(form_class):
         if item.name not in posted:
@@ -227,8 +237,8 @@ class FormDTO(DataclassDTO[F]):
 
 
 def is_form(annotation: Any) -> bool:
-    """A dataclass declared with this module's fields (``text``, ``texts``)."""
-    return (
+    """A dataclass declared with this module's fields (``text``, ``texts``), or ``Fields``."""
+    return annotation is Fields or (
         isinstance(annotation, type)
         and dataclasses.is_dataclass(annotation)
         and any(MAX_LENGTH in item.metadata for item in dataclasses.fields(annotation))

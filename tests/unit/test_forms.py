@@ -79,3 +79,8 @@ def test_a_posted_form_is_decoded_as_the_browser_sent_it_never_refused() -> None
 )  # fmt: skip
 def test_one_date_parser_reads_the_dates_typed_in_forms(typed: str, expected: dt.date | None) -> None:
     assert forms.parse_date(typed) == expected
+
+
+def test_a_form_of_fields_not_known_in_advance_gets_every_field_as_text() -> None:
+    form = forms.decode(forms.Fields, {"journal.loc-1": ["CA1", "CA2"], "payment.pm": "512"})
+    assert form.values == {"journal.loc-1": "CA1", "payment.pm": "512"}
