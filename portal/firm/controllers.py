@@ -426,12 +426,12 @@ class InvitationLinkController(Controller):
         token: FromPath[str],
         data: Annotated[AcceptForm, forms.POSTED],
     ) -> Any:
-        form, errors = data, forms.clip(data)
+        errors = forms.clip(data)
         try:
             if errors:  # refused before the password is hashed (a link that cannot be used says so first)
                 await invitations.open(token)
             else:
-                user = await invitations.accept(token, password=form.password, confirmation=form.confirmation)
+                user = await invitations.accept(token, password=data.password, confirmation=data.confirmation)
         except LinkError as refused:
             return self._refused(refused)
         except InviteError as refused:
