@@ -16,22 +16,22 @@ from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import User
+from portal.accounts.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.audit.services import AuditEventService
 from portal.auth.guards import PUBLIC, principal_of, requires
 from portal.auth.permissions import LABELS, Permission
 from portal.auth.policy import Principal
-from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS
-from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
-from portal.billing.services import BillingEntityService
+from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, DossierRole, FirmRole
 from portal.clients.services import DossierService
 from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError
-from portal.firm.models import User
-from portal.firm.roles import DossierRole, FirmRole
-from portal.firm.services import UserError, UserService, status_of
+from portal.firm.pages import GENERAL_SETTINGS
+from portal.firm.services import FirmService, UserError, UserService, status_of
 from portal.i18n import _
 from portal.jobs.outbox import enqueue
 from portal.web import forms
 from portal.web.deps import provide
+from portal.web.htmx import partial_or_redirect
 
 
 @dataclass
@@ -451,29 +451,33 @@ class InvitationLinkController(Controller):
         return Redirect("/", status_code=303)
 
 
+@dataclass
+class GeneralPage:
+    """What Paramètres › Informations générales reads, and the session the other domains' parts build theirs on."""
+
+    firms: NamedDependency[FirmService]
+    dossiers: NamedDependency[DossierService]
+    db_session: NamedDependency[AsyncSession]
+
+
 class SettingsController(Controller):
     path = "/parametres"
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {
-        "billing": provide(BillingEntityService),
+        "firms": provide(FirmService),
         "dossiers": provide(DossierService),
+        "general_page": Provide(GeneralPage, sync_to_thread=False),
     }
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
-    async def general(
-        self,
-        request: Request[Any, Any, Any],
-        billing: NamedDependency[BillingEntityService],
-        dossiers: NamedDependency[DossierService],
-    ) -> Template:
+    async def general(self, request: Request[Any, Any, Any], general_page: NamedDependency[GeneralPage]) -> Template:
         principal = principal_of(request)
-        firm = await billing.firm()
+        firm = await general_page.firms.current()
         context = {
             "firm": firm,
-            "entity": await dossiers.find_visible(principal, firm.billing_entity_id) if firm else None,
-            "own_dossier": await dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
-            "entity_choices": await billing.choices(principal),
-            "last_run": await billing.last_client_creation(principal) if firm and firm.billing_entity_id else None,
+            "parts": GENERAL_SETTINGS,
+            "own_dossier": await general_page.dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
+            **await GENERAL_SETTINGS.context("billing", principal, general_page.db_session, firm),
         }
         return Template(template_name="firm/settings/general.html", context=context)
 
@@ -521,7 +525,5 @@ class SettingsController(Controller):
     )
     async def start_diagnostic(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
         run = await enqueue(db_session, "jobs.diagnostic", created_by_id=principal_of(request).user_id)
-        if request.htmx:
-            # The run panel replaces the button and follows the run live.
-            return HTMXTemplate(template_name="jobs/_partials/run.html", context={"run": run})
-        return Redirect(f"/travaux/{run.id}", status_code=303)
+        # The run panel replaces the button and follows the run live.
+        return partial_or_redirect(request, "jobs/_partials/run.html", {"run": run}, f"/travaux/{run.id}")

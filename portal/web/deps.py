@@ -7,7 +7,10 @@ its one argument (``BillingEntityService(session)``). A controller declares the 
 
     dependencies = {"dossiers": provide(DossierService), "billing": provide(BillingEntityService)}
 
-and each handler names them: ``dossiers: NamedDependency[DossierService]``.
+and each handler names them: ``dossiers: NamedDependency[DossierService]``. A page that other
+domains fill in (``web.extensions``) builds their parts on the request's session, handed over
+by a dependency of the page (``clients.controllers.PanelServices``); the health check alone
+takes the session itself, since the database is what it checks.
 """
 
 from __future__ import annotations

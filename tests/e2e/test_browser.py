@@ -11,7 +11,7 @@ from playwright.async_api import Browser, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.app import create_app
-from portal.firm.roles import FirmRole
+from portal.auth.roles import FirmRole
 from portal.settings import Settings
 from tests.browsing import loopback_listener, serving
 from tests.e2e.console import watch_errors

@@ -19,10 +19,10 @@ from playwright.async_api import Browser, Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stdnum import luhn
 
+from portal.auth.roles import FirmRole
 from portal.clients.identifiers import format_siren, format_siret
 from portal.clients.models import Dossier
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
 from tests.e2e.console import watch_errors
 from tests.e2e.test_browser import browser, live_url  # noqa: F401 - the browser tests' fixtures
 from tests.factories.clients import valid_siren

@@ -6,18 +6,16 @@ import datetime as dt
 import uuid
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import DossierMembership, User
+from portal.accounts.passwords import hash_password_off_loop, needs_rehash, verify_password_off_loop
+from portal.accounts.throttle import LoginThrottle
 from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
-from portal.auth.passwords import hash_password_off_loop, needs_rehash, verify_password_off_loop
 from portal.auth.policy import Principal
-from portal.auth.throttle import LoginThrottle
-from portal.clients.models import DossierMembership
-from portal.firm.models import User
-from portal.firm.roles import DossierRole
-from portal.firm.services import normalise_email
+from portal.auth.roles import DossierRole
 from portal.i18n import N_, _
 from portal.settings import Settings
 
@@ -29,6 +27,10 @@ class SignInError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
 
 
 REFUSED = N_("Adresse e-mail ou mot de passe incorrect.")
@@ -68,6 +70,24 @@ async def authenticate(
         record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
         await session.flush()
     return user
+
+
+class AccountService:
+    """The signed-in person's own account: signing in and out, the language they chose."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def sign_in(self, settings: Settings, *, email: str, password: str, ip_address: str) -> User:
+        """``authenticate`` on this session."""
+        return await authenticate(self.session, settings, email=email, password=password, ip_address=ip_address)
+
+    def sign_out(self, user_id: uuid.UUID) -> None:
+        record(self.session, "auth.sign_out", object_type="user_account", object_id=str(user_id))
+
+    async def set_locale(self, user_id: uuid.UUID, locale: str) -> None:
+        """Keep the language the person chose on their account."""
+        await self.session.execute(update(User).where(User.id == user_id).values(locale=locale))
 
 
 async def load_principal(session: AsyncSession, user_id: uuid.UUID, epoch: int) -> Principal | None:

@@ -1,23 +1,24 @@
-"""Sign-in and sign-out pages."""
+"""Sign-in and sign-out pages, and the signed-in person's own account settings."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.audit.recorder import record
+from portal.accounts.services import AccountService, SignInError
+from portal.accounts.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.auth.guards import PUBLIC, principal_of, signed_in
-from portal.auth.services import SignInError, authenticate
-from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.context import client_address
+from portal.web.controllers import LocaleForm, locale_redirect, supported_locale
+from portal.web.deps import provide
 from portal.web.redirects import local_path
 
 
@@ -31,8 +32,9 @@ class SignInForm:
 class SignInController(Controller):
     path = "/"
     include_in_schema = False
+    dependencies: Mapping[str, Provide] = {"accounts": provide(AccountService)}
 
-    @get("/connexion", opt=PUBLIC, name="auth:sign_in", media_type=MediaType.HTML)
+    @get("/connexion", opt=PUBLIC, name="accounts:sign_in", media_type=MediaType.HTML)
     async def sign_in_page(
         self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False
     ) -> Any:
@@ -42,33 +44,33 @@ class SignInController(Controller):
         if request.session.get(SESSION_USER_ID):
             return Redirect(local_path(suivant))
         return Template(
-            template_name="auth/sign_in.html",
+            template_name="accounts/sign_in.html",
             context={"suivant": local_path(suivant), "signed_out": deconnecte, "email": "", "error": None},
         )
 
-    @post("/connexion", opt=PUBLIC, name="auth:sign_in_submit", media_type=MediaType.HTML)
+    @post("/connexion", opt=PUBLIC, name="accounts:sign_in_submit", media_type=MediaType.HTML)
     async def sign_in(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        accounts: NamedDependency[AccountService],
         settings: NamedDependency[Settings],
         data: Annotated[SignInForm, forms.POSTED],
     ) -> Response[Any]:
         too_long = forms.clip(data)  # before argon2 ever sees a megabyte of password
         if too_long:
             return Template(
-                template_name="auth/sign_in.html",
+                template_name="accounts/sign_in.html",
                 context={"suivant": local_path(data.suivant), "email": data.email,
                          "error": next(iter(too_long.values()))},
                 status_code=422,
             )  # fmt: skip
         try:
-            user = await authenticate(
-                db_session, settings, email=data.email, password=data.password, ip_address=client_address(request)
+            user = await accounts.sign_in(
+                settings, email=data.email, password=data.password, ip_address=client_address(request)
             )
         except SignInError as refused:
             return Template(
-                template_name="auth/sign_in.html",
+                template_name="accounts/sign_in.html",
                 context={"suivant": local_path(data.suivant), "email": data.email, "error": refused.message},
                 status_code=refused.status,
             )
@@ -77,9 +79,26 @@ class SignInController(Controller):
         rotate_session(request)
         return Redirect(local_path(data.suivant), status_code=303)
 
-    @post("/deconnexion", guards=[signed_in], name="auth:sign_out")
-    async def sign_out(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
-        principal = principal_of(request)
-        record(db_session, "auth.sign_out", object_type="user_account", object_id=str(principal.user_id))
+    @post("/deconnexion", guards=[signed_in], name="accounts:sign_out")
+    async def sign_out(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Redirect:
+        accounts.sign_out(principal_of(request).user_id)
         request.clear_session()
         return Redirect("/connexion?deconnecte=1", status_code=303)
+
+
+class AccountController(Controller):
+    path = "/compte"
+    include_in_schema = False
+    dependencies: Mapping[str, Provide] = {"accounts": provide(AccountService)}
+
+    @post("/langue", guards=[signed_in], name="accounts:locale")
+    async def switch_locale(
+        self,
+        request: Request[Any, Any, Any],
+        accounts: NamedDependency[AccountService],
+        data: Annotated[LocaleForm, forms.POSTED],
+    ) -> Redirect:
+        """Language of the signed-in person: kept on their account and in a cookie."""
+        response = locale_redirect(data)
+        await accounts.set_locale(principal_of(request).user_id, supported_locale(data.langue))
+        return response
