@@ -184,9 +184,8 @@ class FecUploadController(Controller):
         errors: dict[str, str] = {}
         period: dict[str, dt.date | None] = {}
         for key in ("debut", "fin"):
-            try:
-                period[key] = forms.parse_day(values[key]) if values[key].strip() else None
-            except ValueError:
+            period[key] = forms.parse_date(values[key]) if values[key].strip() else None
+            if values[key].strip() and period[key] is None:
                 errors[key] = BAD_DATE
         errors.update(too_long)
         if period.get("debut") and period.get("fin") and period["fin"] <= period["debut"]:  # type: ignore[operator]

@@ -462,11 +462,9 @@ class CommerceController(Controller):
         dates: dict[str, dt.date | None] = {}
         start, end, journal = (forms.query_text(value, forms.DATE_MAX_LENGTH) for value in (start, end, journal))
         for key, value in (("du", start), ("au", end)):
-            try:
-                dates[key] = forms.parse_day(value) if value.strip() else None
-            except ValueError:
+            dates[key] = forms.parse_date(value) if value.strip() else None
+            if value.strip() and dates[key] is None:
                 errors[key] = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
-                dates[key] = None
         kinds = {item.value for item in EntryKind}
         filters = EntryFilters(start=dates["du"], end=dates["au"], journal=journal.strip().upper()[:8],
                                kind=kind if kind in kinds else "")  # fmt: skip
@@ -506,14 +504,10 @@ async def export_entries(
     state = await commerce.state(principal, dossier.id, source, Permission.LEDGER_EXPORT)
     if state.setup is None:
         raise NotFoundException
-    try:
-        filters = EntryFilters(
-            start=forms.parse_day(start) if start.strip() else None,
-            end=forms.parse_day(end) if end.strip() else None,
-            journal=journal.strip().upper()[:8],
-        )
-    except ValueError:
-        raise NotFoundException from None
+    start_day, end_day = (forms.parse_date(value) if value.strip() else None for value in (start, end))
+    if (start.strip() and start_day is None) or (end.strip() and end_day is None):
+        raise NotFoundException
+    filters = EntryFilters(start=start_day, end=end_day, journal=journal.strip().upper()[:8])
     setup, sessions = state.setup, reader_sessions(request)
 
     async def body() -> AsyncIterator[bytes]:

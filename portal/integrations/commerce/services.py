@@ -281,20 +281,18 @@ class CommerceConnectionService:
     def save_schedule(self, setup: CommerceSetup, start: str, frequency: str) -> dict[str, str]:
         errors: dict[str, str] = {}
         today = dt.datetime.now(dt.UTC).date()
-        try:
-            day = forms.parse_day(start)
-        except ValueError:
+        day = forms.parse_date(start)
+        if day is None:
             errors["debut"] = BAD_DATE
-        else:
-            if day > today:
-                errors["debut"] = START_IN_FUTURE
-            elif day < today.replace(year=today.year - 5):
-                errors["debut"] = START_TOO_OLD
+        elif day > today:
+            errors["debut"] = START_IN_FUTURE
+        elif day < today.replace(year=today.year - 5):
+            errors["debut"] = START_TOO_OLD
         try:
             chosen = SyncFrequency(frequency)
         except ValueError:
             errors["frequence"] = BAD_FREQUENCY
-        if not errors:
+        if not errors and day is not None:
             setup.sync_start = day
             setup.sync_frequency = chosen
         return errors
