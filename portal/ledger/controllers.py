@@ -164,12 +164,13 @@ class FecUploadController(Controller):
     dependencies = DEPENDENCIES
 
     @post("/fec", guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)], name="ledger:upload",
-          media_type=MediaType.HTML)  # fmt: skip
+          media_type=MediaType.HTML, dependencies={"posted": forms.upload(UploadForm)})  # fmt: skip
     async def upload(
         self,
         request: HTMXRequest,
         *,
         dossier_id: FromPath[uuid.UUID],
+        posted: NamedDependency[forms.Upload[UploadForm]],
         settings: NamedDependency[Settings],
         dossiers: NamedDependency[DossierService],
         ledger: NamedDependency[LedgerService],
@@ -178,9 +179,8 @@ class FecUploadController(Controller):
         """Importer un fichier des écritures comptables: checked as a FEC, stored, then imported by a worker."""
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
-        form = await request.form()
-        typed, too_long = forms.read(UploadForm, form)
-        values = asdict(typed)
+        too_long = forms.clip(posted.form)
+        values = asdict(posted.form)
         errors: dict[str, str] = {}
         period: dict[str, dt.date | None] = {}
         for key in ("debut", "fin"):
@@ -190,20 +190,19 @@ class FecUploadController(Controller):
         errors.update(too_long)
         if period.get("debut") and period.get("fin") and period["fin"] <= period["debut"]:  # type: ignore[operator]
             errors["fin"] = DATES_ORDER
-        upload = form.get("fichier")
+        upload = posted.file("fichier")
         files = ImportFiles(settings.imports_dir, max_bytes=settings.fec_max_bytes)
         stored: tuple[str, int] | None = None
-        if not isinstance(upload, UploadFile) or not upload.filename:
+        if upload is None:
             errors["fichier"] = NO_FILE
         elif not errors:
             stored, message = await _store(files, upload, settings)
             if message:
                 errors["fichier"] = message
-        if isinstance(upload, UploadFile):
-            await upload.close()
-        if errors or stored is None:
+        for received in posted.files.values():
+            await received.close()
+        if errors or stored is None or upload is None:
             return await upload_refused_page(request, dossier, values=values, errors=errors)
-        assert isinstance(upload, UploadFile)  # noqa: S101 - narrowed above
         await ledger.request_import(
             principal, dossier, source=LedgerSource.UPLOAD, filename=display_name(upload.filename),
             storage_name=stored[0], size_bytes=stored[1], period_start=period.get("debut"),

@@ -218,6 +218,7 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
+        data: Annotated[KeyForm, forms.POSTED],
         dossiers: NamedDependency[DossierService],
         commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
@@ -227,10 +228,10 @@ class CommerceController(Controller):
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if source.auth is not SourceAuth.API_KEY:
             raise NotFoundException
-        key, errors = forms.read(KeyForm, await request.form())
+        errors = forms.clip(data)
         if not errors:
             try:
-                await commerce.connect_api_key(principal, dossier, source, key.cle)
+                await commerce.connect_api_key(principal, dossier, source, data.cle)
             except ConnectionRequestError as refused:
                 errors = {"cle": refused.message}
         if errors:
@@ -266,14 +267,15 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
+        data: Annotated[ScheduleForm, forms.POSTED],
         dossiers: NamedDependency[DossierService],
         commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         principal = principal_of(request)
         source = _source(code)
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
-        typed, too_long = forms.read(ScheduleForm, await request.form())
-        values = asdict(typed)
+        too_long = forms.clip(data)
+        values = asdict(data)
         try:
             _connection, setup = await commerce.connected(principal, dossier.id, source, Permission.CONNECTIONS_MANAGE)
         except ConnectionRequestError:
@@ -376,6 +378,7 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
+        data: Annotated[forms.Fields, forms.POSTED],
         dossiers: NamedDependency[DossierService],
         commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
@@ -386,8 +389,7 @@ class CommerceController(Controller):
         state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MAP)
         if state.setup is None or state.setup.reference is None:
             raise NotFoundException
-        form = await request.form()
-        values, too_long = mappings.read_form(form)
+        values, too_long = mappings.read_form(data.values)
         # A field too long is refused before the mapping is read: nothing is saved.
         mapping, errors = (
             (commerce.mappings.mapping(source, state.setup), too_long)
@@ -408,6 +410,7 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
+        data: Annotated[MapperInviteForm, forms.POSTED],
         dossiers: NamedDependency[DossierService],
         commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
@@ -417,15 +420,15 @@ class CommerceController(Controller):
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if not principal.can(Permission.USERS_INVITE):
             raise PermissionDeniedException
-        typed, errors = forms.read(MapperInviteForm, await request.form())
+        errors = forms.clip(data)
         outcome = None
         if not errors:
             try:
-                outcome = await commerce.invite_mapper(principal, dossier, email=typed.email, name=typed.nom)
+                outcome = await commerce.invite_mapper(principal, dossier, email=data.email, name=data.nom)
             except InviteError as refused:
                 errors = {refused.field or "email": refused.message}
         if outcome is None:
-            context = await source_context(principal, dossier, source, commerce, invite_form=asdict(typed),
+            context = await source_context(principal, dossier, source, commerce, invite_form=asdict(data),
                                            invite_errors=errors)  # fmt: skip
             return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
         flash(request, _("%(email)s est invité(e) à compléter le mapping de ce dossier.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
@@ -56,6 +56,13 @@ class TokenForm:
     jeton: str = forms.text(forms.SECRET_MAX_LENGTH)
 
 
+@dataclass
+class YearsForm:
+    """« Sélectionnez les exercices à importer »: the ids of the fiscal years ticked."""
+
+    exercice: list[str] = forms.texts(forms.CHOICE_MAX_LENGTH)
+
+
 class PennylaneController(Controller):
     path = "/entreprises/{dossier_id:uuid}/connexions/pennylane"
     guards = (READS,)
@@ -82,16 +89,17 @@ class PennylaneController(Controller):
         request: HTMXRequest,
         *,
         dossier_id: FromPath[uuid.UUID],
+        data: Annotated[TokenForm, forms.POSTED],
         dossiers: NamedDependency[DossierService],
         connections: NamedDependency[PennylaneService],
         connections_page: NamedDependency[ConnectionsPage],
     ) -> Any:
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
-        token, errors = forms.read(TokenForm, await request.form())
+        errors = forms.clip(data)
         if not errors:
             try:
-                await connections.save_api_token(principal, dossier, token.jeton)
+                await connections.save_api_token(principal, dossier, data.jeton)
             except ConnectionRequestError as refused:
                 errors = {"jeton": refused.message}
         if errors:
@@ -121,17 +129,17 @@ class PennylaneController(Controller):
         request: HTMXRequest,
         *,
         dossier_id: FromPath[uuid.UUID],
+        data: Annotated[YearsForm, forms.POSTED],
         dossiers: NamedDependency[DossierService],
         connections: NamedDependency[PennylaneService],
         ledger: NamedDependency[LedgerService],
     ) -> Any:
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
-        form = await request.form()
-        chosen = [str(value) for value in form.getall("exercice", [])]
+        forms.clip(data)  # an id too long matches no fiscal year offered: the choice says so
         try:
             connection = await connections.connected_pennylane(principal, dossier.id)
-            run = await connections.request_import(principal, connection, chosen)
+            run = await connections.request_import(principal, connection, data.exercice)
         except ConnectionRequestError as refused:
             context = await _years_context(principal, dossier, connections, ledger, error=refused.message)
             return Template(template_name="integrations/fiscal_years.html", context=context, status_code=422)
