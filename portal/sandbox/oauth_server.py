@@ -25,11 +25,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from litestar import MediaType, Request, Response
 from litestar.response import Redirect
+
+from portal.web import forms
 
 if TYPE_CHECKING:  # the sites import their routes, which import this module
     from portal.sandbox.pennylane.site import RegisteredClient
@@ -38,6 +40,8 @@ OUTSIDE = {"exclude_from_auth": True, "exclude_from_csrf": True}
 VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 S = TypeVar("S")  # what a consent grants: a company and scopes, an account…
+# How the endpoints receive what the application or the browser posts: every field, as text.
+Posted = Annotated[forms.Fields, forms.POSTED]
 
 
 def digest(secret: str) -> str:
@@ -286,12 +290,12 @@ def denied(asked: AuthorizeRequest) -> Response[Any]:
 
 async def token_endpoint(
     request: Request[Any, Any, Any],
+    form: Mapping[str, Any],
     clients: Mapping[str, RegisteredClient],
     issuer: TokenIssuer[S],
     answer: Callable[[IssuedTokens[S]], dict[str, Any]],
 ) -> Response[Any]:
     """The token endpoint: a code (with its PKCE verifier) or a refresh token for a new pair."""
-    form = await request.form()
     client = calling_client(clients, request, form)
     if client is None:
         return oauth_error("invalid_client", 401)
@@ -316,10 +320,12 @@ async def token_endpoint(
 
 
 async def revoke_endpoint(
-    request: Request[Any, Any, Any], clients: Mapping[str, RegisteredClient], issuer: TokenIssuer[Any]
+    request: Request[Any, Any, Any],
+    form: Mapping[str, Any],
+    clients: Mapping[str, RegisteredClient],
+    issuer: TokenIssuer[Any],
 ) -> Response[Any]:
     """RFC 7009 revocation: an unknown token is not an error, the answer is the same."""
-    form = await request.form()
     if calling_client(clients, request, form) is None:
         return oauth_error("invalid_client", 401)
     issuer.revoke(str(form.get("token", "")))

@@ -28,6 +28,7 @@ from portal.sandbox.commerce.state import current_state, oauth_accounts, token_a
 from portal.sandbox.oauth_server import (
     OUTSIDE,
     AuthorizeRequest,
+    Posted,
     check_authorize,
     denied,
     revoke_endpoint,
@@ -85,8 +86,12 @@ async def authorize(request: Request[Any, Any, Any], commerce_site: NamedDepende
 
 
 @post("/oauth/authorize", name="sandbox_commerce:decide", opt=OUTSIDE, include_in_schema=False)
-async def decide(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
-    form = await request.form()
+async def decide(
+    request: Request[Any, Any, Any],
+    data: Posted,
+    commerce_site: NamedDependency[CommerceSite],
+) -> Response[Any]:
+    form = data.values
     consent = _check(commerce_site, form)
     if not isinstance(consent, SourceConsent):
         return consent
@@ -110,13 +115,21 @@ async def decide(request: Request[Any, Any, Any], commerce_site: NamedDependency
 
 
 @post("/oauth/token", name="sandbox_commerce:token", opt=OUTSIDE, include_in_schema=False, status_code=200)
-async def token(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
-    return await token_endpoint(request, commerce_site.clients, current_state(), token_answer)
+async def token(
+    request: Request[Any, Any, Any],
+    data: Posted,
+    commerce_site: NamedDependency[CommerceSite],
+) -> Response[Any]:
+    return await token_endpoint(request, data.values, commerce_site.clients, current_state(), token_answer)
 
 
 @post("/oauth/revoke", name="sandbox_commerce:revoke", opt=OUTSIDE, include_in_schema=False, status_code=200)
-async def revoke(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
-    return await revoke_endpoint(request, commerce_site.clients, current_state())
+async def revoke(
+    request: Request[Any, Any, Any],
+    data: Posted,
+    commerce_site: NamedDependency[CommerceSite],
+) -> Response[Any]:
+    return await revoke_endpoint(request, data.values, commerce_site.clients, current_state())
 
 
 ROUTES = [authorize, decide, token, revoke]

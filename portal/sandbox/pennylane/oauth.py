@@ -15,6 +15,7 @@ from portal.sandbox.oauth_server import (
     OUTSIDE,
     AuthorizeRequest,
     IssuedTokens,
+    Posted,
     check_authorize,
     denied,
     revoke_endpoint,
@@ -73,8 +74,8 @@ async def authorize(request: Request[Any, Any, Any], sandbox_site: NamedDependen
 
 
 @post("/oauth/authorize", name="sandbox_pennylane:decide", opt=OUTSIDE, include_in_schema=False)
-async def decide(request: Request[Any, Any, Any], sandbox_site: NamedDependency[Site]) -> Response[Any]:
-    form = await request.form()
+async def decide(request: Request[Any, Any, Any], data: Posted, sandbox_site: NamedDependency[Site]) -> Response[Any]:
+    form = data.values
     asked = _check(sandbox_site, form)
     if not isinstance(asked, AuthorizeRequest):
         return asked
@@ -102,13 +103,13 @@ def _tokens(issued: IssuedTokens[Consented]) -> dict[str, Any]:
 
 
 @post("/oauth/token", name="sandbox_pennylane:token", opt=OUTSIDE, include_in_schema=False, status_code=200)
-async def token(request: Request[Any, Any, Any], sandbox_site: NamedDependency[Site]) -> Response[Any]:
-    return await token_endpoint(request, sandbox_site.clients, current_state(), _tokens)
+async def token(request: Request[Any, Any, Any], data: Posted, sandbox_site: NamedDependency[Site]) -> Response[Any]:
+    return await token_endpoint(request, data.values, sandbox_site.clients, current_state(), _tokens)
 
 
 @post("/oauth/revoke", name="sandbox_pennylane:revoke", opt=OUTSIDE, include_in_schema=False, status_code=200)
-async def revoke(request: Request[Any, Any, Any], sandbox_site: NamedDependency[Site]) -> Response[Any]:
-    return await revoke_endpoint(request, sandbox_site.clients, current_state())
+async def revoke(request: Request[Any, Any, Any], data: Posted, sandbox_site: NamedDependency[Site]) -> Response[Any]:
+    return await revoke_endpoint(request, data.values, sandbox_site.clients, current_state())
 
 
 ROUTES = [authorize, decide, token, revoke]
