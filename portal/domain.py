@@ -1,7 +1,8 @@
 """What a domain adds to the portal, declared once in its ``plugin.py``.
 
 A ``Domain`` names its model modules (so that the metadata is complete), its routes, the
-ORM listeners it installs, the row restrictions it registers, and its jobs and schedules.
+ORM listeners it installs, the row restrictions it registers, its jobs and schedules, and the
+parts of other domains' pages it fills in.
 Declaring it switches nothing on: ``install`` does, in every process (the application, a
 worker, the scheduler, a command, the test suite: ``portal.domains.install``), and the
 application takes its routes through Litestar's ``on_app_init``. Both are idempotent, so
@@ -33,7 +34,7 @@ Routes = Callable[["Settings"], Sequence["ControllerRouterHandler"]]
 
 
 class Registrable(Protocol):
-    """A job or a schedule (``portal.jobs.registry``): registering it makes it known to this process."""
+    """A job, a schedule (``portal.jobs.registry``) or a page part: registering it makes it known to this process."""
 
     def register(self) -> None: ...
 
@@ -47,7 +48,8 @@ class Domain(InitPluginProtocol):
     """One domain of the portal, as a Litestar plugin."""
 
     name: str
-    # The modules declaring its tables: imported by the plugin module, listed so Alembic's view is explicit.
+    # The modules declaring its tables, imported by the plugin module: Alembic sees what the plugins
+    # name (tests/test_domains.py checks that no mapped module is left out).
     models: Sequence[ModuleType] = ()
     # Its controllers and routers, for these settings (some exist in development only).
     routes: Routes = no_routes
@@ -58,6 +60,8 @@ class Domain(InitPluginProtocol):
     # Its jobs and schedules (``Job`` handles, ``every(…)``).
     jobs: Sequence[Registrable] = ()
     schedules: Sequence[Registrable] = ()
+    # The parts of lower domains' pages it fills in (``portal.web.extensions``).
+    parts: Sequence[Registrable] = ()
 
     def install(self) -> None:
         """Switch the domain on in this process: listeners, restrictions, jobs, schedules. Idempotent."""
@@ -65,7 +69,7 @@ class Domain(InitPluginProtocol):
             listen()
         for model, restriction in self.restrictions:
             register_restriction(model, restriction)
-        for registrable in (*self.jobs, *self.schedules):
+        for registrable in (*self.jobs, *self.schedules, *self.parts):
             registrable.register()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
