@@ -19,7 +19,9 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
-PORTAL = Path(__file__).resolve().parent.parent / "portal"
+import portal
+
+PORTAL = Path(portal.__file__).resolve().parent
 
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"settings", "i18n"}),
