@@ -1,7 +1,7 @@
 """The domains of the portal, in one list: the application, the workers, the scheduler, the
 commands, the test suite and Alembic all load this one.
 
-Adding a domain is one package with a ``plugin.py`` and one line here. The order is the
+Adding a domain is one package with a ``plugin.py`` and its line here. The order is the
 order listeners run in and restrictions apply: the audit log sees a flush before the
 domains that add rows to it.
 """
@@ -21,7 +21,18 @@ from portal.jobs.plugin import plugin as jobs
 from portal.ledger.plugin import plugin as ledger
 from portal.sandbox.plugin import plugin as sandbox
 
-DOMAINS: list[Domain] = [accounts, audit, clients, billing, firm, expenses, ledger, integrations, jobs, sandbox]
+DOMAINS: list[Domain] = [
+    accounts,
+    audit,  # the audit log, a layer under the domains, switched on the same way
+    clients,
+    billing,
+    firm,
+    expenses,
+    ledger,
+    integrations,
+    jobs,  # background work, a layer under the domains, switched on the same way
+    sandbox,  # the local stand-ins of outside services, mounted in development and tests only
+]
 
 # Every table of every domain: importing this module imported their model modules.
 __all__ = ["DOMAINS", "install", "metadata"]

@@ -17,6 +17,7 @@ plugin = Domain(
     listeners=[hooks.install],
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.create_clients, tasks.create_dossier_clients],
+    # Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.
     schedules=[every("40 * * * *", tasks.create_clients)],
     parts=[
         PANEL_TABS.part("facturation", "billing/_partials/dossier_tab.html", dossier_tab),

@@ -143,6 +143,3 @@ async def create_dossier_clients(ctx: JobContext, dossier_ids: list[str]) -> dic
         await _last_step(ctx, total, entity, ids[0] if len(ids) == 1 else None, next=len(ids))
     await ctx.progress(total.dossiers, total.dossiers, step=STEP_DONE)
     return await _summary(ctx, total)
-
-
-# Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.

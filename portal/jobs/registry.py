@@ -194,10 +194,6 @@ def add_schedules(*schedules: Schedule) -> None:
         _schedules[schedule.name] = schedule
 
 
-def get(name: str) -> Job[...]:
-    return _jobs[name]
-
-
 def jobs() -> list[Job[...]]:
     return list(_jobs.values())
 
