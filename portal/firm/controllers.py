@@ -29,6 +29,7 @@ from portal.firm.pages import GENERAL_SETTINGS
 from portal.firm.services import FirmService, UserError, UserService, status_of
 from portal.i18n import _
 from portal.jobs.diagnostic import diagnostic
+from portal.jobs.services import JobRunService
 from portal.web import forms
 from portal.web.deps import provide
 from portal.web.htmx import partial_or_redirect
@@ -467,6 +468,7 @@ class SettingsController(Controller):
         "firms": provide(FirmService),
         "dossiers": provide(DossierService),
         "general_page": Provide(GeneralPage, sync_to_thread=False),
+        "job_runs": provide(JobRunService),
     }
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
@@ -523,7 +525,7 @@ class SettingsController(Controller):
         name="firm:diagnostic",
         media_type=MediaType.HTML,
     )
-    async def start_diagnostic(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
-        run = await diagnostic.options(created_by_id=principal_of(request).user_id).enqueue(db_session)
+    async def start_diagnostic(self, request: HTMXRequest, job_runs: NamedDependency[JobRunService]) -> Any:
+        run = await job_runs.enqueue(diagnostic.options(created_by_id=principal_of(request).user_id))
         # The run panel replaces the button and follows the run live.
         return partial_or_redirect(request, "jobs/_partials/run.html", {"run": run}, f"/travaux/{run.id}")

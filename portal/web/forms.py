@@ -29,7 +29,8 @@ returns a ``Checked`` (clean values, or None and one message id per field). The 
 checked **before** any validation: a value over its limit is cut to it, so a page showing the
 form again never echoes more than the limit (a 10 Mo name would come back whole otherwise), and
 the field gets ``TOO_LONG``, in the person's language; the other fields still get their own
-messages. Messages are French message ids (``N_``), translated where the template shows them.
+messages. Messages are French message ids (``N_``), translated where the template shows them
+beside their field (the ``field_error`` macro of ``templates/_macros/ui.html``).
 Dates typed in a form are read by ``parse_date`` (JJ/MM/AAAA, or AAAA-MM-JJ from a date input).
 
 **Sizes.** The templates' ``maxlength`` say the same as the declarations. Search boxes and other
