@@ -12,7 +12,6 @@ from litestar import Request
 from litestar.di import NamedDependency, Provide
 from litestar.response import Template
 from litestar_htmx import HTMXRequest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of
 from portal.auth.permissions import Permission
@@ -24,6 +23,7 @@ from portal.jobs.services import JobRunService
 from portal.ledger.controllers import UploadRefusedPage
 from portal.ledger.services import LedgerService
 from portal.ledger.tasks import import_fec
+from portal.web.deps import provide
 
 # The background work the Connexions page follows live, besides the imports themselves.
 FOLLOWED_JOBS = (tasks.import_fiscal_years, tasks.fiscal_years, import_fec)
@@ -72,15 +72,13 @@ class ConnectionsPage(UploadRefusedPage):
         return await self.again(request, dossier, upload_form=values, upload_errors=errors, open_form="fec")
 
 
-def provide_pennylane(db_session: NamedDependency[AsyncSession]) -> PennylaneService:
-    return PennylaneService(db_session)
-
-
 def provide_connections_page(
-    connections: NamedDependency[PennylaneService], ledger: NamedDependency[LedgerService]
+    connections: NamedDependency[PennylaneService],
+    commerce: NamedDependency[CommerceConnectionService],
+    ledger: NamedDependency[LedgerService],
+    job_runs: NamedDependency[JobRunService],
 ) -> ConnectionsPage:
-    session = ledger.session
-    return ConnectionsPage(connections, CommerceConnectionService(session), ledger, JobRunService(session=session))
+    return ConnectionsPage(connections, commerce, ledger, job_runs)
 
 
 def provide_upload_refused_page(connections_page: NamedDependency[ConnectionsPage]) -> UploadRefusedPage:
@@ -88,7 +86,9 @@ def provide_upload_refused_page(connections_page: NamedDependency[ConnectionsPag
 
 
 DEPENDENCIES: Mapping[str, Provide] = {
-    "connections": Provide(provide_pennylane, sync_to_thread=False),
+    "connections": provide(PennylaneService),
+    "commerce": provide(CommerceConnectionService),
+    "job_runs": provide(JobRunService),
     "connections_page": Provide(provide_connections_page, sync_to_thread=False),
     "upload_refused_page": Provide(provide_upload_refused_page, sync_to_thread=False),
 }

@@ -19,7 +19,6 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
@@ -32,6 +31,7 @@ from portal.ledger.models import LedgerSource
 from portal.ledger.services import EntryFilter, LedgerService
 from portal.settings import Settings
 from portal.web import forms
+from portal.web.deps import provide
 from portal.web.exports import in_chunks, reader_sessions
 from portal.web.files import TooLargeError, display_name
 
@@ -63,18 +63,7 @@ class UploadRefusedPage:
         raise NotImplementedError
 
 
-def provide_ledger(db_session: NamedDependency[AsyncSession]) -> LedgerService:
-    return LedgerService(db_session)
-
-
-def provide_dossiers(db_session: NamedDependency[AsyncSession]) -> DossierService:
-    return DossierService(session=db_session)
-
-
-DEPENDENCIES: Mapping[str, Provide] = {
-    "ledger": Provide(provide_ledger, sync_to_thread=False),
-    "dossiers": Provide(provide_dossiers, sync_to_thread=False),
-}
+DEPENDENCIES: Mapping[str, Provide] = {"ledger": provide(LedgerService), "dossiers": provide(DossierService)}
 
 
 class LedgerController(Controller):

@@ -22,7 +22,6 @@ from litestar.params import FromPath, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, signed_in
 from portal.auth.permissions import Permission
@@ -49,6 +48,7 @@ from portal.integrations.services import ConnectionRequestError
 from portal.ledger import fec
 from portal.settings import Settings
 from portal.web import forms
+from portal.web.deps import provide
 from portal.web.exports import in_chunks, reader_sessions
 from portal.web.htmx import page_or_partial
 
@@ -80,22 +80,10 @@ class MapperInviteForm:
     nom: str = forms.text(forms.NAME_MAX_LENGTH)
 
 
-def provide_commerce(db_session: NamedDependency[AsyncSession]) -> CommerceConnectionService:
-    return CommerceConnectionService(db_session)
-
-
-def provide_entries(db_session: NamedDependency[AsyncSession]) -> CommerceEntryService:
-    return CommerceEntryService(db_session)
-
-
-def provide_dossiers(db_session: NamedDependency[AsyncSession]) -> DossierService:
-    return DossierService(session=db_session)
-
-
 DEPENDENCIES: Mapping[str, Provide] = {
-    "commerce": Provide(provide_commerce, sync_to_thread=False),
-    "entries": Provide(provide_entries, sync_to_thread=False),
-    "dossiers": Provide(provide_dossiers, sync_to_thread=False),
+    "commerce": provide(CommerceConnectionService),
+    "entries": provide(CommerceEntryService),
+    "dossiers": provide(DossierService),
 }
 
 
