@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from portal.integrations.commerce.adapters import shopify, woocommerce
@@ -21,8 +20,9 @@ from portal.integrations.commerce.mapping import Mapping, default_mapping, missi
 from portal.integrations.commerce.posting import Poster
 from portal.integrations.commerce.records import Country, PaymentMethod, ReferenceData
 from portal.integrations.commerce.sources import Source, get_source
+from tests.samples import DATA
 
-POS_DATA = Path(__file__).resolve().parents[1] / "data" / "pos"
+POS_DATA = DATA / "pos"
 
 
 def load(name: str) -> Any:
