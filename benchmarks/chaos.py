@@ -61,13 +61,13 @@ from stdnum import luhn
 from uuid_utils.compat import uuid7
 
 from benchmarks import fec as fec_bench
+from portal.auth.roles import FirmRole
 from portal.billing.models import BillingClient, ClientDossierLink
 from portal.clients import names
 from portal.clients.identifiers import parse
 from portal.clients.models import Dossier
 from portal.db.engine import make_engine, make_session_maker
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
 from portal.firm.services import UserService
 from portal.jobs import registry
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage

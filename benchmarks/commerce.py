@@ -51,10 +51,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.environment import bench_settings, empty_database
-from portal.auth.services import load_principal
+from portal.accounts.services import load_principal
+from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
 from portal.db.engine import make_engine, make_session_maker
-from portal.firm.roles import FirmRole
 from portal.firm.services import UserService
 from portal.integrations.commerce import sync, tasks
 from portal.integrations.commerce.models import CommerceEntry, CommerceEntryLine, CommerceSetup

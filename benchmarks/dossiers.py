@@ -37,14 +37,15 @@ from stdnum import luhn
 from uuid_utils.compat import uuid7
 
 from benchmarks.environment import bench_settings, describe_ms, empty_database, percentile, time_requests
+from portal.accounts.models import DossierMembership
 from portal.app import create_app
+from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate
 from portal.clients import names
-from portal.clients.models import Dossier, DossierAccess, DossierMembership, DossierNameTerm, DossierStatus
+from portal.clients.models import Dossier, DossierAccess, DossierNameTerm, DossierStatus
 from portal.clients.search import term_rows
 from portal.db.engine import make_engine, make_read_only_session_maker, make_session_maker
 from portal.firm.models import Firm
-from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserService
 from portal.jobs import runtime
 from portal.jobs.models import JobRun, JobStatus

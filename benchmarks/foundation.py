@@ -12,9 +12,9 @@ from sqlalchemy import func, insert, select
 
 from benchmarks.environment import bench_settings, describe_ms, empty_database, time_requests
 from portal.app import create_app
+from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
 from portal.db.engine import make_engine, make_session_maker
-from portal.firm.roles import FirmRole
 from portal.firm.services import UserService
 from portal.jobs import runtime
 from portal.jobs.context import JobContext

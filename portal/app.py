@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import dramatiq
 from advanced_alchemy.config import AsyncSessionConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -24,9 +25,10 @@ from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import portal.db.models  # noqa: F401 - every model known, audit log on
-from portal.auth.controllers import SignInController
+from portal.accounts.controllers import AccountController, SignInController
+from portal.accounts.sessions import build_session_auth, build_session_store
+from portal.audit.context import Actor, set_actor
 from portal.auth.guards import PUBLIC
-from portal.auth.sessions import build_session_auth, build_session_store
 from portal.billing.controllers import BillingController, BillingSettingsController
 from portal.clients.controllers import DossierController
 from portal.db import migrate
@@ -36,15 +38,14 @@ from portal.firm.controllers import InvitationLinkController, SettingsController
 from portal.integrations.commerce.controllers import CommerceCallbackController, CommerceController, export_entries
 from portal.integrations.controllers import integration_routes
 from portal.jobs import outbox, runtime
-from portal.jobs.controllers import JobRunController
+from portal.jobs.controllers import JobRunController, health
 from portal.jobs.scheduler import BackgroundLoop
 from portal.ledger.controllers import LedgerController
 from portal.mail.controllers import DevMailController
 from portal.sandbox import sandbox_router
 from portal.settings import Settings, get_settings
-from portal.web import errors
-from portal.web.context import after_request, before_request
-from portal.web.controllers import WebController, health
+from portal.web import context, errors
+from portal.web.controllers import WebController
 from portal.web.deps import provide_settings
 from portal.web.forms import form_size_limit
 from portal.web.templating import configure as configure_templates
@@ -53,6 +54,20 @@ from portal.web.timing import ServerTimingMiddleware
 log = logging.getLogger(__name__)
 
 __all__ = ["create_app"]
+
+
+async def before_request(request: Request[Any, Any, Any]) -> None:
+    """After authentication, before every handler: the request's context, and who acts in the audit log."""
+    await context.before_request(request)
+    principal = context.current_principal()
+    set_actor(
+        Actor(
+            user_id=principal.user_id if principal else None,
+            label=principal.email if principal else "anonyme",
+            request_id=context.current_request_id(),
+            ip_address=context.client_address(request),
+        )
+    )
 
 
 def outermost_first(*outermost: Middleware) -> Callable[[AppConfig], AppConfig]:
@@ -134,6 +149,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             SignInController,
+            AccountController,
             WebController,
             DossierController,
             BillingController,
@@ -178,7 +194,7 @@ def create_app(
         template_config=template_config,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         before_request=before_request,
-        after_request=after_request,
+        after_request=context.after_request,
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=None,

@@ -96,7 +96,7 @@ def user() -> None:
 )
 def user_create(email: str, name: str, roles: tuple[str, ...]) -> None:
     """Create a person. The password comes from PORTAL_PASSWORD, or is asked for."""
-    from portal.firm.roles import FirmRole
+    from portal.auth.roles import FirmRole
     from portal.firm.services import UserError, UserService
 
     password = os.environ.get("PORTAL_PASSWORD") or click.prompt(

@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import luhn
 from stdnum.fr import siren as siren_module
 
-from portal.auth.services import load_principal
-from portal.clients.models import Dossier, DossierAccess, DossierMembership
+from portal.accounts.models import DossierMembership
+from portal.accounts.services import load_principal
+from portal.auth.roles import DossierRole, FirmRole
+from portal.clients.models import Dossier, DossierAccess
 from portal.expenses.schemas import MileageValues
 from portal.expenses.services import ExpenseNoteService, today
 from portal.firm.models import Firm
-from portal.firm.roles import DossierRole, FirmRole
 from portal.firm.services import UserService
 from portal.settings import Settings
 

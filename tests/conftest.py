@@ -56,8 +56,8 @@ from argon2 import PasswordHasher  # noqa: E402
 from litestar import Litestar  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 
+from portal.accounts import passwords  # noqa: E402
 from portal.app import create_app  # noqa: E402
-from portal.auth import passwords  # noqa: E402
 from portal.db.engine import make_engine  # noqa: E402
 from portal.jobs import runtime as jobs_runtime  # noqa: E402
 from portal.settings import Settings, load_settings  # noqa: E402

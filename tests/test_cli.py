@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from stdnum.fr import siren as siren_module
 
-from portal.auth.passwords import verify_password
+from portal.accounts.models import User
+from portal.accounts.passwords import verify_password
 from portal.clients.models import Dossier
 from portal.db.engine import make_engine, make_session_maker
-from portal.firm.models import Firm, User
+from portal.firm.models import Firm
 from portal.settings import Settings
 from tests import database
 

@@ -20,11 +20,11 @@ from litestar.exceptions import LitestarException
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from portal.accounts import passwords
+from portal.accounts.models import User
 from portal.app import create_app
-from portal.auth import passwords
+from portal.auth.roles import FirmRole
 from portal.db import engine as db_engine
-from portal.firm.models import User
-from portal.firm.roles import FirmRole
 from portal.settings import Settings
 from tests.browsing import CSRF_FIELD, csrf_token, loopback_listener, serve_in_process, sign_in
 from tests.factories.firm import PASSWORD, make_user

@@ -13,8 +13,6 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.db.paging import Page, paginate
 
-PAGE_SIZE = 50
-
 
 class AuditEventRepository(SQLAlchemyAsyncRepository[AuditEvent]):
     model_type = AuditEvent
@@ -27,7 +25,7 @@ class AuditEventService(SQLAlchemyAsyncRepositoryService[AuditEvent, AuditEventR
         """Events ``principal`` may read, newest first, through the permission model's restriction."""
         visible = restrict(select(AuditEvent), principal, Permission.AUDIT_LOG_READ, AuditEvent)
         statement = visible.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-        return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE)
+        return await paginate(self.repository.session, statement, page=page)
 
     async def for_dossier(self, principal: Principal, dossier_id: uuid.UUID, *, limit: int = 50) -> list[AuditEvent]:
         """The latest events about one dossier and what belongs to it (its panel's Historique)."""

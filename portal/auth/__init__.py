@@ -1,1 +1,1 @@
-"""Authentication (sessions, passwords, throttling) and the permission model."""
+"""The permission model every domain asks: permissions, roles, the principal, row restrictions, guards."""

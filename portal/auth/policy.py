@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, false
 
 from portal.auth.permissions import Permission
-from portal.auth.roles import dossier_permissions_for, permissions_for
-from portal.firm.roles import DossierRole, FirmRole
+from portal.auth.roles import DossierRole, FirmRole, dossier_permissions_for, permissions_for
 
 
 @dataclass(frozen=True)

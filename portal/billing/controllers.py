@@ -1,5 +1,5 @@
 """Facturation: the billing entity's client base and the review of possible duplicates;
-Paramètres: linking the billing entity and "Créer mes clients"."""
+Paramètres: linking the billing entity and "Créer mes clients"; the Facturation tab of a dossier's panel."""
 
 from __future__ import annotations
 
@@ -15,16 +15,49 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
-from litestar_htmx import HTMXRequest, HTMXTemplate
+from litestar_htmx import HTMXRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, requires
 from portal.auth.permissions import Permission
+from portal.auth.policy import Principal
 from portal.billing.services import BillingClientService, BillingEntityService, BillingError
+from portal.clients.models import Dossier
+from portal.clients.pages import PANEL_TABS
+from portal.clients.services import DossierService
+from portal.firm.models import Firm
+from portal.firm.pages import GENERAL_SETTINGS
 from portal.i18n import _
 from portal.web import forms
+from portal.web.htmx import partial_or_redirect
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
+
+
+@PANEL_TABS.provide("facturation", "billing/_partials/dossier_tab.html")
+async def dossier_tab(principal: Principal, session: AsyncSession, dossier: Dossier) -> dict[str, Any]:
+    """The dossier's client in the billing entity's client base."""
+    entity_id, entity = await BillingEntityService(session).entity(principal)
+    client = (
+        await BillingClientService(session=session).client_of(principal, entity_id, dossier.id)
+        if entity_id and principal.can(Permission.BILLING_CLIENTS_READ)
+        else None
+    )
+    return {"entity": entity, "entity_id": entity_id, "client": client}
+
+
+@GENERAL_SETTINGS.provide("billing", "billing/_partials/settings.html")
+async def settings_section(principal: Principal, session: AsyncSession, firm: Firm | None) -> dict[str, Any]:
+    """The billing entity, the dossiers it may be, and the last "Créer mes clients"."""
+    billing = BillingEntityService(session)
+    linked = firm is not None and firm.billing_entity_id is not None
+    return {
+        "entity": await DossierService(session=session).find_visible(principal, firm.billing_entity_id)
+        if firm
+        else None,
+        "entity_choices": await billing.choices(principal),
+        "last_run": await billing.last_client_creation(principal) if linked else None,
+    }
 
 
 @dataclass
@@ -177,6 +210,4 @@ class BillingSettingsController(Controller):
         except BillingError as refused:
             flash(request, _(refused.message), category="error")
             return Redirect("/parametres", status_code=303)
-        if request.htmx:
-            return HTMXTemplate(template_name="billing/_partials/create_clients.html", context={"run": run})
-        return Redirect(f"/travaux/{run.id}", status_code=303)
+        return partial_or_redirect(request, "billing/_partials/create_clients.html", {"run": run}, f"/travaux/{run.id}")

@@ -29,8 +29,6 @@ from portal.i18n import N_
 from portal.jobs.models import JobRun
 from portal.jobs.outbox import enqueue
 
-PAGE_SIZE = 50
-
 
 class BillingError(ValueError):
     """A billing change refused; ``message`` is a French msgid shown to the person."""
@@ -121,7 +119,7 @@ class BillingClientService(SQLAlchemyAsyncRepositoryService[BillingClient, Billi
                 )
             )
         statement = statement.order_by(BillingClient.sort_name, BillingClient.id)
-        return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE)
+        return await paginate(self.repository.session, statement, page=page)
 
     async def client_of(
         self, principal: Principal, entity_id: uuid.UUID, dossier_id: uuid.UUID
@@ -146,7 +144,7 @@ class BillingClientService(SQLAlchemyAsyncRepositoryService[BillingClient, Billi
         statement = self._duplicates(principal, entity_id).order_by(
             DuplicateCandidate.created_at, DuplicateCandidate.id
         )
-        return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE)
+        return await paginate(self.repository.session, statement, page=page)
 
     async def count_open_duplicates(self, principal: Principal, entity_id: uuid.UUID) -> int:
         statement = select(func.count()).select_from(self._duplicates(principal, entity_id).subquery())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
@@ -22,24 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.audit.services import AuditEventService
 from portal.auth.guards import principal_of, requires, signed_in
 from portal.auth.permissions import Permission
-from portal.billing.services import BillingClientService, BillingEntityService
 from portal.clients import schemas
 from portal.clients.models import Dossier, DossierStatus
+from portal.clients.pages import PANEL_TABS
 from portal.clients.services import DossierService, DossierSort, DuplicateSirenError
 from portal.i18n import _
 from portal.web import forms
-from portal.web.streams import reader_sessions
+from portal.web.exports import csv_stream, reader_sessions
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 TABS = ("infos", "utilisateurs", "facturation", "historique")
 DOSSIER_CHANGED = "dossier-modifie"  # htmx event: a dossier changed from the side panel
 EXPORT_COLUMNS = ("Nom", "SIREN", "NIC", "TVA intracommunautaire", "Forme juridique", "Adresse", "Code postal",
                   "Ville", "Clôture", "Statut", "Dossier du cabinet", "Confidentiel")  # fmt: skip
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula (a name typed as "=HYPERLINK(…)", say)."""
-    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
 
 
 def _sort(value: str) -> DossierSort:
@@ -119,30 +112,17 @@ class DossierController(Controller):
         principal = principal_of(request)
         sessions = reader_sessions(request)
 
-        async def lines() -> AsyncIterator[bytes]:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, delimiter=";")
-            writer.writerow(EXPORT_COLUMNS)
-            yield ("\ufeff" + buffer.getvalue()).encode()
+        async def rows() -> AsyncIterator[tuple[str, ...]]:
             async with sessions() as session:
                 async for row in DossierService(session=session).export_rows(principal, query=forms.query_text(q)):
-                    buffer.seek(0)
-                    buffer.truncate()
-                    writer.writerow([
-                        spreadsheet_safe(value) for value in (
-                            row.name, row.siren or "", row.nic or "", row.vat_number or "", row.legal_form or "",
-                            row.address or "", row.postal_code or "", row.city or "", row.closing_display,
-                            _(row.status.label), "oui" if row.is_firm_dossier else "non",
-                            "oui" if row.is_confidential else "non",
-                        )
-                    ])  # fmt: skip
-                    yield buffer.getvalue().encode()
+                    yield (
+                        row.name, row.siren or "", row.nic or "", row.vat_number or "", row.legal_form or "",
+                        row.address or "", row.postal_code or "", row.city or "", row.closing_display,
+                        _(row.status.label), "oui" if row.is_firm_dossier else "non",
+                        "oui" if row.is_confidential else "non",
+                    )  # fmt: skip
 
-        return Stream(
-            lines(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="entreprises.csv"'},
-        )
+        return csv_stream(rows(), EXPORT_COLUMNS, "entreprises.csv")
 
     @get("/nouveau", guards=[requires(Permission.DOSSIERS_CREATE)], name="clients:new")
     async def new(self) -> Template:
@@ -290,19 +270,14 @@ async def _panel_context(
     tab = tab if tab in TABS else "infos"
     # A dossier the person may read is never hidden from them: updating it needs only the permission.
     can_update = principal.can(Permission.DOSSIERS_UPDATE)
-    context: dict[str, Any] = {"dossier": dossier, "tab": tab, "notice": notice, "can_update": can_update}
+    context: dict[str, Any] = {"dossier": dossier, "tab": tab, "notice": notice, "can_update": can_update,
+                               "parts": PANEL_TABS}  # fmt: skip
     if tab == "infos" and context["can_update"]:
         context["access"] = await dossiers.access_choices(dossier)
-    elif tab == "facturation":
-        entity_id, context["entity"] = await BillingEntityService(session).entity(principal)
-        context["entity_id"] = entity_id
-        context["client"] = (
-            await BillingClientService(session=session).client_of(principal, entity_id, dossier.id)
-            if entity_id and principal.can(Permission.BILLING_CLIENTS_READ)
-            else None
-        )
     elif tab == "utilisateurs":
         context["members"] = await dossiers.members(dossier)
     elif tab == "historique":
         context["events"] = await AuditEventService(session=session).for_dossier(principal, dossier.id)
+    else:
+        context.update(await PANEL_TABS.context(tab, principal, session, dossier))
     return context

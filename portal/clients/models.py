@@ -13,7 +13,6 @@ from portal.audit.mixins import Audited
 from portal.clients import names
 from portal.clients.identifiers import format_siren, format_siret, vat_number
 from portal.db.base import Base
-from portal.firm.roles import DossierRole
 from portal.i18n import N_
 
 
@@ -130,33 +129,6 @@ class DossierAccess(Audited, Base):
 
     dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossier.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
-    granted_by_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL"), default=None
-    )
-
-    @property
-    def audit_dossier_id(self) -> uuid.UUID | None:
-        return self.dossier_id
-
-
-class DossierMembership(Audited, Base):
-    """A person's role on a dossier: Comptable, Employé, Gestionnaire de facturation, Utilisateur client.
-
-    Members see the dossier (confidential or not), and dossier-level permissions come from
-    these roles (``portal.auth.roles.DOSSIER_ROLE_PERMISSIONS``).
-    """
-
-    __tablename__ = "dossier_membership"
-    __table_args__ = (
-        UniqueConstraint("dossier_id", "user_id", "role"),
-        Index("ix_dossier_membership_user", "user_id", "role"),
-    )
-
-    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossier.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
-    role: Mapped[DossierRole] = mapped_column(
-        Enum(DossierRole, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
-    )
     granted_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL"), default=None
     )

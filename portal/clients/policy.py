@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, union
 from sqlalchemy.orm import InstrumentedAttribute
 
+from portal.accounts.models import DossierMembership
 from portal.audit.models import AuditEvent
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restriction_for
-from portal.auth.roles import dossier_roles_granting
-from portal.clients.models import Dossier, DossierAccess, DossierMembership
-from portal.firm.roles import DossierRole
+from portal.auth.roles import DossierRole, dossier_roles_granting
+from portal.clients.models import Dossier, DossierAccess
 from portal.jobs.models import JobRun
 
 

@@ -15,18 +15,16 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 import portal.clients.policy  # noqa: F401 - registers the dossier restrictions
+from portal.accounts.models import DossierMembership, User, UserRole
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.auth.roles import DossierRole, in_order
 from portal.clients import search
-from portal.clients.models import Dossier, DossierAccess, DossierMembership
+from portal.clients.models import Dossier, DossierAccess
 from portal.clients.policy import member, visible_count
 from portal.clients.schemas import DossierValues
 from portal.db.paging import Page, paginate
-from portal.firm.models import User, UserRole
-from portal.firm.roles import DossierRole, in_order
 from portal.i18n import N_
-
-PAGE_SIZE = 50
 
 
 class DossierSort(StrEnum):
@@ -118,7 +116,7 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         count = (
             select(func.count()).select_from(Dossier).where(matching) if mine else visible_count(principal, matching)
         )
-        return await paginate(self.repository.session, statement, page=page, page_size=PAGE_SIZE, count=count)
+        return await paginate(self.repository.session, statement, page=page, count=count)
 
     async def find_visible(
         self, principal: Principal, dossier_id: uuid.UUID | None, permission: Permission = Permission.DOSSIERS_READ

@@ -158,7 +158,7 @@ def make_web_engine(url: str) -> AsyncEngine:
 
 
 def make_session_store_engine(url: str) -> AsyncEngine:
-    """A small engine of its own for the server-side session store (see ``portal/auth/sessions.py``)."""
+    """A small engine of its own for the server-side session store (see ``portal/accounts/sessions.py``)."""
     return _bounded_waits(url, pool_size=SESSION_STORE_POOL_SIZE, max_overflow=SESSION_STORE_MAX_OVERFLOW)
 
 

@@ -8,10 +8,10 @@ query can run before the rule that narrows it is known.
 
 from __future__ import annotations
 
+from portal.accounts import models as accounts_models
 from portal.audit import models as audit_models
 from portal.audit import policy as audit_policy
 from portal.audit import recorder
-from portal.auth import models as auth_models
 from portal.billing import hooks as billing_hooks
 from portal.billing import models as billing_models
 from portal.billing import policy as billing_policy
@@ -41,9 +41,9 @@ billing_hooks.install()
 expenses_receipts.install()
 
 __all__ = [
+    "accounts_models",
     "audit_models",
     "audit_policy",
-    "auth_models",
     "billing_models",
     "billing_policy",
     "clients_models",

@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 
 T = TypeVar("T")
 
+PAGE_SIZE = 50
+"""Rows per page of every list of the portal."""
+
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
@@ -28,7 +31,7 @@ async def paginate(
     statement: Select[Any],
     *,
     page: int,
-    page_size: int,
+    page_size: int = PAGE_SIZE,
     count: Select[Any] | None = None,
 ) -> Page[Any]:
     """Count the rows ``statement`` selects and load page ``page`` (from 1, at most the last) of them, in its order.

@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from portal.auth.roles import FirmRole
 from portal.expenses.categories import DEDUCTIBLE_VAT_ACCOUNT
 from portal.expenses.formatting import csv_amount
 from portal.expenses.models import ExpenseLine
-from portal.firm.roles import FirmRole
 
 JOURNAL = ("NDF", "Notes de frais")
 SALARIED = ("421", "Personnel - rémunérations dues")

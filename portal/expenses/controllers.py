@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import fields
@@ -28,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
-from portal.clients.controllers import spreadsheet_safe
 from portal.expenses import schemas
 from portal.expenses.accounting import FEC_COLUMNS
 from portal.expenses.categories import RECEIPT_CATEGORIES
@@ -40,7 +37,7 @@ from portal.expenses.reports import ExpenseReportService, Tracked
 from portal.expenses.services import ExpenseError, ExpenseNoteService, allowance_of, today
 from portal.i18n import N_, _, get_locale
 from portal.settings import Settings
-from portal.web.streams import reader_sessions
+from portal.web.exports import csv_stream, reader_sessions
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 FILES = requires_somewhere(Permission.EXPENSES_FILE)
@@ -204,7 +201,7 @@ class ExpenseNoteController(Controller):
                         "oui" if line.receipt is not None else "non",
                     )  # fmt: skip
 
-        return _csv(rows(), LINE_COLUMNS, f"notes-de-frais-{period.first_month}-{period.last_month}.csv")
+        return csv_stream(rows(), LINE_COLUMNS, f"notes-de-frais-{period.first_month}-{period.last_month}.csv")
 
     @get("/suivi/ecritures.csv", guards=[APPROVES], name="expenses:entries")
     async def entries(
@@ -220,7 +217,7 @@ class ExpenseNoteController(Controller):
                 async for line in ExpenseReportService(session).entries(principal, period):
                     yield line.fec_row()
 
-        return _csv(rows(), FEC_COLUMNS, f"ecritures-ndf-{period.first_month}-{period.last_month}.csv")
+        return csv_stream(rows(), FEC_COLUMNS, f"ecritures-ndf-{period.first_month}-{period.last_month}.csv")
 
     # --- a new note -------------------------------------------------------------------
 
@@ -479,25 +476,6 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 def _month_name(day: dt.date) -> str:
     return format_date(day, "MMMM y", locale=get_locale())
-
-
-def _csv(rows: AsyncIterator[Iterable[str]], columns: Iterable[str], filename: str) -> Stream:
-    async def lines() -> AsyncIterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";")
-        writer.writerow(columns)
-        yield ("\ufeff" + buffer.getvalue()).encode()
-        async for row in rows:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow([spreadsheet_safe(value) for value in row])
-            yield buffer.getvalue().encode()
-
-    return Stream(
-        lines(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 def expense_routes(settings: Settings) -> Router:

@@ -30,11 +30,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.accounts.models import User
 from portal.audit.mixins import Audited
 from portal.clients.models import Dossier
 from portal.db.base import Base, string_enum
 from portal.expenses.categories import ExpenseCategory
-from portal.firm.models import User
 from portal.i18n import N_
 
 Money = Numeric(12, 2, asdecimal=True)

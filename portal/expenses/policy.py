@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, or_, true
 
+from portal.accounts.models import DossierMembership
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restriction_for
 from portal.auth.roles import dossier_roles_granting
-from portal.clients.models import DossierMembership
 from portal.clients.policy import not_hidden
 from portal.expenses.models import ExpenseNote
 

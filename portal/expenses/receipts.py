@@ -4,20 +4,14 @@ The type is found from the content, never from the file name or the browser's
 Content-Type: a PDF must start with ``%PDF-`` and end with its ``%%EOF`` marker; an
 image must be a JPEG, PNG or WebP that Pillow decodes completely (a renamed text file,
 a truncated or corrupt image, a decompression bomb are all refused). Files are stored
-under a random name chosen here, in a two-level folder under ``var/receipts``, written
-to a temporary file, flushed to disk and renamed into place, so a reader never sees a
-half-written receipt. Files of deleted lines are removed once the deletion commits.
+in ``var/receipts`` by ``portal.web.files.FileStore`` (random names, written atomically). Files of
+deleted lines are removed once the deletion commits.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import os
-import re
-import secrets
-import tempfile
 import warnings
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from portal.expenses.formatting import number
 from portal.i18n import N_
+from portal.web.files import FileStore, display_name
 
 PDF = "application/pdf"
 # Pillow's format name → (Content-Type served, file extension).
@@ -38,7 +33,6 @@ EXTENSIONS = {PDF: ".pdf", **dict(IMAGE_TYPES.values())}
 # A receipt photo needs no more: 50 megapixels is a 8,660 × 5,770 picture.
 MAX_PIXELS = 50_000_000
 _PDF_TAIL = 2048
-_STORAGE_NAME = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}\.(?:pdf|jpg|png|webp)$")
 _DISCARD_AFTER_COMMIT = "portal_expense_receipts_to_discard"
 
 NOT_A_RECEIPT = N_("Le justificatif doit être une image (JPEG, PNG ou WebP) ou un PDF.")
@@ -101,19 +95,13 @@ def _decoded_image_format(data: bytes) -> str | None:
         return None
 
 
-def display_name(filename: str | None) -> str:
-    """The uploaded file's name to show (never used as a path): its last part, printable, 200 characters."""
-    name = re.split(r"[\\/]", filename or "")[-1]
-    name = "".join(character for character in name if character.isprintable())
-    return name.strip()[:200]
-
-
 class ReceiptStore:
     """The receipts folder: checks uploads, writes them atomically, serves and removes them."""
 
     def __init__(self, root: Path, *, max_bytes: int) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        self.files = FileStore(root, extensions=tuple(EXTENSIONS.values()), max_bytes=max_bytes)
 
     async def check(self, data: bytes, filename: str | None) -> CheckedReceipt:
         """The upload as a receipt, or ``ReceiptError``: too big, empty, or neither an image nor a PDF."""
@@ -125,31 +113,15 @@ class ReceiptStore:
 
     def save(self, receipt: CheckedReceipt) -> str:
         """Write the receipt under a new random name; return that name (relative to the folder)."""
-        token = secrets.token_hex(16)
-        name = f"{token[:2]}/{token}{receipt.extension}"
-        folder = self.root / token[:2]
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-")  # mode 0600
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(receipt.data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            Path(temporary).replace(self.root / name)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        name, _size = self.files.save(io.BytesIO(receipt.data), receipt.extension)
         return name
 
     def path(self, storage_name: str) -> Path:
-        """The file of a stored receipt. The name comes from the database, and is checked all the same."""
-        if not _STORAGE_NAME.match(storage_name):
-            raise ValueError(f"not a receipt storage name: {storage_name!r}")
-        return self.root / storage_name
+        """The file of a stored receipt."""
+        return self.files.path(storage_name)
 
     def discard(self, storage_name: str) -> None:
-        with contextlib.suppress(ValueError, OSError):
-            self.path(storage_name).unlink(missing_ok=True)
+        self.files.discard(storage_name)
 
     def discard_after_commit(self, session: Session, storage_name: str) -> None:
         """Remove the file once ``session`` commits (a rolled-back deletion keeps it)."""

@@ -18,12 +18,12 @@ from sqlalchemy import extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import portal.expenses.policy  # noqa: F401 - registers the expense-note restriction
+from portal.accounts.models import User
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.expenses.accounting import EntryLine, NoteForBooks, entry_lines
 from portal.expenses.models import ExpenseLine, ExpenseNote, NoteStatus
 from portal.expenses.schemas import Period
-from portal.firm.models import User
 from portal.i18n import N_
 from portal.settings import FIRM_TIMEZONE
 

@@ -27,9 +27,11 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 import portal.expenses.policy  # noqa: F401 - registers the expense-note restriction
+from portal.accounts.models import User
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.auth.roles import DossierRole
 from portal.clients.models import Dossier
 from portal.db.paging import Page, paginate
 from portal.expenses import mileage
@@ -38,12 +40,9 @@ from portal.expenses.categories import ExpenseCategory
 from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition, NoteStatus
 from portal.expenses.receipts import CheckedReceipt, ReceiptStore
 from portal.expenses.schemas import ExpenseValues, MileageValues
-from portal.firm.models import User
-from portal.firm.roles import DossierRole
 from portal.i18n import N_
 from portal.settings import FIRM_TIMEZONE
 
-PAGE_SIZE = 50
 SEES = Permission.EXPENSES_FILE
 """Restricting notes with any permission but ``EXPENSES_APPROVE`` keeps those the person sees (see the policy)."""
 
@@ -137,7 +136,7 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
             .where(ExpenseNote.author_id == principal.user_id)
             .order_by(ExpenseNote.created_at.desc(), ExpenseNote.id)
         )
-        return await paginate(self.session, statement, page=page, page_size=PAGE_SIZE)
+        return await paginate(self.session, statement, page=page)
 
     async def to_approve(self, principal: Principal, *, page: int = 1) -> Page[ExpenseNote]:
         """Submitted notes the person may approve, their own left out."""
@@ -146,7 +145,7 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
             .where(ExpenseNote.status == NoteStatus.SUBMITTED, ExpenseNote.author_id != principal.user_id)
             .order_by(ExpenseNote.submitted_at, ExpenseNote.id)
         )
-        return await paginate(self.session, statement, page=page, page_size=PAGE_SIZE)
+        return await paginate(self.session, statement, page=page)
 
     async def get_visible(self, principal: Principal, note_id: uuid.UUID, *, history: bool = False) -> ExpenseNote:
         """The note, or 404 when there is none or the person may not see it."""

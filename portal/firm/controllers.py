@@ -18,21 +18,21 @@ from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import User
+from portal.accounts.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.audit.services import AuditEventService
 from portal.auth.guards import PUBLIC, principal_of, requires
 from portal.auth.permissions import LABELS, Permission
 from portal.auth.policy import Principal
-from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS
-from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
-from portal.billing.services import BillingEntityService
+from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, DossierRole, FirmRole
 from portal.clients.services import DossierService
 from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError
-from portal.firm.models import User
-from portal.firm.roles import DossierRole, FirmRole
-from portal.firm.services import UserError, UserService, status_of
+from portal.firm.pages import GENERAL_SETTINGS
+from portal.firm.services import FirmService, UserError, UserService, status_of
 from portal.i18n import _
 from portal.jobs.outbox import enqueue
 from portal.web import forms
+from portal.web.htmx import partial_or_redirect
 
 
 @dataclass
@@ -442,15 +442,13 @@ class SettingsController(Controller):
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
     async def general(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         principal = principal_of(request)
-        billing = BillingEntityService(db_session)
-        firm = await billing.firm()
+        firm = await FirmService(session=db_session).current()
         dossiers = DossierService(session=db_session)
         context = {
             "firm": firm,
-            "entity": await dossiers.find_visible(principal, firm.billing_entity_id) if firm else None,
+            "parts": GENERAL_SETTINGS,
             "own_dossier": await dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
-            "entity_choices": await billing.choices(principal),
-            "last_run": await billing.last_client_creation(principal) if firm and firm.billing_entity_id else None,
+            **await GENERAL_SETTINGS.context("billing", principal, db_session, firm),
         }
         return Template(template_name="firm/settings/general.html", context=context)
 
@@ -498,7 +496,5 @@ class SettingsController(Controller):
     )
     async def start_diagnostic(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
         run = await enqueue(db_session, "jobs.diagnostic", created_by_id=principal_of(request).user_id)
-        if request.htmx:
-            # The run panel replaces the button and follows the run live.
-            return HTMXTemplate(template_name="jobs/_partials/run.html", context={"run": run})
-        return Redirect(f"/travaux/{run.id}", status_code=303)
+        # The run panel replaces the button and follows the run live.
+        return partial_or_redirect(request, "jobs/_partials/run.html", {"run": run}, f"/travaux/{run.id}")

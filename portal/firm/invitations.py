@@ -26,17 +26,19 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import DossierMembership, User, UserRole
+from portal.accounts.passwords import hash_password, password_problem
+from portal.accounts.services import normalise_email
 from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
-from portal.auth.passwords import hash_password, password_problem
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.auth.roles import DossierRole, FirmRole
 from portal.clients import search
-from portal.clients.models import Dossier, DossierMembership
+from portal.clients.models import Dossier
 from portal.clients.services import DossierService
-from portal.firm.models import Invitation, User, UserRole
-from portal.firm.roles import DossierRole, FirmRole
-from portal.firm.services import FirmService, UserError, UserService, normalise_email
+from portal.firm.models import Invitation
+from portal.firm.services import FirmService, UserError, UserService
 from portal.i18n import N_, _
 from portal.jobs.outbox import enqueue
 

@@ -1,4 +1,4 @@
-"""The firm, the people who sign in, and their firm-wide roles."""
+"""The firm and the invitations it sends to its people."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.accounts.models import User
 from portal.audit.mixins import Audited
 from portal.db.base import Base
-from portal.firm.roles import FirmRole
 
 if TYPE_CHECKING:
     from portal.clients.models import Dossier
@@ -33,41 +33,6 @@ class Firm(Audited, Base):
     )
     own_dossier: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[own_dossier_id])
     billing_entity: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[billing_entity_id])
-
-
-class User(Audited, Base):
-    """A person who signs in. Email is stored lower-cased and is unique."""
-
-    __tablename__ = "user_account"
-    __audit_exclude__ = frozenset({"password_hash", "session_epoch", "last_login_at"})
-
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    locale: Mapped[str] = mapped_column(String(8), default="fr")
-    # Bumped to end every session of this person at once (sign-out everywhere, deactivation).
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-
-    roles: Mapped[list[UserRole]] = relationship(back_populates="user", lazy="selectin", cascade="all, delete-orphan")
-
-    @property
-    def firm_roles(self) -> frozenset[FirmRole]:
-        return frozenset(role.role for role in self.roles)
-
-
-class UserRole(Audited, Base):
-    """One firm-wide role held by a person."""
-
-    __tablename__ = "user_role"
-    __table_args__ = (UniqueConstraint("user_id", "role"),)
-
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
-    role: Mapped[FirmRole] = mapped_column(
-        Enum(FirmRole, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
-    )
-    user: Mapped[User] = relationship(back_populates="roles")
 
 
 class Invitation(Audited, Base):

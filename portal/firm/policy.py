@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, false, not_, or_, select
 from sqlalchemy.orm import aliased
 
+from portal.accounts.models import DossierMembership, User, UserRole
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restriction_for
-from portal.clients.models import Dossier, DossierMembership
+from portal.clients.models import Dossier
 from portal.clients.policy import visible
-from portal.firm.models import User, UserRole
 
 
 def seen_member() -> Any:

@@ -15,19 +15,20 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from sqlalchemy import Select, func, or_, select
 
 import portal.firm.policy  # noqa: F401 - registers the people restriction
+from portal.accounts.models import DossierMembership, User, UserRole
+from portal.accounts.passwords import hash_password, password_problem
+from portal.accounts.services import normalise_email
 from portal.audit.recorder import record
-from portal.auth.passwords import hash_password, password_problem
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
-from portal.clients.models import Dossier, DossierMembership
+from portal.auth.roles import DossierRole, FirmRole, in_order
+from portal.clients.models import Dossier
 from portal.clients.policy import visible
-from portal.db.paging import Page, paginate
-from portal.firm.models import Firm, Invitation, User, UserRole
+from portal.db.paging import PAGE_SIZE, Page, paginate
+from portal.firm.models import Firm, Invitation
 from portal.firm.policy import seen_member
-from portal.firm.roles import DossierRole, FirmRole, in_order
 from portal.i18n import N_, _
 
-PEOPLE_PAGE_SIZE = 50
 ROLES_PAGE_SIZE = 100
 # Dossier names shown per role on the Utilisateurs list ("Comptable : A, B (+3)").
 NAMES_PER_ROLE = 2
@@ -102,10 +103,6 @@ class DossierRoles:
     roles: list[DossierRole]
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 class UserRepository(SQLAlchemyAsyncRepository[User]):
     model_type = User
 
@@ -144,10 +141,6 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         user.roles = [UserRole(role=role) for role in sorted(role_set, key=list(FirmRole).index)]
         return await self.create(user)
 
-    async def list_with_roles(self) -> list[User]:
-        result = await self.repository.session.execute(select(User).order_by(User.name))
-        return list(result.scalars())
-
     # --- the Utilisateurs pages -----------------------------------------------------------
 
     def _visible(self, viewer: Principal) -> Select[Any]:
@@ -164,14 +157,12 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
                 or_(User.name.ilike(pattern, escape="\\"), User.email.like(pattern, escape="\\"))
             )
         total = int((await session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one())
-        pages = max(1, -(-total // PEOPLE_PAGE_SIZE))
+        pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(1, page), pages)
         users = list(
             (
                 await session.execute(
-                    statement.order_by(func.lower(User.name), User.id)
-                    .offset((page - 1) * PEOPLE_PAGE_SIZE)
-                    .limit(PEOPLE_PAGE_SIZE)
+                    statement.order_by(func.lower(User.name), User.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
                 )
             ).scalars()
         )
@@ -187,7 +178,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             )
             for user in users
         ]
-        return Page(items=rows, total=total, page=page, page_size=PEOPLE_PAGE_SIZE)
+        return Page(items=rows, total=total, page=page, page_size=PAGE_SIZE)
 
     async def invitations_of(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Invitation]:
         if not user_ids:
@@ -329,10 +320,4 @@ class FirmService(SQLAlchemyAsyncRepositoryService[Firm, FirmRepository]):
 
     async def current(self) -> Firm | None:
         firm: Firm | None = (await self.repository.session.execute(current_firm())).scalar_one_or_none()
-        return firm
-
-    async def ensure(self, name: str, **values: Any) -> Firm:
-        firm = await self.current()
-        if firm is None:
-            firm = await self.create(Firm(name=name, **values))
         return firm

@@ -40,11 +40,13 @@ from portal.integrations.pennylane.oauth import finish_authorization, start_auth
 from portal.integrations.services import ConnectionRequestError, ConnectionService, parse_day
 from portal.jobs.services import JobRunService
 from portal.ledger import fec
-from portal.ledger.files import ImportFiles, TooLargeError, display_name
+from portal.ledger.files import ImportFiles
 from portal.ledger.models import LedgerSource
 from portal.ledger.services import LedgerService
 from portal.settings import Settings
 from portal.web import forms
+from portal.web.files import TooLargeError, display_name
+from portal.web.htmx import page_or_partial
 
 # The background work the Connexions page follows live, besides the imports themselves.
 FOLLOWED_JOBS = ("pennylane.import_fiscal_years", "pennylane.fiscal_years", "ledger.import_fec")
@@ -181,9 +183,7 @@ class ConnectionController(Controller):
             report.issues.sort(key=lambda issue: (issue.severity is not fec.Severity.ERROR, issue.line or 0))
         context = {"dossier": dossier, "record": record, "report": report,
                    "fiscal_year": await ledger.fiscal_year_of(record)}  # fmt: skip
-        if request.htmx:
-            return HTMXTemplate(template_name="integrations/_partials/import_state.html", context=context)
-        return Template(template_name="integrations/import.html", context=context)
+        return page_or_partial(request, "integrations/import.html", "integrations/_partials/import_state.html", context)
 
     @post("/fec", guards=[MANAGES], name="integrations:upload", media_type=MediaType.HTML)
     async def upload(
@@ -296,9 +296,7 @@ class ConnectionController(Controller):
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_READ)
         context = await _years_context(principal, dossier, connections, ledger)
-        if request.htmx:
-            return HTMXTemplate(template_name="integrations/_partials/years.html", context=context)
-        return Template(template_name="integrations/fiscal_years.html", context=context)
+        return page_or_partial(request, "integrations/fiscal_years.html", "integrations/_partials/years.html", context)
 
     @post("/pennylane/exercices", guards=[MANAGES], name="integrations:pennylane_import", media_type=MediaType.HTML)
     async def import_years(

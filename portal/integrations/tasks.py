@@ -18,9 +18,9 @@ from typing import Any
 import anyio
 from sqlalchemy import select, update
 
-from portal.clients.models import Dossier, DossierMembership
-from portal.firm.models import User
-from portal.firm.roles import DossierRole
+from portal.accounts.models import DossierMembership, User
+from portal.auth.roles import DossierRole
+from portal.clients.models import Dossier
 from portal.i18n import N_
 from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus

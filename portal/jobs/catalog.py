@@ -6,7 +6,7 @@ that does not know its actor. Add new domains' task modules here.
 
 from __future__ import annotations
 
-from portal.auth import tasks as auth_tasks
+from portal.accounts import tasks as accounts_tasks
 from portal.billing import tasks as billing_tasks
 from portal.firm import tasks as firm_tasks
 from portal.integrations import tasks as integrations_tasks
@@ -16,7 +16,7 @@ from portal.ledger import cleanup as ledger_cleanup
 from portal.ledger import tasks as ledger_tasks
 
 __all__ = [
-    "auth_tasks",
+    "accounts_tasks",
     "billing_tasks",
     "commerce_tasks",
     "diagnostic",

@@ -1,20 +1,28 @@
-"""Travaux: the background work a person started, with live progress."""
+"""Travaux: the background work a person started, with live progress; and the health check (database, broker)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
-from litestar import Controller, MediaType, get
+from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar.response import Template
-from litestar_htmx import HTMXRequest, HTMXTemplate
+from litestar_htmx import HTMXRequest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.auth.guards import principal_of, signed_in
+from portal.auth.guards import PUBLIC, principal_of, signed_in
+from portal.jobs import runtime
 from portal.jobs.services import JobRunService
+from portal.web.htmx import page_or_partial
+
+log = logging.getLogger(__name__)
 
 
 class JobRunController(Controller):
@@ -33,6 +41,34 @@ class JobRunController(Controller):
         self, request: HTMXRequest, job_runs: NamedDependency[JobRunService], run_id: FromPath[uuid.UUID]
     ) -> Any:
         run = await job_runs.get_for(principal_of(request), run_id)
-        if request.htmx:
-            return HTMXTemplate(template_name="jobs/_partials/run.html", context={"run": run})
-        return Template(template_name="jobs/detail.html", context={"run": run})
+        return page_or_partial(request, "jobs/detail.html", "jobs/_partials/run.html", {"run": run})
+
+
+def broker_status() -> dict[str, Any]:
+    broker = runtime.current().broker
+    kind = type(broker).__name__.removesuffix("Broker").lower()
+    try:
+        if kind == "redis":
+            broker.client.ping()  # type: ignore[attr-defined]
+        elif kind == "rabbitmq":
+            broker.connection  # type: ignore[attr-defined]  # noqa: B018 - opens or reuses the connection
+    except Exception as exc:  # noqa: BLE001 - any failure is "down"
+        return {"status": "down", "kind": kind, "error": type(exc).__name__}
+    return {"status": "ok", "kind": kind}
+
+
+@get("/healthz", opt=PUBLIC, name="health", media_type=MediaType.JSON, include_in_schema=False)
+async def health(db_session: NamedDependency[AsyncSession]) -> Response[dict[str, Any]]:
+    """Database and broker status, for load balancers and operators."""
+    try:
+        await db_session.execute(text("SELECT 1"))
+        database: dict[str, Any] = {"status": "ok", "dialect": db_session.get_bind().dialect.name}
+    except Exception as exc:  # noqa: BLE001
+        log.warning("health check: database unavailable: %s", exc)
+        database = {"status": "down", "error": type(exc).__name__}
+    broker = await anyio.to_thread.run_sync(broker_status)
+    healthy = database["status"] == "ok" and broker["status"] == "ok"
+    return Response(
+        {"status": "ok" if healthy else "degraded", "database": database, "broker": broker},
+        status_code=200 if healthy else 503,
+    )

@@ -27,12 +27,13 @@ from portal.clients.models import Dossier
 from portal.i18n import _
 from portal.jobs import registry, runtime
 from portal.jobs.models import JobRun, JobStatus
-from portal.ledger.files import ImportFiles, display_name
+from portal.ledger.files import ImportFiles
 from portal.ledger.importer import Outcome, Progress
 from portal.ledger.models import FiscalYear, ImportStatus, LedgerImport, LedgerSource, VersionState
 from portal.ledger.services import LedgerService
 from portal.ledger.tasks import IMPORT_JOB, fail_import, watcher
 from portal.settings import Settings
+from portal.web.files import display_name
 
 # While a worker has the run (it took the message first), how often to look whether it is done.
 POLL_SECONDS = 1.0

@@ -20,7 +20,7 @@ from portal.integrations.controllers import DEPENDENCIES
 from portal.ledger import fec
 from portal.ledger.services import EntryFilter, LedgerService
 from portal.web import forms
-from portal.web.streams import reader_sessions
+from portal.web.exports import in_chunks, reader_sessions
 
 
 class LedgerController(Controller):
@@ -88,15 +88,10 @@ class LedgerController(Controller):
 
         async def body() -> AsyncIterator[bytes]:
             async with sessions() as session:
-                batch: list[tuple[Any, ...]] = []
                 header = True
-                async for row in LedgerService(session).export_rows(year):
-                    batch.append(row)
-                    if len(batch) >= 2_000:  # noqa: PLR2004 - a comfortable chunk of a streamed body
-                        yield fec.write_chunk(batch, cash_basis=cash_basis, header=header)
-                        batch, header = [], False
-                if batch or header:
+                async for batch in in_chunks(LedgerService(session).export_rows(year)):
                     yield fec.write_chunk(batch, cash_basis=cash_basis, header=header)
+                    header = False
 
         filename = fec.fec_filename(dossier.siren or "000000000", year.end_date)
         return Stream(

@@ -31,7 +31,6 @@ from portal.ledger.models import (
     VersionState,
 )
 
-ENTRIES_PAGE_SIZE = 50
 RECENT_IMPORTS = 20
 
 
@@ -98,7 +97,7 @@ class LedgerService:
             )
             statement = statement.where(tuple_(Entry.journal_code, Entry.number).in_(keys))
         statement = statement.order_by(Entry.entry_date, Entry.first_line_no)
-        result = await paginate(self.session, statement, page=page, page_size=ENTRIES_PAGE_SIZE)
+        result = await paginate(self.session, statement, page=page)
         entries: list[Entry] = result.items
         lines: dict[tuple[str, str], list[Line]] = {}
         if entries:

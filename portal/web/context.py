@@ -1,4 +1,4 @@
-"""Per-request context: request id, audit actor, locale, security headers."""
+"""Per-request context: request id, principal, locale, security headers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 from litestar import Request, Response
 
-from portal.audit.context import Actor, set_actor
 from portal.auth.policy import Principal
 from portal.i18n import DEFAULT_LOCALE, LOCALES, set_locale
 
@@ -28,6 +27,10 @@ def current_principal() -> Principal | None:
     return _principal.get()
 
 
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
 def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "inconnue"
 
@@ -41,7 +44,7 @@ def choose_locale(request: Request[Any, Any, Any], principal: Principal | None) 
 
 
 async def before_request(request: Request[Any, Any, Any]) -> None:
-    """Runs after authentication, before every handler: sets who acts, in which language."""
+    """Runs after authentication, before every handler: sets the request id, who acts, in which language."""
     incoming = request.headers.get("x-request-id", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     _request_id.set(request_id)
@@ -49,14 +52,6 @@ async def before_request(request: Request[Any, Any, Any]) -> None:
     principal = user if isinstance(user, Principal) else None
     _principal.set(principal)
     set_locale(choose_locale(request, principal))
-    set_actor(
-        Actor(
-            user_id=principal.user_id if principal else None,
-            label=principal.email if principal else "anonyme",
-            request_id=request_id,
-            ip_address=client_address(request),
-        )
-    )
 
 
 async def after_request(response: Response[Any]) -> Response[Any]:

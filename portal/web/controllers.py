@@ -1,29 +1,20 @@
-"""Pages that belong to no domain: home, language switch, health."""
+"""Pages that belong to no domain: home and the visitors' language switch."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio
-from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect
-from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.auth.guards import PUBLIC, principal_of, signed_in
-from portal.firm.models import User
+from portal.auth.guards import PUBLIC, signed_in
 from portal.i18n import LOCALES
-from portal.jobs import runtime
 from portal.web import forms
 from portal.web.context import LOCALE_COOKIE
 from portal.web.redirects import local_path
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,59 +36,17 @@ class WebController(Controller):
         self, data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
     ) -> Redirect:
         """Language for visitors not signed in: remembered in a cookie."""
-        return _locale_redirect(data)
-
-    @post("/compte/langue", guards=[signed_in], name="web:account_locale")
-    async def switch_account_locale(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Redirect:
-        """Language of the signed-in person: kept on their account and in a cookie."""
-        response = _locale_redirect(data)
-        await db_session.execute(
-            update(User).where(User.id == principal_of(request).user_id).values(locale=_supported(data.langue))
-        )
-        return response
+        return locale_redirect(data)
 
 
-def _supported(locale: str) -> str:
+def supported_locale(locale: str) -> str:
     return locale if locale in LOCALES else "fr"
 
 
-def _locale_redirect(data: LocaleForm) -> Redirect:
+def locale_redirect(data: LocaleForm) -> Redirect:
+    """Back to ``retour``, the language chosen remembered in a cookie."""
     forms.clip(data)  # nothing to show again: a value too long is only cut
     response = Redirect(local_path(data.retour), status_code=303)
-    response.set_cookie(LOCALE_COOKIE, _supported(data.langue), max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+    locale = supported_locale(data.langue)
+    response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
     return response
-
-
-def _broker_status() -> dict[str, Any]:
-    broker = runtime.current().broker
-    kind = type(broker).__name__.removesuffix("Broker").lower()
-    try:
-        if kind == "redis":
-            broker.client.ping()  # type: ignore[attr-defined]
-        elif kind == "rabbitmq":
-            broker.connection  # type: ignore[attr-defined]  # noqa: B018 - opens or reuses the connection
-    except Exception as exc:  # noqa: BLE001 - any failure is "down"
-        return {"status": "down", "kind": kind, "error": type(exc).__name__}
-    return {"status": "ok", "kind": kind}
-
-
-@get("/healthz", opt=PUBLIC, name="web:health", media_type=MediaType.JSON, include_in_schema=False)
-async def health(db_session: NamedDependency[AsyncSession]) -> Response[dict[str, Any]]:
-    """Database and broker status, for load balancers and operators."""
-    try:
-        await db_session.execute(text("SELECT 1"))
-        database: dict[str, Any] = {"status": "ok", "dialect": db_session.get_bind().dialect.name}
-    except Exception as exc:  # noqa: BLE001
-        log.warning("health check: database unavailable: %s", exc)
-        database = {"status": "down", "error": type(exc).__name__}
-    broker = await anyio.to_thread.run_sync(_broker_status)
-    healthy = database["status"] == "ok" and broker["status"] == "ok"
-    return Response(
-        {"status": "ok" if healthy else "degraded", "database": database, "broker": broker},
-        status_code=200 if healthy else 503,
-    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
-from portal.firm.roles import DossierRole
+from portal.auth.roles import DossierRole
 from portal.i18n import N_
 from portal.web.context import current_principal
 

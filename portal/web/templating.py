@@ -10,7 +10,7 @@ from babel.numbers import format_currency, format_decimal
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from portal.auth.permissions import Permission
-from portal.firm.roles import DossierRole, FirmRole
+from portal.auth.roles import DossierRole, FirmRole
 from portal.i18n import LOCALES, get_locale, gettext, ngettext
 from portal.settings import FIRM_TIMEZONE
 from portal.web.context import current_principal

@@ -10,7 +10,7 @@ from litestar.stores.file import FileStore
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from portal.auth.models import WebSession
+from portal.accounts.models import WebSession
 from tests.browsing import csrf_token, sign_in
 from tests.factories.firm import PASSWORD, make_user
 

@@ -8,9 +8,9 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.accounts.models import User
 from portal.app import create_app
-from portal.firm.models import User
-from portal.firm.roles import FirmRole
+from portal.auth.roles import FirmRole
 from portal.jobs.runtime import Runtime
 from portal.settings import Settings
 from tests.browsing import CSRF_FIELD, csrf_token, serve_in_process, sign_in

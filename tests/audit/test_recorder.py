@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.context import Actor, acting_as
 from portal.audit.models import AuditEvent
-from portal.firm.roles import FirmRole
+from portal.auth.roles import FirmRole
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user

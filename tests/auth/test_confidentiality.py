@@ -35,8 +35,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import luhn
 
+from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.auth.policy import Principal
+from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.client_base import ensure_clients, flag_duplicates
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.billing.services import BillingClientService
@@ -46,8 +48,7 @@ from portal.clients.services import DossierService
 from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition
 from portal.expenses.services import today
 from portal.firm.invitations import Grant, InvitationService, token_digest
-from portal.firm.models import Firm, User
-from portal.firm.roles import DossierRole, FirmRole
+from portal.firm.models import Firm
 from portal.integrations.commerce import store
 from portal.integrations.commerce.entries import DraftEntry, DraftLine, EntryKind
 from portal.integrations.commerce.mapping import default_mapping

@@ -10,8 +10,7 @@ from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
-from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS
-from portal.firm.roles import FirmRole
+from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, FirmRole
 from portal.jobs.outbox import enqueue
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier

@@ -22,8 +22,10 @@ import pytest
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.auth.policy import Principal
+from portal.auth.roles import FirmRole
 from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.billing.services import BillingClientService, BillingEntityService
@@ -31,8 +33,7 @@ from portal.clients.models import Dossier, DossierStatus
 from portal.clients.schemas import DossierValues
 from portal.clients.services import DossierService
 from portal.db.engine import make_engine, make_read_only_session_maker
-from portal.firm.models import Firm, User
-from portal.firm.roles import FirmRole
+from portal.firm.models import Firm
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 from portal.jobs.outbox import enqueue, relay_once
 from portal.jobs.runtime import Runtime

@@ -13,11 +13,12 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import User
+from portal.auth.roles import FirmRole
 from portal.billing.client_base import ensure_clients, flag_duplicates
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.clients.models import Dossier
-from portal.firm.models import Firm, User
-from portal.firm.roles import FirmRole
+from portal.firm.models import Firm
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier

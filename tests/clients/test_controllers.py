@@ -12,9 +12,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import User
+from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier, DossierAccess
-from portal.firm.models import User
-from portal.firm.roles import FirmRole
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user

@@ -8,11 +8,11 @@ import re
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import User
+from portal.accounts.services import load_principal
 from portal.auth.permissions import Permission
-from portal.auth.services import load_principal
+from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.services import DossierService
-from portal.firm.models import User
-from portal.firm.roles import DossierRole, FirmRole
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, add_role, make_user

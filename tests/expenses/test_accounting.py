@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+from portal.auth.roles import FirmRole
 from portal.expenses.accounting import NoteForBooks, auxiliary, entry_lines, payable_account
 from portal.expenses.categories import RULES, ExpenseCategory
 from portal.expenses.models import ExpenseLine
-from portal.firm.roles import FirmRole
 
 EMPLOYEE = uuid.UUID("01a2036b-692c-7478-92e2-9245f5f7abcd")
 

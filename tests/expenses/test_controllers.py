@@ -18,16 +18,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.accounts.models import User
 from portal.app import create_app
 from portal.audit.models import AuditEvent
+from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.expenses.accounting import FEC_COLUMNS
 from portal.expenses.categories import ExpenseCategory
 from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition, NoteStatus
 from portal.expenses.services import ExpenseNoteService, today
-from portal.firm.models import User
-from portal.firm.roles import DossierRole, FirmRole
 from portal.settings import Settings
 from tests.browsing import csrf_token, running, sign_in
 from tests.factories.clients import make_dossier

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from portal.expenses.receipts import PDF, ReceiptError, ReceiptStore, detect, display_name
+from portal.expenses.receipts import PDF, ReceiptError, ReceiptStore, detect
+from portal.web.files import display_name
 from tests.factories.expenses import jpeg_bytes, pdf_bytes, png_bytes
 
 

@@ -10,15 +10,15 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import User
+from portal.accounts.services import dossier_roles_of
 from portal.auth.policy import Principal
-from portal.auth.services import dossier_roles_of
 from portal.clients.models import Dossier
 from portal.expenses.categories import ExpenseCategory
 from portal.expenses.models import ExpenseLine, ExpenseNote
 from portal.expenses.receipts import ReceiptStore
 from portal.expenses.schemas import ExpenseValues, MileageValues
 from portal.expenses.services import ExpenseNoteService
-from portal.firm.models import User
 from portal.settings import load_settings
 
 

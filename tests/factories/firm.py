@@ -6,9 +6,10 @@ import itertools
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clients.models import Dossier, DossierMembership
-from portal.firm.models import Firm, User
-from portal.firm.roles import DossierRole, FirmRole
+from portal.accounts.models import DossierMembership, User
+from portal.auth.roles import DossierRole, FirmRole
+from portal.clients.models import Dossier
+from portal.firm.models import Firm
 from portal.firm.services import UserService
 
 PASSWORD = "mot-de-passe-de-test-solide"

@@ -21,14 +21,15 @@ from litestar import Litestar
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.accounts.models import DossierMembership, User
+from portal.accounts.passwords import verify_password
 from portal.app import create_app
-from portal.auth.passwords import verify_password
-from portal.clients.models import Dossier, DossierMembership
+from portal.auth.roles import DossierRole, FirmRole
+from portal.clients.models import Dossier
 from portal.db.base import metadata
 from portal.firm import tasks
 from portal.firm.invitations import InvitationService, LinkError, token_digest
-from portal.firm.models import Firm, Invitation, User
-from portal.firm.roles import DossierRole, FirmRole
+from portal.firm.models import Firm, Invitation
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.runtime import Runtime

@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import DossierMembership, User, UserRole
 from portal.audit.models import AuditEvent
-from portal.clients.models import Dossier, DossierMembership
+from portal.auth.roles import DossierRole, FirmRole
+from portal.clients.models import Dossier
 from portal.firm.invitations import token_digest
-from portal.firm.models import Invitation, User, UserRole
-from portal.firm.roles import DossierRole, FirmRole
+from portal.firm.models import Invitation
 from portal.jobs.models import JobRun
 from tests.browsing import CSRF_FIELD, csrf_token, sign_in
 from tests.factories.clients import make_dossier

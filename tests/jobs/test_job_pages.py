@@ -8,7 +8,7 @@ import re
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.app import create_app
-from portal.firm.roles import FirmRole
+from portal.auth.roles import FirmRole
 from portal.settings import Settings
 from tests.browsing import csrf_token, serve_in_process, sign_in
 from tests.factories.firm import PASSWORD, make_user

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.auth.models import LoginAttempt, WebSession
+from portal.accounts.models import LoginAttempt, WebSession
 from portal.jobs import registry
 from portal.jobs.models import JobStatus, OutboxMessage
 from portal.jobs.outbox import enqueue, relay_once

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.app import create_app
+from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier
-from portal.firm.roles import DossierRole, FirmRole
 from portal.jobs.models import JobRun
 from portal.ledger import fec
 from portal.ledger.importer import run_import

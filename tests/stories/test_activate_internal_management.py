@@ -19,10 +19,10 @@ from playwright.async_api import Browser, Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stdnum import luhn
 
+from portal.auth.roles import FirmRole
 from portal.clients.identifiers import format_siren, format_siret
 from portal.clients.models import Dossier
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
 from tests.factories.clients import valid_siren
 from tests.factories.firm import PASSWORD, make_user
 from tests.stories.console import watch_errors

@@ -27,9 +27,9 @@ from playwright.async_api import Browser, Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.app import create_app
+from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
 from portal.integrations.commerce import sync
 from portal.integrations.commerce.client import CommerceClient
 from portal.jobs.runtime import Runtime

@@ -18,10 +18,10 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.app import create_app
+from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
 from portal.demo import fictional_siren
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
 from portal.jobs.runtime import Runtime
 from portal.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
 from tests.browsing import loopback_listener, serving

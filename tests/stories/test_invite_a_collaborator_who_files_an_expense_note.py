@@ -22,9 +22,9 @@ import pytest
 from playwright.async_api import Browser, Download, Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
 from portal.firm.models import Firm
-from portal.firm.roles import FirmRole
 from portal.jobs.runtime import Runtime
 from portal.settings import FIRM_TIMEZONE
 from tests.factories.clients import make_dossier

@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from portal.firm.roles import FirmRole
+from portal.auth.roles import FirmRole
 from tests.factories.firm import PASSWORD, make_user
 from tests.stories.console import watch_errors
 

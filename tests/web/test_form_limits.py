@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import User
+from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
 from portal.expenses.models import ExpenseLine, ExpenseNote, NoteStatus
-from portal.firm.models import User
-from portal.firm.roles import FirmRole
 from portal.integrations.commerce import mapping as mappings
 from portal.ledger.models import LedgerImport
 from tests.browsing import csrf_token, sign_in
@@ -196,7 +196,7 @@ async def test_a_megabyte_password_is_refused_before_it_is_hashed(
     def never(*_args: object) -> bool:
         raise AssertionError("a password over the limit reached argon2")
 
-    monkeypatch.setattr("portal.auth.passwords.verify_password", never)
+    monkeypatch.setattr("portal.accounts.passwords.verify_password", never)
     response = await _post_form(client, "/connexion", "/connexion", {"email": user.email, "password": MEGABYTE})
     assert response.status_code == 422
     assert TOO_LONG % "1\u202f024" in _small(response)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from portal.auth.controllers import SignInForm
+from portal.accounts.controllers import SignInForm
 from portal.billing.controllers import EntityForm, MergeForm
 from portal.clients import schemas as dossier_schemas
 from portal.expenses import schemas as expense_schemas

@@ -8,8 +8,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.firm.models import User
-from portal.firm.roles import FirmRole
+from portal.accounts.models import User
+from portal.auth.roles import FirmRole
 from tests.browsing import CSRF_FIELD, csrf_token, sign_in
 from tests.factories.firm import PASSWORD, make_user
 

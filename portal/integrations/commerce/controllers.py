@@ -21,7 +21,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
-from litestar_htmx import HTMXRequest, HTMXTemplate
+from litestar_htmx import HTMXRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, signed_in
@@ -44,7 +44,8 @@ from portal.integrations.services import ConnectionRequestError, parse_day
 from portal.ledger import fec
 from portal.settings import Settings
 from portal.web import forms
-from portal.web.streams import reader_sessions
+from portal.web.exports import in_chunks, reader_sessions
+from portal.web.htmx import page_or_partial
 
 OAUTH_SESSION_KEY = "commerce_oauth"
 CALLBACK_PATH = writes_on_get("/connexions/sources/retour")
@@ -200,9 +201,9 @@ class CommerceController(Controller):
         source = _source(code)
         dossier = await _dossier(dossiers, principal, dossier_id)
         context = await source_context(principal, dossier, source, commerce)
-        if request.htmx:
-            return HTMXTemplate(template_name="integrations/commerce/_partials/state.html", context=context)
-        return Template(template_name="integrations/commerce/source.html", context=context)
+        return page_or_partial(
+            request, "integrations/commerce/source.html", "integrations/commerce/_partials/state.html", context
+        )
 
     @post("/{code:str}/cle", name="commerce:api_key", media_type=MediaType.HTML)
     async def save_key(
@@ -512,15 +513,10 @@ async def export_entries(
 
     async def body() -> AsyncIterator[bytes]:
         async with sessions() as session:
-            batch: list[tuple[Any, ...]] = []
             header = True
-            async for row in CommerceService(session).export_rows(setup, filters):
-                batch.append(row)
-                if len(batch) >= 2_000:  # noqa: PLR2004 - a comfortable chunk of a streamed body
-                    yield fec.write_chunk(batch, cash_basis=False, header=header)
-                    batch, header = [], False
-            if batch or header:
+            async for batch in in_chunks(CommerceService(session).export_rows(setup, filters)):
                 yield fec.write_chunk(batch, cash_basis=False, header=header)
+                header = False
 
     period = "-".join(day.strftime("%Y%m%d") for day in (filters.start, filters.end) if day)
     filename = f"ecritures-{source.code}-{dossier.siren or 'dossier'}{'-' + period if period else ''}.txt"

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import portal.integrations.commerce.policy  # noqa: F401 - registers the restrictions of commerce rows
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.auth.roles import DossierRole
 from portal.clients.models import Dossier
 from portal.db.paging import Page, paginate
 from portal.firm.invitations import Grant, InvitationService, InviteOutcome
-from portal.firm.roles import DossierRole
 from portal.i18n import N_, _
 from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce.models import (
@@ -42,6 +42,7 @@ from portal.integrations.models import AuthMethod, Connection, ConnectionStatus,
 from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint, parse_day
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import enqueue
+from portal.web.exports import EXPORT_CHUNK
 
 KEY_TOO_SHORT = N_("Collez la clé d'API telle que le logiciel l'a affichée : celle-ci est trop courte.")
 KEY_SPACES = N_("Une clé d'API ne contient pas d'espace : vérifiez ce qui a été collé.")
@@ -65,9 +66,6 @@ class CommerceRequestError(ConnectionRequestError):
 
     def text(self) -> str:
         return _(self.message) % self.params if self.params else _(self.message)
-
-
-ENTRIES_PAGE_SIZE = 50
 
 
 def fiscal_year_start(dossier: Dossier, on: dt.date) -> dt.date:
@@ -209,7 +207,7 @@ class CommerceService:
                       CommerceEntry.kind, CommerceEntry.id)
         )  # fmt: skip
         count_statement = select(func.count()).select_from(CommerceEntry).where(where)
-        result = await paginate(self.session, statement, page=page, page_size=ENTRIES_PAGE_SIZE, count=count_statement)
+        result = await paginate(self.session, statement, page=page, count=count_statement)
         ids = [entry.id for entry in result.items]
         lines: dict[uuid.UUID, list[CommerceEntryLine]] = {entry_id: [] for entry_id in ids}
         if ids:
@@ -254,7 +252,7 @@ class CommerceService:
         return [(account, int(debit), int(credit)) for account, debit, credit in await self.session.execute(statement)]
 
     async def export_rows(
-        self, setup: CommerceSetup, filters: EntryFilters, *, chunk: int = 2_000
+        self, setup: CommerceSetup, filters: EntryFilters, *, chunk: int = EXPORT_CHUNK
     ) -> AsyncIterator[tuple[Any, ...]]:
         """The entries that match as FEC rows (``ROW_FIELDS`` order), by date and journal, streamed.
 

@@ -17,10 +17,10 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.auth.passwords import hash_password
-from portal.clients.models import Dossier, DossierAccess, DossierMembership
-from portal.firm.models import User
-from portal.firm.roles import DossierRole, FirmRole
+from portal.accounts.models import DossierMembership, User
+from portal.accounts.passwords import hash_password
+from portal.auth.roles import DossierRole, FirmRole
+from portal.clients.models import Dossier, DossierAccess
 from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce import store
 from portal.integrations.commerce.entries import DraftEntry, DraftLine, EntryKind

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.accounts.models import User
+from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
-from portal.firm.models import User
-from portal.firm.roles import FirmRole
 from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce import sync, tasks
 from portal.integrations.commerce.client import CommerceClient
@@ -96,7 +96,7 @@ async def _connect(
 
 
 async def _principal(session: AsyncSession, user: User) -> Any:
-    from portal.auth.services import load_principal  # noqa: PLC0415 - test helper
+    from portal.accounts.services import load_principal  # noqa: PLC0415 - test helper
 
     return await load_principal(session, user.id, 0)
 

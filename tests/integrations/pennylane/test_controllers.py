@@ -20,10 +20,10 @@ from litestar import Litestar
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.accounts.models import User
 from portal.app import create_app
+from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier
-from portal.firm.models import User
-from portal.firm.roles import DossierRole, FirmRole
 from portal.integrations import tasks
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.jobs.context import JobContext

@@ -8,6 +8,8 @@ import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from portal.web.forms import PASSWORD_MAX_LENGTH
+
 _hasher = PasswordHasher()  # argon2id with the RFC 9106 low-memory profile
 # Verified against when the email is unknown, so both paths take the same time.
 _DUMMY_HASH = _hasher.hash("portal-timing-equaliser")
@@ -15,7 +17,7 @@ _DUMMY_HASH = _hasher.hash("portal-timing-equaliser")
 MIN_LENGTH = 12
 # Generous for a passphrase; forms refuse longer before this module is reached, and a megabyte
 # never costs argon2's time here either.
-MAX_LENGTH = 1024
+MAX_LENGTH = PASSWORD_MAX_LENGTH
 
 
 def hash_password(password: str) -> str:

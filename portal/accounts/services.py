@@ -9,15 +9,13 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import DossierMembership, User
+from portal.accounts.passwords import hash_password_off_loop, needs_rehash, verify_password_off_loop
+from portal.accounts.throttle import LoginThrottle
 from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
-from portal.auth.passwords import hash_password_off_loop, needs_rehash, verify_password_off_loop
 from portal.auth.policy import Principal
-from portal.auth.throttle import LoginThrottle
-from portal.clients.models import DossierMembership
-from portal.firm.models import User
-from portal.firm.roles import DossierRole
-from portal.firm.services import normalise_email
+from portal.auth.roles import DossierRole
 from portal.i18n import N_, _
 from portal.settings import Settings
 
@@ -29,6 +27,10 @@ class SignInError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
 
 
 REFUSED = N_("Adresse e-mail ou mot de passe incorrect.")

@@ -1,4 +1,4 @@
-"""Sign-in and sign-out pages."""
+"""Sign-in and sign-out pages, and the signed-in person's own account settings."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import User
+from portal.accounts.services import SignInError, authenticate
+from portal.accounts.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.audit.recorder import record
 from portal.auth.guards import PUBLIC, principal_of, signed_in
-from portal.auth.services import SignInError, authenticate
-from portal.auth.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.context import client_address
+from portal.web.controllers import LocaleForm, locale_redirect, supported_locale
 from portal.web.redirects import local_path
 
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -35,7 +38,7 @@ class SignInController(Controller):
     path = "/"
     include_in_schema = False
 
-    @get("/connexion", opt=PUBLIC, name="auth:sign_in", media_type=MediaType.HTML)
+    @get("/connexion", opt=PUBLIC, name="accounts:sign_in", media_type=MediaType.HTML)
     async def sign_in_page(
         self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False
     ) -> Any:
@@ -45,11 +48,11 @@ class SignInController(Controller):
         if request.session.get(SESSION_USER_ID):
             return Redirect(local_path(suivant))
         return Template(
-            template_name="auth/sign_in.html",
+            template_name="accounts/sign_in.html",
             context={"suivant": local_path(suivant), "signed_out": deconnecte, "email": "", "error": None},
         )
 
-    @post("/connexion", opt=PUBLIC, name="auth:sign_in_submit", media_type=MediaType.HTML)
+    @post("/connexion", opt=PUBLIC, name="accounts:sign_in_submit", media_type=MediaType.HTML)
     async def sign_in(
         self,
         request: Request[Any, Any, Any],
@@ -60,7 +63,7 @@ class SignInController(Controller):
         too_long = forms.clip(data)  # before argon2 ever sees a megabyte of password
         if too_long:
             return Template(
-                template_name="auth/sign_in.html",
+                template_name="accounts/sign_in.html",
                 context={"suivant": local_path(data.suivant), "email": data.email,
                          "error": next(iter(too_long.values()))},
                 status_code=422,
@@ -71,7 +74,7 @@ class SignInController(Controller):
             )
         except SignInError as refused:
             return Template(
-                template_name="auth/sign_in.html",
+                template_name="accounts/sign_in.html",
                 context={"suivant": local_path(data.suivant), "email": data.email, "error": refused.message},
                 status_code=refused.status,
             )
@@ -80,9 +83,28 @@ class SignInController(Controller):
         rotate_session(request)
         return Redirect(local_path(data.suivant), status_code=303)
 
-    @post("/deconnexion", guards=[signed_in], name="auth:sign_out")
+    @post("/deconnexion", guards=[signed_in], name="accounts:sign_out")
     async def sign_out(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
         principal = principal_of(request)
         record(db_session, "auth.sign_out", object_type="user_account", object_id=str(principal.user_id))
         request.clear_session()
         return Redirect("/connexion?deconnecte=1", status_code=303)
+
+
+class AccountController(Controller):
+    path = "/compte"
+    include_in_schema = False
+
+    @post("/langue", guards=[signed_in], name="accounts:locale")
+    async def switch_locale(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: Annotated[LocaleForm, FormBody],
+    ) -> Redirect:
+        """Language of the signed-in person: kept on their account and in a cookie."""
+        response = locale_redirect(data)
+        await db_session.execute(
+            update(User).where(User.id == principal_of(request).user_id).values(locale=supported_locale(data.langue))
+        )
+        return response

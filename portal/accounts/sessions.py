@@ -16,9 +16,9 @@ from litestar.stores.file import FileStore
 from litestar.types import Empty, Message, ScopeSession
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portal.auth.models import WebSession
+from portal.accounts.models import WebSession
+from portal.accounts.services import load_principal
 from portal.auth.policy import Principal
-from portal.auth.services import load_principal
 from portal.db.engine import make_session_store_engine
 from portal.settings import Settings
 

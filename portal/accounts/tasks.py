@@ -8,7 +8,7 @@ from typing import Any
 from litestar.stores.file import FileStore
 from sqlalchemy import delete
 
-from portal.auth.models import LoginAttempt, WebSession
+from portal.accounts.models import LoginAttempt, WebSession
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import every, job

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from portal.auth.models import LoginAttempt
+from portal.accounts.models import LoginAttempt
 
 # An address may try several accounts (a shared office connection), so it gets more room.
 ADDRESS_FACTOR = 4
