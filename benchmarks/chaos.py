@@ -734,7 +734,9 @@ async def scenario_backends_terminated(portal: Portal, browser: Browser) -> Resu
 
 
 def _due_keys(at: dt.datetime) -> set[str]:
-    import portal.jobs.catalog  # noqa: F401, PLC0415 - every schedule registered, as in the scheduler
+    from portal import domains  # noqa: PLC0415 - every schedule registered, as in the scheduler
+
+    domains.install()
 
     return {
         f"schedule:{schedule.name}:{latest_slot(schedule.cron, at).isoformat()}"

@@ -8,7 +8,7 @@ before: those days are closed at the source, and a ``daily`` sync (up to yesterd
 them as final entries, page by page. The workers' own ``sync.today()`` is the same real
 date: nothing is patched in them.
 
-Workers are ``dramatiq portal.jobs.worker_boot benchmarks.commerce`` processes (what
+Workers are ``dramatiq portal.worker benchmarks.commerce`` processes (what
 ``portal worker`` runs, plus this module for the no-op actors), one thread each, with the
 bench's database, broker, var folder and keys; dramatiq's default prefetch (two messages a
 thread) for one process, a prefetch of 1 for two, so that each takes one of the two syncs
@@ -51,6 +51,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from benchmarks.environment import bench_settings, empty_database
+from portal import domains
 from portal.accounts.services import load_principal
 from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
@@ -60,10 +61,10 @@ from portal.integrations.commerce import sync, tasks
 from portal.integrations.commerce.models import CommerceEntry, CommerceEntryLine, CommerceSetup
 from portal.integrations.commerce.services import CommerceService
 from portal.integrations.commerce.sources import get_source
-from portal.jobs import runtime
+from portal.jobs import registry, runtime
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus
-from portal.jobs.outbox import enqueue, relay_once
+from portal.jobs.outbox import relay_once
 from portal.jobs.registry import job
 from portal.settings import Settings
 
@@ -90,6 +91,9 @@ async def noop(_ctx: JobContext) -> None:
     return None
 
 
+registry.register(noop)
+
+
 def _raw_noop() -> None:
     return None
 
@@ -103,7 +107,7 @@ def raw_actor(broker: dramatiq.Broker) -> dramatiq.Actor[Any, Any]:
     return declare(_raw_noop)
 
 
-with contextlib.suppress(RuntimeError):  # in a worker process, worker_boot configured the broker before this import
+with contextlib.suppress(RuntimeError):  # in a worker process, portal.worker configured the broker before this import
     raw_actor(runtime.current().broker)
 
 
@@ -179,7 +183,7 @@ async def _ready(sandbox: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
 
 
 def _start_workers(processes: int, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "dramatiq", "portal.jobs.worker_boot", "benchmarks.commerce",
+    command = [sys.executable, "-m", "dramatiq", "portal.worker", "benchmarks.commerce",
                "--processes", str(processes), "--threads", "1"]  # fmt: skip
     # A session of its own: the supervisor and the processes it forks are one group to end.
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
@@ -333,7 +337,7 @@ async def _noops(maker: Maker, jobs: runtime.Runtime, workers: Workers) -> tuple
     async with maker() as session, session.begin():
         await session.execute(delete(JobRun).where(JobRun.actor_name == NOOP_JOB))
         for _ in range(NOOPS):
-            await enqueue(session, NOOP_JOB)
+            await noop.enqueue(session)
     started = time.perf_counter()
     await relay_once(jobs.sessions, jobs.broker, redeliver_after=REDELIVER)
     deadline = time.monotonic() + 600
@@ -377,8 +381,9 @@ async def _sync(
     before = (workers.cpu(), cpu())
     started = time.perf_counter()
     async with maker() as session, session.begin():
-        runs = [await enqueue(session, "commerce.sync", dossier_id=dossier_id, connection_id=str(connection_id),
-                              mode="daily") for dossier_id, connection_id in pairs]  # fmt: skip
+        runs = [await tasks.sync_connection.options(dossier_id=dossier_id).enqueue(
+                    session, connection_id=str(connection_id), mode="daily")
+                for dossier_id, connection_id in pairs]  # fmt: skip
         run_ids = [run.id for run in runs]
     await relay_once(jobs.sessions, jobs.broker, redeliver_after=REDELIVER)
     done = await _wait(maker, run_ids, workers, max(600.0, ORDERS * len(pairs) / 50))
@@ -439,6 +444,7 @@ async def main(settings: Settings, folder: Path) -> None:
     names = ACCOUNTS if real_workers else ACCOUNTS[:1]
     sandbox_log = folder / "sandbox.log"
     sandbox: subprocess.Popen[bytes] | None = None
+    domains.install()
     jobs = runtime.configure(settings)
     raw_actor(jobs.broker)  # before any worker starts: a worker consumes the queues declared by then
     plain_settings = jobs.settings

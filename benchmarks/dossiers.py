@@ -37,10 +37,12 @@ from stdnum import luhn
 from uuid_utils.compat import uuid7
 
 from benchmarks.environment import bench_settings, describe_ms, empty_database, percentile, time_requests
+from portal import domains
 from portal.accounts.models import DossierMembership
 from portal.app import create_app
 from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate
+from portal.billing.tasks import create_clients
 from portal.clients import names
 from portal.clients.models import Dossier, DossierAccess, DossierNameTerm, DossierStatus
 from portal.clients.search import term_rows
@@ -49,7 +51,7 @@ from portal.firm.models import Firm
 from portal.firm.services import UserService
 from portal.jobs import runtime
 from portal.jobs.models import JobRun, JobStatus
-from portal.jobs.outbox import enqueue, relay_once
+from portal.jobs.outbox import relay_once
 from portal.settings import Settings, load_settings
 from portal.web.timing import server_time_ms
 from tests.browsing import serve_in_process, sign_in
@@ -431,6 +433,7 @@ async def create_clients_job(settings: Settings, engine: AsyncEngine, maker: Mak
     BEGIN, and polling with it would slow the job down.
     """
     watcher = make_read_only_session_maker(engine)
+    domains.install()
     jobs_runtime = runtime.configure(settings)
     # After foundation's, this is the second worker on the process's one broker: dramatiq warns, harmlessly.
     jobs_runtime.broker.logger.addFilter(lambda record: "same type twice" not in record.getMessage())
@@ -439,7 +442,7 @@ async def create_clients_job(settings: Settings, engine: AsyncEngine, maker: Mak
     try:
         started = time.perf_counter()
         async with maker() as session, session.begin():
-            run = await enqueue(session, "billing.create_clients", created_by_id=dataset.partner_id)
+            run = await create_clients.options(created_by_id=dataset.partner_id).enqueue(session)
         await relay_once(jobs_runtime.sessions, jobs_runtime.broker, redeliver_after=dt.timedelta(minutes=5))
         while True:
             async with watcher() as session:

@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from portal.db.models import metadata
+from portal.domains import metadata
 from portal.settings import Settings, load_settings
 from tests import database
 

@@ -267,13 +267,14 @@ def full_import(settings: Settings, path: Path) -> tuple[float, float, int]:
     the way ``portal fec import`` does: read, check, COPY/executemany, derive, activate."""
     import asyncio  # noqa: PLC0415 - only when the import is measured
 
-    import portal.db.models  # noqa: F401, PLC0415 - every model known
+    from portal import domains  # noqa: PLC0415 - every model known
     from portal.clients.models import Dossier  # noqa: PLC0415
     from portal.db.engine import make_engine, make_session_maker  # noqa: PLC0415
     from portal.ledger.commands import import_path  # noqa: PLC0415
     from portal.ledger.models import ImportStatus  # noqa: PLC0415
 
     async def work() -> tuple[float, float, int]:
+        domains.install()
         engine = make_engine(settings.database_url)
         try:
             sessions = make_session_maker(engine)

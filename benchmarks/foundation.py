@@ -11,15 +11,16 @@ import dramatiq
 from sqlalchemy import func, insert, select
 
 from benchmarks.environment import bench_settings, describe_ms, empty_database, time_requests
+from portal import domains
 from portal.app import create_app
 from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
 from portal.db.engine import make_engine, make_session_maker
 from portal.firm.services import UserService
-from portal.jobs import runtime
+from portal.jobs import registry, runtime
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus
-from portal.jobs.outbox import enqueue, relay_once
+from portal.jobs.outbox import relay_once
 from portal.jobs.registry import job
 from portal.settings import Settings
 from tests.browsing import serve_in_process
@@ -33,6 +34,9 @@ PASSWORD = "mot-de-passe-de-bench"
 @job("bench.noop", title="Travail vide")
 async def noop(_ctx: JobContext) -> None:
     return None
+
+
+registry.register(noop)
 
 
 async def _seed(maker: object) -> None:
@@ -58,6 +62,7 @@ async def pages(settings: object) -> None:
 
 
 async def jobs(settings: object, maker: object) -> None:
+    domains.install()
     jobs_runtime = runtime.configure(settings)  # type: ignore[arg-type]
     worker = dramatiq.Worker(jobs_runtime.broker, worker_threads=4)
     worker.start()
@@ -65,7 +70,7 @@ async def jobs(settings: object, maker: object) -> None:
         started = time.perf_counter()
         async with maker() as session, session.begin():  # type: ignore[operator]
             for _ in range(JOBS):
-                await enqueue(session, "bench.noop")
+                await noop.enqueue(session)
         enqueued = time.perf_counter()
         await relay_once(jobs_runtime.sessions, jobs_runtime.broker, redeliver_after=dt.timedelta(minutes=5))
         relayed = time.perf_counter()

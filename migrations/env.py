@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from portal.db.engine import make_engine
 from portal.db.migrate import compare_type
-from portal.db.models import metadata
+from portal.domains import metadata
 from portal.settings import get_settings
 
 config = context.config

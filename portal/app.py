@@ -24,25 +24,15 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.db.models  # noqa: F401 - every model known, audit log on
-from portal.accounts.controllers import AccountController, SignInController
 from portal.accounts.sessions import build_session_auth, build_session_store
 from portal.audit.context import Actor, set_actor
 from portal.auth.guards import PUBLIC
-from portal.billing.controllers import BillingController, BillingSettingsController
-from portal.clients.controllers import DossierController
 from portal.db import migrate
 from portal.db.engine import make_web_engine, read_only_requests, releases_request_session
-from portal.expenses.controllers import expense_routes
-from portal.firm.controllers import InvitationLinkController, SettingsController, UserController
-from portal.integrations.commerce.controllers import CommerceCallbackController, CommerceController, export_entries
-from portal.integrations.controllers import integration_routes
-from portal.jobs import outbox, runtime
-from portal.jobs.controllers import JobRunController, health
+from portal.domains import DOMAINS
+from portal.jobs import runtime
 from portal.jobs.scheduler import BackgroundLoop
-from portal.ledger.controllers import LedgerController
 from portal.mail.controllers import DevMailController
-from portal.sandbox import sandbox_router
 from portal.settings import Settings, get_settings
 from portal.web import context, errors
 from portal.web.controllers import WebController
@@ -100,7 +90,6 @@ def create_app(
     """
     settings = settings or get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    outbox.install()
     engine = make_web_engine(settings.database_url)
     session_store, session_store_engine = build_session_store(settings)
     alchemy = SQLAlchemyAsyncConfig(
@@ -147,28 +136,11 @@ def create_app(
                 await session_store_engine.dispose()
 
     return Litestar(
+        # The pages of no domain; each domain adds its own and switches its listeners, restrictions and jobs on.
         route_handlers=[
-            SignInController,
-            AccountController,
             WebController,
-            DossierController,
-            BillingController,
-            BillingSettingsController,
-            UserController,
-            InvitationLinkController,
-            SettingsController,
-            JobRunController,
-            expense_routes(settings),
-            integration_routes(settings),
-            CommerceController,
-            CommerceCallbackController,
-            export_entries,
-            LedgerController,
-            # The local stand-in of Pennylane (make run, tests): never served in production.
-            *([sandbox_router(settings)] if settings.sandbox else []),
             # The local outbox, readable in the browser in development only (else: 404).
             *([DevMailController] if settings.mail_page_dir is not None else []),
-            health,
             create_static_files_router(
                 path="/static", directories=[settings.static_dir], opt=PUBLIC, include_in_schema=False
             ),
@@ -177,6 +149,7 @@ def create_app(
             HTMXPlugin(),
             SQLAlchemyPlugin(config=alchemy),
             FlashPlugin(config=FlashConfig(template_config=template_config)),
+            *DOMAINS,
         ],
         on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first(*outermost)],
         # Before CSRF reads the body for its token: a huge urlencoded form is refused unread.

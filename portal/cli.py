@@ -23,9 +23,10 @@ def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    import portal.db.models  # noqa: F401 - every model known, audit log on
+    from portal import domains
     from portal.db.engine import make_engine, make_session_maker
 
+    domains.install()
     engine = make_engine(settings.database_url)
     try:
         async with make_session_maker(engine)() as session, session.begin():
@@ -188,9 +189,10 @@ def fec_import(siren: str, path: str) -> None:
             shown.update(percent=percent, step=step)
 
     async def work() -> tuple[str, int, int, str | None, str | None]:
-        import portal.db.models  # noqa: F401 - every model known, audit log on
+        from portal import domains
         from portal.db.engine import make_engine, make_session_maker
 
+        domains.install()
         engine = make_engine(settings.database_url)
         try:
             sessions = make_session_maker(engine)
@@ -288,7 +290,7 @@ def worker(processes: int | None, threads: int, dramatiq_args: tuple[str, ...]) 
         raise click.ClickException(
             "PORTAL_BROKER_URL n'est pas défini : en mode intégré, le portail exécute les travaux lui-même."
         )
-    arguments = ["dramatiq", "portal.jobs.worker_boot", "--threads", str(threads)]
+    arguments = ["dramatiq", "portal.worker", "--threads", str(threads)]
     if processes:
         arguments += ["--processes", str(processes)]
     arguments += list(dramatiq_args)
@@ -298,12 +300,14 @@ def worker(processes: int | None, threads: int, dramatiq_args: tuple[str, ...]) 
 @main.command("scheduler")
 def scheduler() -> None:
     """Enqueue periodic jobs and relay the outbox, forever. Several may run at once safely."""
+    from portal import domains
     from portal.jobs.runtime import configure
     from portal.jobs.scheduler import BackgroundLoop
 
     settings = get_settings()
 
     async def forever() -> None:
+        domains.install()
         loop = BackgroundLoop(configure(settings), schedules=True)
         loop.start()
         click.echo("Planificateur démarré.")
@@ -326,10 +330,12 @@ def outbox() -> None:
 @outbox.command("relay")
 def outbox_relay() -> None:
     """Send pending outbox messages to the broker once."""
+    from portal import domains
     from portal.jobs.runtime import configure
     from portal.jobs.scheduler import BackgroundLoop
 
     async def once() -> int:
+        domains.install()
         loop = BackgroundLoop(configure(get_settings()), schedules=False)
         try:
             return await loop.run_once()

@@ -56,6 +56,7 @@ from argon2 import PasswordHasher  # noqa: E402
 from litestar import Litestar  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 
+from portal import domains  # noqa: E402
 from portal.accounts import passwords  # noqa: E402
 from portal.app import create_app  # noqa: E402
 from portal.db.engine import make_engine  # noqa: E402
@@ -72,6 +73,11 @@ pytest_plugins = ("tests.sandboxes",)
 # tests/test_cli.py runs keep the real profile, and their hashes are checked here as they are.
 passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 passwords._DUMMY_HASH = passwords._hasher.hash("portal-timing-equaliser")
+
+
+# Every domain's listeners, restrictions, jobs and schedules, as a worker has them: many tests
+# use services, workers and the scheduler without building an application.
+domains.install()
 
 
 @pytest.fixture(scope="session")

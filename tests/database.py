@@ -9,7 +9,7 @@ from sqlalchemy import delete, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from portal.db import migrate
-from portal.db.models import metadata
+from portal.domains import metadata
 
 
 def _is_postgres(url: str) -> bool:

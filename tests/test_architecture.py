@@ -2,10 +2,12 @@
 
 The graph is built from every import in the source (module level, inside functions, under
 ``TYPE_CHECKING``): a package is the first name under ``portal`` (``portal.clients``), and
-``portal/app.py``, ``cli.py``, ``demo.py`` and ``__main__.py`` are nodes of their own.
+``portal/app.py``, ``cli.py``, ``demo.py``, ``domain.py`` (what a domain's plugin declares),
+``domains.py`` (the list of them), ``worker.py`` and ``__main__.py`` are nodes of their own.
 Bottom to top:
 
-    settings, i18n → db → auth → audit → web, mail → jobs → domains → app, cli, demo, sandbox
+    settings, i18n → db → auth → domain → audit → web, mail → jobs → the domains
+        → app, cli, demo, domains, sandbox, worker
 
 Domains may import each other, in one direction only (billing → clients, never back).
 """
@@ -25,11 +27,12 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"settings", "i18n"}),
     frozenset({"db"}),
     frozenset({"auth"}),
+    frozenset({"domain"}),
     frozenset({"audit"}),
     frozenset({"web", "mail"}),
     frozenset({"jobs"}),
     frozenset({"accounts", "clients", "firm", "billing", "expenses", "ledger", "integrations"}),
-    frozenset({"app", "cli", "demo", "sandbox", "__main__"}),
+    frozenset({"app", "cli", "demo", "domains", "sandbox", "worker", "__main__"}),
 )
 """A package imports only from its own layer and the layers below it (a new package needs a place here)."""
 
@@ -43,40 +46,6 @@ ONLY: dict[str, frozenset[str]] = {
 
 PENDING: frozenset[tuple[str, str]] = frozenset(
     {
-        # ``portal/db/models.py`` imports every domain's models, policies and hooks so that
-        # metadata, restrictions and flush hooks are known: to be replaced by per-domain plugins.
-        ("portal.db.models", "portal.accounts.models"),
-        ("portal.db.models", "portal.audit.models"),
-        ("portal.db.models", "portal.audit.policy"),
-        ("portal.db.models", "portal.audit.recorder"),
-        ("portal.db.models", "portal.billing.hooks"),
-        ("portal.db.models", "portal.billing.models"),
-        ("portal.db.models", "portal.billing.policy"),
-        ("portal.db.models", "portal.clients.models"),
-        ("portal.db.models", "portal.clients.policy"),
-        ("portal.db.models", "portal.clients.search"),
-        ("portal.db.models", "portal.expenses.models"),
-        ("portal.db.models", "portal.expenses.policy"),
-        ("portal.db.models", "portal.expenses.receipts"),
-        ("portal.db.models", "portal.firm.models"),
-        ("portal.db.models", "portal.firm.policy"),
-        ("portal.db.models", "portal.integrations.models"),
-        ("portal.db.models", "portal.integrations.policy"),
-        ("portal.db.models", "portal.integrations.commerce.models"),
-        ("portal.db.models", "portal.integrations.commerce.policy"),
-        ("portal.db.models", "portal.jobs.models"),
-        ("portal.db.models", "portal.jobs.policy"),
-        ("portal.db.models", "portal.ledger.models"),
-        ("portal.db.models", "portal.ledger.policy"),
-        # ``portal/jobs/catalog.py`` imports every domain's tasks so that workers know every
-        # job: to be replaced by per-domain plugins.
-        ("portal.jobs.catalog", "portal.accounts.tasks"),
-        ("portal.jobs.catalog", "portal.billing.tasks"),
-        ("portal.jobs.catalog", "portal.firm.tasks"),
-        ("portal.jobs.catalog", "portal.integrations.tasks"),
-        ("portal.jobs.catalog", "portal.integrations.commerce.tasks"),
-        ("portal.jobs.catalog", "portal.ledger.cleanup"),
-        ("portal.jobs.catalog", "portal.ledger.tasks"),
         # The ledger's pages borrow the Connexions pages' dependencies; the FEC upload is to move to the ledger.
         ("portal.ledger.controllers", "portal.integrations.controllers"),
         # The Pennylane sandbox serves the demo's ledger; the demo starts the sandbox.

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 
 from portal.db import migrate
 from portal.db.engine import make_engine
-from portal.db.models import metadata
+from portal.domains import metadata
 from portal.settings import ROOT, Settings
 from tests import database
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from portal.accounts.models import LoginAttempt, WebSession
 from portal.i18n import N_
 from portal.jobs.context import JobContext
-from portal.jobs.registry import every, job
+from portal.jobs.registry import job
 
 ATTEMPT_RETENTION = dt.timedelta(days=7)
 
@@ -25,9 +25,6 @@ async def purge_login_attempts(ctx: JobContext) -> dict[str, Any]:
     return {N_("Supprimées"): int(result.rowcount or 0)}  # type: ignore[attr-defined]
 
 
-every("15 3 * * *", "auth.purge_login_attempts")
-
-
 @job("auth.purge_expired_sessions", title=N_("Purge des sessions expirées"))
 async def purge_expired_sessions(ctx: JobContext) -> dict[str, Any]:
     """Delete expired sessions from wherever this deployment keeps them."""
@@ -37,6 +34,3 @@ async def purge_expired_sessions(ctx: JobContext) -> dict[str, Any]:
     async with ctx.session() as session, session.begin():
         result = await session.execute(delete(WebSession).where(WebSession.expires_at < dt.datetime.now(dt.UTC)))
     return {N_("Supprimées"): int(result.rowcount or 0)}  # type: ignore[attr-defined]
-
-
-every("45 3 * * *", "auth.purge_expired_sessions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portal.audit.models import AuditEvent
-from portal.auth.policy import firm_wide, restriction_for
+from portal.auth.policy import Restriction, firm_wide
 
-restriction_for(AuditEvent)(firm_wide)
+# Registered by the domain's plugin.
+RESTRICTIONS: tuple[tuple[type, Restriction], ...] = ((AuditEvent, firm_wide),)

@@ -2,7 +2,7 @@
 
 Route guards ask ``Principal.can``; list, search, count and export queries go through
 ``restrict`` so that a row a person may not see is never loaded at all. Each domain
-registers how its rows are restricted with ``restriction_for``; a model may have several
+registers how its rows are restricted (its plugin calls ``register_restriction``); a model may have several
 restrictions (its own domain's, and the clients domain's confidentiality rule for rows
 that belong to a dossier), and a row must pass them all.
 """
@@ -97,16 +97,11 @@ Restriction = Callable[[Select[Any], Principal, Permission], Select[Any]]
 _restrictions: dict[type, list[Restriction]] = {}
 
 
-def restriction_for(model: type) -> Callable[[Restriction], Restriction]:
-    """Register a way rows of ``model`` are narrowed to what a principal may see (all of them apply)."""
-
-    def register(function: Restriction) -> Restriction:
-        registered = _restrictions.setdefault(model, [])
-        if function not in registered:
-            registered.append(function)
-        return function
-
-    return register
+def register_restriction(model: type, restriction: Restriction) -> None:
+    """Register a way rows of ``model`` are narrowed to what a principal may see (all of them apply). Idempotent."""
+    registered = _restrictions.setdefault(model, [])
+    if restriction not in registered:
+        registered.append(restriction)
 
 
 def firm_wide(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:

@@ -23,10 +23,8 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
 from portal.billing.services import BillingClientService, BillingEntityService, BillingError
 from portal.clients.models import Dossier
-from portal.clients.pages import PANEL_TABS
 from portal.clients.services import DossierService
 from portal.firm.models import Firm
-from portal.firm.pages import GENERAL_SETTINGS
 from portal.i18n import _
 from portal.web import forms
 from portal.web.htmx import partial_or_redirect
@@ -34,7 +32,6 @@ from portal.web.htmx import partial_or_redirect
 FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
-@PANEL_TABS.provide("facturation", "billing/_partials/dossier_tab.html")
 async def dossier_tab(principal: Principal, session: AsyncSession, dossier: Dossier) -> dict[str, Any]:
     """The dossier's client in the billing entity's client base."""
     entity_id, entity = await BillingEntityService(session).entity(principal)
@@ -46,7 +43,6 @@ async def dossier_tab(principal: Principal, session: AsyncSession, dossier: Doss
     return {"entity": entity, "entity_id": entity_id, "client": client}
 
 
-@GENERAL_SETTINGS.provide("billing", "billing/_partials/settings.html")
 async def settings_section(principal: Principal, session: AsyncSession, firm: Firm | None) -> dict[str, Any]:
     """The billing entity, the dossiers it may be, and the last "Créer mes clients"."""
     billing = BillingEntityService(session)

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from uuid_utils.compat import uuid7
 
 from portal.audit.context import current_actor
+from portal.billing.tasks import create_dossier_clients
 from portal.clients.models import Dossier
 from portal.firm.services import billing_entity_id
-from portal.jobs.outbox import request
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -32,13 +32,9 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         # The key is otherwise set at insert; the job needs it now. (Typed non-optional, None until then.)
         if getattr(dossier, "id", None) is None:
             dossier.id = uuid7()
-    request(
-        session,
-        "billing.create_dossier_clients",
-        created_by_id=current_actor().user_id,
-        dossier_id=new_dossiers[0].id if len(new_dossiers) == 1 else None,
-        dossier_ids=[str(dossier.id) for dossier in new_dossiers],
-    )
+    create_dossier_clients.options(
+        created_by_id=current_actor().user_id, dossier_id=new_dossiers[0].id if len(new_dossiers) == 1 else None
+    ).request(session, dossier_ids=[str(dossier.id) for dossier in new_dossiers])
 
 
 def install() -> None:

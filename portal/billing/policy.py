@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Select, exists, not_
 
 from portal.auth.permissions import Permission
-from portal.auth.policy import Principal, firm_wide, restriction_for
+from portal.auth.policy import Principal, Restriction, firm_wide
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate
 from portal.clients.models import Dossier
 from portal.clients.policy import hidden, not_hidden
@@ -21,7 +21,6 @@ def client_not_hidden(principal: Principal, client_id: Any) -> Any:
     return not_(tied_to_hidden)
 
 
-@restriction_for(BillingClient)
 def _clients(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     statement = firm_wide(statement, principal, permission)
     return statement.where(
@@ -29,7 +28,6 @@ def _clients(statement: Select[Any], principal: Principal, permission: Permissio
     )
 
 
-@restriction_for(DuplicateCandidate)
 def _duplicates(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     statement = firm_wide(statement, principal, permission)
     client = BillingClient.__table__.alias("flagged")
@@ -42,3 +40,10 @@ def _duplicates(statement: Select[Any], principal: Principal, permission: Permis
         client_not_hidden(principal, DuplicateCandidate.client_id),
         client_not_hidden(principal, DuplicateCandidate.candidate_id),
     )
+
+
+# Registered by the domain's plugin.
+RESTRICTIONS: tuple[tuple[type, Restriction], ...] = (
+    (BillingClient, _clients),
+    (DuplicateCandidate, _duplicates),
+)

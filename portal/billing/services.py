@@ -13,11 +13,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-import portal.billing.policy  # noqa: F401 - registers the client-base restrictions
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
+from portal.billing.tasks import create_clients
 from portal.clients import search
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
@@ -27,7 +27,6 @@ from portal.firm.models import Firm
 from portal.firm.services import FirmService
 from portal.i18n import N_
 from portal.jobs.models import JobRun
-from portal.jobs.outbox import enqueue
 
 
 class BillingError(ValueError):
@@ -78,17 +77,14 @@ class BillingEntityService:
         firm = await self.firm()
         if firm is None or firm.billing_entity_id is None:
             raise BillingError(N_("Sélectionnez d'abord l'entité facturante."))
-        return await enqueue(
-            self.session,
-            "billing.create_clients",
-            created_by_id=principal.user_id,
-            entity_id=str(firm.billing_entity_id),
+        return await create_clients.options(created_by_id=principal.user_id).enqueue(
+            self.session, entity_id=str(firm.billing_entity_id)
         )
 
     async def last_client_creation(self, principal: Principal) -> JobRun | None:
         statement = (
             restrict(select(JobRun), principal, Permission.JOBS_READ_ALL, JobRun)
-            .where(JobRun.actor_name == "billing.create_clients", JobRun.created_by_id.is_not(None))
+            .where(JobRun.actor_name == create_clients.name, JobRun.created_by_id.is_not(None))
             .order_by(JobRun.created_at.desc())
             .limit(1)
         )

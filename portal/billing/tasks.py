@@ -15,7 +15,7 @@ from portal.clients.models import Dossier
 from portal.firm.services import billing_entity_id
 from portal.i18n import N_
 from portal.jobs.context import JobContext
-from portal.jobs.registry import every, job
+from portal.jobs.registry import job
 
 BATCH_SIZE = 5_000
 ID_CHUNK = 500
@@ -143,7 +143,3 @@ async def create_dossier_clients(ctx: JobContext, dossier_ids: list[str]) -> dic
         await _last_step(ctx, total, entity, ids[0] if len(ids) == 1 else None, next=len(ids))
     await ctx.progress(total.dossiers, total.dossiers, step=STEP_DONE)
     return await _summary(ctx, total)
-
-
-# Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.
-every("40 * * * *", "billing.create_clients")

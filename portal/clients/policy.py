@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from portal.accounts.models import DossierMembership
 from portal.audit.models import AuditEvent
 from portal.auth.permissions import Permission
-from portal.auth.policy import Principal, restriction_for
+from portal.auth.policy import Principal, Restriction
 from portal.auth.roles import DossierRole, dossier_roles_granting
 from portal.clients.models import Dossier, DossierAccess
 from portal.jobs.models import JobRun
@@ -88,16 +88,21 @@ def visible_count(principal: Principal, where: ColumnElement[bool]) -> Select[An
     return select(everything - hidden_ones)
 
 
-@restriction_for(Dossier)
 def _dossiers(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     return statement.where(visible(principal, permission))
 
 
-@restriction_for(AuditEvent)
 def _audit_events(statement: Select[Any], principal: Principal, _permission: Permission) -> Select[Any]:
     return statement.where(or_(AuditEvent.dossier_id.is_(None), not_hidden(principal, AuditEvent.dossier_id)))
 
 
-@restriction_for(JobRun)
 def _job_runs(statement: Select[Any], principal: Principal, _permission: Permission) -> Select[Any]:
     return statement.where(or_(JobRun.dossier_id.is_(None), not_hidden(principal, JobRun.dossier_id)))
+
+
+# Registered by the domain's plugin.
+RESTRICTIONS: tuple[tuple[type, Restriction], ...] = (
+    (Dossier, _dossiers),
+    (AuditEvent, _audit_events),
+    (JobRun, _job_runs),
+)

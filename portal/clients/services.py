@@ -14,7 +14,6 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-import portal.clients.policy  # noqa: F401 - registers the dossier restrictions
 from portal.accounts.models import DossierMembership, User, UserRole
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, exists, or_, true
 
 from portal.accounts.models import DossierMembership
 from portal.auth.permissions import Permission
-from portal.auth.policy import Principal, restriction_for
+from portal.auth.policy import Principal, Restriction
 from portal.auth.roles import dossier_roles_granting
 from portal.clients.policy import not_hidden
 from portal.expenses.models import ExpenseNote
@@ -33,10 +33,13 @@ def approves(principal: Principal) -> ColumnElement[bool]:
     )
 
 
-@restriction_for(ExpenseNote)
 def _notes(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     if permission is Permission.EXPENSES_APPROVE:
         seen = approves(principal)
     else:
         seen = or_(ExpenseNote.author_id == principal.user_id, approves(principal))
     return statement.where(seen, not_hidden(principal, ExpenseNote.dossier_id))
+
+
+# Registered by the domain's plugin.
+RESTRICTIONS: tuple[tuple[type, Restriction], ...] = ((ExpenseNote, _notes),)

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.expenses.policy  # noqa: F401 - registers the expense-note restriction
 from portal.accounts.models import User
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict

@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-import portal.expenses.policy  # noqa: F401 - registers the expense-note restriction
 from portal.accounts.models import User
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission

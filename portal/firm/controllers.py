@@ -30,7 +30,7 @@ from portal.firm.invitations import Grant, InvitationService, InviteError, LinkE
 from portal.firm.pages import GENERAL_SETTINGS
 from portal.firm.services import FirmService, UserError, UserService, status_of
 from portal.i18n import _
-from portal.jobs.outbox import enqueue
+from portal.jobs.diagnostic import diagnostic
 from portal.web import forms
 from portal.web.htmx import partial_or_redirect
 
@@ -495,6 +495,6 @@ class SettingsController(Controller):
         media_type=MediaType.HTML,
     )
     async def start_diagnostic(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
-        run = await enqueue(db_session, "jobs.diagnostic", created_by_id=principal_of(request).user_id)
+        run = await diagnostic.options(created_by_id=principal_of(request).user_id).enqueue(db_session)
         # The run panel replaces the button and follows the run live.
         return partial_or_redirect(request, "jobs/_partials/run.html", {"run": run}, f"/travaux/{run.id}")

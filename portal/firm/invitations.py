@@ -11,9 +11,7 @@ the roles to that account; if they already chose a password they get a notice, n
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -37,13 +35,12 @@ from portal.auth.roles import DossierRole, FirmRole
 from portal.clients import search
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
+from portal.firm.links import token_digest
 from portal.firm.models import Invitation
 from portal.firm.services import FirmService, UserError, UserService
+from portal.firm.tasks import send_access_notice, send_invitation
 from portal.i18n import N_, _
-from portal.jobs.outbox import enqueue
 
-VALIDITY = dt.timedelta(days=7)
-TOKEN_BYTES = 32
 PICKER_LIMIT = 10
 # Deliberately plain: one @, no spaces, a dot in the domain. The email that follows is the real test.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -57,17 +54,6 @@ GRANT_FIELDS = {
     DossierRole.CLIENT_USER: "client",
     DossierRole.MAPPER: "email",
 }
-
-
-def token_digest(token: str) -> str:
-    """What is stored of a link's token: its SHA-256, in hex."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def draw_token() -> tuple[str, str]:
-    """A new link token and its digest."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    return token, token_digest(token)
 
 
 class InviteError(UserError):
@@ -186,15 +172,15 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         )  # fmt: skip
         if invited:
             invitation = await self._issue(inviter, user)
-            await enqueue(
-                session, "firm.send_invitation", created_by_id=inviter.user_id, invitation_id=str(invitation.id)
+            await send_invitation.options(created_by_id=inviter.user_id).enqueue(
+                session, invitation_id=str(invitation.id)
             )
         else:
             # Someone who already signs in is told what they were given: role names, never dossier names.
             labels = [role.label for role in roles_added]
             labels += [role.label for role in DossierRole if any(grant.role == role for grant in grants_added)]
-            await enqueue(
-                session, "firm.send_access_notice", created_by_id=inviter.user_id, user_id=str(user.id), roles=labels
+            await send_access_notice.options(created_by_id=inviter.user_id).enqueue(
+                session, user_id=str(user.id), roles=labels
             )
         await session.refresh(user, ["roles"])
         return InviteOutcome(user=user, created=created, invited=invited, firm_roles_added=roles_added,
@@ -333,10 +319,9 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
             )
         invitation = await self._issue(actor, user)
         record(self.session, "invitation.resend", object_type="invitation", object_id=str(invitation.id))
-        await enqueue(
-            self.session, "firm.send_invitation", created_by_id=actor.user_id,
-            invitation_id=str(invitation.id),
-        )  # fmt: skip
+        await send_invitation.options(created_by_id=actor.user_id).enqueue(
+            self.session, invitation_id=str(invitation.id)
+        )
         return invitation
 
     async def revoke(self, actor: Principal, user: User) -> Invitation:

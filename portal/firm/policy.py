@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from portal.accounts.models import DossierMembership, User, UserRole
 from portal.auth.permissions import Permission
-from portal.auth.policy import Principal, restriction_for
+from portal.auth.policy import Principal, Restriction
 from portal.clients.models import Dossier
 from portal.clients.policy import visible
 
@@ -45,8 +45,11 @@ def user_visible(principal: Principal) -> ColumnElement[bool]:
     )
 
 
-@restriction_for(User)
 def _users(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     if not principal.can(permission):
         return statement.where(false())
     return statement.where(user_visible(principal))
+
+
+# Registered by the domain's plugin.
+RESTRICTIONS: tuple[tuple[type, Restriction], ...] = ((User, _users),)

@@ -14,7 +14,6 @@ from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from sqlalchemy import Select, func, or_, select
 
-import portal.firm.policy  # noqa: F401 - registers the people restriction
 from portal.accounts.models import DossierMembership, User, UserRole
 from portal.accounts.passwords import hash_password, password_problem
 from portal.accounts.services import normalise_email

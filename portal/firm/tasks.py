@@ -20,7 +20,7 @@ import anyio
 from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.firm.invitations import VALIDITY, draw_token
+from portal.firm.links import VALIDITY, draw_token
 from portal.firm.models import Firm, Invitation
 from portal.firm.services import current_firm
 from portal.i18n import N_

@@ -32,7 +32,7 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
 from portal.i18n import N_, _
-from portal.integrations import authorizations
+from portal.integrations import authorizations, tasks
 from portal.integrations.commerce.services import CommerceService
 from portal.integrations.models import ConnectionStatus
 from portal.integrations.pennylane.client import AuthorizationError
@@ -43,13 +43,14 @@ from portal.ledger import fec
 from portal.ledger.files import ImportFiles
 from portal.ledger.models import LedgerSource
 from portal.ledger.services import LedgerService
+from portal.ledger.tasks import import_fec
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.files import TooLargeError, display_name
 from portal.web.htmx import page_or_partial
 
 # The background work the Connexions page follows live, besides the imports themselves.
-FOLLOWED_JOBS = ("pennylane.import_fiscal_years", "pennylane.fiscal_years", "ledger.import_fec")
+FOLLOWED_JOBS = (tasks.import_fiscal_years, tasks.fiscal_years, import_fec)
 READS = requires_somewhere(Permission.LEDGER_READ)
 MANAGES = requires_somewhere(Permission.CONNECTIONS_MANAGE)
 FORM_OVERHEAD_BYTES = 64 * 1024

@@ -16,14 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.integrations.policy  # noqa: F401 - registers the connection restriction
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients.models import Dossier
 from portal.i18n import N_
+from portal.integrations import tasks
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 from portal.jobs.models import JobRun
-from portal.jobs.outbox import enqueue
 
 TOKEN_TOO_SHORT = N_("Collez le jeton tel que Pennylane l'a affiché : il est trop court pour être un jeton d'API.")
 TOKEN_SPACES = N_("Un jeton d'API ne contient pas d'espace : vérifiez ce qui a été collé.")
@@ -162,10 +161,9 @@ class ConnectionService:
     async def request_fiscal_years(self, principal: Principal, connection: Connection) -> JobRun:
         connection.fiscal_years_checked_at = None
         await self.session.flush()
-        return await enqueue(
-            self.session, "pennylane.fiscal_years", created_by_id=principal.user_id,
-            dossier_id=connection.dossier_id, connection_id=str(connection.id),
-        )  # fmt: skip
+        return await tasks.fiscal_years.options(
+            created_by_id=principal.user_id, dossier_id=connection.dossier_id
+        ).enqueue(self.session, connection_id=str(connection.id))
 
     def choices(self, connection: Connection, imported_ends: set[dt.date]) -> list[FiscalYearChoice]:
         """The fiscal years Pennylane offers, latest first, and whether each is already in the ledger."""
@@ -191,20 +189,18 @@ class ConnectionService:
             ({"start": offered[year_id]["start"], "end": offered[year_id]["finish"]} for year_id in set(year_ids)),
             key=lambda year: year["start"],
         )
-        return await enqueue(
-            self.session, "pennylane.import_fiscal_years", created_by_id=principal.user_id,
-            dossier_id=connection.dossier_id, connection_id=str(connection.id), years=years,
-        )  # fmt: skip
+        return await tasks.import_fiscal_years.options(
+            created_by_id=principal.user_id, dossier_id=connection.dossier_id
+        ).enqueue(self.session, connection_id=str(connection.id), years=years)
 
     async def disconnect(self, principal: Principal, connection: Connection) -> None:
         """Stop using the connection now; a worker revokes the authorisation at Pennylane, then forgets it."""
         connection.status = ConnectionStatus.DISCONNECTED
         connection.fiscal_years = None
         await self.session.flush()
-        await enqueue(
-            self.session, "pennylane.revoke", created_by_id=principal.user_id, dossier_id=connection.dossier_id,
-            connection_id=str(connection.id), version=connection.credentials_version,
-        )  # fmt: skip
+        await tasks.revoke.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
+            self.session, connection_id=str(connection.id), version=connection.credentials_version
+        )
 
 
 async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection:

@@ -27,7 +27,6 @@ from portal.integrations.models import AuthMethod, Connection, ConnectionStatus
 from portal.integrations.pennylane.client import AuthorizationLost, MissingScope, PennylaneClient, PennylaneError
 from portal.integrations.tokens import token_saver
 from portal.jobs.context import JobContext
-from portal.jobs.outbox import enqueue_once
 from portal.jobs.registry import job
 from portal.ledger.models import ImportStatus, LedgerImport, LedgerSource
 from portal.ledger.services import LedgerService
@@ -76,11 +75,11 @@ async def _authorization_lost(ctx: JobContext, connection: Connection, error: Pe
             .values(status=ConnectionStatus.AUTHORIZATION_LOST, last_error=error.message)
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            await enqueue_once(
-                session, "integrations.notify_authorization_lost",
-                dedupe_key=f"authorization-lost:{connection.id}:{connection.credentials_version}",
-                dossier_id=connection.dossier_id, connection_id=str(connection.id),
-            )  # fmt: skip
+            await notify_authorization_lost.options(dossier_id=connection.dossier_id).enqueue_once(
+                session,
+                f"authorization-lost:{connection.id}:{connection.credentials_version}",
+                connection_id=str(connection.id),
+            )
     return {RESULT: LOST}
 
 

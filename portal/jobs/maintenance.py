@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.models import OutboxMessage
-from portal.jobs.registry import every, job
+from portal.jobs.registry import job
 
 OUTBOX_RETENTION = dt.timedelta(days=30)
 
@@ -24,6 +24,3 @@ async def purge_outbox(ctx: JobContext) -> dict[str, Any]:
             delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < cutoff)
         )
     return {N_("Supprimés"): int(result.rowcount or 0)}  # type: ignore[attr-defined]
-
-
-every("30 3 * * *", "jobs.purge_outbox")

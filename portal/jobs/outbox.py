@@ -1,6 +1,6 @@
 """The transactional outbox: jobs are requested in the domain transaction and relayed after commit.
 
-``enqueue`` writes a ``JobRun`` and an ``OutboxMessage`` with the caller's session, so
+``request`` writes a ``JobRun`` and an ``OutboxMessage`` with the caller's session, so
 the request for work commits or rolls back with the change that needs it. The relay
 hands unsent messages to the broker; if the broker is down they stay unsent and the
 next pass (after the next commit, on a timer, at start-up) sends them. Messages whose
@@ -19,12 +19,10 @@ from typing import Any
 import anyio
 import dramatiq
 from sqlalchemy import Select, and_, event, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from portal.jobs import registry
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -37,32 +35,26 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def enqueue(session: AsyncSession, job_name: str, **options: Any) -> JobRun:
-    """Request ``job_name`` in the caller's transaction (``options`` as for ``request``), flushed.
-
-    Returns the run the person can follow.
-    """
-    run = request(session.sync_session, job_name, **options)
-    await session.flush()
-    return run
-
-
 def request(
     session: Session,
-    job_name: str,
     *,
-    title: str | None = None,
+    actor_name: str,
+    queue_name: str,
+    title: str,
+    arguments: dict[str, Any],
     created_by_id: uuid.UUID | None = None,
     dedupe_key: str | None = None,
     delay: dt.timedelta | None = None,
     dossier_id: uuid.UUID | None = None,
-    **arguments: Any,
 ) -> JobRun:
-    """Add a run and its message to ``session`` without flushing: usable from flush hooks."""
-    spec = registry.get(job_name)
+    """Add a run and its message to ``session`` without flushing: usable from flush hooks.
+
+    Callers go through a job's handle (``portal.jobs.registry.Job``), which fills in its name,
+    queue and title.
+    """
     run = JobRun(
-        actor_name=spec.name,
-        title=title or spec.title,
+        actor_name=actor_name,
+        title=title,
         arguments=arguments,
         created_by_id=created_by_id,
         dossier_id=dossier_id,
@@ -72,26 +64,14 @@ def request(
     session.add(
         OutboxMessage(
             job_run=run,
-            actor_name=spec.name,
-            queue_name=spec.queue,
+            actor_name=actor_name,
+            queue_name=queue_name,
             dedupe_key=dedupe_key,
             available_at=now() + (delay or dt.timedelta()),
         )
     )
     session.info[_PENDING_FLAG] = True
     return run
-
-
-async def enqueue_once(session: AsyncSession, job_name: str, *, dedupe_key: str, **kwargs: Any) -> JobRun | None:
-    """Like ``enqueue``, but a second request with the same ``dedupe_key`` is a no-op (None).
-
-    The unique constraint on ``dedupe_key`` decides, so concurrent processes agree.
-    """
-    try:
-        async with session.begin_nested():
-            return await enqueue(session, job_name, dedupe_key=dedupe_key, **kwargs)
-    except IntegrityError:
-        return None
 
 
 def on_commit_with_pending(hook: Callable[[], None]) -> None:

@@ -23,7 +23,6 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, CurrentMessage
 from sqlalchemy import and_, func, or_, update
 
-import portal.db.models  # noqa: F401 - every model known, audit log on
 from portal.audit.context import Actor, acting_as
 from portal.db.engine import LoopBoundSessions
 from portal.jobs import outbox, registry
@@ -70,7 +69,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.heartbeats = Heartbeats(self.sessions.url, lambda: self.settings.job_heartbeat_seconds)
 
-    def declare(self, spec: registry.JobSpec) -> None:
+    def declare(self, spec: registry.Job[...]) -> None:
         if spec.name in self.actors:
             return
         runtime = self
@@ -95,12 +94,14 @@ _runtime: Runtime | None = None
 
 
 def configure(settings: Settings) -> Runtime:
-    """Build the broker for ``settings`` and declare every registered job on it (once per process)."""
+    """Build the broker for ``settings`` and declare every registered job on it (once per process).
+
+    The process has installed its domains first (``portal.domains.install``): their jobs are
+    registered, their models known and their listeners on. Jobs registered later are declared too.
+    """
     global _runtime  # noqa: PLW0603 - one broker per process, as dramatiq itself assumes
     if _runtime is not None and _runtime.settings.broker_url == settings.broker_url:
         return _runtime
-    import portal.jobs.catalog  # noqa: F401, PLC0415 - registers every job before actors are declared, not on import
-
     outbox.install()
     broker = make_broker(settings.broker_url, settings.broker_namespace)
     dramatiq.set_broker(broker)
@@ -160,7 +161,7 @@ async def _finish(runtime: Runtime, run: JobRun, **values: Any) -> None:
         )
 
 
-async def execute(runtime: Runtime, spec: registry.JobSpec, run_id: uuid.UUID) -> None:
+async def execute(runtime: Runtime, spec: registry.Job[...], run_id: uuid.UUID) -> None:
     """Claim the run, execute its function, record the outcome. Raises to ask dramatiq for a retry."""
     run = await _claim(runtime, run_id)
     if run is None:

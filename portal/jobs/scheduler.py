@@ -18,7 +18,7 @@ from cronsim import CronSim
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.jobs import registry
-from portal.jobs.outbox import enqueue_once, on_commit_with_pending, relay_once
+from portal.jobs.outbox import on_commit_with_pending, relay_once
 from portal.jobs.runtime import Runtime, dead_after
 from portal.settings import FIRM_TIMEZONE
 
@@ -42,11 +42,8 @@ async def tick(sessions: Callable[[], AsyncSession], at: dt.datetime | None = No
             slot = latest_slot(schedule.cron, at)
             if at - slot > schedule.grace:
                 continue
-            run = await enqueue_once(
-                session,
-                schedule.job_name,
-                dedupe_key=f"schedule:{schedule.name}:{slot.isoformat()}",
-                **schedule.arguments,
+            run = await schedule.job.enqueue_once(
+                session, f"schedule:{schedule.name}:{slot.isoformat()}", **schedule.arguments
             )
             enqueued += run is not None
     return enqueued

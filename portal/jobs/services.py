@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
 from sqlalchemy import Select, select
 
-import portal.jobs.policy  # noqa: F401 - registers the JobRun restriction
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.jobs.models import JobRun, JobStatus
+from portal.jobs.registry import Job
 
 RECENT_LIMIT = 100
 
@@ -32,12 +33,12 @@ class JobRunService(SQLAlchemyAsyncRepositoryService[JobRun, JobRunRepository]):
         return list((await self.repository.session.execute(statement)).scalars())
 
     async def unfinished_about(
-        self, principal: Principal, dossier_id: uuid.UUID, actor_names: tuple[str, ...]
+        self, principal: Principal, dossier_id: uuid.UUID, jobs: Iterable[Job[...]]
     ) -> list[JobRun]:
-        """The runs of ``actor_names`` about ``dossier_id`` not finished yet, that the person may follow."""
+        """The runs of ``jobs`` about ``dossier_id`` not finished yet, that the person may follow."""
         statement = self._visible(principal).where(
             JobRun.dossier_id == dossier_id,
-            JobRun.actor_name.in_(actor_names),
+            JobRun.actor_name.in_([job.name for job in jobs]),
             JobRun.status.in_([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING]),
         )
         return list((await self.repository.session.execute(statement.order_by(JobRun.created_at))).scalars())

@@ -25,11 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun
-from portal.jobs.registry import every, job
+from portal.jobs.registry import job
 from portal.ledger.files import ImportFiles
 from portal.ledger.models import Account, Entry, FiscalYear, ImportStatus, Journal, LedgerImport, Line, VersionState
 
-PURGE_JOB = "ledger.purge_versions"
 DELETE_CHUNK = 50_000
 VERSIONS_PER_PASS = 100
 # An unfinished import with no run to finish it (recorded before imports always had one) is
@@ -137,7 +136,7 @@ async def fail_abandoned_imports(sessions: Sessions, files: ImportFiles) -> int:
     return len(abandoned)
 
 
-@job(PURGE_JOB, title=N_("Nettoyage des versions comptables remplacées"))
+@job("ledger.purge_versions", title=N_("Nettoyage des versions comptables remplacées"))
 async def purge(ctx: JobContext, dossier: str | None = None) -> dict[str, Any]:
     """After an import (one dossier) or every hour (all): delete what no reader needs any more."""
     abandoned = 0
@@ -146,6 +145,3 @@ async def purge(ctx: JobContext, dossier: str | None = None) -> dict[str, Any]:
         abandoned = await fail_abandoned_imports(ctx.session, files)
     deleted = await purge_versions(ctx.session, uuid.UUID(dossier) if dossier else None)
     return {DELETED: deleted, ABANDONED: abandoned}
-
-
-every("50 * * * *", PURGE_JOB)

@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.clients.identifiers import IdentifierError, parse
 from portal.clients.models import Dossier
 from portal.i18n import _
-from portal.jobs import registry, runtime
+from portal.jobs import runtime
 from portal.jobs.models import JobRun, JobStatus
 from portal.ledger.files import ImportFiles
 from portal.ledger.importer import Outcome, Progress
 from portal.ledger.models import FiscalYear, ImportStatus, LedgerImport, LedgerSource, VersionState
 from portal.ledger.services import LedgerService
-from portal.ledger.tasks import IMPORT_JOB, fail_import, watcher
+from portal.ledger.tasks import fail_import, import_fec, watcher
 from portal.settings import Settings
 from portal.web.files import display_name
 
@@ -91,7 +91,7 @@ async def import_path(
         raise
     assert run_id is not None  # noqa: S101 - request_import enqueues the job
     # One attempt here: the operator sees a failure at once (a worker taking over has its retries).
-    spec = dataclasses.replace(registry.get(IMPORT_JOB), max_retries=0)
+    spec = dataclasses.replace(import_fec, max_retries=0)
     watching = watcher.set(progress)
     try:
         await runtime.execute(jobs, spec, run_id)

@@ -40,9 +40,8 @@ from portal.audit.recorder import record
 from portal.clients.models import Dossier
 from portal.db.bulk import analyze, copy_rows, uuid_value
 from portal.i18n import N_
-from portal.jobs.outbox import enqueue
 from portal.ledger import fec
-from portal.ledger.cleanup import PURGE_JOB, delete_version, discard_staging, purge_versions
+from portal.ledger.cleanup import delete_version, discard_staging, purge, purge_versions
 from portal.ledger.models import (
     Account,
     Entry,
@@ -465,7 +464,7 @@ async def _activate(sessions: Sessions, version: Version, report: fec.Report) ->
                         step=STEP_DONE, finished_at=now)
             )  # fmt: skip
             if same:  # deleted by that job even if this process dies now; this run deletes them first
-                await enqueue(session, PURGE_JOB, dossier_id=dossier_id, dossier=str(dossier_id))
+                await purge.options(dossier_id=dossier_id).enqueue(session, dossier=str(dossier_id))
             record(
                 session, "ledger.fiscal_year_imported", object_type="ledger_fiscal_year",
                 object_id=str(fiscal_year_id), dossier_id=dossier_id, start=start, end=end,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from portal.auth.permissions import Permission
-from portal.auth.policy import Principal, restriction_for
+from portal.auth.policy import Principal, Restriction
 from portal.clients.models import Dossier
 from portal.clients.policy import visible
 from portal.ledger.models import FiscalYear, LedgerImport
@@ -22,11 +22,16 @@ def visible_dossier_ids(principal: Principal, permission: Permission) -> Select[
     return select(Dossier.id).where(visible(principal, permission))
 
 
-@restriction_for(FiscalYear)
 def _fiscal_years(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     return statement.where(FiscalYear.dossier_id.in_(visible_dossier_ids(principal, permission)))
 
 
-@restriction_for(LedgerImport)
 def _imports(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     return statement.where(LedgerImport.dossier_id.in_(visible_dossier_ids(principal, permission)))
+
+
+# Registered by the domain's plugin.
+RESTRICTIONS: tuple[tuple[type, Restriction], ...] = (
+    (FiscalYear, _fiscal_years),
+    (LedgerImport, _imports),
+)

@@ -12,12 +12,10 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.ledger.policy  # noqa: F401 - registers the ledger restrictions
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients.models import Dossier
 from portal.db.paging import Page, paginate
-from portal.jobs.outbox import enqueue
 from portal.ledger import fec
 from portal.ledger.models import (
     Account,
@@ -30,6 +28,7 @@ from portal.ledger.models import (
     Line,
     VersionState,
 )
+from portal.ledger.tasks import import_fec
 
 RECENT_IMPORTS = 20
 
@@ -174,10 +173,9 @@ class LedgerService:
         self.session.add(record)
         await self.session.flush()
         if enqueue_job:
-            run = await enqueue(
-                self.session, "ledger.import_fec", created_by_id=record.created_by_id, dossier_id=dossier.id,
-                import_id=str(record.id),
-            )  # fmt: skip
+            run = await import_fec.options(created_by_id=record.created_by_id, dossier_id=dossier.id).enqueue(
+                self.session, import_id=str(record.id)
+            )
             record.job_run_id = run.id
             await self.session.flush()
         return record

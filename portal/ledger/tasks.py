@@ -27,7 +27,6 @@ IMPORTED = N_("Exercice importé")
 REPLACED = N_("Exercice importé (il remplace l'import précédent)")
 REFUSED = N_("Fichier refusé : rien n'a été importé")
 FAILED = N_("L'import a échoué")
-IMPORT_JOB = "ledger.import_fec"
 
 # A process that runs an import's job itself (``portal fec import``) also shows its progress.
 watcher: ContextVar[Progress | None] = ContextVar("ledger_import_watcher", default=None)
@@ -93,7 +92,7 @@ async def fail_import(sessions: Sessions, files: ImportFiles, import_id: uuid.UU
         await discard_staging(sessions, import_id)
 
 
-@job(IMPORT_JOB, title=N_("Import d'un FEC"))
+@job("ledger.import_fec", title=N_("Import d'un FEC"))
 async def import_fec(ctx: JobContext, import_id: str) -> dict[str, Any]:
     summary = await import_one(ctx, uuid.UUID(import_id))
     await ctx.count(**summary)

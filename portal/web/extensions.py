@@ -1,9 +1,10 @@
 """Parts of one domain's page that a domain above it fills in.
 
 A page lower in the house (the dossier panel of ``clients``, the settings of ``firm``) names
-its extension points; the domain that knows the content (``billing``) registers its part's
-template and how to build that template's context. The lower page never imports the higher
-domain, and its template includes the part by the name the domain gave (``parts.template``).
+its extension points; the domain that knows the content (``billing``) declares its part's
+template and how to build that template's context (``PANEL_TABS.part(…)``), and its plugin
+registers it. The lower page never imports the higher domain, and its template includes the
+part by the name the domain gave (``parts.template``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ ContextPart = Callable[..., Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Part:
+    """Part ``name`` of ``page``: ``template``, with the context ``context`` builds."""
+
+    page: PageParts
+    name: str
     template: str
     context: ContextPart
+
+    def register(self) -> None:
+        """Fill the part in on its page (the domain's plugin does). Idempotent: one per name."""
+        self.page._parts[self.name] = self  # noqa: SLF001 - the page's own registry
 
 
 class PageParts:
@@ -27,14 +36,9 @@ class PageParts:
     def __init__(self) -> None:
         self._parts: dict[str, Part] = {}
 
-    def provide(self, name: str, template: str) -> Callable[[ContextPart], ContextPart]:
-        """Decorator: part ``name`` is ``template``, and ``function`` builds its context (one per part)."""
-
-        def register(function: ContextPart) -> ContextPart:
-            self._parts[name] = Part(template, function)
-            return function
-
-        return register
+    def part(self, name: str, template: str, context: ContextPart) -> Part:
+        """Part ``name`` is ``template``, and ``context`` builds its context; registered by the domain's plugin."""
+        return Part(self, name, template, context)
 
     def template(self, name: str) -> str | None:
         """The template of part ``name``, or None when no domain fills it in."""

@@ -42,6 +42,7 @@ from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.client_base import ensure_clients, flag_duplicates
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.billing.services import BillingClientService
+from portal.billing.tasks import create_dossier_clients
 from portal.clients.identifiers import format_siren
 from portal.clients.models import Dossier, DossierAccess
 from portal.clients.services import DossierService
@@ -56,8 +57,8 @@ from portal.integrations.commerce.models import CommerceSetup, DayState
 from portal.integrations.commerce.records import Location, PaymentMethod, ReferenceData
 from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, Provider
+from portal.jobs.diagnostic import diagnostic
 from portal.jobs.models import JobRun
-from portal.jobs.outbox import enqueue
 from portal.ledger.models import Entry, FiscalYear, ImportStatus, LedgerImport, LedgerSource, Line, VersionState
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
@@ -165,14 +166,10 @@ async def build_world(session: AsyncSession) -> World:
 
     # The flush hook requested its client as a job run about it; and one started by the ungranted partner.
     hook_run_id = await _one(session, select(JobRun.id).where(JobRun.dossier_id == secret.id))
-    own_run = await enqueue(
-        session,
-        "billing.create_dossier_clients",
-        created_by_id=ungranted.id,
-        dossier_id=secret.id,
-        dossier_ids=[str(secret.id)],
+    own_run = await create_dossier_clients.options(created_by_id=ungranted.id, dossier_id=secret.id).enqueue(
+        session, dossier_ids=[str(secret.id)]
     )
-    visible_run = await enqueue(session, "jobs.diagnostic", created_by_id=ungranted.id)
+    visible_run = await diagnostic.options(created_by_id=ungranted.id).enqueue(session)
     await session.flush()
 
     secret_client, twin_client = await _invite_client_users(session, granted, ungranted, secret, twin)

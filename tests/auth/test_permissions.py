@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
 from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, FirmRole
-from portal.jobs.outbox import enqueue
+from portal.jobs.diagnostic import diagnostic
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user
@@ -97,7 +97,7 @@ async def test_role_matrix_is_rendered_from_the_table(client: Client, db_session
 async def test_someone_elses_job_run_is_not_found(client: Client, db_session: AsyncSession) -> None:
     owner = await make_user(db_session, roles=(FirmRole.PARTNER,))
     other = await make_user(db_session, roles=(FirmRole.PARTNER,))
-    run = await enqueue(db_session, "jobs.diagnostic", created_by_id=owner.id)
+    run = await diagnostic.options(created_by_id=owner.id).enqueue(db_session)
     await db_session.flush()
     await sign_in(client, other.email, PASSWORD)
     response = await client.get(f"/travaux/{run.id}")

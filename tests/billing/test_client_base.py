@@ -29,13 +29,14 @@ from portal.auth.roles import FirmRole
 from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.billing.services import BillingClientService, BillingEntityService
+from portal.billing.tasks import create_clients, create_dossier_clients
 from portal.clients.models import Dossier, DossierStatus
 from portal.clients.schemas import DossierValues
 from portal.clients.services import DossierService
 from portal.db.engine import make_engine, make_read_only_session_maker
 from portal.firm.models import Firm
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
-from portal.jobs.outbox import enqueue, relay_once
+from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
 from portal.settings import Settings
 from tests.factories.clients import make_dossier, valid_siren
@@ -407,13 +408,13 @@ async def test_many_runs_at_once_still_give_one_client_per_siren(committed: Make
     entity_id, partner = await link_entity(committed)
     async with committed() as session, session.begin():
         runs = [
-            await enqueue(session, "billing.create_clients", created_by_id=partner.id, entity_id=str(entity_id))
+            await create_clients.options(created_by_id=partner.id).enqueue(session, entity_id=str(entity_id))
             for _ in range(8)
         ]
         for number in range(8):  # overlapping windows, in shuffled orders
             window = ids[number * 20 : number * 20 + 60]
             random.Random(number).shuffle(window)  # noqa: S311 - an order, not a secret
-            runs.append(await enqueue(session, "billing.create_dossier_clients", dossier_ids=[str(i) for i in window]))
+            runs.append(await create_dossier_clients.enqueue(session, dossier_ids=[str(i) for i in window]))
     assert await relay(jobs) == 16
     finished = [await wait_for_run(committed, run.id, timeout=180) for run in runs]
     assert [run.status for run in finished] == [JobStatus.SUCCEEDED] * 16, [run.error for run in finished]

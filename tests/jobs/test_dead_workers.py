@@ -29,10 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from portal.billing.client_base import ensure_clients
 from portal.billing.models import BillingClient, ClientDossierLink
 from portal.clients.models import Dossier
+from portal.jobs import registry
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
-from portal.jobs.outbox import enqueue
-from portal.jobs.registry import job
+from portal.jobs.registry import Job, job
 from portal.jobs.runtime import Runtime
 from portal.jobs.runtime import _claim as runtime_claim
 from portal.jobs.scheduler import BackgroundLoop
@@ -77,9 +77,12 @@ async def waits(ctx: JobContext) -> dict[str, Any]:
     return {}
 
 
-async def _request(maker: Maker, job_name: str) -> JobRun:
+registry.register(counted, blocks_its_loop, waits)
+
+
+async def _request(maker: Maker, handle: Job[...]) -> JobRun:
     async with maker() as session, session.begin():
-        return await enqueue(session, job_name)
+        return await handle.enqueue(session)
 
 
 async def _as_if(maker: Maker, run_id: uuid.UUID, *, sent: dt.timedelta, **run: Any) -> None:
@@ -115,7 +118,7 @@ async def test_a_run_without_heartbeat_for_dead_after_is_sent_again_and_taken_ov
     committed: Maker, jobs: Runtime
 ) -> None:
     """Found dead 50 s after its last beat (the default dead-after is 45 s), not 300 s."""
-    run = await _request(committed, "tests.counted")
+    run = await _request(committed, counted)
     fifty_seconds_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=50)
     await _as_if(committed, run.id, sent=dt.timedelta(seconds=50), status=JobStatus.RUNNING, attempts=1,
                  started_at=fifty_seconds_ago, heartbeat_at=fifty_seconds_ago)  # fmt: skip
@@ -127,13 +130,13 @@ async def test_a_run_without_heartbeat_for_dead_after_is_sent_again_and_taken_ov
 
 
 async def test_a_run_with_a_fresh_heartbeat_is_neither_sent_again_nor_claimed(committed: Maker, jobs: Runtime) -> None:
-    run = await _request(committed, "tests.counted")
+    run = await _request(committed, counted)
     recently = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
     await _as_if(committed, run.id, sent=dt.timedelta(seconds=100), status=JobStatus.RUNNING, attempts=1,
                  heartbeat_at=recently)  # fmt: skip
     assert await BackgroundLoop(jobs, schedules=False).run_once() == 0
-    _delivered_again(jobs, "tests.counted", run.id)  # even delivered, it is not claimed while its worker beats
-    flushed = await _request(committed, "tests.counted")  # a marker: the worker got past the duplicate
+    _delivered_again(jobs, counted.name, run.id)  # even delivered, it is not claimed while its worker beats
+    flushed = await _request(committed, counted)  # a marker: the worker got past the duplicate
     await BackgroundLoop(jobs, schedules=False).run_once()
     await wait_for_run(committed, flushed.id)
     assert (await _run(committed, run.id)).status == JobStatus.RUNNING
@@ -142,7 +145,7 @@ async def test_a_run_with_a_fresh_heartbeat_is_neither_sent_again_nor_claimed(co
 
 async def test_a_queued_run_is_sent_again_only_after_redeliver_after(committed: Maker, jobs: Runtime) -> None:
     """A queued run whose message the broker may have lost keeps the 300 s rule."""
-    run = await _request(committed, "tests.counted")
+    run = await _request(committed, counted)
     await _as_if(committed, run.id, sent=dt.timedelta(seconds=100))
     assert await BackgroundLoop(jobs, schedules=False).run_once() == 0
     await _as_if(committed, run.id, sent=dt.timedelta(seconds=301))
@@ -155,7 +158,7 @@ async def test_a_job_that_blocks_its_event_loop_keeps_beating_and_is_never_taken
 ) -> None:
     monkeypatch.setattr(jobs, "settings", jobs.settings.with_overrides(job_dead_after_seconds=1.5))
     release_blocked.clear()
-    run = await _request(committed, "tests.blocks_its_loop")
+    run = await _request(committed, blocks_its_loop)
     try:
         await BackgroundLoop(jobs, schedules=False).run_once()
         claimed = await wait_for_run(committed, run.id, until={JobStatus.RUNNING})
@@ -180,7 +183,7 @@ async def test_a_live_run_whose_beats_are_late_is_never_run_twice_at_once(
 ) -> None:
     """Its heartbeat looks dead (the database did not take the beats), yet its worker is alive."""
     release_waiting.clear()
-    run = await _request(committed, "tests.waits")
+    run = await _request(committed, waits)
     try:
         await BackgroundLoop(jobs, schedules=False).run_once()
         await wait_for_run(committed, run.id, until={JobStatus.RUNNING})
@@ -193,7 +196,7 @@ async def test_a_live_run_whose_beats_are_late_is_never_run_twice_at_once(
         await _as_if(committed, run.id, sent=dt.timedelta(minutes=10), heartbeat_at=long_ago)
         # Sent again, and delivered to this very process: it knows the run is alive here.
         assert await BackgroundLoop(jobs, schedules=False).run_once() == 1
-        marker = await _request(committed, "tests.counted")
+        marker = await _request(committed, counted)
         await BackgroundLoop(jobs, schedules=False).run_once()
         await wait_for_run(committed, marker.id)
         # Delivered to another worker process: on PostgreSQL the run's lock, held by the live worker, says no.
@@ -215,8 +218,9 @@ CRASH_WORKER = """
 import asyncio, sys, uuid
 from pathlib import Path
 
+from portal import domains
 from portal.billing import tasks
-from portal.jobs import registry, runtime
+from portal.jobs import runtime
 from portal.jobs.context import JobContext
 from portal.settings import load_settings
 
@@ -234,8 +238,9 @@ async def progress_then_hang(self, value, total=None, *, step=None):
             await asyncio.Event().wait()  # mid-job, beating, until killed
 
 JobContext.progress = progress_then_hang
+domains.install()
 jobs = runtime.configure(load_settings())
-asyncio.run(runtime.execute(jobs, registry.get("billing.create_clients"), run_id))
+asyncio.run(runtime.execute(jobs, tasks.create_clients, run_id))
 """
 
 

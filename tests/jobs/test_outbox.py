@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.jobs import registry
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
-from portal.jobs.outbox import enqueue, relay_once
-from portal.jobs.registry import job
+from portal.jobs.outbox import relay_once
+from portal.jobs.registry import Job, job
 from portal.jobs.runtime import Runtime
 from tests.waiting import wait_for_run
 
@@ -41,9 +42,12 @@ async def slow(ctx: JobContext) -> dict[str, Any]:
     return {}
 
 
-async def _request(maker: Maker, job_name: str, **arguments: Any) -> JobRun:
+registry.register(flaky, slow)
+
+
+async def _request(maker: Maker, handle: Job[...], **arguments: Any) -> JobRun:
     async with maker() as session, session.begin():
-        return await enqueue(session, job_name, **arguments)
+        return await handle.enqueue(session, **arguments)
 
 
 async def _relay(jobs: Runtime, **kwargs: Any) -> int:
@@ -54,7 +58,7 @@ async def _relay(jobs: Runtime, **kwargs: Any) -> int:
 async def test_outbox_message_is_delivered_after_a_broker_outage(
     committed: Maker, jobs: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = await _request(committed, "tests.flaky", fail_times=0)
+    run = await _request(committed, flaky, fail_times=0)
 
     def broker_down(*_args: Any, **_kwargs: Any) -> None:
         raise ConnectionError("broker injoignable")
@@ -76,7 +80,7 @@ async def test_outbox_message_is_delivered_after_a_broker_outage(
 
 
 async def test_a_job_that_raises_is_retried_and_each_attempt_recorded(committed: Maker, jobs: Runtime) -> None:
-    run = await _request(committed, "tests.flaky", fail_times=2)
+    run = await _request(committed, flaky, fail_times=2)
     await _relay(jobs)
     finished = await wait_for_run(committed, run.id)
     assert finished.status == JobStatus.SUCCEEDED
@@ -87,7 +91,7 @@ async def test_a_job_that_raises_is_retried_and_each_attempt_recorded(committed:
 
 
 async def test_a_job_that_keeps_failing_ends_failed_with_its_error(committed: Maker, jobs: Runtime) -> None:
-    run = await _request(committed, "tests.flaky", fail_times=99)
+    run = await _request(committed, flaky, fail_times=99)
     await _relay(jobs)
     finished = await wait_for_run(committed, run.id)
     assert finished.status == JobStatus.FAILED
@@ -97,7 +101,7 @@ async def test_a_job_that_keeps_failing_ends_failed_with_its_error(committed: Ma
 
 
 async def test_a_message_delivered_twice_runs_once(committed: Maker, jobs: Runtime) -> None:
-    run = await _request(committed, "tests.slow")
+    run = await _request(committed, slow)
     await _relay(jobs)
     duplicate = dramatiq.Message(
         queue_name="default", actor_name="tests.slow", args=(str(run.id),), kwargs={}, options={}
@@ -110,7 +114,7 @@ async def test_a_message_delivered_twice_runs_once(committed: Maker, jobs: Runti
 
 
 async def test_a_message_the_broker_lost_is_sent_again(committed: Maker, jobs: Runtime) -> None:
-    run = await _request(committed, "tests.flaky", fail_times=0)
+    run = await _request(committed, flaky, fail_times=0)
     async with committed() as session, session.begin():
         # As if it had been sent and the broker (or a crashed worker) had lost it.
         stale = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
@@ -124,12 +128,12 @@ async def test_what_a_failing_broker_had_accepted_is_sent_again_once_it_is_back(
     committed: Maker, jobs: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Sent a few seconds ago, then lost: a Redis without persistence was stopped before delivering it.
-    lost = await _request(committed, "tests.flaky", fail_times=0)
+    lost = await _request(committed, flaky, fail_times=0)
     async with committed() as session, session.begin():
         recent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
         await session.execute(update(OutboxMessage).where(OutboxMessage.job_run_id == lost.id).values(sent_at=recent))
     # Then work is requested while the broker is down.
-    during = await _request(committed, "tests.flaky", fail_times=0)
+    during = await _request(committed, flaky, fail_times=0)
 
     def broker_down(*_args: Any, **_kwargs: Any) -> None:
         raise ConnectionError("broker injoignable")
@@ -147,7 +151,7 @@ async def test_what_a_failing_broker_had_accepted_is_sent_again_once_it_is_back(
 async def test_work_requested_in_a_rolled_back_transaction_is_never_sent(committed: Maker, jobs: Runtime) -> None:
     async with committed() as session:
         await session.begin()
-        await enqueue(session, "tests.flaky", fail_times=0)
+        await flaky.enqueue(session, fail_times=0)
         await session.rollback()
     async with committed() as session:
         assert (await session.execute(select(func.count()).select_from(JobRun))).scalar_one() == 0
@@ -155,7 +159,7 @@ async def test_work_requested_in_a_rolled_back_transaction_is_never_sent(committ
 
 
 async def test_a_run_whose_worker_crashed_is_taken_up_again(committed: Maker, jobs: Runtime) -> None:
-    run = await _request(committed, "tests.flaky", fail_times=0)
+    run = await _request(committed, flaky, fail_times=0)
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
     async with committed() as session, session.begin():
         # The worker claimed it, then died: no heartbeat since, message acknowledged by nobody.
@@ -173,7 +177,7 @@ async def test_a_run_whose_worker_crashed_is_taken_up_again(committed: Maker, jo
 
 
 async def test_a_running_job_with_a_live_heartbeat_is_left_alone(committed: Maker, jobs: Runtime) -> None:
-    run = await _request(committed, "tests.flaky", fail_times=0)
+    run = await _request(committed, flaky, fail_times=0)
     now = dt.datetime.now(dt.UTC)
     async with committed() as session, session.begin():
         await session.execute(

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.accounts import tasks
 from portal.accounts.models import LoginAttempt, WebSession
-from portal.jobs import registry
+from portal.jobs import maintenance, registry
 from portal.jobs.models import JobStatus, OutboxMessage
-from portal.jobs.outbox import enqueue, relay_once
+from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
 from portal.jobs.scheduler import latest_slot, tick
 from portal.settings import Settings
@@ -38,7 +39,7 @@ def test_slots_are_read_in_paris_time() -> None:
 
 @pytest.fixture
 def one_schedule(monkeypatch: pytest.MonkeyPatch) -> registry.Schedule:
-    schedule = registry.Schedule(name="test-purge", cron="0 6 * * *", job_name="jobs.purge_outbox")
+    schedule = registry.Schedule(name="test-purge", cron="0 6 * * *", job=maintenance.purge_outbox)
     monkeypatch.setattr(registry, "_schedules", {schedule.name: schedule})
     return schedule
 
@@ -90,7 +91,7 @@ async def test_housekeeping_jobs_purge_what_is_old(
         )
         if not settings.is_sqlite:
             session.add(WebSession(key="ancienne", namespace="sessions", value=b"{}", expires_at=old))
-        runs = [await enqueue(session, name) for name in ("auth.purge_login_attempts", "auth.purge_expired_sessions")]
+        runs = [await handle.enqueue(session) for handle in (tasks.purge_login_attempts, tasks.purge_expired_sessions)]
     await relay_once(jobs.sessions, jobs.broker, redeliver_after=dt.timedelta(minutes=5))
     for run in runs:
         assert (await wait_for_run(committed, run.id)).status == JobStatus.SUCCEEDED

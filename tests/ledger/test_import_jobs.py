@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from benchmarks.fec import generate
 from portal.clients.models import Dossier
 from portal.jobs.models import JobRun, JobStatus
-from portal.jobs.outbox import enqueue, relay_once
+from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
-from portal.ledger import importer
+from portal.ledger import cleanup, importer
 from portal.ledger.commands import import_path
 from portal.ledger.files import ImportFiles
 from portal.ledger.importer import STEP_DONE
@@ -236,7 +236,7 @@ async def test_the_hourly_pass_deletes_what_crashes_left_and_nothing_in_use(
         await session.flush()
         for version in [*leftovers, kept]:
             session.add_all(_lines_of(version, 3))
-        purge = await enqueue(session, "ledger.purge_versions")
+        purge = await cleanup.purge.enqueue(session)
     assert await relay_once(jobs.sessions, jobs.broker, redeliver_after=REDELIVER) == 1
     assert (await wait_for_run(committed, purge.id, timeout=60)).status is JobStatus.SUCCEEDED
 

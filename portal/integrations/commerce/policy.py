@@ -12,21 +12,26 @@ from typing import Any
 from sqlalchemy import Select
 
 from portal.auth.permissions import Permission
-from portal.auth.policy import Principal, restriction_for
+from portal.auth.policy import Principal, Restriction
 from portal.integrations.commerce.models import CommerceDay, CommerceEntry, CommerceSetup
 from portal.ledger.policy import visible_dossier_ids
 
 
-@restriction_for(CommerceSetup)
 def _setups(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     return statement.where(CommerceSetup.dossier_id.in_(visible_dossier_ids(principal, permission)))
 
 
-@restriction_for(CommerceEntry)
 def _entries(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     return statement.where(CommerceEntry.dossier_id.in_(visible_dossier_ids(principal, permission)))
 
 
-@restriction_for(CommerceDay)
 def _days(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
     return statement.where(CommerceDay.dossier_id.in_(visible_dossier_ids(principal, permission)))
+
+
+# Registered by the domain's plugin.
+RESTRICTIONS: tuple[tuple[type, Restriction], ...] = (
+    (CommerceSetup, _setups),
+    (CommerceEntry, _entries),
+    (CommerceDay, _days),
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import portal.integrations.commerce.policy  # noqa: F401 - registers the restrictions of commerce rows
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.auth.roles import DossierRole
@@ -28,6 +27,7 @@ from portal.db.paging import Page, paginate
 from portal.firm.invitations import Grant, InvitationService, InviteOutcome
 from portal.i18n import N_, _
 from portal.integrations.commerce import mapping as mappings
+from portal.integrations.commerce import tasks
 from portal.integrations.commerce.models import (
     CommerceCustomer,
     CommerceDay,
@@ -41,7 +41,7 @@ from portal.integrations.commerce.sources import SOURCES, Source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint, parse_day
 from portal.jobs.models import JobRun, JobStatus
-from portal.jobs.outbox import enqueue
+from portal.jobs.registry import Job
 from portal.web.exports import EXPORT_CHUNK
 
 KEY_TOO_SHORT = N_("Collez la clé d'API telle que le logiciel l'a affichée : celle-ci est trop courte.")
@@ -54,7 +54,7 @@ START_IN_FUTURE = N_("La date de début ne peut pas être dans le futur.")
 START_TOO_OLD = N_("La date de début ne peut pas précéder de plus de cinq ans la date du jour.")
 BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
 BAD_FREQUENCY = N_("Choisissez une fréquence de synchronisation.")
-SYNC_JOBS = ("commerce.sync", "commerce.reference")
+SYNC_JOBS = (tasks.sync_connection, tasks.reference)
 
 
 class CommerceRequestError(ConnectionRequestError):
@@ -321,11 +321,11 @@ class CommerceService:
         )
         return int(await self.session.scalar(statement) or 0)
 
-    def _runs_of(self, setup: CommerceSetup, actor_names: tuple[str, ...]) -> Select[Any]:
-        """The runs of ``actor_names`` about this connection (its id is among their arguments)."""
+    def _runs_of(self, setup: CommerceSetup, jobs: Iterable[Job[...]]) -> Select[Any]:
+        """The runs of ``jobs`` about this connection (its id is among their arguments)."""
         return select(JobRun).where(
             JobRun.dossier_id == setup.dossier_id,
-            JobRun.actor_name.in_(actor_names),
+            JobRun.actor_name.in_([job.name for job in jobs]),
             JobRun.arguments["connection_id"].as_string() == str(setup.connection_id),
         )
 
@@ -341,7 +341,7 @@ class CommerceService:
     async def last_runs(self, setup: CommerceSetup, limit: int = 5) -> list[JobRun]:
         """The latest finished syncs of this connection, with what each did."""
         statement = (
-            self._runs_of(setup, ("commerce.sync",))
+            self._runs_of(setup, [tasks.sync_connection])
             .where(JobRun.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]))
             .order_by(JobRun.created_at.desc())
             .limit(limit)
@@ -387,19 +387,17 @@ class CommerceService:
         return connection
 
     async def request_reference(self, principal: Principal, connection: Connection) -> JobRun:
-        return await enqueue(
-            self.session, "commerce.reference", created_by_id=principal.user_id, dossier_id=connection.dossier_id,
-            connection_id=str(connection.id),
-        )  # fmt: skip
+        return await tasks.reference.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
+            self.session, connection_id=str(connection.id)
+        )
 
     async def disconnect(self, principal: Principal, connection: Connection) -> None:
         """Stop reading the source now (posted entries stay); a worker revokes an OAuth grant, then forgets it."""
         connection.status = ConnectionStatus.DISCONNECTED
         await self.session.flush()
-        await enqueue(
-            self.session, "commerce.revoke", created_by_id=principal.user_id, dossier_id=connection.dossier_id,
-            connection_id=str(connection.id), version=connection.credentials_version,
-        )  # fmt: skip
+        await tasks.revoke.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
+            self.session, connection_id=str(connection.id), version=connection.credentials_version
+        )
 
     # --- mapping and schedule ----------------------------------------------------------------
 
@@ -449,10 +447,9 @@ class CommerceService:
             raise CommerceRequestError(MAPPING_INCOMPLETE, items=" ; ".join(item.text() for item in blocking))
         if await self.running(setup):
             raise CommerceRequestError(ALREADY_RUNNING)
-        return await enqueue(
-            self.session, "commerce.sync", created_by_id=principal.user_id, dossier_id=setup.dossier_id,
-            connection_id=str(connection.id), mode="manual",
-        )  # fmt: skip
+        return await tasks.sync_connection.options(
+            created_by_id=principal.user_id, dossier_id=setup.dossier_id
+        ).enqueue(self.session, connection_id=str(connection.id), mode="manual")
 
     # --- delegation ----------------------------------------------------------------------------
 

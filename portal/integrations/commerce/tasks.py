@@ -29,10 +29,10 @@ from portal.integrations.commerce.posting import Poster
 from portal.integrations.commerce.records import Consumer, ReferenceData
 from portal.integrations.commerce.sources import Source, get_source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus
+from portal.integrations.tasks import notify_authorization_lost
 from portal.integrations.tokens import token_saver
 from portal.jobs.context import JobContext
-from portal.jobs.outbox import enqueue_once
-from portal.jobs.registry import every, job
+from portal.jobs.registry import job
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,11 @@ async def _authorization_lost(ctx: JobContext, connection: Connection, setup: Co
         )
         await session.execute(update(CommerceSetup).where(CommerceSetup.id == setup.id).values(last_error=LOST))
         if result.rowcount:  # type: ignore[attr-defined]
-            await enqueue_once(
-                session, "integrations.notify_authorization_lost",
-                dedupe_key=f"authorization-lost:{connection.id}:{connection.credentials_version}",
-                dossier_id=connection.dossier_id, connection_id=str(connection.id),
-            )  # fmt: skip
+            await notify_authorization_lost.options(dossier_id=connection.dossier_id).enqueue_once(
+                session,
+                f"authorization-lost:{connection.id}:{connection.credentials_version}",
+                connection_id=str(connection.id),
+            )
     return {RESULT: LOST}
 
 
@@ -278,10 +278,12 @@ async def scheduled(ctx: JobContext, frequency: str, slot: str | None = None) ->
                 )
             ).all()
             for setup_id, connection_id, dossier_id in rows:
-                run = await enqueue_once(
-                    session, "commerce.sync", dedupe_key=f"commerce-sync:{connection_id}:{frequency}:{day}",
-                    dossier_id=dossier_id, connection_id=str(connection_id), mode=frequency,
-                )  # fmt: skip
+                run = await sync_connection.options(dossier_id=dossier_id).enqueue_once(
+                    session,
+                    f"commerce-sync:{connection_id}:{frequency}:{day}",
+                    connection_id=str(connection_id),
+                    mode=frequency,
+                )
                 requested += run is not None
                 after = setup_id
         if len(rows) < 500:  # noqa: PLR2004 - the batch size above
@@ -314,7 +316,3 @@ async def revoke(ctx: JobContext, connection_id: str, version: int) -> dict[str,
             .values(credentials=None, token_hint=None)
         )  # fmt: skip
     return {RESULT: N_("Autorisation révoquée et oubliée.")}
-
-
-every("0 6 * * *", "commerce.scheduled", name="commerce.daily", frequency="daily")
-every("0 6 1 * *", "commerce.scheduled", name="commerce.monthly", frequency="monthly")

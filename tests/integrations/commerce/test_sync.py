@@ -32,7 +32,7 @@ from portal.integrations.commerce.services import CommerceService
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
-from portal.jobs.outbox import enqueue, relay_once
+from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
 from portal.sandbox.commerce import CommerceState
 from portal.settings import Settings
@@ -179,7 +179,9 @@ async def test_overlapping_runs_through_the_workers_and_reconnections_double_not
     await _reference(live, commerce_settings, connection_id)
     async with live() as session, session.begin():
         runs = [
-            await enqueue(session, "commerce.sync", dossier_id=dossier_id, connection_id=str(connection_id), mode=mode)
+            await tasks.sync_connection.options(dossier_id=dossier_id).enqueue(
+                session, connection_id=str(connection_id), mode=mode
+            )
             for mode in ("manual", "manual", "daily", "manual")
         ]
     # The four syncs, and the reference read the connection asked for (done inline above: it runs once more).
@@ -244,7 +246,9 @@ async def test_a_sync_resumed_after_an_interrupted_attempt_counts_what_every_att
 
     monkeypatch.setattr(sync, "sync_day", interrupted)
     async with live() as session, session.begin():
-        run = await enqueue(session, "commerce.sync", dossier_id=dossier_id, connection_id=str(connection_id))
+        run = await tasks.sync_connection.options(dossier_id=dossier_id).enqueue(
+            session, connection_id=str(connection_id)
+        )
     await relay_once(jobs.sessions, jobs.broker, redeliver_after=REDELIVER)
     finished = await wait_for_run(live, run.id, timeout=90)
     assert (finished.status, finished.attempts) == (JobStatus.SUCCEEDED, 2), finished.error

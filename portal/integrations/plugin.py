@@ -1,0 +1,38 @@
+"""Source connections: Pennylane and the POS / e-commerce sources, their pages and their jobs."""
+
+from __future__ import annotations
+
+from portal.domain import Domain
+from portal.integrations import models, policy, tasks
+from portal.integrations.commerce import models as commerce_models
+from portal.integrations.commerce import policy as commerce_policy
+from portal.integrations.commerce import tasks as commerce_tasks
+from portal.integrations.commerce.controllers import CommerceCallbackController, CommerceController, export_entries
+from portal.integrations.controllers import integration_routes
+from portal.jobs.registry import every
+
+plugin = Domain(
+    name="integrations",
+    models=[models, commerce_models],
+    routes=lambda settings: [
+        integration_routes(settings),
+        CommerceController,
+        CommerceCallbackController,
+        export_entries,
+    ],
+    restrictions=[*policy.RESTRICTIONS, *commerce_policy.RESTRICTIONS],
+    jobs=[
+        tasks.fiscal_years,
+        tasks.import_fiscal_years,
+        tasks.revoke,
+        tasks.notify_authorization_lost,
+        commerce_tasks.reference,
+        commerce_tasks.sync_connection,
+        commerce_tasks.scheduled,
+        commerce_tasks.revoke,
+    ],
+    schedules=[
+        every("0 6 * * *", commerce_tasks.scheduled, name="commerce.daily", frequency="daily"),
+        every("0 6 1 * *", commerce_tasks.scheduled, name="commerce.monthly", frequency="monthly"),
+    ],
+)
