@@ -37,7 +37,7 @@ from portal.settings import Settings, get_settings
 from portal.web import context, errors
 from portal.web.controllers import WebController
 from portal.web.deps import provide_settings
-from portal.web.forms import form_size_limit
+from portal.web.forms import FormDecoding, form_size_limit
 from portal.web.templating import configure as configure_templates
 from portal.web.timing import ServerTimingMiddleware
 
@@ -149,6 +149,7 @@ def create_app(
             HTMXPlugin(),
             SQLAlchemyPlugin(config=alchemy),
             FlashPlugin(config=FlashConfig(template_config=template_config)),
+            FormDecoding(),
             *DOMAINS,
         ],
         on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first(*outermost)],

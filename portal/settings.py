@@ -4,6 +4,10 @@ Every setting has a default that makes the embedded mode work on a fresh machine
 a SQLite file, a stub broker served by an in-process worker, and emails written to a
 local outbox. Production sets ``PORTAL_DATABASE_URL`` to PostgreSQL,
 ``PORTAL_BROKER_URL`` to Redis or RabbitMQ and ``PORTAL_SMTP_URL`` to its mail server.
+
+Each setting is declared once, as a field of ``Settings`` (``setting(default, doc=…)``): its
+type, its default (or how it derives from the settings above it) and its variable,
+``PORTAL_`` and the field's name in capitals. ``load_settings`` reads them all from that list.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,24 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRM_TIMEZONE = ZoneInfo("Europe/Paris")
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
-
-
-def _env_int(name: str, default: int) -> int:
-    return int(_env(name, str(default)))
-
-
-def _env_bool(name: str, *, default: bool) -> bool:
-    return _env(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
-
-
-def _load_secret_key(var_dir: Path) -> str:
-    """Return ``PORTAL_SECRET_KEY``, or a key generated once into ``var/``."""
-    explicit = os.environ.get("PORTAL_SECRET_KEY", "").strip()
-    if explicit:
-        return explicit
+def _generated_secret_key(var_dir: Path) -> str:
+    """A key generated once into ``var/``."""
     path = var_dir / "secret_key"
     if path.exists():
         return path.read_text(encoding="ascii").strip()
@@ -54,11 +44,13 @@ def _load_secret_key(var_dir: Path) -> str:
     return key
 
 
-def _load_encryption_keys(var_dir: Path) -> tuple[str, ...]:
-    """``PORTAL_ENCRYPTION_KEYS`` (comma-separated Fernet keys, newest first), or one generated once into ``var/``."""
-    explicit = [key.strip() for key in os.environ.get("PORTAL_ENCRYPTION_KEYS", "").split(",") if key.strip()]
-    if explicit:
-        return tuple(explicit)
+def _keys(value: str) -> tuple[str, ...] | None:
+    """Comma-separated keys, newest first (none: unset)."""
+    return tuple(key.strip() for key in value.split(",") if key.strip()) or None
+
+
+def _generated_encryption_key(var_dir: Path) -> tuple[str, ...]:
+    """One Fernet key generated once into ``var/``."""
     path = var_dir / "encryption_key"
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
@@ -88,9 +80,54 @@ OUTBOX = "outbox"
 """``PORTAL_SMTP_URL`` of the embedded mode: emails are files in ``var/mail``, nothing is sent."""
 
 
-@dataclass(frozen=True)
+Derived = Callable[[Mapping[str, Any]], Any]
+
+
+def setting(
+    default: Any = MISSING,
+    *,
+    doc: str,
+    derive: Derived | None = None,
+    parse: Callable[[str], Any] | None = None,
+    env: bool = True,
+) -> Any:
+    """One setting, declared once: its default, read from ``PORTAL_<NAME>`` unless ``env`` is false.
+
+    ``derive`` computes the default from the settings declared above it (None: ``default``);
+    ``parse`` reads the variable's text (by default, from the field's type).
+    """
+    metadata = {"doc": doc, "derive": derive, "parse": parse, "env": env}
+    return field(default=default, metadata=metadata)
+
+
+def _sandbox_url(path: str) -> Derived:
+    """The local sandbox's address under the portal's own, when ``PORTAL_SANDBOX=1``."""
+    return lambda values: f"{values['base_url']}/sandbox/{path}" if values["sandbox"] else None
+
+
+def _sandbox_client(value: str) -> Derived:
+    return lambda values: value if values["sandbox"] else None
+
+
+def _bool(value: str) -> bool:
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def _url(value: str) -> str:
+    return value.rstrip("/")
+
+
+def _local_outbox(values: Mapping[str, Any]) -> bool:
+    smtp_url: str = values["smtp_url"]
+    return smtp_url == OUTBOX or smtp_url.startswith("file://")
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "bool": _bool}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Everything the portal reads from its environment.
+    """Everything the portal reads from its environment: one field per setting, its variable ``PORTAL_<NAME>``.
 
     Email (``portal.mail``): ``smtp_url`` (``PORTAL_SMTP_URL``) is where messages go:
     ``smtp://[user:password@]host[:port]`` (plain, ``?starttls=1`` to upgrade),
@@ -103,58 +140,66 @@ class Settings:
     to ``var/mail`` for the page.
     """
 
-    var_dir: Path
-    database_url: str
-    broker_url: str
-    secret_key: str
-    base_url: str
-    port: int
-    debug: bool = False
-    broker_namespace: str = "dramatiq"  # Redis key prefix (PORTAL_BROKER_NAMESPACE): one per test worker
-    # Sign-in throttling: this many failures within the window lock the pair (email, address).
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
-    session_max_age_seconds: int = 8 * 3600
-    # Jobs: first retry delay and how long a message may stay unacknowledged before redelivery.
-    job_min_backoff_ms: int = 2_000
-    job_max_backoff_ms: int = 300_000
-    job_max_retries: int = 5
-    outbox_redeliver_after_seconds: int = 300
+    var_dir: Path = setting(ROOT / "var", doc="local data", parse=lambda value: Path(value).resolve())
+    database_url: str = setting(
+        doc="the database", derive=lambda values: f"sqlite+aiosqlite:///{values['var_dir'] / 'portal.sqlite3'}"
+    )
+    broker_url: str = setting("stub", doc="the job broker (``stub``: embedded)")
+    broker_namespace: str = setting("dramatiq", doc="Redis key prefix: one per test worker")
+    secret_key: str = setting(doc="signs CSRF tokens", derive=lambda values: _generated_secret_key(values["var_dir"]))
+    port: int = setting(8000, doc="port of ``portal run``")
+    base_url: str = setting(doc="public URL", derive=lambda values: f"http://127.0.0.1:{values['port']}", parse=_url)
+    debug: bool = setting(default=False, doc="Litestar debug mode")
+    login_max_failures: int = setting(5, doc="sign-in throttling: this many failures within the window lock the pair")
+    login_window_seconds: int = setting(900, doc="sign-in throttling window")
+    session_max_age_seconds: int = setting(8 * 3600, doc="session lifetime")
+    job_min_backoff_ms: int = setting(2_000, doc="first retry delay of a failing job")
+    job_max_backoff_ms: int = setting(300_000, doc="longest retry delay")
+    job_max_retries: int = setting(5, doc="retries before a job is marked failed")
+    outbox_redeliver_after_seconds: int = setting(300, doc="a message unacknowledged this long is sent again")
     # A running run's worker writes its heartbeat this often; a run whose heartbeat is older than
     # ``job_dead_after_seconds`` is taken as dead (its worker was killed) and is sent again.
-    job_heartbeat_seconds: float = 10.0
-    job_dead_after_seconds: float = 45.0
-    scheduler_tick_seconds: float = 15.0
-    embedded_worker_threads: int = 2
-    smtp_url: str = OUTBOX
-    mail_from: str = "Portail Cabinet <portail@localhost>"
-    dev_mail_page: bool = False
-    # Expense-note receipts: the largest file accepted, in bytes (PORTAL_RECEIPT_MAX_BYTES).
-    receipt_max_bytes: int = 10 * 1024 * 1024
-    # A form without a file (urlencoded): the largest body accepted, in bytes (PORTAL_FORM_MAX_BYTES).
-    form_max_bytes: int = 2 * 1024 * 1024
+    job_heartbeat_seconds: float = setting(10.0, doc="how often a running run's worker beats")
+    job_dead_after_seconds: float = setting(45.0, doc="a running run without heartbeat this long is dead")
+    scheduler_tick_seconds: float = setting(15.0, doc="how often the scheduler and the outbox relay wake up")
+    embedded_worker_threads: int = setting(2, doc="worker threads in embedded mode")
+    smtp_url: str = setting(OUTBOX, doc="where emails go")
+    mail_from: str = setting("Portail Cabinet <portail@localhost>", doc="sender of the portal's emails")
+    dev_mail_page: bool = setting(default=False, doc="serve /dev/courriels (default: on with a local outbox)",
+                                  derive=_local_outbox)  # fmt: skip
+    receipt_max_bytes: int = setting(10 * 1024 * 1024, doc="largest expense-note receipt accepted, in bytes")
+    form_max_bytes: int = setting(2 * 1024 * 1024, doc="largest form without a file (urlencoded), in bytes")
     # Source connections (portal.integrations). ``sandbox`` serves the local stand-in of the outside
     # services under /sandbox (make run, tests; never in production); the client's URLs point at it
     # unless set explicitly.
-    sandbox: bool = False
-    pennylane_oauth_url: str = PENNYLANE_OAUTH_URL
-    pennylane_api_url: str = PENNYLANE_API_URL
-    pennylane_client_id: str = ""
-    pennylane_client_secret: str = ""
-    # A FEC export is polled this often until ready, for at most this long.
-    pennylane_poll_seconds: float = 2.0
-    pennylane_export_timeout_seconds: float = 600.0
+    sandbox: bool = setting(default=False, doc="serve the local sandboxes and point the clients at them")
+    pennylane_oauth_url: str = setting(
+        PENNYLANE_OAUTH_URL, doc="Pennylane's OAuth", derive=_sandbox_url("pennylane/oauth"), parse=_url
+    )
+    pennylane_api_url: str = setting(
+        PENNYLANE_API_URL, doc="Pennylane's API", derive=_sandbox_url("pennylane/api/external/v2"), parse=_url
+    )
+    pennylane_client_id: str = setting("", doc="the portal's OAuth client", derive=_sandbox_client(SANDBOX_CLIENT_ID))
+    pennylane_client_secret: str = setting("", doc="its secret", derive=_sandbox_client(SANDBOX_CLIENT_SECRET))
+    pennylane_poll_seconds: float = setting(2.0, doc="a FEC export is polled this often until ready")
+    pennylane_export_timeout_seconds: float = setting(600.0, doc="for at most this long")
     # POS and e-commerce sources (portal.integrations.commerce): the unified API and its OAuth.
-    commerce_api_url: str = COMMERCE_API_URL
-    commerce_oauth_url: str = COMMERCE_OAUTH_URL
-    commerce_client_id: str = ""
-    commerce_client_secret: str = ""
+    commerce_api_url: str = setting(
+        COMMERCE_API_URL, doc="the unified POS / e-commerce API", derive=_sandbox_url("commerce/api"), parse=_url
+    )
+    commerce_oauth_url: str = setting(
+        COMMERCE_OAUTH_URL, doc="its OAuth", derive=_sandbox_url("commerce/oauth"), parse=_url
+    )
+    commerce_client_id: str = setting("", doc="the portal's OAuth client", derive=_sandbox_client(SANDBOX_CLIENT_ID))
+    commerce_client_secret: str = setting("", doc="its secret", derive=_sandbox_client(SANDBOX_CLIENT_SECRET))
     # Secrets at rest (tokens of source connections): Fernet keys, the first encrypts, all decrypt.
-    encryption_keys: tuple[str, ...] = ()
-    # The largest FEC file accepted, in bytes (PORTAL_FEC_MAX_BYTES).
-    fec_max_bytes: int = 500 * 1024 * 1024
-    templates_dir: Path = field(default=ROOT / "templates")
-    static_dir: Path = field(default=ROOT / "static")
+    encryption_keys: tuple[str, ...] = setting(
+        (), doc="Fernet keys, newest first", derive=lambda values: _generated_encryption_key(values["var_dir"]),
+        parse=_keys,
+    )  # fmt: skip
+    fec_max_bytes: int = setting(500 * 1024 * 1024, doc="largest FEC file accepted, in bytes")
+    templates_dir: Path = setting(ROOT / "templates", doc="the Jinja templates", env=False)
+    static_dir: Path = setting(ROOT / "static", doc="CSS, scripts, images", env=False)
 
     def __post_init__(self) -> None:
         if self.job_heartbeat_seconds <= 0:
@@ -212,62 +257,22 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    """Build settings from the environment (no cache: tests and commands call this)."""
-    var_dir = Path(_env("PORTAL_VAR_DIR", str(ROOT / "var"))).resolve()
-    port = _env_int("PORTAL_PORT", 8000)
-    smtp_url = _env("PORTAL_SMTP_URL", OUTBOX)
-    local_outbox = smtp_url == OUTBOX or smtp_url.startswith("file://")
-    base_url = _env("PORTAL_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
-    sandbox = _env_bool("PORTAL_SANDBOX", default=False)
-    sandbox_url = f"{base_url}/sandbox/pennylane"
-    commerce_sandbox_url = f"{base_url}/sandbox/commerce"
-    return Settings(
-        var_dir=var_dir,
-        database_url=_env("PORTAL_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'portal.sqlite3'}"),
-        broker_url=_env("PORTAL_BROKER_URL", "stub"),
-        broker_namespace=_env("PORTAL_BROKER_NAMESPACE", "dramatiq"),
-        secret_key=_load_secret_key(var_dir),
-        base_url=base_url,
-        port=port,
-        debug=_env_bool("PORTAL_DEBUG", default=False),
-        login_max_failures=_env_int("PORTAL_LOGIN_MAX_FAILURES", 5),
-        login_window_seconds=_env_int("PORTAL_LOGIN_WINDOW_SECONDS", 900),
-        session_max_age_seconds=_env_int("PORTAL_SESSION_MAX_AGE_SECONDS", 8 * 3600),
-        job_min_backoff_ms=_env_int("PORTAL_JOB_MIN_BACKOFF_MS", 2_000),
-        job_max_backoff_ms=_env_int("PORTAL_JOB_MAX_BACKOFF_MS", 300_000),
-        job_max_retries=_env_int("PORTAL_JOB_MAX_RETRIES", 5),
-        outbox_redeliver_after_seconds=_env_int("PORTAL_OUTBOX_REDELIVER_AFTER_SECONDS", 300),
-        job_heartbeat_seconds=float(_env("PORTAL_JOB_HEARTBEAT_SECONDS", "10")),
-        job_dead_after_seconds=float(_env("PORTAL_JOB_DEAD_AFTER_SECONDS", "45")),
-        scheduler_tick_seconds=float(_env("PORTAL_SCHEDULER_TICK_SECONDS", "15")),
-        embedded_worker_threads=_env_int("PORTAL_EMBEDDED_WORKER_THREADS", 2),
-        receipt_max_bytes=_env_int("PORTAL_RECEIPT_MAX_BYTES", 10 * 1024 * 1024),
-        form_max_bytes=_env_int("PORTAL_FORM_MAX_BYTES", 2 * 1024 * 1024),
-        smtp_url=smtp_url,
-        mail_from=_env("PORTAL_MAIL_FROM", "Portail Cabinet <portail@localhost>"),
-        dev_mail_page=_env_bool("PORTAL_DEV_MAIL_PAGE", default=local_outbox),
-        sandbox=sandbox,
-        pennylane_oauth_url=_env(
-            "PORTAL_PENNYLANE_OAUTH_URL", f"{sandbox_url}/oauth" if sandbox else PENNYLANE_OAUTH_URL
-        ).rstrip("/"),
-        pennylane_api_url=_env(
-            "PORTAL_PENNYLANE_API_URL", f"{sandbox_url}/api/external/v2" if sandbox else PENNYLANE_API_URL
-        ).rstrip("/"),
-        pennylane_client_id=_env("PORTAL_PENNYLANE_CLIENT_ID", SANDBOX_CLIENT_ID if sandbox else ""),
-        pennylane_client_secret=_env("PORTAL_PENNYLANE_CLIENT_SECRET", SANDBOX_CLIENT_SECRET if sandbox else ""),
-        pennylane_poll_seconds=float(_env("PORTAL_PENNYLANE_POLL_SECONDS", "2")),
-        pennylane_export_timeout_seconds=float(_env("PORTAL_PENNYLANE_EXPORT_TIMEOUT_SECONDS", "600")),
-        commerce_api_url=_env(
-            "PORTAL_COMMERCE_API_URL", f"{commerce_sandbox_url}/api" if sandbox else COMMERCE_API_URL
-        ).rstrip("/"),
-        commerce_oauth_url=_env(
-            "PORTAL_COMMERCE_OAUTH_URL", f"{commerce_sandbox_url}/oauth" if sandbox else COMMERCE_OAUTH_URL
-        ).rstrip("/"),
-        commerce_client_id=_env("PORTAL_COMMERCE_CLIENT_ID", SANDBOX_CLIENT_ID if sandbox else ""),
-        commerce_client_secret=_env("PORTAL_COMMERCE_CLIENT_SECRET", SANDBOX_CLIENT_SECRET if sandbox else ""),
-        encryption_keys=_load_encryption_keys(var_dir),
-        fec_max_bytes=_env_int("PORTAL_FEC_MAX_BYTES", 500 * 1024 * 1024),
-    )
+    """Build settings from the environment (no cache: tests and commands call this).
+
+    Each field in declaration order: its variable when set (not blank), else its derived
+    default, else its declared default.
+    """
+    values: dict[str, Any] = {}
+    for item in fields(Settings):
+        value = None
+        raw = os.environ.get(f"PORTAL_{item.name.upper()}", "").strip() if item.metadata["env"] else ""
+        if raw:
+            parse = item.metadata["parse"] or PARSERS[str(item.type)]
+            value = parse(raw)
+        if value is None and item.metadata["derive"] is not None:
+            value = item.metadata["derive"](values)
+        values[item.name] = item.default if value is None else value
+    return Settings(**values)
 
 
 @lru_cache(maxsize=1)

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.accounts.models import User
-from portal.accounts.services import SignInError, authenticate
+from portal.accounts.services import AccountService, SignInError
 from portal.accounts.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
-from portal.audit.recorder import record
 from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.context import client_address
 from portal.web.controllers import LocaleForm, locale_redirect, supported_locale
+from portal.web.deps import provide
 from portal.web.redirects import local_path
-
-FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
 @dataclass
@@ -37,6 +32,7 @@ class SignInForm:
 class SignInController(Controller):
     path = "/"
     include_in_schema = False
+    dependencies: Mapping[str, Provide] = {"accounts": provide(AccountService)}
 
     @get("/connexion", opt=PUBLIC, name="accounts:sign_in", media_type=MediaType.HTML)
     async def sign_in_page(
@@ -56,9 +52,9 @@ class SignInController(Controller):
     async def sign_in(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        accounts: NamedDependency[AccountService],
         settings: NamedDependency[Settings],
-        data: Annotated[SignInForm, FormBody],
+        data: Annotated[SignInForm, forms.POSTED],
     ) -> Response[Any]:
         too_long = forms.clip(data)  # before argon2 ever sees a megabyte of password
         if too_long:
@@ -69,8 +65,8 @@ class SignInController(Controller):
                 status_code=422,
             )  # fmt: skip
         try:
-            user = await authenticate(
-                db_session, settings, email=data.email, password=data.password, ip_address=client_address(request)
+            user = await accounts.sign_in(
+                settings, email=data.email, password=data.password, ip_address=client_address(request)
             )
         except SignInError as refused:
             return Template(
@@ -84,9 +80,8 @@ class SignInController(Controller):
         return Redirect(local_path(data.suivant), status_code=303)
 
     @post("/deconnexion", guards=[signed_in], name="accounts:sign_out")
-    async def sign_out(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
-        principal = principal_of(request)
-        record(db_session, "auth.sign_out", object_type="user_account", object_id=str(principal.user_id))
+    async def sign_out(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Redirect:
+        accounts.sign_out(principal_of(request).user_id)
         request.clear_session()
         return Redirect("/connexion?deconnecte=1", status_code=303)
 
@@ -94,17 +89,16 @@ class SignInController(Controller):
 class AccountController(Controller):
     path = "/compte"
     include_in_schema = False
+    dependencies: Mapping[str, Provide] = {"accounts": provide(AccountService)}
 
     @post("/langue", guards=[signed_in], name="accounts:locale")
     async def switch_locale(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        data: Annotated[LocaleForm, FormBody],
+        accounts: NamedDependency[AccountService],
+        data: Annotated[LocaleForm, forms.POSTED],
     ) -> Redirect:
         """Language of the signed-in person: kept on their account and in a cookie."""
         response = locale_redirect(data)
-        await db_session.execute(
-            update(User).where(User.id == principal_of(request).user_id).values(locale=supported_locale(data.langue))
-        )
+        await accounts.set_locale(principal_of(request).user_id, supported_locale(data.langue))
         return response

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import DossierMembership, User
@@ -70,6 +70,24 @@ async def authenticate(
         record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
         await session.flush()
     return user
+
+
+class AccountService:
+    """The signed-in person's own account: signing in and out, the language they chose."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def sign_in(self, settings: Settings, *, email: str, password: str, ip_address: str) -> User:
+        """``authenticate`` on this session."""
+        return await authenticate(self.session, settings, email=email, password=password, ip_address=ip_address)
+
+    def sign_out(self, user_id: uuid.UUID) -> None:
+        record(self.session, "auth.sign_out", object_type="user_account", object_id=str(user_id))
+
+    async def set_locale(self, user_id: uuid.UUID, locale: str) -> None:
+        """Keep the language the person chose on their account."""
+        await self.session.execute(update(User).where(User.id == user_id).values(locale=locale))
 
 
 async def load_principal(session: AsyncSession, user_id: uuid.UUID, epoch: int) -> Principal | None:

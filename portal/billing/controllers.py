@@ -8,11 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest
@@ -27,9 +25,8 @@ from portal.clients.services import DossierService
 from portal.firm.models import Firm
 from portal.i18n import _
 from portal.web import forms
+from portal.web.deps import provide
 from portal.web.htmx import partial_or_redirect
-
-FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
 async def dossier_tab(principal: Principal, session: AsyncSession, dossier: Dossier) -> dict[str, Any]:
@@ -77,7 +74,10 @@ class BillingController(Controller):
     path = "/facturation"
     include_in_schema = False
     guards = (requires(Permission.BILLING_CLIENTS_READ),)
-    dependencies: Mapping[str, Provide] = {"clients": Provide(create_service_provider(BillingClientService))}
+    dependencies: Mapping[str, Provide] = {
+        "clients": provide(BillingClientService),
+        "billing": provide(BillingEntityService),
+    }
 
     @get("/", name="billing:home")
     async def home(self) -> Redirect:
@@ -88,12 +88,12 @@ class BillingController(Controller):
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[BillingClientService],
-        db_session: NamedDependency[AsyncSession],
+        billing: NamedDependency[BillingEntityService],
         q: FromQuery[str] = "",
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         principal = principal_of(request)
-        entity_id, entity = await BillingEntityService(db_session).entity(principal)
+        entity_id, entity = await billing.entity(principal)
         q = forms.query_text(q)
         context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "q": q.strip(), "result": None}
         if entity_id is not None:
@@ -106,11 +106,11 @@ class BillingController(Controller):
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[BillingClientService],
-        db_session: NamedDependency[AsyncSession],
+        billing: NamedDependency[BillingEntityService],
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         principal = principal_of(request)
-        entity_id, entity = await BillingEntityService(db_session).entity(principal)
+        entity_id, entity = await billing.entity(principal)
         context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "result": None}
         if entity_id is not None:
             context["result"] = await clients.open_duplicates(principal, entity_id, page=page)
@@ -126,11 +126,11 @@ class BillingController(Controller):
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[BillingClientService],
-        db_session: NamedDependency[AsyncSession],
+        billing: NamedDependency[BillingEntityService],
         duplicate_id: FromPath[uuid.UUID],
-        data: Annotated[MergeForm, FormBody],
+        data: Annotated[MergeForm, forms.POSTED],
     ) -> Redirect:
-        pair = await _pair(request, clients, db_session, duplicate_id)
+        pair = await _pair(request, clients, billing, duplicate_id)
         keep = _uuid(data.conserver)
         try:
             kept = await clients.merge(pair, keep=keep or uuid.UUID(int=0))
@@ -150,10 +150,10 @@ class BillingController(Controller):
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[BillingClientService],
-        db_session: NamedDependency[AsyncSession],
+        billing: NamedDependency[BillingEntityService],
         duplicate_id: FromPath[uuid.UUID],
     ) -> Redirect:
-        pair = await _pair(request, clients, db_session, duplicate_id)
+        pair = await _pair(request, clients, billing, duplicate_id)
         await clients.dismiss(principal_of(request), pair)
         flash(request, _("Ce ne sont pas des doublons : la paire est écartée et ne sera plus proposée."),
               category="success")  # fmt: skip
@@ -161,9 +161,9 @@ class BillingController(Controller):
 
 
 async def _pair(
-    request: Request[Any, Any, Any], clients: BillingClientService, session: AsyncSession, pair_id: uuid.UUID
+    request: Request[Any, Any, Any], clients: BillingClientService, billing: BillingEntityService, pair_id: uuid.UUID
 ) -> Any:
-    firm = await BillingEntityService(session).firm()
+    firm = await billing.firm()
     entity_id = firm.billing_entity_id if firm else None
     return await clients.get_duplicate(principal_of(request), entity_id or uuid.UUID(int=0), pair_id)
 
@@ -173,18 +173,17 @@ class BillingSettingsController(Controller):
 
     path = "/parametres"
     include_in_schema = False
+    dependencies: Mapping[str, Provide] = {"billing": provide(BillingEntityService)}
 
     @post("/entite-facturante", guards=[requires(Permission.SETTINGS_UPDATE)], name="billing:link_entity")
     async def link_entity(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        data: Annotated[EntityForm, FormBody],
+        billing: NamedDependency[BillingEntityService],
+        data: Annotated[EntityForm, forms.POSTED],
     ) -> Redirect:
         try:
-            firm = await BillingEntityService(db_session).link(
-                principal_of(request), _uuid(data.entite) if data.entite else None
-            )
+            firm = await billing.link(principal_of(request), _uuid(data.entite) if data.entite else None)
         except BillingError as refused:
             flash(request, _(refused.message), category="error")
         else:
@@ -200,9 +199,9 @@ class BillingSettingsController(Controller):
         name="billing:create_clients",
         media_type=MediaType.HTML,
     )
-    async def create_clients(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
+    async def create_clients(self, request: HTMXRequest, billing: NamedDependency[BillingEntityService]) -> Any:
         try:
-            run = await BillingEntityService(db_session).start_client_creation(principal_of(request))
+            run = await billing.start_client_creation(principal_of(request))
         except BillingError as refused:
             flash(request, _(refused.message), category="error")
             return Redirect("/parametres", status_code=303)

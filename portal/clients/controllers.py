@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
@@ -26,9 +25,9 @@ from portal.clients.pages import PANEL_TABS
 from portal.clients.services import DossierService, DossierSort, DuplicateSirenError
 from portal.i18n import _
 from portal.web import forms
+from portal.web.deps import provide
 from portal.web.exports import csv_stream, reader_sessions
 
-FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 TABS = ("infos", "utilisateurs", "facturation", "historique")
 DOSSIER_CHANGED = "dossier-modifie"  # htmx event: a dossier changed from the side panel
 EXPORT_COLUMNS = ("Nom", "SIREN", "NIC", "TVA intracommunautaire", "Forme juridique", "Adresse", "Code postal",
@@ -75,12 +74,25 @@ async def _list(request: HTMXRequest, dossiers: DossierService, *, q: str, tri: 
     return Template(template_name="clients/list.html", context=context)
 
 
+@dataclass
+class PanelServices:
+    """What the dossier's panel shows besides the dossier: its history, and the tabs of other domains.
+
+    Those tabs (``PANEL_TABS``) build their own services, on the request's session given here.
+    """
+
+    audit_events: NamedDependency[AuditEventService]
+    db_session: NamedDependency[AsyncSession]
+
+
 class DossierController(Controller):
     path = "/entreprises"
     guards = (signed_in,)
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {
-        "dossiers": Provide(create_service_provider(DossierService)),
+        "dossiers": provide(DossierService),
+        "audit_events": provide(AuditEventService),
+        "panel": Provide(PanelServices, sync_to_thread=False),
     }
 
     @get("/", name="clients:list", media_type=MediaType.HTML)
@@ -133,7 +145,7 @@ class DossierController(Controller):
         self,
         request: Request[Any, Any, Any],
         dossiers: NamedDependency[DossierService],
-        data: Annotated[schemas.DossierForm, FormBody],
+        data: Annotated[schemas.DossierForm, forms.POSTED],
     ) -> Any:
         checked = schemas.validate(data)
         if checked.values is None:
@@ -154,10 +166,10 @@ class DossierController(Controller):
         request: HTMXRequest,
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        panel: NamedDependency[PanelServices],
         onglet: FromQuery[str] = "infos",
     ) -> Template:
-        context = await _panel_context(request, dossiers, db_session, dossier_id, onglet)
+        context = await _panel_context(request, dossiers, panel, dossier_id, onglet)
         return Template(template_name="clients/detail.html", context=context)
 
     @get("/{dossier_id:uuid}/volet", name="clients:panel", media_type=MediaType.HTML)
@@ -166,10 +178,10 @@ class DossierController(Controller):
         request: HTMXRequest,
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        panel: NamedDependency[PanelServices],
         onglet: FromQuery[str] = "infos",
     ) -> Template:
-        context = await _panel_context(request, dossiers, db_session, dossier_id, onglet)
+        context = await _panel_context(request, dossiers, panel, dossier_id, onglet)
         return HTMXTemplate(template_name="clients/_partials/panel.html", context=context)
 
     @get("/{dossier_id:uuid}/modifier", guards=[requires(Permission.DOSSIERS_UPDATE)], name="clients:edit")
@@ -195,7 +207,7 @@ class DossierController(Controller):
         request: Request[Any, Any, Any],
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
-        data: Annotated[schemas.DossierForm, FormBody],
+        data: Annotated[schemas.DossierForm, forms.POSTED],
     ) -> Any:
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.DOSSIERS_UPDATE)
@@ -224,19 +236,19 @@ class DossierController(Controller):
         request: HTMXRequest,
         dossiers: NamedDependency[DossierService],
         dossier_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
+        panel: NamedDependency[PanelServices],
+        data: Annotated[schemas.ConfidentialityForm, forms.POSTED],
     ) -> Any:
         """ "Appliquer les changements": the checkbox "Entreprise confidentielle" and who has access."""
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.DOSSIERS_UPDATE)
-        form = await request.form()
         user_ids = []
-        for value in form.getall("acces", []):
+        for value in data.acces:
             try:
-                user_ids.append(uuid.UUID(str(value)))
+                user_ids.append(uuid.UUID(value))
             except ValueError:
                 continue
-        confidential = form.get("confidentielle") in {"on", "1", "true"}
+        confidential = data.confidentielle in {"on", "1", "true"}
         await dossiers.set_confidentiality(principal, dossier, confidential=confidential, user_ids=user_ids)
         message = (
             _("Changements appliqués : le dossier est confidentiel.")
@@ -244,7 +256,7 @@ class DossierController(Controller):
             else _("Changements appliqués : le dossier est visible par tout le cabinet.")
         )
         if request.htmx:
-            context = await _panel_context(request, dossiers, db_session, dossier_id, "infos", notice=message)
+            context = await _panel_context(request, dossiers, panel, dossier_id, "infos", notice=message)
             # The list behind the panel refreshes its rows (the "Confidentiel" badge) on this event.
             return HTMXTemplate(
                 template_name="clients/_partials/panel.html",
@@ -259,7 +271,7 @@ class DossierController(Controller):
 async def _panel_context(
     request: Request[Any, Any, Any],
     dossiers: DossierService,
-    session: AsyncSession,
+    panel: PanelServices,
     dossier_id: uuid.UUID,
     tab: str,
     *,
@@ -277,7 +289,7 @@ async def _panel_context(
     elif tab == "utilisateurs":
         context["members"] = await dossiers.members(dossier)
     elif tab == "historique":
-        context["events"] = await AuditEventService(session=session).for_dossier(principal, dossier.id)
+        context["events"] = await panel.audit_events.for_dossier(principal, dossier.id)
     else:
-        context.update(await PANEL_TABS.context(tab, principal, session, dossier))
+        context.update(await PANEL_TABS.context(tab, principal, panel.db_session, dossier))
     return context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from portal.clients import identifiers
 from portal.clients.models import DossierStatus
@@ -15,6 +15,14 @@ _CLOSING = re.compile(r"^\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*$")
 _POSTAL_CODE = re.compile(r"^\d{5}$")
 LEGAL_FORMS = ("SAS", "SASU", "SARL", "EURL", "SA", "SCI", "SNC", "SELARL", "SELAS", "SCP", "EI", "EIRL",
                "Association", "Micro-entreprise")  # fmt: skip
+
+
+@dataclass
+class ConfidentialityForm:
+    """ "Appliquer les changements": the checkbox "Entreprise confidentielle" and the people given access."""
+
+    confidentielle: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    acces: list[str] = forms.texts(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
@@ -49,10 +57,7 @@ class DossierValues:
     is_firm_dossier: bool
 
 
-@dataclass
-class Validation:
-    values: DossierValues | None = None
-    errors: dict[str, str] = field(default_factory=dict)
+Validation = forms.Checked[DossierValues]
 
 
 def _optional(value: str, limit: int) -> str | None:

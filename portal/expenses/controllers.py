@@ -5,23 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import fields
 from typing import Annotated, Any
 
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from babel.dates import format_date
 from litestar import Controller, MediaType, Request, Router, get, post
 from litestar.connection import ASGIConnection
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
@@ -37,9 +32,10 @@ from portal.expenses.reports import ExpenseReportService, Tracked
 from portal.expenses.services import ExpenseError, ExpenseNoteService, allowance_of, today
 from portal.i18n import N_, _, get_locale
 from portal.settings import Settings
+from portal.web import forms
+from portal.web.deps import provide
 from portal.web.exports import csv_stream, reader_sessions
 
-FormBody = Body(media_type=RequestEncodingType.URL_ENCODED)
 FILES = requires_somewhere(Permission.EXPENSES_FILE)
 APPROVES = requires_somewhere(Permission.EXPENSES_APPROVE)
 FILES_OR_APPROVES = (Permission.EXPENSES_FILE, Permission.EXPENSES_APPROVE)
@@ -67,16 +63,8 @@ def provide_receipts(settings: NamedDependency[Settings]) -> ReceiptStore:
     return ReceiptStore(settings.receipts_dir, max_bytes=settings.receipt_max_bytes)
 
 
-def provide_reports(db_session: NamedDependency[AsyncSession]) -> ExpenseReportService:
-    return ExpenseReportService(db_session)
-
-
 def _page(template: str, *, status_code: int = 200, **context: Any) -> Template:
     return Template(template_name=template, context={**TEMPLATE_HELPERS, **context}, status_code=status_code)
-
-
-def _form_of(cls: type[Any], form: Mapping[str, Any]) -> Any:
-    return cls(**{item.name: str(form.get(item.name, "")) for item in fields(cls)})
 
 
 async def _note_page(
@@ -115,9 +103,9 @@ class ExpenseNoteController(Controller):
     guards = (files_or_approves,)
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {
-        "notes": Provide(create_service_provider(ExpenseNoteService)),
+        "notes": provide(ExpenseNoteService),
         "receipts": Provide(provide_receipts, sync_to_thread=False),
-        "reports": Provide(provide_reports, sync_to_thread=False),
+        "reports": provide(ExpenseReportService),
     }
 
     # --- lists ------------------------------------------------------------------------
@@ -237,7 +225,7 @@ class ExpenseNoteController(Controller):
         self,
         request: Request[Any, Any, Any],
         notes: NamedDependency[ExpenseNoteService],
-        data: Annotated[schemas.NoteForm, FormBody],
+        data: Annotated[schemas.NoteForm, forms.POSTED],
     ) -> Any:
         principal = principal_of(request)
         dossiers = await notes.filing_dossiers(principal)
@@ -286,26 +274,32 @@ class ExpenseNoteController(Controller):
             context={**TEMPLATE_HELPERS, "allowance": allowance},
         )
 
-    @post("/{note_id:uuid}/lignes", guards=[FILES], name="expenses:add_line", media_type=MediaType.HTML)
+    @post(
+        "/{note_id:uuid}/lignes",
+        guards=[FILES],
+        name="expenses:add_line",
+        media_type=MediaType.HTML,
+        dependencies={"posted": forms.upload(schemas.ExpenseLineForm)},
+    )
     async def add_line(
         self,
         request: Request[Any, Any, Any],
         notes: NamedDependency[ExpenseNoteService],
         receipts: NamedDependency[ReceiptStore],
         note_id: FromPath[uuid.UUID],
+        posted: NamedDependency[forms.Upload[schemas.ExpenseLineForm]],
     ) -> Any:
         """Add a line from a receipt (multipart form: the fields and the file ``justificatif``)."""
         principal = principal_of(request)
         note = await notes.get_visible(principal, note_id)
-        form = await request.form()
-        line_form: schemas.ExpenseLineForm = _form_of(schemas.ExpenseLineForm, form)
+        line_form = posted.form
         try:
             notes.check_editable(principal, note)
             checked = schemas.validate_expense(line_form, today())
             errors = dict(checked.errors)
-            upload = form.get("justificatif")
+            upload = posted.file("justificatif")
             receipt = None
-            if not isinstance(upload, UploadFile) or not upload.filename:
+            if upload is None:
                 errors["justificatif"] = RECEIPT_MISSING
             else:
                 try:
@@ -330,7 +324,7 @@ class ExpenseNoteController(Controller):
         request: Request[Any, Any, Any],
         notes: NamedDependency[ExpenseNoteService],
         note_id: FromPath[uuid.UUID],
-        data: Annotated[schemas.MileageForm, FormBody],
+        data: Annotated[schemas.MileageForm, forms.POSTED],
     ) -> Any:
         principal = principal_of(request)
         note = await notes.get_visible(principal, note_id)
@@ -408,7 +402,7 @@ class ExpenseNoteController(Controller):
         request: Request[Any, Any, Any],
         notes: NamedDependency[ExpenseNoteService],
         note_id: FromPath[uuid.UUID],
-        data: Annotated[schemas.RefusalForm, FormBody],
+        data: Annotated[schemas.RefusalForm, forms.POSTED],
     ) -> Any:
         principal = principal_of(request)
         note = await notes.get_visible(principal, note_id)

@@ -11,23 +11,19 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Generic, TypeVar
 
 from portal.expenses.categories import RECEIPT_CATEGORIES, ExpenseCategory
 from portal.expenses.mileage import HORSEPOWERS
 from portal.i18n import N_
 from portal.web import forms
-
-T = TypeVar("T")
+from portal.web.forms import Checked
 
 MAX_AMOUNT = Decimal("9999999999.99")  # Numeric(12, 2)
 MAX_KM_PER_LINE = 10_000
 CENT_DIGITS = 2
 _NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_FRENCH_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _SPACES = re.compile(r"[\s\u00a0\u202f€]")
 # An amount typed with its thousands separators and currency sign, or kilometres (the templates' ``maxlength``).
@@ -89,12 +85,6 @@ class MileageValues:
     electric: bool
 
 
-@dataclass
-class Checked(Generic[T]):
-    values: T | None = None
-    errors: dict[str, str] = field(default_factory=dict)
-
-
 def _text(value: str, limit: int) -> str:
     return " ".join(value.split())[:limit]
 
@@ -105,7 +95,7 @@ def parse_date(value: str, errors: dict[str, str], key: str, today: dt.date) -> 
     if not value:
         errors[key] = N_("La date est obligatoire.")
         return None
-    parsed = _date(value)
+    parsed = forms.parse_date(value)
     if parsed is None:
         errors[key] = N_("Date invalide : saisissez-la au format JJ/MM/AAAA.")
         return None
@@ -113,19 +103,6 @@ def parse_date(value: str, errors: dict[str, str], key: str, today: dt.date) -> 
         errors[key] = N_("La date ne peut pas être dans le futur.")
         return None
     return parsed
-
-
-def _date(value: str) -> dt.date | None:
-    iso, french = _ISO_DATE.match(value), _FRENCH_DATE.match(value)
-    parts = (iso.group(1), iso.group(2), iso.group(3)) if iso else None
-    if french:
-        parts = (french.group(3), french.group(2), french.group(1))
-    if parts is None:
-        return None
-    try:
-        return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
-        return None
 
 
 def parse_amount(value: str) -> Decimal:

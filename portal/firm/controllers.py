@@ -7,9 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Request, get, post
-from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -31,7 +29,9 @@ from portal.firm.pages import GENERAL_SETTINGS
 from portal.firm.services import FirmService, UserError, UserService, status_of
 from portal.i18n import _
 from portal.jobs.diagnostic import diagnostic
+from portal.jobs.services import JobRunService
 from portal.web import forms
+from portal.web.deps import provide
 from portal.web.htmx import partial_or_redirect
 
 
@@ -47,6 +47,15 @@ class InviteForm:
     facturation: str = forms.text(forms.CHOICE_MAX_LENGTH)
     client: str = forms.text(forms.CHOICE_MAX_LENGTH)
     role_cabinet: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    comptable: list[str] = forms.texts(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
+class RoleRemovalForm:
+    """The button taking one role on one dossier from a person."""
+
+    dossier: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    role: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
@@ -73,13 +82,11 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
     return ids
 
 
-def _form_values(form: FormMultiDict | Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _form_values(form: InviteForm) -> tuple[dict[str, Any], dict[str, str]]:
     """The Nouveau form's values (each cut to its limit) and the message of each field that was too long."""
-    typed, too_long = forms.read(InviteForm, form)
-    values: dict[str, Any] = {name: value.strip() for name, value in asdict(typed).items()}
-    getall = getattr(form, "getall", None)
-    values["comptable"] = [forms.query_text(str(value), forms.CHOICE_MAX_LENGTH)
-                           for value in (getall("comptable", []) if getall else [])]  # fmt: skip
+    too_long = forms.clip(form)
+    values: dict[str, Any] = {name: value.strip() for name, value in asdict(form).items() if isinstance(value, str)}
+    values["comptable"] = form.comptable
     return values, too_long
 
 
@@ -165,8 +172,9 @@ class UserController(Controller):
     path = "/utilisateurs"
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {
-        "users": Provide(create_service_provider(UserService)),
-        "invitations": Provide(create_service_provider(InvitationService)),
+        "users": provide(UserService),
+        "invitations": provide(InvitationService),
+        "dossiers": provide(DossierService),
     }
 
     @get("/", guards=[requires(Permission.USERS_READ)], name="firm:users")
@@ -188,14 +196,19 @@ class UserController(Controller):
         invitations: NamedDependency[InvitationService],
         email: FromQuery[str] = "",
     ) -> Template:
-        values, _too_long = _form_values({"email": email})
+        values, _too_long = _form_values(InviteForm(email=email))
         context = await _new_form(principal_of(request), invitations, values)
         return Template(template_name="firm/user_new.html", context=context)
 
     @post("/", guards=[requires(Permission.USERS_INVITE)], name="firm:user_invite", media_type=MediaType.HTML)
-    async def invite(self, request: Request[Any, Any, Any], invitations: NamedDependency[InvitationService]) -> Any:
+    async def invite(
+        self,
+        request: Request[Any, Any, Any],
+        invitations: NamedDependency[InvitationService],
+        data: Annotated[InviteForm, forms.POSTED],
+    ) -> Any:
         principal = principal_of(request)
-        values, too_long = _form_values(await request.form())
+        values, too_long = _form_values(data)
         if too_long:
             context = await _new_form(principal, invitations, values, too_long)
             return Template(template_name="firm/user_new.html", context=context, status_code=422)
@@ -350,21 +363,21 @@ class UserController(Controller):
         self,
         request: Request[Any, Any, Any],
         users: NamedDependency[UserService],
-        db_session: NamedDependency[AsyncSession],
+        dossiers: NamedDependency[DossierService],
         user_id: FromPath[uuid.UUID],
+        data: Annotated[RoleRemovalForm, forms.POSTED],
     ) -> Redirect:
         """Take one role on one dossier from the person (the dossier must be one the actor sees: else 404)."""
         principal = principal_of(request)
         user = await users.get_visible(principal, user_id)
-        form = await request.form()
-        dossier_ids = _ids([str(form.get("dossier") or "")])
+        dossier_ids = _ids([data.dossier])
         try:
-            role = DossierRole(str(form.get("role") or ""))
+            role = DossierRole(data.role)
         except ValueError:
             raise NotFoundException from None
         if not dossier_ids:
             raise NotFoundException
-        dossier = await DossierService(session=db_session).get_visible(principal, dossier_ids[0])
+        dossier = await dossiers.get_visible(principal, dossier_ids[0])
         removed = await users.remove_dossier_role(principal, user, dossier, role)
         if removed:
             message = _("Rôle « %(role)s » retiré sur %(dossier)s.") % {"role": _(role.label), "dossier": dossier.name}
@@ -383,7 +396,7 @@ class InvitationLinkController(Controller):
 
     path = "/invitation"
     include_in_schema = False
-    dependencies: Mapping[str, Provide] = {"invitations": Provide(create_service_provider(InvitationService))}
+    dependencies: Mapping[str, Provide] = {"invitations": provide(InvitationService)}
 
     @staticmethod
     def _refused(refused: LinkError) -> Template:
@@ -408,14 +421,18 @@ class InvitationLinkController(Controller):
 
     @post("/{token:str}", opt=PUBLIC, name="firm:invitation_accept", media_type=MediaType.HTML)
     async def accept(
-        self, request: Request[Any, Any, Any], invitations: NamedDependency[InvitationService], token: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        invitations: NamedDependency[InvitationService],
+        token: FromPath[str],
+        data: Annotated[AcceptForm, forms.POSTED],
     ) -> Any:
-        form, errors = forms.read(AcceptForm, await request.form())
+        errors = forms.clip(data)
         try:
             if errors:  # refused before the password is hashed (a link that cannot be used says so first)
                 await invitations.open(token)
             else:
-                user = await invitations.accept(token, password=form.password, confirmation=form.confirmation)
+                user = await invitations.accept(token, password=data.password, confirmation=data.confirmation)
         except LinkError as refused:
             return self._refused(refused)
         except InviteError as refused:
@@ -435,20 +452,34 @@ class InvitationLinkController(Controller):
         return Redirect("/", status_code=303)
 
 
+@dataclass
+class GeneralPage:
+    """What Paramètres › Informations générales reads, and the session the other domains' parts build theirs on."""
+
+    firms: NamedDependency[FirmService]
+    dossiers: NamedDependency[DossierService]
+    db_session: NamedDependency[AsyncSession]
+
+
 class SettingsController(Controller):
     path = "/parametres"
     include_in_schema = False
+    dependencies: Mapping[str, Provide] = {
+        "firms": provide(FirmService),
+        "dossiers": provide(DossierService),
+        "general_page": Provide(GeneralPage, sync_to_thread=False),
+        "job_runs": provide(JobRunService),
+    }
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
-    async def general(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def general(self, request: Request[Any, Any, Any], general_page: NamedDependency[GeneralPage]) -> Template:
         principal = principal_of(request)
-        firm = await FirmService(session=db_session).current()
-        dossiers = DossierService(session=db_session)
+        firm = await general_page.firms.current()
         context = {
             "firm": firm,
             "parts": GENERAL_SETTINGS,
-            "own_dossier": await dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
-            **await GENERAL_SETTINGS.context("billing", principal, db_session, firm),
+            "own_dossier": await general_page.dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
+            **await GENERAL_SETTINGS.context("billing", principal, general_page.db_session, firm),
         }
         return Template(template_name="firm/settings/general.html", context=context)
 
@@ -473,7 +504,7 @@ class SettingsController(Controller):
         "/journal",
         guards=[requires(Permission.AUDIT_LOG_READ)],
         name="firm:audit_log",
-        dependencies={"audit_events": Provide(create_service_provider(AuditEventService))},
+        dependencies={"audit_events": provide(AuditEventService)},
     )
     async def audit_log(
         self,
@@ -494,7 +525,7 @@ class SettingsController(Controller):
         name="firm:diagnostic",
         media_type=MediaType.HTML,
     )
-    async def start_diagnostic(self, request: HTMXRequest, db_session: NamedDependency[AsyncSession]) -> Any:
-        run = await diagnostic.options(created_by_id=principal_of(request).user_id).enqueue(db_session)
+    async def start_diagnostic(self, request: HTMXRequest, job_runs: NamedDependency[JobRunService]) -> Any:
+        run = await job_runs.enqueue(diagnostic.options(created_by_id=principal_of(request).user_id))
         # The run panel replaces the button and follows the run live.
         return partial_or_redirect(request, "jobs/_partials/run.html", {"run": run}, f"/travaux/{run.id}")

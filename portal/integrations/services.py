@@ -23,6 +23,7 @@ from portal.i18n import N_
 from portal.integrations import tasks
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 from portal.jobs.models import JobRun
+from portal.web import forms
 
 TOKEN_TOO_SHORT = N_("Collez le jeton tel que Pennylane l'a affiché : il est trop court pour être un jeton d'API.")
 TOKEN_SPACES = N_("Un jeton d'API ne contient pas d'espace : vérifiez ce qui a été collé.")
@@ -68,14 +69,11 @@ def check_api_token(token: str) -> str:
 
 
 def parse_day(value: str) -> dt.date:
-    """A date typed in a form, ``JJ/MM/AAAA`` (or ISO); ValueError when it is not one."""
-    value = value.strip()
-    for shape in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(value, shape).date()  # noqa: DTZ007 - a calendar date, no time
-        except ValueError:
-            continue
-    raise ValueError(value)
+    """A date typed in a form (``forms.parse_date``); ValueError when it is not one."""
+    day = forms.parse_date(value)
+    if day is None:
+        raise ValueError(value)
+    return day
 
 
 def hint(token: str) -> str:

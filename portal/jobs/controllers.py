@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
-from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.jobs import runtime
 from portal.jobs.services import JobRunService
+from portal.web.deps import provide
 from portal.web.htmx import page_or_partial
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class JobRunController(Controller):
     path = "/travaux"
     guards = (signed_in,)
     include_in_schema = False
-    dependencies: Mapping[str, Provide] = {"job_runs": Provide(create_service_provider(JobRunService))}
+    dependencies: Mapping[str, Provide] = {"job_runs": provide(JobRunService)}
 
     @get("/", name="jobs:list")
     async def index(self, request: HTMXRequest, job_runs: NamedDependency[JobRunService]) -> Template:
@@ -59,7 +59,7 @@ def broker_status() -> dict[str, Any]:
 
 @get("/healthz", opt=PUBLIC, name="health", media_type=MediaType.JSON, include_in_schema=False)
 async def health(db_session: NamedDependency[AsyncSession]) -> Response[dict[str, Any]]:
-    """Database and broker status, for load balancers and operators."""
+    """Database and broker status, for load balancers and operators (given the session itself: it checks it)."""
     try:
         await db_session.execute(text("SELECT 1"))
         database: dict[str, Any] = {"status": "ok", "dialect": db_session.get_bind().dialect.name}

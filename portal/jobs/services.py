@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import cast
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
 from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.jobs.models import JobRun, JobStatus
-from portal.jobs.registry import Job
+from portal.jobs.registry import Job, P, Request
 
 RECENT_LIMIT = 100
 
@@ -24,6 +26,10 @@ class JobRunRepository(SQLAlchemyAsyncRepository[JobRun]):
 
 class JobRunService(SQLAlchemyAsyncRepositoryService[JobRun, JobRunRepository]):
     repository_type = JobRunRepository
+
+    async def enqueue(self, job: Job[P] | Request[P], /, *args: P.args, **kwargs: P.kwargs) -> JobRun:
+        """Request a run of ``job`` (with its options) in the request's transaction: the run the person follows."""
+        return await job.enqueue(cast("AsyncSession", self.repository.session), *args, **kwargs)
 
     def _visible(self, principal: Principal) -> Select[JobRun]:
         return restrict(select(JobRun), principal, Permission.JOBS_READ_ALL, JobRun)

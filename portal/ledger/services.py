@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
@@ -179,10 +179,3 @@ class LedgerService:
             record.job_run_id = run.id
             await self.session.flush()
         return record
-
-    async def unfinished_imports(self, dossier_id: uuid.UUID) -> int:
-        statement = select(func.count()).where(
-            LedgerImport.dossier_id == dossier_id,
-            and_(LedgerImport.status.in_([ImportStatus.QUEUED, ImportStatus.RUNNING])),
-        )
-        return int((await self.session.execute(statement)).scalar_one())

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect
 
 from portal.auth.guards import PUBLIC, signed_in
@@ -32,9 +30,7 @@ class WebController(Controller):
         return Redirect("/entreprises")
 
     @post("/langue", opt=PUBLIC, name="web:locale")
-    async def switch_locale(
-        self, data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
-    ) -> Redirect:
+    async def switch_locale(self, data: Annotated[LocaleForm, forms.POSTED]) -> Redirect:
         """Language for visitors not signed in: remembered in a cookie."""
         return locale_redirect(data)
 

@@ -1,10 +1,27 @@
-"""Dependencies every controller may ask for."""
+"""Dependencies every controller may ask for: the settings, and its services.
+
+Controllers receive their services as Litestar dependencies, never the request's session
+itself. ``provide(DossierService)`` is the dependency for one service: an advanced-alchemy
+service is built by its own provider, any other service class takes the request's session as
+its one argument (``BillingEntityService(session)``). A controller declares the ones it uses::
+
+    dependencies = {"dossiers": provide(DossierService), "billing": provide(BillingEntityService)}
+
+and each handler names them: ``dossiers: NamedDependency[DossierService]``. A page that other
+domains fill in (``web.extensions``) builds their parts on the request's session, handed over
+by a dependency of the page (``clients.controllers.PanelServices``); the health check alone
+takes the session itself, since the database is what it checks.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from advanced_alchemy.extensions.litestar.providers import create_service_provider
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar import Request
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.settings import Settings
 
@@ -12,3 +29,14 @@ from portal.settings import Settings
 def provide_settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def provide(service: type[Any]) -> Provide:
+    """The dependency giving a handler ``service``, on the request's session."""
+    if issubclass(service, SQLAlchemyAsyncRepositoryService):
+        return Provide(create_service_provider(service))
+
+    def build(db_session: NamedDependency[AsyncSession]) -> Any:
+        return service(db_session)
+
+    return Provide(build, sync_to_thread=False)

@@ -1,35 +1,76 @@
-"""What a form may carry: every text field has a maximum length, and a form body a maximum size.
+"""Posted forms: typed dataclasses decoded by Litestar, every text field bounded, one way to say what is wrong.
 
-Each text field declares its limit once, where its form is declared (``text(200)`` in a form
-dataclass), and the templates' ``maxlength`` say the same. The limits are checked **before**
-any validation: a value over its limit is cut to it, so a page showing the form again never
-echoes more than the limit (a 10 Mo name would come back whole otherwise), and the field gets
-``TOO_LONG``. Search boxes and other query parameters are cut the same way (``query_text``),
-silently: a search answers, it does not refuse. A urlencoded body larger than
-``Settings.form_max_bytes`` is refused with 413 before it is read (``FormSizeLimit``), whatever
-the route's own limit for uploads.
+**Declaring a form.** A form is a dataclass whose every field is declared here: ``text(200)``
+(one value, at most 200 characters), ``texts(100)`` (a value repeated: checkboxes, pickers;
+each cut to its limit, silently). A controller receives it decoded::
+
+    @post("/", ...)
+    async def create(self, data: Annotated[DossierForm, forms.POSTED]) -> Any:
+        checked = schemas.validate(data)  # a ``@forms.length_checked`` function
+        if checked.values is None:       # the same form again, with what was typed and the messages
+            return Template("clients/form.html", context={"form": data, "errors": checked.errors}, status_code=422)
+
+A form whose body may carry files is a dependency instead, decoded the same way from either
+encoding (a browser sends a form without a chosen file urlencoded, which a multipart ``Body``
+would refuse): ``dependencies={"posted": forms.upload(ExpenseLineForm)}`` gives an ``Upload``
+with the decoded ``form`` and its ``files``. A form without validation of its own checks its
+lengths with ``clip(data)``. A form whose field names are not known in advance (the mapping
+screen: one field per journal, payment method…) is received as ``Fields``, every field posted as
+text, for its own reading to bound and check.
+
+**Decoding never refuses.** ``FormDecoding`` (a serialization plugin of the app) decodes every
+form dataclass through ``FormDTO``, as the browser sends it: a field sent twice keeps its first
+value, a file where text was expected is empty text, a field not sent keeps its default, fields
+the form does not declare are ignored. So Litestar never answers a malformed body with its bare
+400: the handler always gets its form, and its validation says what is wrong, beside the field.
+
+**Where the messages come from.** A validation function decorated with ``length_checked``
+returns a ``Checked`` (clean values, or None and one message id per field). The limits are
+checked **before** any validation: a value over its limit is cut to it, so a page showing the
+form again never echoes more than the limit (a 10 Mo name would come back whole otherwise), and
+the field gets ``TOO_LONG``, in the person's language; the other fields still get their own
+messages. Messages are French message ids (``N_``), translated where the template shows them
+beside their field (the ``field_error`` macro of ``templates/_macros/ui.html``).
+Dates typed in a form are read by ``parse_date`` (JJ/MM/AAAA, or AAAA-MM-JJ from a date input).
+
+**Sizes.** The templates' ``maxlength`` say the same as the declarations. Search boxes and other
+query parameters are cut the same way (``query_text``), silently: a search answers, it does not
+refuse. A urlencoded body larger than ``Settings.form_max_bytes`` is refused with 413 before it
+is read (``FormSizeLimit``), whatever the route's own limit for uploads.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
+import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 from babel.numbers import format_decimal
+from litestar import Request
 from litestar.datastructures import UploadFile
-from litestar.enums import ScopeType
+from litestar.di import Provide
+from litestar.dto import DataclassDTO
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import HTTPException
+from litestar.params import Body
+from litestar.plugins import SerializationPlugin
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from portal.i18n import N_, _, get_locale
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
+    from litestar.dto import AbstractDTO
     from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
+    from litestar.typing import FieldDefinition
 
 MAX_LENGTH = "max_length"  # the dataclass field's metadata key
+REPEATED = "repeated"  # metadata: the field keeps every value sent (``texts``)
+# How a handler receives a form: ``data: Annotated[MyForm, forms.POSTED]``.
+POSTED = Body(media_type=RequestEncodingType.URL_ENCODED)
 TOO_LONG = N_("Ce champ ne peut pas dépasser %(limit)s caractères.")
 # Search boxes, autocompletes and list filters given in the address.
 SEARCH_MAX_LENGTH = 200
@@ -45,23 +86,56 @@ NEXT_MAX_LENGTH = 2000  # a path of the portal to come back to (``suivant``, ``r
 CHOICE_MAX_LENGTH = 100
 URL_ENCODED = b"application/x-www-form-urlencoded"
 
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_FRENCH_DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})")
+
 F = TypeVar("F", bound="DataclassInstance")
+T = TypeVar("T")
 P = ParamSpec("P")
 
 
-class Checked(Protocol):
+class Validated(Protocol):
     """What a form's validation returns: clean values, or None and the errors by field."""
 
     values: Any
     errors: dict[str, str]
 
 
-R = TypeVar("R", bound=Checked)
+R = TypeVar("R", bound=Validated)
+
+
+@dataclasses.dataclass
+class Checked(Generic[T]):
+    """A form's validation: its clean values, or None and one message id per wrong field."""
+
+    values: T | None = None
+    errors: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def text(limit: int, default: str = "") -> Any:
     """A text field of a form dataclass, of at most ``limit`` characters."""
     return dataclasses.field(default=default, metadata={MAX_LENGTH: limit})
+
+
+def texts(limit: int) -> Any:
+    """A field sent any number of times (checkboxes, a multiple picker): each value cut to ``limit``, silently."""
+    return dataclasses.field(default_factory=list, metadata={MAX_LENGTH: limit, REPEATED: True})
+
+
+def parse_date(value: str) -> dt.date | None:
+    """A date typed in a form: ``JJ/MM/AAAA`` (``/``, ``.`` or ``-`` between) or ``AAAA-MM-JJ`` (a date input)."""
+    value = value.strip()
+    iso, french = _ISO_DATE.fullmatch(value), _FRENCH_DATE.fullmatch(value)
+    if iso:
+        year, month, day = iso.groups()
+    elif french:
+        day, month, year = french.groups()
+    else:
+        return None
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
 
 
 def too_long(limit: int) -> str:
@@ -83,8 +157,12 @@ def limits(form: type[DataclassInstance] | DataclassInstance) -> dict[str, int]:
 def clip(form: DataclassInstance) -> dict[str, str]:
     """Cut every text field of ``form`` to its limit, in place; the message of each field that was longer."""
     errors = {}
+    repeated = {item.name for item in dataclasses.fields(form) if item.metadata.get(REPEATED)}
     for name, limit in limits(form).items():
         value = getattr(form, name)
+        if name in repeated:  # a choice among many: a value too long is one that matches no option
+            setattr(form, name, [_text(item)[:limit] for item in value])
+            continue
         if not isinstance(value, str):  # a form posted as multipart may bring a file where text was expected
             value = "" if isinstance(value, UploadFile) else str(value)
             setattr(form, name, value)
@@ -113,15 +191,96 @@ def length_checked(validate: Callable[Concatenate[F, P], R]) -> Callable[Concate
 
 
 def read(form_class: type[F], posted: Mapping[str, Any]) -> tuple[F, dict[str, str]]:
-    """A form read by hand (``await request.form()``): its fields as text, cut to their limits, and the messages."""
-    form = form_class(**{name: _first(posted.get(name, "")) for name in limits(form_class)})
+    """A form read from a mapping of posted values: every field as text (absent: empty), cut, and the messages."""
+    absent = {item.name: [] if item.metadata.get(REPEATED) else "" for item in dataclasses.fields(form_class)}
+    form = decode(form_class, {name: posted.get(name, empty) for name, empty in absent.items()})
     return form, clip(form)
+
+
+@dataclasses.dataclass
+class Fields:
+    """A form whose field names are not known in advance: every field posted (its first value, as text)."""
+
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def decode(form_class: type[F], posted: Mapping[str, Any]) -> F:
+    """The form as the browser sent it, never refused: see the module's docstring."""
+    if form_class is Fields:
+        return Fields({name: _first(value) for name, value in posted.items()})  # type: ignore[return-value]
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(form_class):
+        if item.name not in posted:
+            continue
+        value = posted[item.name]
+        if item.metadata.get(REPEATED):
+            values[item.name] = [_text(one) for one in (value if isinstance(value, list) else [value])]
+        else:
+            values[item.name] = _first(value)
+    return form_class(**values)
 
 
 def _first(value: Any) -> str:
     if isinstance(value, list):  # a field sent twice: the first, as ``FormMultiDict.get`` reads it
         value = value[0] if value else ""
+    return _text(value)
+
+
+def _text(value: Any) -> str:
     return "" if isinstance(value, UploadFile) else str(value)
+
+
+class FormDTO(DataclassDTO[F]):
+    """Litestar's decoding of a form dataclass, by ``decode``: a malformed body still gives the form."""
+
+    def decode_builtins(self, value: dict[str, Any]) -> Any:
+        return decode(self.model_type, value)
+
+
+def is_form(annotation: Any) -> bool:
+    """A dataclass declared with this module's fields (``text``, ``texts``), or ``Fields``."""
+    return annotation is Fields or (
+        isinstance(annotation, type)
+        and dataclasses.is_dataclass(annotation)
+        and any(MAX_LENGTH in item.metadata for item in dataclasses.fields(annotation))
+    )
+
+
+class FormDecoding(SerializationPlugin):
+    """Every handler's form dataclass is decoded by ``FormDTO``: the app's plugin."""
+
+    def supports_type(self, field_definition: FieldDefinition) -> bool:
+        return is_form(field_definition.annotation)
+
+    def create_dto_for_type(self, field_definition: FieldDefinition) -> type[AbstractDTO[Any]]:
+        return FormDTO[field_definition.annotation]  # type: ignore[name-defined]
+
+
+@dataclasses.dataclass
+class Upload(Generic[F]):
+    """A form that may carry files: its fields decoded as any form's, and the files by field name."""
+
+    form: F
+    files: dict[str, UploadFile]
+
+    def file(self, name: str) -> UploadFile | None:
+        """The file chosen for ``name``: None when none was (an empty file input sends no name)."""
+        upload = self.files.get(name)
+        return upload if upload is not None and upload.filename else None
+
+
+def upload(form_class: type[F]) -> Provide:
+    """The dependency giving a handler its ``Upload``: multipart with files, or urlencoded when none was chosen."""
+
+    async def provide(request: Request[Any, Any, Any]) -> Upload[F]:
+        posted = await request.form()
+        files: dict[str, UploadFile] = {}
+        for name, value in posted.multi_items():
+            if isinstance(value, UploadFile):
+                files.setdefault(name, value)
+        return Upload(decode(form_class, posted.dict()), files)
+
+    return Provide(provide)
 
 
 def query_text(value: str, limit: int = SEARCH_MAX_LENGTH) -> str:

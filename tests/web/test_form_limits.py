@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -110,6 +111,20 @@ async def test_editing_a_dossier_with_a_huge_field_changes_nothing(client: Clien
     assert TOO_LONG % 120 in _small(response)
     await db_session.refresh(dossier)
     assert dossier.name == "Garage Central"
+
+
+async def test_a_field_sent_twice_gets_the_form_back_not_a_bare_error(client: Client, db_session: AsyncSession) -> None:
+    """Decoding never refuses: the first value counts, and the form says what is wrong beside its field."""
+    await _partner(client, db_session)
+    token = await csrf_token(client, "/entreprises/nouveau")
+    body = urlencode([*{**DOSSIER, "code_postal": "6900"}.items(), ("nom", "Autre nom"), ("_csrf_token", token)])
+    response = await client.post(
+        "/entreprises/", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 422
+    text = _text(response)
+    assert "Code postal invalide : 5 chiffres attendus." in text
+    assert 'value="Boulangerie Martin"' in text
 
 
 async def test_a_form_body_over_the_limit_is_refused_as_a_form(client: Client, db_session: AsyncSession) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 
 import pytest
@@ -62,3 +63,24 @@ def test_a_form_read_by_hand_takes_text_only() -> None:
     form, errors = forms.read(UploadForm, {"debut": ["9" * 50, "01/01/2025"], "fin": 12})
     assert (form.debut, form.fin) == ("9" * 20, "12")
     assert list(errors) == ["debut"]
+
+
+def test_a_posted_form_is_decoded_as_the_browser_sent_it_never_refused() -> None:
+    form = forms.decode(dossier_schemas.DossierForm, {"nom": ["Martin", "Durand"], "ville": 12, "autre": "x"})
+    assert (form.nom, form.ville, form.cloture) == ("Martin", "12", "31/12"), "first value, as text, defaults kept"
+    access = forms.decode(dossier_schemas.ConfidentialityForm, {"acces": "a"})
+    assert access.acces == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("31/12/2025", dt.date(2025, 12, 31)), (" 1.2.2025 ", dt.date(2025, 2, 1)), ("2025-02-01", dt.date(2025, 2, 1)),
+     ("31/02/2026", None), ("2022-13-45", None), ("hier", None), ("", None)],
+)  # fmt: skip
+def test_one_date_parser_reads_the_dates_typed_in_forms(typed: str, expected: dt.date | None) -> None:
+    assert forms.parse_date(typed) == expected
+
+
+def test_a_form_of_fields_not_known_in_advance_gets_every_field_as_text() -> None:
+    form = forms.decode(forms.Fields, {"journal.loc-1": ["CA1", "CA2"], "payment.pm": "512"})
+    assert form.values == {"journal.loc-1": "CA1", "payment.pm": "512"}
