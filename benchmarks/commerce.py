@@ -59,7 +59,7 @@ from portal.db.engine import make_engine, make_session_maker
 from portal.firm.services import UserService
 from portal.integrations.commerce import sync, tasks
 from portal.integrations.commerce.models import CommerceEntry, CommerceEntryLine, CommerceSetup
-from portal.integrations.commerce.services import CommerceService
+from portal.integrations.commerce.services import CommerceConnectionService as CommerceService
 from portal.integrations.commerce.sources import get_source
 from portal.jobs import registry, runtime
 from portal.jobs.context import JobContext

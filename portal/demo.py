@@ -17,8 +17,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from stdnum import luhn
-from stdnum.fr import siren as siren_module
 
 from portal.accounts.models import DossierMembership
 from portal.accounts.services import load_principal
@@ -28,15 +26,8 @@ from portal.expenses.schemas import MileageValues
 from portal.expenses.services import ExpenseNoteService, today
 from portal.firm.models import Firm
 from portal.firm.services import UserService
+from portal.sandbox.pennylane.data import fictional_siren
 from portal.settings import Settings
-
-
-def fictional_siren(base: str) -> str:
-    """A SIREN that passes the Luhn check, built from an 8-digit base."""
-    number = base + luhn.calc_check_digit(base)
-    siren_module.validate(number)
-    return number
-
 
 FIRM_NAME = "Cabinet Durand & Associés"
 # name, SIREN base (8 digits, None: no SIREN), legal form, firm's own, city, postal code

@@ -44,14 +44,7 @@ ONLY: dict[str, frozenset[str]] = {
 }
 """Packages held to a narrower list than their layer allows."""
 
-PENDING: frozenset[tuple[str, str]] = frozenset(
-    {
-        # The ledger's pages borrow the Connexions pages' dependencies; the FEC upload is to move to the ledger.
-        ("portal.ledger.controllers", "portal.integrations.controllers"),
-        # The Pennylane sandbox serves the demo's ledger; the demo starts the sandbox.
-        ("portal.sandbox.pennylane.data", "portal.demo"),
-    }
-)
+PENDING: frozenset[tuple[str, str]] = frozenset()
 """Imports known to break the layers, each to be removed: (importing module, imported module).
 
 Printed while not empty; every pair must still exist, so the list can only shrink.

@@ -9,6 +9,7 @@ from portal.integrations.commerce import policy as commerce_policy
 from portal.integrations.commerce import tasks as commerce_tasks
 from portal.integrations.commerce.controllers import CommerceCallbackController, CommerceController, export_entries
 from portal.integrations.controllers import integration_routes
+from portal.integrations.pennylane import tasks as pennylane_tasks
 from portal.jobs.registry import every
 
 plugin = Domain(
@@ -22,9 +23,9 @@ plugin = Domain(
     ],
     restrictions=[*policy.RESTRICTIONS, *commerce_policy.RESTRICTIONS],
     jobs=[
-        tasks.fiscal_years,
-        tasks.import_fiscal_years,
-        tasks.revoke,
+        pennylane_tasks.fiscal_years,
+        pennylane_tasks.import_fiscal_years,
+        pennylane_tasks.revoke,
         tasks.notify_authorization_lost,
         commerce_tasks.reference,
         commerce_tasks.sync_connection,

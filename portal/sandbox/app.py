@@ -14,6 +14,7 @@ from portal.sandbox.commerce import commerce_router
 from portal.sandbox.pennylane import pennylane_router
 from portal.sandbox.pennylane.site import Site
 from portal.settings import Settings
+from portal.web.forms import FormDecoding
 
 
 def sandbox_router(settings: Settings) -> Router:
@@ -33,4 +34,6 @@ def sandbox_router(settings: Settings) -> Router:
 
 def create_sandbox_app(settings: Settings) -> Litestar:
     """The sandbox alone, as tests serve it on a loopback port."""
-    return Litestar(route_handlers=[sandbox_router(settings)], openapi_config=None, debug=settings.debug)
+    return Litestar(
+        route_handlers=[sandbox_router(settings)], plugins=[FormDecoding()], openapi_config=None, debug=settings.debug
+    )

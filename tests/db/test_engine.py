@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, text
 
 from portal.db.engine import make_engine, read_only_requests
-from portal.integrations.controllers import CALLBACK_PATH
+from portal.integrations.pennylane.controllers import CALLBACK_PATH
 
 
 @pytest.mark.parametrize(

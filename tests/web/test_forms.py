@@ -15,7 +15,8 @@ from portal.expenses import schemas as expense_schemas
 from portal.firm.controllers import AcceptForm, InviteForm
 from portal.i18n import set_locale
 from portal.integrations.commerce.controllers import KeyForm, MapperInviteForm, ScheduleForm
-from portal.integrations.controllers import TokenForm, UploadForm
+from portal.integrations.pennylane.controllers import TokenForm
+from portal.ledger.controllers import UploadForm
 from portal.web import forms
 from portal.web.controllers import LocaleForm
 

@@ -28,16 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-import anyio
 import httpx2
 import msgspec
-from authlib.integrations.httpx_client import OAuthError  # type: ignore[import-untyped]
 
 from portal.i18n import N_
 from portal.integrations.commerce.errors import (
@@ -46,8 +42,7 @@ from portal.integrations.commerce.errors import (
     RateLimited,
     SourceUnavailable,
 )
-from portal.integrations.commerce.oauth import TIMEOUT, USER_AGENT, CommerceEndpoints, oauth_client
-from portal.integrations.commerce.oauth import revoke as revoke_token
+from portal.integrations.commerce.oauth import PROVIDER, revoke
 from portal.integrations.commerce.records import (
     Closure,
     CommerceOrder,
@@ -62,12 +57,11 @@ from portal.integrations.commerce.records import (
     TaxRate,
 )
 from portal.integrations.commerce.sources import Source, SourceKind
-from portal.integrations.http import MAX_WAIT_SECONDS, RatePacer, detail, retry_after
+from portal.integrations.http import ApiClient, Retries, TokenCallback, detail
 from portal.settings import Settings
 
 __all__ = ["CommerceClient", "TokenCallback"]
 
-TokenCallback = Callable[[dict[str, Any]], Awaitable[None]]
 T = TypeVar("T")
 
 PAGE_SIZE = 1000  # the API's largest page
@@ -81,21 +75,15 @@ REFUSED = N_("La source a refusé la demande.")
 UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, IndexError, InvalidOperation)
 
 
-@dataclass
-class _Tries:
-    """What one request has spent of its retries."""
-
-    waits: int = 0  # on 429
-    failures: int = 0  # 5xx and network errors
-    refreshed: bool = False
-
-
-class CommerceClient:
+class CommerceClient(ApiClient):
     """``async with CommerceClient(settings, source=source, credentials=stored, on_token=save) as client: ...``
 
     ``credentials`` is ``{"api_key": "..."}`` or ``{"token": {access_token, refresh_token,
     expires_at, consumer_id…}}``.
     """
+
+    provider = PROVIDER
+    static_headers = (("Accept", "application/json"),)
 
     def __init__(
         self,
@@ -113,125 +101,48 @@ class CommerceClient:
         if bool(api_key) == bool(token):
             raise ValueError("CommerceClient needs exactly one of api_key or token in its credentials")
         self.source = source
-        self._endpoints = CommerceEndpoints.from_settings(settings)
-        self._settings = settings
-        self._on_token = on_token
-        self._max_429 = max_retries_on_429
-        self._max_failures = max_retries_on_failure
-        self._retry_delay = retry_delay
         self._page_size = page_size
-        self._rate = RatePacer()
-        self._refresh_lock = anyio.Lock()
-        self._oauth: Any | None = None
         self._consumer_id: str | None = credentials.get("consumer_id")
         if token:
             self._consumer_id = token.get("consumer_id") or self._consumer_id
-            self._oauth = oauth_client(settings, token=dict(token), update_token=self._token_updated)
-            self._http: httpx2.AsyncClient = self._oauth
-        else:
-            headers = {"User-Agent": USER_AGENT, "Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-            self._http = httpx2.AsyncClient(timeout=TIMEOUT, headers=headers)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        retries = Retries(on_429=max_retries_on_429, on_failure=max_retries_on_failure, delay=retry_delay)
+        super().__init__(
+            settings, token=dict(token) if token else None, bearer=api_key, on_token=on_token, retries=retries
+        )
 
     @property
     def consumer_id(self) -> str | None:
         """The consumer the credential speaks for, when it says so (an OAuth token does)."""
         return self._consumer_id
 
-    @property
-    def token(self) -> dict[str, Any] | None:
-        """The OAuth token as it is now (refreshed, perhaps); None with an API key."""
-        return dict(self._oauth.token) if self._oauth is not None else None
-
     async def _token_updated(self, token: dict[str, Any], **_hints: Any) -> None:
-        saved = dict(token)
         # A refresh answer may leave out which consumer the token is for: it has not changed.
-        if not saved.get("consumer_id") and self._consumer_id:
-            saved["consumer_id"] = token["consumer_id"] = self._consumer_id
-        if self._on_token is not None:
-            await self._on_token(saved)
+        if not token.get("consumer_id") and self._consumer_id:
+            token["consumer_id"] = self._consumer_id
+        await super()._token_updated(token)
 
     def _error(self, cls: type[CommerceError], message: str | None = None, **options: Any) -> CommerceError:
         return cls(message, source=self.source.name, **options)
 
-    # --- requests ---
+    def _lost(self, detail: str, status: int | None = None) -> CommerceError:
+        return self._error(AuthorizationLost, detail=detail, status=status)
 
-    def _lost(self, exc: Exception) -> CommerceError:
-        """authlib's and httpx's failures, as ours: a refused refresh means the connection is gone."""
-        if isinstance(exc, OAuthError):
-            if exc.error in {"invalid_grant", "missing_token", "token_invalid", "token_expired", "invalid_token"}:
-                return self._error(AuthorizationLost, detail=str(exc))
-            return self._error(
-                CommerceError, N_("La source a refusé les identifiants de l'application du portail."), detail=str(exc)
-            )
-        if isinstance(exc, httpx2.HTTPError):
-            return self._error(SourceUnavailable, detail=repr(exc))
-        return self._error(CommerceError, UNEXPECTED, detail=repr(exc))
+    def _unavailable(self, detail: str, status: int | None = None) -> CommerceError:
+        return self._error(SourceUnavailable, detail=detail, status=status)
 
-    async def _refresh_after_401(self, rejected: str) -> None:
-        """Refresh once for all the requests that got 401 with the ``rejected`` access token."""
-        assert self._oauth is not None  # noqa: S101 - only called with an OAuth token
-        async with self._refresh_lock:
-            if self._oauth.token.get("access_token") != rejected:
-                return  # another request refreshed meanwhile
-            if not self._oauth.token.get("refresh_token"):
-                raise self._error(AuthorizationLost, detail="401 and no refresh token")
-            try:
-                await self._oauth.refresh_token(self._endpoints.token_url)
-            except (OAuthError, httpx2.HTTPError, ValueError) as exc:
-                raise self._lost(exc) from exc
+    def _limited(self, retry_after: float, detail: str) -> CommerceError:
+        return RateLimited(source=self.source.name, retry_after=retry_after, detail=detail)
 
-    async def _send(self, url: str, params: Mapping[str, Any] | None, tries: _Tries) -> httpx2.Response | None:
-        """One GET; None when the network failed and a retry is due (after its pause)."""
-        try:
-            return await self._http.get(url, params=params)
-        except OAuthError as exc:
-            raise self._lost(exc) from exc
-        except httpx2.TransportError as exc:  # timeouts, refused connections, broken answers
-            if tries.failures >= self._max_failures:
-                raise self._error(SourceUnavailable, detail=f"GET {url}: {exc!r}") from exc
-        except (httpx2.HTTPError, ValueError) as exc:
-            raise self._lost(exc) from exc
-        tries.failures += 1
-        await anyio.sleep(self._retry_delay * tries.failures)
-        return None
+    def _refused(self, detail: str) -> CommerceError:
+        return self._error(CommerceError, N_("La source a refusé les identifiants de l'application du portail."),
+                           detail=detail)  # fmt: skip
 
-    async def _again(self, response: httpx2.Response, tries: _Tries, sent_with: str | None) -> bool:
-        """Whether ``response`` is worth another try (after the wait it asks for); raises when not any more."""
-        status = response.status_code
-        if status == httpx2.codes.TOO_MANY_REQUESTS:
-            wait = retry_after(response)
-            if tries.waits >= self._max_429 or wait > MAX_WAIT_SECONDS:
-                raise RateLimited(source=self.source.name, retry_after=wait, detail=detail(response))
-            tries.waits += 1
-            await anyio.sleep(wait)
-            return True
-        if status == httpx2.codes.UNAUTHORIZED:
-            # The token may have died early (revoked, or its clock and ours disagree): one refresh, one retry.
-            if self._oauth is not None and not tries.refreshed and sent_with:
-                tries.refreshed = True
-                await self._refresh_after_401(sent_with)
-                return True
-            raise self._error(AuthorizationLost, detail=detail(response), status=status)
-        if status >= httpx2.codes.INTERNAL_SERVER_ERROR:
-            if tries.failures >= self._max_failures:
-                raise self._error(SourceUnavailable, detail=detail(response), status=status)
-            tries.failures += 1
-            await anyio.sleep(self._retry_delay * tries.failures)
-            return True
-        return False
+    def _unexpected(self, detail: str) -> CommerceError:
+        return self._error(CommerceError, UNEXPECTED, detail=detail)
 
-    def _check(self, response: httpx2.Response) -> None:
+    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` of the API, decoded (numbers as Decimal), after the waits and retries it takes."""
+        response = await self._request("GET", path, params=params)
         status = response.status_code
         if status == httpx2.codes.FORBIDDEN:
             raise self._error(AuthorizationLost, detail=detail(response), status=status)
@@ -239,25 +150,10 @@ class CommerceClient:
             raise self._error(CommerceError, NOT_FOUND, detail=detail(response), status=status)
         if status >= httpx2.codes.BAD_REQUEST:
             raise self._error(CommerceError, REFUSED, detail=detail(response), status=status)
-
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``path`` of the API, decoded (numbers as Decimal), after the waits and retries it takes."""
-        url = f"{self._endpoints.api_url}/{path}"
-        tries = _Tries()
-        while True:
-            await self._rate.pace()
-            sent_with = self._oauth.token.get("access_token") if self._oauth is not None else None
-            response = await self._send(url, params, tries)
-            if response is None:
-                continue
-            self._rate.note(response)
-            if await self._again(response, tries, sent_with):
-                continue
-            self._check(response)
-            try:
-                return DECODER.decode(response.content)
-            except msgspec.DecodeError as exc:
-                raise self._error(CommerceError, UNEXPECTED, detail=detail(response)) from exc
+        try:
+            return DECODER.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise self._error(CommerceError, UNEXPECTED, detail=detail(response)) from exc
 
     def _read(self, build: Callable[[Any], T], items: Any, what: str) -> list[T]:
         try:
@@ -376,4 +272,4 @@ class CommerceClient:
     async def revoke(self) -> bool:
         """End an OAuth authorization at the source (best effort); an API key is deleted by its owner."""
         token = self.token
-        return await revoke_token(self._settings, token) if token else False
+        return await revoke(self._settings, token) if token else False

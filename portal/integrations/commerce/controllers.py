@@ -22,7 +22,6 @@ from litestar.params import FromPath, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, signed_in
 from portal.auth.permissions import Permission
@@ -38,12 +37,18 @@ from portal.integrations.commerce import oauth as commerce_oauth
 from portal.integrations.commerce.entries import EntryKind
 from portal.integrations.commerce.errors import CommerceError
 from portal.integrations.commerce.models import SyncFrequency
-from portal.integrations.commerce.services import CommerceRequestError, CommerceService, EntryFilters
+from portal.integrations.commerce.services import (
+    CommerceConnectionService,
+    CommerceEntryService,
+    CommerceRequestError,
+    EntryFilters,
+)
 from portal.integrations.commerce.sources import Source, SourceAuth, get_source
-from portal.integrations.services import ConnectionRequestError, parse_day
+from portal.integrations.services import ConnectionRequestError
 from portal.ledger import fec
 from portal.settings import Settings
 from portal.web import forms
+from portal.web.deps import provide
 from portal.web.exports import in_chunks, reader_sessions
 from portal.web.htmx import page_or_partial
 
@@ -75,17 +80,10 @@ class MapperInviteForm:
     nom: str = forms.text(forms.NAME_MAX_LENGTH)
 
 
-def provide_commerce(db_session: NamedDependency[AsyncSession]) -> CommerceService:
-    return CommerceService(db_session)
-
-
-def provide_dossiers(db_session: NamedDependency[AsyncSession]) -> DossierService:
-    return DossierService(session=db_session)
-
-
 DEPENDENCIES: Mapping[str, Provide] = {
-    "commerce": Provide(provide_commerce, sync_to_thread=False),
-    "dossiers": Provide(provide_dossiers, sync_to_thread=False),
+    "commerce": provide(CommerceConnectionService),
+    "entries": provide(CommerceEntryService),
+    "dossiers": provide(DossierService),
 }
 
 
@@ -114,16 +112,12 @@ async def _dossier(
     return dossier
 
 
-def _redirect_uri(settings: Settings) -> str:
-    return settings.base_url + CALLBACK_PATH
-
-
 def _page(dossier: Dossier, source: Source, suffix: str = "") -> str:
     return f"/entreprises/{dossier.id}/connexions/sources/{source.code}{suffix}"
 
 
 async def source_context(
-    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceService, **extra: Any
+    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceConnectionService, **extra: Any
 ) -> dict[str, Any]:
     permission = _sees(principal, dossier.id)
     state = await commerce.state(principal, dossier.id, source, permission)
@@ -154,8 +148,8 @@ async def source_context(
     if setup is not None:
         context["schedule_form"] = {"debut": setup.sync_start.strftime("%d/%m/%Y"),
                                     "frequence": setup.sync_frequency.value}  # fmt: skip
-        context["reference"] = commerce.reference(setup)
-        context["missing"] = commerce.missing(source, setup) if setup.reference is not None else []
+        context["reference"] = commerce.mappings.reference(setup)
+        context["missing"] = commerce.mappings.missing(source, setup) if setup.reference is not None else []
         context["days"] = await commerce.days(setup)
         context["runs"] = await commerce.running(setup)
         context["last_runs"] = await commerce.last_runs(setup)
@@ -177,7 +171,7 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Template:
         """The dossier's connected sources, for whoever maps them (the Connexions page shows the rest)."""
         principal = principal_of(request)
@@ -195,7 +189,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Template:
         principal = principal_of(request)
         source = _source(code)
@@ -212,8 +206,9 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
+        data: Annotated[KeyForm, forms.POSTED],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         """« Connecter » with an API key: stored encrypted, never shown again but for its last characters."""
         principal = principal_of(request)
@@ -221,10 +216,10 @@ class CommerceController(Controller):
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if source.auth is not SourceAuth.API_KEY:
             raise NotFoundException
-        key, errors = forms.read(KeyForm, await request.form())
+        errors = forms.clip(data)
         if not errors:
             try:
-                await commerce.connect_api_key(principal, dossier, source, key.cle)
+                await commerce.connect_api_key(principal, dossier, source, data.cle)
             except ConnectionRequestError as refused:
                 errors = {"cle": refused.message}
         if errors:
@@ -250,10 +245,8 @@ class CommerceController(Controller):
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if source.auth is not SourceAuth.OAUTH:
             raise NotFoundException
-        start = commerce_oauth.start_authorization(settings, source, _redirect_uri(settings))
-        authorizations.remember(request.session, OAUTH_SESSION_KEY, start.state, dossier=str(dossier.id),
-                                source=source.code, verifier=start.code_verifier)  # fmt: skip
-        return Redirect(start.url, status_code=303)
+        start = commerce_oauth.start_authorization(settings, source, CommerceConsent.redirect_uri(settings))
+        return CommerceConsent.begin(request, start, dossier, source=source.code)
 
     @post("/{code:str}/synchronisation", name="commerce:schedule", media_type=MediaType.HTML)
     async def save_schedule(
@@ -262,14 +255,15 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
+        data: Annotated[ScheduleForm, forms.POSTED],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         principal = principal_of(request)
         source = _source(code)
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
-        typed, too_long = forms.read(ScheduleForm, await request.form())
-        values = asdict(typed)
+        too_long = forms.clip(data)
+        values = asdict(data)
         try:
             _connection, setup = await commerce.connected(principal, dossier.id, source, Permission.CONNECTIONS_MANAGE)
         except ConnectionRequestError:
@@ -290,7 +284,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         """« Synchroniser maintenant »: every day not yet final, up to today."""
         principal = principal_of(request)
@@ -313,7 +307,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Redirect:
         """Read the source's registers, payment methods and VAT rates again (new ones get defaults)."""
         principal = principal_of(request)
@@ -334,7 +328,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Redirect:
         principal = principal_of(request)
         source = _source(code)
@@ -357,7 +351,7 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Template:
         principal = principal_of(request)
         source = _source(code)
@@ -372,8 +366,9 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
+        data: Annotated[forms.Fields, forms.POSTED],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         """Save the whole mapping, or nothing: every wrong field is shown with its reason."""
         principal = principal_of(request)
@@ -382,13 +377,12 @@ class CommerceController(Controller):
         state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MAP)
         if state.setup is None or state.setup.reference is None:
             raise NotFoundException
-        form = await request.form()
-        values, too_long = mappings.read_form(form)
+        values, too_long = mappings.read_form(data.values)
         # A field too long is refused before the mapping is read: nothing is saved.
         mapping, errors = (
-            (commerce.mapping(source, state.setup), too_long)
+            (commerce.mappings.mapping(source, state.setup), too_long)
             if too_long
-            else commerce.save_mapping(source, state.setup, values)
+            else commerce.mappings.save_mapping(source, state.setup, values)
         )
         if errors:
             context = await _mapping_context(principal, dossier, source, commerce, mapping=mapping, errors=errors,
@@ -404,8 +398,9 @@ class CommerceController(Controller):
         *,
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
+        data: Annotated[MapperInviteForm, forms.POSTED],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
         """Delegate the mapping: invite a person who may then edit it (and nothing else of the dossier)."""
         principal = principal_of(request)
@@ -413,15 +408,15 @@ class CommerceController(Controller):
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if not principal.can(Permission.USERS_INVITE):
             raise PermissionDeniedException
-        typed, errors = forms.read(MapperInviteForm, await request.form())
+        errors = forms.clip(data)
         outcome = None
         if not errors:
             try:
-                outcome = await commerce.invite_mapper(principal, dossier, email=typed.email, name=typed.nom)
+                outcome = await commerce.invite_mapper(principal, dossier, email=data.email, name=data.nom)
             except InviteError as refused:
                 errors = {refused.field or "email": refused.message}
         if outcome is None:
-            context = await source_context(principal, dossier, source, commerce, invite_form=asdict(typed),
+            context = await source_context(principal, dossier, source, commerce, invite_form=asdict(data),
                                            invite_errors=errors)  # fmt: skip
             return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
         flash(request, _("%(email)s est invité(e) à compléter le mapping de ce dossier.")
@@ -438,7 +433,8 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
+        commerce: NamedDependency[CommerceConnectionService],
+        entries: NamedDependency[CommerceEntryService],
         page: Annotated[int, QueryParameter(ge=1)] = 1,
         start: Annotated[str, QueryParameter(name="du")] = "",
         end: Annotated[str, QueryParameter(name="au")] = "",
@@ -457,27 +453,25 @@ class CommerceController(Controller):
         dates: dict[str, dt.date | None] = {}
         start, end, journal = (forms.query_text(value, forms.DATE_MAX_LENGTH) for value in (start, end, journal))
         for key, value in (("du", start), ("au", end)):
-            try:
-                dates[key] = parse_day(value) if value.strip() else None
-            except ValueError:
+            dates[key] = forms.parse_date(value) if value.strip() else None
+            if value.strip() and dates[key] is None:
                 errors[key] = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
-                dates[key] = None
         kinds = {item.value for item in EntryKind}
         filters = EntryFilters(start=dates["du"], end=dates["au"], journal=journal.strip().upper()[:8],
                                kind=kind if kind in kinds else "")  # fmt: skip
         context: dict[str, Any] = {
             "dossier": dossier, "source": source, "setup": state.setup, "filters": filters, "errors": errors,
             "form": {"du": start, "au": end}, "view": "balance" if view == "balance" else "ecritures",
-            "journals": await commerce.journals(state.setup), "kinds": list(EntryKind),
+            "journals": await entries.journals(state.setup), "kinds": list(EntryKind),
             "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
         }  # fmt: skip
         if context["view"] == "balance":
-            context["accounts"] = await commerce.balance(state.setup, filters)
+            context["accounts"] = await entries.balance(state.setup, filters)
         else:
-            result, lines, totals = await commerce.entries_page(state.setup, filters, page=page)
+            result, lines, totals = await entries.entries_page(state.setup, filters, page=page)
             auxiliaries = {line.aux_account for rows in lines.values() for line in rows if line.aux_account}
             context.update(result=result, lines=lines, totals=totals,
-                           aux_labels=await commerce.aux_labels(state.setup, auxiliaries))  # fmt: skip
+                           aux_labels=await entries.aux_labels(state.setup, auxiliaries))  # fmt: skip
         return Template(template_name="integrations/commerce/entries.html", context=context)
 
 
@@ -489,7 +483,7 @@ async def export_entries(
     dossier_id: FromPath[uuid.UUID],
     code: FromPath[str],
     dossiers: NamedDependency[DossierService],
-    commerce: NamedDependency[CommerceService],
+    commerce: NamedDependency[CommerceConnectionService],
     start: Annotated[str, QueryParameter(name="du")] = "",
     end: Annotated[str, QueryParameter(name="au")] = "",
     journal: Annotated[str, QueryParameter(name="journal")] = "",
@@ -501,20 +495,16 @@ async def export_entries(
     state = await commerce.state(principal, dossier.id, source, Permission.LEDGER_EXPORT)
     if state.setup is None:
         raise NotFoundException
-    try:
-        filters = EntryFilters(
-            start=parse_day(start) if start.strip() else None,
-            end=parse_day(end) if end.strip() else None,
-            journal=journal.strip().upper()[:8],
-        )
-    except ValueError:
-        raise NotFoundException from None
+    start_day, end_day = (forms.parse_date(value) if value.strip() else None for value in (start, end))
+    if (start.strip() and start_day is None) or (end.strip() and end_day is None):
+        raise NotFoundException
+    filters = EntryFilters(start=start_day, end=end_day, journal=journal.strip().upper()[:8])
     setup, sessions = state.setup, reader_sessions(request)
 
     async def body() -> AsyncIterator[bytes]:
         async with sessions() as session:
             header = True
-            async for batch in in_chunks(CommerceService(session).export_rows(setup, filters)):
+            async for batch in in_chunks(CommerceEntryService(session).export_rows(setup, filters)):
                 yield fec.write_chunk(batch, cash_basis=False, header=header)
                 header = False
 
@@ -525,14 +515,14 @@ async def export_entries(
 
 
 async def _mapping_context(
-    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceService, **extra: Any
+    principal: Principal, dossier: Dossier, source: Source, commerce: CommerceConnectionService, **extra: Any
 ) -> dict[str, Any]:
     state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MAP)
     if state.setup is None:
         raise NotFoundException
     setup = state.setup
-    reference = commerce.reference(setup)
-    mapping = extra.pop("mapping", None) or commerce.mapping(source, setup)
+    reference = commerce.mappings.reference(setup)
+    mapping = extra.pop("mapping", None) or commerce.mappings.mapping(source, setup)
     home = {None, mappings.HOME_COUNTRY}
     rates = {mappings.rate_key(tax.rate) for tax in reference.tax_rates if source.is_pos or tax.country in home}
     rates |= set(mapping.sales_by_rate) | set(mapping.vat_accounts)
@@ -543,47 +533,56 @@ async def _mapping_context(
         "rates": sorted(rates, key=mappings.parse_rate), "rate_label": mappings.rate_label,
         "countries": sorted(countries.items()), "account_label": mappings.account_label,
         "currencies": sorted(set(mapping.currency_rates) | set(COMMON_CURRENCIES)),
-        "mapping": mapping, "missing": commerce.missing(source, setup) if setup.reference is not None else [],
+        "mapping": mapping, "missing": commerce.mappings.missing(source, setup) if setup.reference is not None else [],
         "errors": {}, "values": {}, "waiting": setup.reference is None,
         "can_read": principal.can(Permission.LEDGER_READ, dossier.id), **extra,
     }  # fmt: skip
 
 
-class CommerceCallbackController(Controller):
-    """Where an OAuth source sends the person back (one fixed address, registered with it)."""
+class CommerceConsent(authorizations.Consent):
+    """A source's consent: the connection is stored, then a worker reads its account and reference data."""
 
     path = CALLBACK_PATH
-    guards = (signed_in,)
-    include_in_schema = False
-    dependencies = DEPENDENCIES
+    session_key = OAUTH_SESSION_KEY
+    provider = commerce_oauth.PROVIDER
+    refusals = CommerceError
+    denied = DENIED
 
-    @get("/", name="commerce:oauth_callback")
-    async def callback(
-        self,
-        request: Request[Any, Any, Any],
-        *,
-        settings: NamedDependency[Settings],
-        dossiers: NamedDependency[DossierService],
-        commerce: NamedDependency[CommerceService],
-        oauth_state: Annotated[str, QueryParameter(name="state")] = "",
-        oauth_error: Annotated[str, QueryParameter(name="error")] = "",
-    ) -> Any:
-        principal = principal_of(request)
-        started = authorizations.take(request.session, OAUTH_SESSION_KEY, oauth_state)
-        if started is None:
-            return authorizations.callback_error(authorizations.STATE_MISMATCH)
+    def __init__(self, commerce: CommerceConnectionService) -> None:
+        self.commerce = commerce
+
+    async def dossier(self, dossiers: DossierService, principal: Principal, dossier_id: uuid.UUID) -> Dossier:
+        return await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+
+    def source_name(self, started: dict[str, str]) -> str | None:
+        return _source(started["source"]).name
+
+    async def finish(self, settings: Settings, **callback: Any) -> dict[str, Any]:
+        return await commerce_oauth.finish_authorization(settings, **callback)
+
+    async def connected(
+        self, request: Request[Any, Any, Any], principal: Principal, dossier: Dossier, started: dict[str, str],
+        token: dict[str, Any],
+    ) -> Redirect:  # fmt: skip
         source = _source(started["source"])
-        dossier = await _dossier(dossiers, principal, uuid.UUID(started["dossier"]), Permission.CONNECTIONS_MANAGE)
-        if oauth_error:
-            return authorizations.callback_error(DENIED, dossier=dossier, source_name=source.name)
-        try:
-            token = await commerce_oauth.finish_authorization(
-                settings, redirect_uri=_redirect_uri(settings), authorization_response=str(request.url),
-                expected_state=oauth_state, code_verifier=started["verifier"],
-            )  # fmt: skip
-        except CommerceError as refused:
-            return authorizations.callback_error(refused.message, dossier=dossier, source_name=source.name)
-        await commerce.connect_oauth(principal, dossier, source, token)
+        await self.commerce.connect_oauth(principal, dossier, source, token)
         flash(request, _("%(source)s est connecté. Le portail lit le compte et ses données de référence.")
               % {"source": source.name}, category="success")  # fmt: skip
         return Redirect(_page(dossier, source), status_code=303)
+
+
+def provide_consent(commerce: NamedDependency[CommerceConnectionService]) -> authorizations.Consent:
+    return CommerceConsent(commerce)
+
+
+CALLBACK_DEPENDENCIES: Mapping[str, Provide] = {
+    **DEPENDENCIES,
+    "consent": Provide(provide_consent, sync_to_thread=False),
+}
+
+
+class CommerceCallbackController(authorizations.ConsentCallbackController):
+    """Where an OAuth source sends the person back (one fixed address, registered with it)."""
+
+    path = CALLBACK_PATH
+    dependencies = CALLBACK_DEPENDENCIES

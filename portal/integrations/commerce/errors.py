@@ -12,26 +12,13 @@ later, the data will come; any other ``CommerceError`` is a fault to look at.
 
 from __future__ import annotations
 
-from portal.i18n import N_, gettext
+from portal.i18n import N_
+from portal.integrations.errors import SourceError
 
 
-class CommerceError(Exception):
+class CommerceError(SourceError):
     default_message = N_("La source n'a pas pu répondre à la demande.")
     retryable = False
-
-    def __init__(
-        self, message: str | None = None, *, source: str = "", detail: str = "", status: int | None = None
-    ) -> None:
-        self.message = message or self.default_message
-        self.source = source  # the source's name, for the logs
-        self.detail = detail
-        self.status = status
-        words = f"{source} : {self.message}" if source else self.message
-        super().__init__(f"{words} ({detail})" if detail else words)
-
-    def text(self) -> str:
-        """The message in the current language."""
-        return gettext(self.message)
 
 
 class AuthorizationError(CommerceError):

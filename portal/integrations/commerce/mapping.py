@@ -423,10 +423,6 @@ class Mapping:
                        vat_accounts=dict(self.vat_accounts), country_rules=dict(self.country_rules),
                        currency_rates=dict(self.currency_rates))  # fmt: skip
 
-    def payment_account(self, method_id: str) -> str:
-        """The account of a payment method, the fallback (waiting) account when it is not mapped."""
-        return self.payment_accounts.get(method_id) or self.fallback_payment_account
-
 
 # --- Defaults -----------------------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """A dossier's POS and e-commerce connections: connecting, the mapping, the schedule, syncing.
 
-The rules live here; the controllers only read forms and render. Credentials are written
-here and read by the jobs only. Every call to a source happens in a worker: connecting
+Three services, by what they serve: ``CommerceConnectionService`` (the catalogue, connecting,
+the schedule, syncs and their runs, inviting the mapping's delegate), ``CommerceMappingService``
+(the mapping screen) and ``CommerceEntryService`` (the posted entries, their balance and FEC
+export). The rules live here; the controllers only read forms and render. Credentials are
+written here and read by the jobs only. Every call to a source happens in a worker: connecting
 asks a worker for the account and its reference data (registers, payment methods, VAT
 rates…), from which the default mapping is drawn.
 """
@@ -39,9 +42,10 @@ from portal.integrations.commerce.models import (
 from portal.integrations.commerce.records import ReferenceData
 from portal.integrations.commerce.sources import SOURCES, Source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
-from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint, parse_day
+from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.registry import Job
+from portal.web import forms
 from portal.web.exports import EXPORT_CHUNK
 
 KEY_TOO_SHORT = N_("Collez la clé d'API telle que le logiciel l'a affichée : celle-ci est trop courte.")
@@ -117,11 +121,37 @@ class EntryTotals:
         return self.debit
 
 
-class CommerceService:
+class CommerceMappingService:
+    """A connection's mapping: what the source lists, the accounts chosen for it, what is missing."""
+
+    def reference(self, setup: CommerceSetup) -> ReferenceData:
+        return ReferenceData.from_json(setup.reference)
+
+    def mapping(self, source: Source, setup: CommerceSetup) -> mappings.Mapping:
+        if setup.mapping is None:
+            return mappings.default_mapping(source, self.reference(setup))
+        return mappings.Mapping.from_json(setup.mapping)
+
+    def missing(self, source: Source, setup: CommerceSetup) -> list[mappings.Missing]:
+        return mappings.missing(self.mapping(source, setup), source, self.reference(setup))
+
+    def save_mapping(
+        self, source: Source, setup: CommerceSetup, form: MappingType[str, Any]
+    ) -> tuple[mappings.Mapping, dict[str, str]]:
+        """Apply the mapping screen's form whole, or nothing (the errors say why, per field)."""
+        current = self.mapping(source, setup)
+        updated, errors = mappings.parse_form(form, source, self.reference(setup), current)
+        if not errors:
+            setup.mapping = updated.to_json()
+        return updated, errors
+
+
+class CommerceConnectionService:
+    """A dossier's sources: the catalogue, connecting, the schedule, syncs and their runs, the mapping's delegate."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    # --- reading ---------------------------------------------------------------------------
+        self.mappings = CommerceMappingService()
 
     def _connections(self, principal: Principal, permission: Permission) -> Select[Any]:
         return restrict(select(Connection), principal, permission, Connection)
@@ -161,17 +191,6 @@ class CommerceService:
             raise CommerceRequestError(NOT_CONNECTED)
         return state.connection, state.setup
 
-    def reference(self, setup: CommerceSetup) -> ReferenceData:
-        return ReferenceData.from_json(setup.reference)
-
-    def mapping(self, source: Source, setup: CommerceSetup) -> mappings.Mapping:
-        if setup.mapping is None:
-            return mappings.default_mapping(source, self.reference(setup))
-        return mappings.Mapping.from_json(setup.mapping)
-
-    def missing(self, source: Source, setup: CommerceSetup) -> list[mappings.Missing]:
-        return mappings.missing(self.mapping(source, setup), source, self.reference(setup))
-
     async def days(self, setup: CommerceSetup, *, limit: int = 62) -> list[CommerceDay]:
         if setup.source_key is None:
             return []
@@ -182,6 +201,140 @@ class CommerceService:
             .limit(limit)
         )
         return list((await self.session.execute(statement)).scalars())
+
+    def _runs_of(self, setup: CommerceSetup, jobs: Iterable[Job[...]]) -> Select[Any]:
+        """The runs of ``jobs`` about this connection (its id is among their arguments)."""
+        return select(JobRun).where(
+            JobRun.dossier_id == setup.dossier_id,
+            JobRun.actor_name.in_([job.name for job in jobs]),
+            JobRun.arguments["connection_id"].as_string() == str(setup.connection_id),
+        )
+
+    async def running(self, setup: CommerceSetup) -> list[JobRun]:
+        """The unfinished syncs and reference reads of this connection (shown live on its page)."""
+        statement = (
+            self._runs_of(setup, SYNC_JOBS)
+            .where(JobRun.status.in_([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING]))
+            .order_by(JobRun.created_at.desc())
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def last_runs(self, setup: CommerceSetup, limit: int = 5) -> list[JobRun]:
+        """The latest finished syncs of this connection, with what each did."""
+        statement = (
+            self._runs_of(setup, [tasks.sync_connection])
+            .where(JobRun.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]))
+            .order_by(JobRun.created_at.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def _upsert(self, principal: Principal, dossier: Dossier, source: Source, method: AuthMethod) -> Connection:
+        connection = await connect(self.session, principal, dossier, Provider(source.code), method)
+        setup = (
+            await self.session.execute(select(CommerceSetup).where(CommerceSetup.connection_id == connection.id))
+        ).scalar_one_or_none()
+        if setup is None:
+            # Reconnecting keeps the mapping, the schedule and the days already posted.
+            today = dt.datetime.now(dt.UTC).date()
+            self.session.add(
+                CommerceSetup(connection_id=connection.id, dossier_id=dossier.id, source=source.code,
+                              sync_start=fiscal_year_start(dossier, today), sync_frequency=SyncFrequency.DAILY)
+            )  # fmt: skip
+        else:
+            setup.last_error = None
+        return connection
+
+    async def connect_api_key(self, principal: Principal, dossier: Dossier, source: Source, key: str) -> Connection:
+        """An API key pasted once: stored encrypted, then a worker identifies the account and its data."""
+        key = check_api_key(key)
+        connection = await self._upsert(principal, dossier, source, AuthMethod.API_KEY)
+        connection.credentials = {"api_key": key}
+        connection.token_hint = hint(key)
+        await self.session.flush()
+        await self.request_reference(principal, connection)
+        return connection
+
+    async def connect_oauth(
+        self, principal: Principal, dossier: Dossier, source: Source, token: dict[str, Any]
+    ) -> Connection:
+        connection = await self._upsert(principal, dossier, source, AuthMethod.OAUTH)
+        connection.credentials = {"token": token}
+        connection.token_hint = None
+        await self.session.flush()
+        await self.request_reference(principal, connection)
+        return connection
+
+    async def request_reference(self, principal: Principal, connection: Connection) -> JobRun:
+        return await tasks.reference.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
+            self.session, connection_id=str(connection.id)
+        )
+
+    async def disconnect(self, principal: Principal, connection: Connection) -> None:
+        """Stop reading the source now (posted entries stay); a worker revokes an OAuth grant, then forgets it."""
+        connection.status = ConnectionStatus.DISCONNECTED
+        await self.session.flush()
+        await tasks.revoke.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
+            self.session, connection_id=str(connection.id), version=connection.credentials_version
+        )
+
+    def save_schedule(self, setup: CommerceSetup, start: str, frequency: str) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        today = dt.datetime.now(dt.UTC).date()
+        day = forms.parse_date(start)
+        if day is None:
+            errors["debut"] = BAD_DATE
+        elif day > today:
+            errors["debut"] = START_IN_FUTURE
+        elif day < today.replace(year=today.year - 5):
+            errors["debut"] = START_TOO_OLD
+        try:
+            chosen = SyncFrequency(frequency)
+        except ValueError:
+            errors["frequence"] = BAD_FREQUENCY
+        if not errors and day is not None:
+            setup.sync_start = day
+            setup.sync_frequency = chosen
+        return errors
+
+    async def request_sync(
+        self, principal: Principal, source: Source, connection: Connection, setup: CommerceSetup
+    ) -> JobRun:
+        """« Synchroniser maintenant »: every day not yet final, from the start date to today."""
+        if connection.status is not ConnectionStatus.CONNECTED:
+            raise CommerceRequestError(NOT_CONNECTED)
+        if setup.consumer_id is None or setup.reference is None:
+            raise CommerceRequestError(NOT_READY)
+        blocking = [item for item in self.mappings.missing(source, setup) if item.blocking]
+        if blocking:
+            raise CommerceRequestError(MAPPING_INCOMPLETE, items=" ; ".join(item.text() for item in blocking))
+        if await self.running(setup):
+            raise CommerceRequestError(ALREADY_RUNNING)
+        return await tasks.sync_connection.options(
+            created_by_id=principal.user_id, dossier_id=setup.dossier_id
+        ).enqueue(self.session, connection_id=str(connection.id), mode="manual")
+
+    async def customers(self, setup: CommerceSetup) -> int:
+        statement = (
+            select(func.count())
+            .select_from(CommerceCustomer)
+            .where(CommerceCustomer.dossier_id == setup.dossier_id, CommerceCustomer.source_key == setup.source_key)
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def invite_mapper(self, principal: Principal, dossier: Dossier, *, email: str, name: str) -> InviteOutcome:
+        """Invite someone onto the dossier's mapping (seed 002): they may edit it, and nothing else."""
+        invitations = InvitationService(session=self.session)
+        return await invitations.invite(
+            principal, email=email, name=name, grants=[Grant(dossier.id, DossierRole.MAPPER)]
+        )
+
+
+class CommerceEntryService:
+    """What a connection posted: its entries, their balance and their FEC export."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
     def _entries(self, setup: CommerceSetup, filters: EntryFilters) -> Any:
         conditions = [CommerceEntry.dossier_id == setup.dossier_id, CommerceEntry.source_key == setup.source_key]
@@ -312,150 +465,3 @@ class CommerceService:
             .order_by(CommerceEntry.journal_code)
         )
         return list((await self.session.execute(statement)).scalars())
-
-    async def customers(self, setup: CommerceSetup) -> int:
-        statement = (
-            select(func.count())
-            .select_from(CommerceCustomer)
-            .where(CommerceCustomer.dossier_id == setup.dossier_id, CommerceCustomer.source_key == setup.source_key)
-        )
-        return int(await self.session.scalar(statement) or 0)
-
-    def _runs_of(self, setup: CommerceSetup, jobs: Iterable[Job[...]]) -> Select[Any]:
-        """The runs of ``jobs`` about this connection (its id is among their arguments)."""
-        return select(JobRun).where(
-            JobRun.dossier_id == setup.dossier_id,
-            JobRun.actor_name.in_([job.name for job in jobs]),
-            JobRun.arguments["connection_id"].as_string() == str(setup.connection_id),
-        )
-
-    async def running(self, setup: CommerceSetup) -> list[JobRun]:
-        """The unfinished syncs and reference reads of this connection (shown live on its page)."""
-        statement = (
-            self._runs_of(setup, SYNC_JOBS)
-            .where(JobRun.status.in_([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING]))
-            .order_by(JobRun.created_at.desc())
-        )
-        return list((await self.session.execute(statement)).scalars())
-
-    async def last_runs(self, setup: CommerceSetup, limit: int = 5) -> list[JobRun]:
-        """The latest finished syncs of this connection, with what each did."""
-        statement = (
-            self._runs_of(setup, [tasks.sync_connection])
-            .where(JobRun.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]))
-            .order_by(JobRun.created_at.desc())
-            .limit(limit)
-        )
-        return list((await self.session.execute(statement)).scalars())
-
-    # --- connecting ------------------------------------------------------------------------
-
-    async def _upsert(self, principal: Principal, dossier: Dossier, source: Source, method: AuthMethod) -> Connection:
-        connection = await connect(self.session, principal, dossier, Provider(source.code), method)
-        setup = (
-            await self.session.execute(select(CommerceSetup).where(CommerceSetup.connection_id == connection.id))
-        ).scalar_one_or_none()
-        if setup is None:
-            # Reconnecting keeps the mapping, the schedule and the days already posted.
-            today = dt.datetime.now(dt.UTC).date()
-            self.session.add(
-                CommerceSetup(connection_id=connection.id, dossier_id=dossier.id, source=source.code,
-                              sync_start=fiscal_year_start(dossier, today), sync_frequency=SyncFrequency.DAILY)
-            )  # fmt: skip
-        else:
-            setup.last_error = None
-        return connection
-
-    async def connect_api_key(self, principal: Principal, dossier: Dossier, source: Source, key: str) -> Connection:
-        """An API key pasted once: stored encrypted, then a worker identifies the account and its data."""
-        key = check_api_key(key)
-        connection = await self._upsert(principal, dossier, source, AuthMethod.API_KEY)
-        connection.credentials = {"api_key": key}
-        connection.token_hint = hint(key)
-        await self.session.flush()
-        await self.request_reference(principal, connection)
-        return connection
-
-    async def connect_oauth(
-        self, principal: Principal, dossier: Dossier, source: Source, token: dict[str, Any]
-    ) -> Connection:
-        connection = await self._upsert(principal, dossier, source, AuthMethod.OAUTH)
-        connection.credentials = {"token": token}
-        connection.token_hint = None
-        await self.session.flush()
-        await self.request_reference(principal, connection)
-        return connection
-
-    async def request_reference(self, principal: Principal, connection: Connection) -> JobRun:
-        return await tasks.reference.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
-            self.session, connection_id=str(connection.id)
-        )
-
-    async def disconnect(self, principal: Principal, connection: Connection) -> None:
-        """Stop reading the source now (posted entries stay); a worker revokes an OAuth grant, then forgets it."""
-        connection.status = ConnectionStatus.DISCONNECTED
-        await self.session.flush()
-        await tasks.revoke.options(created_by_id=principal.user_id, dossier_id=connection.dossier_id).enqueue(
-            self.session, connection_id=str(connection.id), version=connection.credentials_version
-        )
-
-    # --- mapping and schedule ----------------------------------------------------------------
-
-    def save_mapping(
-        self, source: Source, setup: CommerceSetup, form: MappingType[str, Any]
-    ) -> tuple[mappings.Mapping, dict[str, str]]:
-        """Apply the mapping screen's form whole, or nothing (the errors say why, per field)."""
-        current = self.mapping(source, setup)
-        updated, errors = mappings.parse_form(form, source, self.reference(setup), current)
-        if not errors:
-            setup.mapping = updated.to_json()
-        return updated, errors
-
-    def save_schedule(self, setup: CommerceSetup, start: str, frequency: str) -> dict[str, str]:
-        errors: dict[str, str] = {}
-        today = dt.datetime.now(dt.UTC).date()
-        try:
-            day = parse_day(start)
-        except ValueError:
-            errors["debut"] = BAD_DATE
-        else:
-            if day > today:
-                errors["debut"] = START_IN_FUTURE
-            elif day < today.replace(year=today.year - 5):
-                errors["debut"] = START_TOO_OLD
-        try:
-            chosen = SyncFrequency(frequency)
-        except ValueError:
-            errors["frequence"] = BAD_FREQUENCY
-        if not errors:
-            setup.sync_start = day
-            setup.sync_frequency = chosen
-        return errors
-
-    # --- syncing -------------------------------------------------------------------------------
-
-    async def request_sync(
-        self, principal: Principal, source: Source, connection: Connection, setup: CommerceSetup
-    ) -> JobRun:
-        """« Synchroniser maintenant »: every day not yet final, from the start date to today."""
-        if connection.status is not ConnectionStatus.CONNECTED:
-            raise CommerceRequestError(NOT_CONNECTED)
-        if setup.consumer_id is None or setup.reference is None:
-            raise CommerceRequestError(NOT_READY)
-        blocking = [item for item in self.missing(source, setup) if item.blocking]
-        if blocking:
-            raise CommerceRequestError(MAPPING_INCOMPLETE, items=" ; ".join(item.text() for item in blocking))
-        if await self.running(setup):
-            raise CommerceRequestError(ALREADY_RUNNING)
-        return await tasks.sync_connection.options(
-            created_by_id=principal.user_id, dossier_id=setup.dossier_id
-        ).enqueue(self.session, connection_id=str(connection.id), mode="manual")
-
-    # --- delegation ----------------------------------------------------------------------------
-
-    async def invite_mapper(self, principal: Principal, dossier: Dossier, *, email: str, name: str) -> InviteOutcome:
-        """Invite someone onto the dossier's mapping (seed 002): they may edit it, and nothing else."""
-        invitations = InvitationService(session=self.session)
-        return await invitations.invite(
-            principal, email=email, name=name, grants=[Grant(dossier.id, DossierRole.MAPPER)]
-        )

@@ -64,7 +64,3 @@ _BY_CODE = {source.code: source for source in SOURCES}
 
 def get_source(code: str) -> Source | None:
     return _BY_CODE.get(code)
-
-
-def source_codes() -> list[str]:
-    return [source.code for source in SOURCES]

@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.clients.models import Dossier
 from portal.i18n import N_, _
@@ -28,16 +29,14 @@ from portal.integrations.commerce.models import CommerceSetup, DayState, SyncFre
 from portal.integrations.commerce.posting import Poster
 from portal.integrations.commerce.records import Consumer, ReferenceData
 from portal.integrations.commerce.sources import Source, get_source
+from portal.integrations.credentials import token_saver
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus
-from portal.integrations.tasks import notify_authorization_lost
-from portal.integrations.tokens import token_saver
+from portal.integrations.tasks import GONE, RESULT, authorization_lost
 from portal.jobs.context import JobContext
 from portal.jobs.registry import job
 
 log = logging.getLogger(__name__)
 
-RESULT = N_("Résultat")
-GONE = N_("La connexion n'existe plus ou a été déconnectée : rien à faire.")
 LOST = N_("La source n'accepte plus l'autorisation de ce dossier : reconnectez-la.")
 UNAVAILABLE = N_("La source ne répond pas pour le moment : nouvel essai automatique.")
 INCOMPLETE = N_("Mapping à compléter : rien n'a été synchronisé.")
@@ -79,24 +78,12 @@ async def _note_error(ctx: JobContext, setup: CommerceSetup, message: str) -> No
 
 
 async def _authorization_lost(ctx: JobContext, connection: Connection, setup: CommerceSetup) -> dict[str, Any]:
-    """Unless the credentials changed meanwhile (a reconnection), mark the connection and tell its people."""
-    async with ctx.session() as session, session.begin():
-        result = await session.execute(
-            update(Connection)
-            .where(
-                Connection.id == connection.id,
-                Connection.status == ConnectionStatus.CONNECTED,
-                Connection.credentials_version == connection.credentials_version,
-            )
-            .values(status=ConnectionStatus.AUTHORIZATION_LOST, last_error=LOST)
-        )
+    """The connection marked (and its people told), the setup showing why."""
+
+    async def note(session: AsyncSession) -> None:
         await session.execute(update(CommerceSetup).where(CommerceSetup.id == setup.id).values(last_error=LOST))
-        if result.rowcount:  # type: ignore[attr-defined]
-            await notify_authorization_lost.options(dossier_id=connection.dossier_id).enqueue_once(
-                session,
-                f"authorization-lost:{connection.id}:{connection.credentials_version}",
-                connection_id=str(connection.id),
-            )
+
+    await authorization_lost(ctx, connection, LOST, also=note)
     return {RESULT: LOST}
 
 

@@ -1,11 +1,10 @@
 """Reading a company's Pennylane: fiscal years and FEC exports, over its API v2.
 
-One client speaks for one connection: an OAuth token (refreshed by authlib before it runs
-out, and once more when Pennylane answers 401 anyway; every new pair goes to ``on_token``
-at once, since Pennylane's refresh tokens rotate and the old one is dead) or a personal
-API token (a static bearer). Pennylane allows 25 requests per 5 seconds per token: the
-client waits out a 429's ``retry-after`` and retries a bounded number of times, and pauses
-by itself when ``ratelimit-remaining`` reaches 0, until ``ratelimit-reset``.
+One client speaks for one connection (``portal.integrations.http.ApiClient``): an OAuth
+token, refreshed and rotated, or a personal API token (a static bearer). Pennylane allows
+25 requests per 5 seconds per token: the client waits out a 429's ``retry-after`` and
+retries a bounded number of times, and pauses by itself when ``ratelimit-remaining``
+reaches 0, until ``ratelimit-reset``. A server error is not retried here: the job is.
 
 A FEC export is asynchronous: created, polled until ready, then its ``file_url`` is
 downloaded at once (it expires), streamed to a temporary file renamed into place.
@@ -15,19 +14,18 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import anyio
 import httpx2
 from authlib.integrations.httpx_client import OAuthError  # type: ignore[import-untyped]
 
 from portal.i18n import N_
-from portal.integrations.http import MAX_WAIT_SECONDS, RatePacer, detail, retry_after
+from portal.integrations.http import ApiClient, Retries, TokenCallback, detail
+from portal.integrations.oauth import revoke_token
 from portal.integrations.pennylane.errors import (
     AuthorizationError,
     AuthorizationLost,
@@ -35,12 +33,7 @@ from portal.integrations.pennylane.errors import (
     PennylaneError,
     RateLimited,
 )
-from portal.integrations.pennylane.oauth import (
-    TIMEOUT,
-    USER_AGENT,
-    PennylaneEndpoints,
-    oauth_client,
-)
+from portal.integrations.pennylane.oauth import PROVIDER
 from portal.settings import Settings
 
 __all__ = [
@@ -54,7 +47,6 @@ __all__ = [
     "TokenCallback",
 ]
 
-TokenCallback = Callable[[dict[str, Any]], Awaitable[None]]
 PAGE_SIZE = 100
 MAX_PAGES = 1000  # a cursor that never ends is a fault, not a long list
 UNREACHABLE = N_("Pennylane ne répond pas pour le moment. Réessayez plus tard.")
@@ -81,8 +73,10 @@ def _fiscal_year(item: Any) -> FiscalYearInfo:
         raise PennylaneError(UNEXPECTED, detail=f"fiscal year {item!r:.200}") from exc
 
 
-class PennylaneClient:
+class PennylaneClient(ApiClient):
     """``async with PennylaneClient(settings, token=stored, on_token=save) as pennylane: ...``"""
+
+    provider = PROVIDER
 
     def __init__(
         self,
@@ -95,108 +89,38 @@ class PennylaneClient:
     ) -> None:
         if (token is None) == (api_token is None):
             raise ValueError("PennylaneClient needs exactly one of token (OAuth) or api_token (personal)")
-        self._settings = settings
-        self._endpoints = PennylaneEndpoints.from_settings(settings)
-        self._on_token = on_token
-        self._max_retries = max_retries_on_429
-        self._rate = RatePacer()
-        self._refresh_lock = anyio.Lock()
-        self._oauth: Any | None = None
-        self._headers: dict[str, str] = {}
-        if token is not None:
-            self._oauth = oauth_client(settings, token=token, update_token=self._token_updated)
-            self._http: httpx2.AsyncClient = self._oauth
-        else:
-            self._headers = {"Authorization": f"Bearer {api_token}"}
-            self._http = httpx2.AsyncClient(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
+        super().__init__(
+            settings, token=token, bearer=api_token, on_token=on_token, retries=Retries(on_429=max_retries_on_429)
+        )
 
-    async def __aenter__(self) -> Self:
-        return self
+    def _lost(self, detail: str, status: int | None = None) -> PennylaneError:
+        return AuthorizationLost(detail=detail, status=status)
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        await self.aclose()
+    def _unavailable(self, detail: str, status: int | None = None) -> PennylaneError:
+        return PennylaneError(UNREACHABLE, detail=detail, status=status)
 
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    def _limited(self, retry_after: float, detail: str) -> PennylaneError:
+        return RateLimited(retry_after=retry_after, detail=detail)
 
-    @property
-    def token(self) -> dict[str, Any] | None:
-        """The OAuth token as it is now (refreshed, perhaps); None with a personal token."""
-        return dict(self._oauth.token) if self._oauth is not None else None
+    def _refused(self, detail: str) -> PennylaneError:
+        return PennylaneError(N_("Pennylane a refusé les identifiants de l'application."), detail=detail)
 
-    async def _token_updated(self, token: dict[str, Any], **_hints: Any) -> None:
-        if self._on_token is not None:
-            await self._on_token(dict(token))
+    def _unexpected(self, detail: str) -> PennylaneError:
+        return PennylaneError(UNEXPECTED, detail=detail)
 
-    # --- requests ---
-
-    def _lost(self, exc: Exception) -> PennylaneError:
-        """authlib's failures, as ours: a refused refresh means the connection is gone."""
-        if isinstance(exc, OAuthError):
-            if exc.error in {"invalid_grant", "missing_token", "token_invalid", "token_expired"}:
-                return AuthorizationLost(detail=str(exc))
-            return PennylaneError(N_("Pennylane a refusé les identifiants de l'application."), detail=str(exc))
-        if isinstance(exc, httpx2.HTTPError):
-            return PennylaneError(UNREACHABLE, detail=repr(exc))
-        return PennylaneError(UNEXPECTED, detail=repr(exc))
-
-    async def _send(self, method: str, url: str, **options: Any) -> httpx2.Response:
-        try:
-            return await self._http.request(method, url, headers=self._headers, **options)
-        except (OAuthError, httpx2.HTTPError, ValueError) as exc:
-            raise self._lost(exc) from exc
-
-    async def _refresh_after_401(self, rejected: str) -> None:
-        """Refresh once for all the requests that got 401 with the ``rejected`` access token."""
-        assert self._oauth is not None  # noqa: S101 - only called with an OAuth token
-        async with self._refresh_lock:
-            if self._oauth.token.get("access_token") != rejected:
-                return  # another request refreshed meanwhile
-            if not self._oauth.token.get("refresh_token"):
-                raise AuthorizationLost(detail="401 and no refresh token")
-            try:
-                await self._oauth.refresh_token(self._endpoints.token_url)
-            except (OAuthError, httpx2.HTTPError, ValueError) as exc:
-                raise self._lost(exc) from exc
-
-    async def _request(self, method: str, path: str, **options: Any) -> httpx2.Response:
-        url = f"{self._endpoints.api_url}/{path}"
-        waits = 0
-        refreshed = False
-        while True:
-            await self._rate.pace()
-            sent_with = self._oauth.token.get("access_token") if self._oauth is not None else None
-            response = await self._send(method, url, **options)
-            self._rate.note(response)
-            status = response.status_code
-            if status == httpx2.codes.TOO_MANY_REQUESTS:
-                wait = retry_after(response)
-                if waits >= self._max_retries or wait > MAX_WAIT_SECONDS:
-                    raise RateLimited(retry_after=wait, detail=detail(response))
-                waits += 1
-                await anyio.sleep(wait)
-                continue
-            if status == httpx2.codes.UNAUTHORIZED:
-                # The token may have died early (revoked, or its clock and ours disagree): one refresh, one retry.
-                if self._oauth is not None and not refreshed and sent_with:
-                    refreshed = True
-                    await self._refresh_after_401(sent_with)
-                    continue
-                raise AuthorizationLost(detail=detail(response), status=status)
-            if status == httpx2.codes.FORBIDDEN:
-                raise MissingScope(detail=detail(response), status=status)
-            if status == httpx2.codes.NOT_FOUND:
-                raise PennylaneError(N_("Pennylane ne trouve pas la donnée demandée."), detail=detail(response))
-            if status >= httpx2.codes.INTERNAL_SERVER_ERROR:
-                raise PennylaneError(UNREACHABLE, detail=detail(response), status=status)
-            if status >= httpx2.codes.BAD_REQUEST:
-                raise PennylaneError(N_("Pennylane a refusé la demande."), detail=detail(response), status=status)
-            return response
+    async def _checked(self, method: str, path: str, **options: Any) -> httpx2.Response:
+        response = await self._request(method, path, **options)
+        status = response.status_code
+        if status == httpx2.codes.FORBIDDEN:
+            raise MissingScope(detail=detail(response), status=status)
+        if status == httpx2.codes.NOT_FOUND:
+            raise PennylaneError(N_("Pennylane ne trouve pas la donnée demandée."), detail=detail(response))
+        if status >= httpx2.codes.BAD_REQUEST:
+            raise PennylaneError(N_("Pennylane a refusé la demande."), detail=detail(response), status=status)
+        return response
 
     async def _json(self, method: str, path: str, **options: Any) -> dict[str, Any]:
-        response = await self._request(method, path, **options)
+        response = await self._checked(method, path, **options)
         try:
             body = response.json()
         except ValueError as exc:
@@ -301,15 +225,9 @@ class PennylaneClient:
         is deleted by its owner in Pennylane: nothing to call."""
         if self._oauth is None:
             return
-        token = self._oauth.token
-        value, hint = (
-            (token["refresh_token"], "refresh_token")
-            if token.get("refresh_token")
-            else (token.get("access_token"), "access_token")
-        )
         try:
-            response = await self._oauth.revoke_token(self._endpoints.revoke_url, token=value, token_type_hint=hint)
+            response = await revoke_token(self._oauth, self._endpoints.revoke_url, self._oauth.token)
         except (OAuthError, httpx2.HTTPError) as exc:
-            raise self._lost(exc) from exc
+            raise self._failure(exc) from exc
         if not response.is_success:
             raise PennylaneError(N_("Pennylane n'a pas confirmé la fin de l'autorisation."), detail=detail(response))

@@ -7,16 +7,11 @@
 from __future__ import annotations
 
 from portal.i18n import N_
+from portal.integrations.errors import SourceError
 
 
-class PennylaneError(Exception):
+class PennylaneError(SourceError):
     default_message = N_("Pennylane n'a pas pu répondre à la demande.")
-
-    def __init__(self, message: str | None = None, *, detail: str = "", status: int | None = None) -> None:
-        self.message = message or self.default_message
-        self.detail = detail
-        self.status = status
-        super().__init__(f"{self.message} ({detail})" if detail else self.message)
 
 
 class AuthorizationError(PennylaneError):

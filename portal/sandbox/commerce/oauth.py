@@ -8,9 +8,8 @@ and the token answer says which consumer it speaks for (``consumer_id``), as the
 API's connection flow does. Access tokens last an hour; each refresh gives a new pair and
 kills the old one, so a client must keep the newest refresh token at once.
 
-Until the redirect URI is known to belong to the application, problems are shown on a
-page and never redirected (an open redirect otherwise); after that, they go back to the
-application as ``error=…`` (RFC 6749 §4.1.2.1).
+The token endpoint, revocation and the checks of an authorization request are the OAuth
+server both sandboxes share (``portal.sandbox.oauth_server``).
 """
 
 from __future__ import annotations
@@ -19,164 +18,118 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import MediaType, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.response import Redirect
 
 from portal.integrations.commerce.sources import Source, get_source
 from portal.sandbox.commerce.catalogue import Account
 from portal.sandbox.commerce.site import CommerceSite
-from portal.sandbox.commerce.state import IssuedTokens, current_state, digest, oauth_accounts
-from portal.sandbox.oauth_server import NO_STORE, OUTSIDE, VERIFIER, back_to, calling_client, code_accepted, oauth_error
-from portal.sandbox.pennylane.site import RegisteredClient
+from portal.sandbox.commerce.state import current_state, oauth_accounts, token_answer
+from portal.sandbox.oauth_server import (
+    OUTSIDE,
+    AuthorizeRequest,
+    Posted,
+    check_authorize,
+    denied,
+    revoke_endpoint,
+    token_endpoint,
+)
 
 
 @dataclass(frozen=True)
-class AuthorizeRequest:
-    client: RegisteredClient
-    redirect_uri: str
-    state: str
-    code_challenge: str
+class SourceConsent:
+    """An authorization request for one source, and that source's accounts the person may choose from."""
+
+    asked: AuthorizeRequest
     source: Source
     accounts: tuple[Account, ...]
 
-    @property
-    def hidden_fields(self) -> dict[str, str]:
-        """What the consent form posts back, to be checked again."""
-        return {
-            "client_id": self.client.client_id,
-            "redirect_uri": self.redirect_uri,
-            "response_type": "code",
-            "state": self.state,
-            "code_challenge": self.code_challenge,
-            "code_challenge_method": "S256",
-            "source": self.source.code,
-        }
 
+def _check(site: CommerceSite, params: Mapping[str, Any]) -> SourceConsent | Response[Any]:
+    def show(title: str, message: str) -> Response[Any]:
+        return site.pages.render("error.html", status_code=400, title=title, message=message)
 
-def _check(site: CommerceSite, params: Mapping[str, Any]) -> AuthorizeRequest | Response[Any]:
-    client = site.clients.get(str(params.get("client_id", "")))
-    if client is None:
-        return site.pages.render(
-            "error.html",
-            status_code=400,
-            title="Application inconnue",
-            message="Cette application n'est pas enregistrée : aucune autorisation n'est possible.",
-        )
-    redirect_uri = str(params.get("redirect_uri", ""))
-    if not client.accepts_redirect(redirect_uri):
-        return site.pages.render(
-            "error.html",
-            status_code=400,
-            title="Adresse de retour refusée",
-            message="L'adresse de retour demandée n'est pas celle enregistrée pour cette application.",
-        )
-    state = str(params.get("state", ""))
-
-    def refuse(error: str, description: str) -> Response[Any]:
-        return Redirect(back_to(redirect_uri, error=error, error_description=description, state=state), status_code=303)
-
-    if params.get("response_type") != "code":
-        return refuse("unsupported_response_type", "Seul response_type=code est accepté.")
-    challenge = str(params.get("code_challenge", ""))
-    if params.get("code_challenge_method") != "S256" or not VERIFIER.match(challenge):
-        return refuse("invalid_request", "PKCE obligatoire : code_challenge avec code_challenge_method=S256.")
+    asked = check_authorize(
+        site.clients, params, show,
+        unknown_client="Cette application n'est pas enregistrée : aucune autorisation n'est possible.",
+    )  # fmt: skip
+    if not isinstance(asked, AuthorizeRequest):
+        return asked
     source = get_source(str(params.get("source", "")))
     accounts = tuple(oauth_accounts(current_state(), source.code)) if source else ()
     if source is None or not accounts:
-        return refuse("invalid_request", "Source inconnue, ou qui ne se connecte pas par consentement.")
-    return AuthorizeRequest(client, redirect_uri, state, challenge, source, accounts)
+        return asked.refuse("invalid_request", "Source inconnue, ou qui ne se connecte pas par consentement.")
+    return SourceConsent(asked, source, accounts)
 
 
 def _consent(
-    site: CommerceSite, request: Request[Any, Any, Any], asked: AuthorizeRequest, *, error: str = ""
+    site: CommerceSite, request: Request[Any, Any, Any], consent: SourceConsent, *, error: str = ""
 ) -> Response[Any]:
     return site.pages.render(
         "consent.html",
         status_code=400 if error else 200,
-        client_name=asked.client.name,
-        source=asked.source,
+        client_name=consent.asked.client.name,
+        source=consent.source,
         action=request.url_for("sandbox_commerce:authorize"),
-        hidden=asked.hidden_fields,
-        accounts=asked.accounts,
+        hidden=consent.asked.hidden_fields | {"source": consent.source.code},
+        accounts=consent.accounts,
         error=error,
     )
 
 
 @get("/oauth/authorize", name="sandbox_commerce:authorize", opt=OUTSIDE, include_in_schema=False)
 async def authorize(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
-    asked = _check(commerce_site, request.query_params)
-    if not isinstance(asked, AuthorizeRequest):
-        return asked
-    return _consent(commerce_site, request, asked)
+    consent = _check(commerce_site, request.query_params)
+    if not isinstance(consent, SourceConsent):
+        return consent
+    return _consent(commerce_site, request, consent)
 
 
 @post("/oauth/authorize", name="sandbox_commerce:decide", opt=OUTSIDE, include_in_schema=False)
-async def decide(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
-    form = await request.form()
-    asked = _check(commerce_site, form)
-    if not isinstance(asked, AuthorizeRequest):
-        return asked
+async def decide(
+    request: Request[Any, Any, Any],
+    data: Posted,
+    commerce_site: NamedDependency[CommerceSite],
+) -> Response[Any]:
+    form = data.values
+    consent = _check(commerce_site, form)
+    if not isinstance(consent, SourceConsent):
+        return consent
+    asked = consent.asked
     if form.get("decision") != "allow":
-        target = back_to(
-            asked.redirect_uri, error="access_denied", error_description="Accès refusé.", state=asked.state
-        )
-        return Redirect(target, status_code=303)
+        return denied(asked)
     chosen = str(form.get("consumer_id", ""))
-    account = next((account for account in asked.accounts if account.id == chosen), None)
+    account = next((account for account in consent.accounts if account.id == chosen), None)
     if account is None:
-        return _consent(commerce_site, request, asked, error="Choisissez le compte à connecter.")
+        return _consent(commerce_site, request, consent, error="Choisissez le compte à connecter.")
     code = current_state().issue_code(
         client_id=asked.client.client_id,
         redirect_uri=asked.redirect_uri,
-        account_id=account.id,
+        subject=account.id,
         code_challenge=asked.code_challenge,
     )
-    return Redirect(back_to(asked.redirect_uri, code=code, state=asked.state), status_code=303)
+    return asked.grant(code)
 
 
 # --- server to server ---
 
 
-def _tokens(issued: IssuedTokens) -> Response[Any]:
-    return Response(issued.as_response(), media_type=MediaType.JSON, headers=NO_STORE)
-
-
 @post("/oauth/token", name="sandbox_commerce:token", opt=OUTSIDE, include_in_schema=False, status_code=200)
-async def token(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
-    form = await request.form()
-    client = calling_client(commerce_site.clients, request, form)
-    if client is None:
-        return oauth_error("invalid_client", 401)
-    state = current_state()
-    grant_type = form.get("grant_type")
-    if grant_type == "authorization_code":
-        code = state.redeem_code(str(form.get("code", "")))
-        if code is None or not code_accepted(code, client, form):
-            return oauth_error(
-                "invalid_grant", description="Code inconnu, expiré, déjà utilisé ou vérificateur PKCE faux."
-            )
-        issued = state.issue_grant(client_id=client.client_id, account_id=code.account_id)
-        code.grant_key = digest(issued.access_token)
-        return _tokens(issued)
-    if grant_type == "refresh_token":
-        rotated = state.rotate(str(form.get("refresh_token", "")), client.client_id)
-        if rotated is None:
-            return oauth_error(
-                "invalid_grant", description="Jeton de renouvellement inconnu, expiré, révoqué ou déjà utilisé."
-            )
-        return _tokens(rotated)
-    return oauth_error("unsupported_grant_type")
+async def token(
+    request: Request[Any, Any, Any],
+    data: Posted,
+    commerce_site: NamedDependency[CommerceSite],
+) -> Response[Any]:
+    return await token_endpoint(request, data.values, commerce_site.clients, current_state(), token_answer)
 
 
 @post("/oauth/revoke", name="sandbox_commerce:revoke", opt=OUTSIDE, include_in_schema=False, status_code=200)
-async def revoke(request: Request[Any, Any, Any], commerce_site: NamedDependency[CommerceSite]) -> Response[Any]:
-    form = await request.form()
-    if calling_client(commerce_site.clients, request, form) is None:
-        return oauth_error("invalid_client", 401)
-    # RFC 7009: an unknown token is not an error, the answer is the same.
-    current_state().revoke(str(form.get("token", "")))
-    return Response({}, media_type=MediaType.JSON, headers=NO_STORE)
+async def revoke(
+    request: Request[Any, Any, Any],
+    data: Posted,
+    commerce_site: NamedDependency[CommerceSite],
+) -> Response[Any]:
+    return await revoke_endpoint(request, data.values, commerce_site.clients, current_state())
 
 
 ROUTES = [authorize, decide, token, revoke]

@@ -22,70 +22,22 @@ install a fresh one with ``reset_state`` and tune it directly::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import math
 import random
 import re
 import secrets
-import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from portal.integrations.commerce.sources import SourceAuth, SourceKind, get_source
 from portal.sandbox.commerce.catalogue import ACCOUNTS, PROFILES, Account, Method
 from portal.sandbox.commerce.generate import PARIS, Json, Spec, Ticket, assemble_ticket, pos_setup, pos_tickets
+from portal.sandbox.oauth_server import IssuedTokens, TokenIssuer, digest
 from portal.sandbox.rate import RateDecision, RateWindow, count_request
 from portal.settings import SANDBOX_CLIENT_ID
 
 DEFAULT_HISTORY_DAYS = 120
 DEFAULT_TIME = dt.time(15, 0)  # with a fixed date, the hour it is
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@dataclass
-class AuthorizationCode:
-    client_id: str
-    redirect_uri: str
-    account_id: str
-    code_challenge: str
-    expires_at: float
-    used: bool = False
-    grant_key: str | None = None  # the access token it gave, revoked if the code is replayed
-
-
-@dataclass
-class Grant:
-    """An OAuth access token and its refresh token: they live and die together."""
-
-    client_id: str
-    account_id: str
-    access_key: str
-    refresh_key: str
-    access_expires_at: float
-    refresh_expires_at: float
-    active: bool = True
-
-
-@dataclass(frozen=True)
-class IssuedTokens:
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    consumer_id: str
-
-    def as_response(self) -> dict[str, Any]:
-        return {
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "refresh_token": self.refresh_token,
-            "consumer_id": self.consumer_id,
-        }
 
 
 @dataclass(frozen=True)
@@ -106,7 +58,7 @@ class Overlay:
 
 
 @dataclass
-class CommerceState:
+class CommerceState(TokenIssuer[str]):  # an OAuth consent grants one account (its id)
     # The clock: None follows the real date in Paris; a date fixes it, at ``time_of_day``.
     fixed_today: dt.date | None = None
     time_of_day: dt.time = DEFAULT_TIME
@@ -114,21 +66,13 @@ class CommerceState:
     # Tunables: tests lower them to make things expire or limits bite.
     rate_limit: int = 60
     rate_window_seconds: float = 5
-    access_token_seconds: float = 3600
-    refresh_token_seconds: float = 90 * 86_400
-    code_seconds: float = 120
     max_page_size: int = 1000
-    clock: Callable[[], float] = time.time
 
     accounts: dict[str, Account] = field(default_factory=lambda: {account.id: account for account in ACCOUNTS})
     revoked_keys: set[str] = field(default_factory=set)
-    codes: dict[str, AuthorizationCode] = field(default_factory=dict)
-    grants: dict[str, Grant] = field(default_factory=dict)  # by access-token digest
-    refresh_index: dict[str, str] = field(default_factory=dict)  # refresh digest -> access digest
     windows: dict[str, RateWindow] = field(default_factory=dict)
     failures: list[int] = field(default_factory=list)  # statuses the next API calls answer with
     overlays: dict[tuple[str, dt.date], Overlay] = field(default_factory=dict)
-    counters: Counter[str] = field(default_factory=Counter)
 
     # --- the clock ---
 
@@ -139,10 +83,6 @@ class CommerceState:
     @today.setter
     def today(self, day: dt.date | None) -> None:
         self.fixed_today = day
-
-    def set_clock(self, day: dt.date, at: dt.time = DEFAULT_TIME) -> None:
-        """Make it ``day`` at ``at``, Paris time: the days before are closed, ``day`` is open."""
-        self.fixed_today, self.time_of_day = day, at
 
     def now(self) -> dt.datetime:
         if self.fixed_today is None:
@@ -210,96 +150,12 @@ class CommerceState:
         if key:
             self.revoked_keys.add(key)
 
-    def restore_key(self, ref: str) -> None:
-        key = self.account(ref).api_key
-        if key:
-            self.revoked_keys.discard(key)
-
     # --- OAuth ---
-
-    def issue_code(self, *, client_id: str, redirect_uri: str, account_id: str, code_challenge: str) -> str:
-        code = secrets.token_urlsafe(32)
-        self.codes[digest(code)] = AuthorizationCode(
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            account_id=account_id,
-            code_challenge=code_challenge,
-            expires_at=self.clock() + self.code_seconds,
-        )
-        return code
-
-    def redeem_code(self, code: str) -> AuthorizationCode | None:
-        """The code's grant, once: a second use fails and revokes what the first one gave."""
-        found = self.codes.get(digest(code))
-        if found is None:
-            return None
-        if found.used:
-            if found.grant_key:
-                self._kill(found.grant_key)
-            return None
-        found.used = True
-        if self.clock() >= found.expires_at:
-            return None
-        return found
-
-    def issue_grant(self, *, client_id: str, account_id: str) -> IssuedTokens:
-        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        now = self.clock()
-        grant = Grant(
-            client_id=client_id,
-            account_id=account_id,
-            access_key=digest(access),
-            refresh_key=digest(refresh),
-            access_expires_at=now + self.access_token_seconds,
-            refresh_expires_at=now + self.refresh_token_seconds,
-        )
-        self.grants[grant.access_key] = grant
-        self.refresh_index[grant.refresh_key] = grant.access_key
-        self.counters["grants"] += 1
-        return IssuedTokens(access, refresh, math.ceil(self.access_token_seconds), account_id)
 
     def issue_tokens(self, ref: str, client_id: str | None = None) -> dict[str, Any]:
         """A token dict for an account, as the portal stores it after consent (tests, benchmarks)."""
-        issued = self.issue_grant(client_id=client_id or SANDBOX_CLIENT_ID, account_id=self.account(ref).id)
-        return issued.as_response() | {"expires_at": int(self.clock()) + issued.expires_in}
-
-    def rotate(self, refresh_token: str, client_id: str) -> IssuedTokens | None:
-        """A new pair for a live refresh token; the old pair dies (a replayed one gets nothing)."""
-        access_key = self.refresh_index.get(digest(refresh_token))
-        grant = self.grants.get(access_key) if access_key else None
-        if grant is None or not grant.active or grant.client_id != client_id:
-            return None
-        grant.active = False
-        if self.clock() >= grant.refresh_expires_at:
-            return None
-        self.counters["refreshes"] += 1
-        return self.issue_grant(client_id=client_id, account_id=grant.account_id)
-
-    def revoke(self, token: str) -> bool:
-        """Kill the pair one of whose tokens (access or refresh) is given."""
-        key = digest(token)
-        return self._kill(key if key in self.grants else self.refresh_index.get(key, ""))
-
-    def _kill(self, access_key: str) -> bool:
-        grant = self.grants.get(access_key)
-        if grant is None or not grant.active:
-            return False
-        grant.active = False
-        self.counters["revocations"] += 1
-        return True
-
-    def revoke_account_grants(self, ref: str) -> None:
-        """The account's owner disconnected the portal at the source: every token dies."""
-        account_id = self.account(ref).id
-        for grant in self.grants.values():
-            if grant.account_id == account_id:
-                grant.active = False
-
-    def expire_access_tokens(self) -> None:
-        """Let every access token run out now, whatever its holder believes (refresh tokens live on)."""
-        now = self.clock()
-        for grant in self.grants.values():
-            grant.access_expires_at = min(grant.access_expires_at, now)
+        issued = self.issue_grant(client_id=client_id or SANDBOX_CLIENT_ID, subject=self.account(ref).id)
+        return token_answer(issued) | {"expires_at": int(self.clock()) + issued.expires_in}
 
     # --- API callers, their rate, failures on demand ---
 
@@ -311,7 +167,7 @@ class CommerceState:
                 return None if key in self.revoked_keys else Caller(digest(key), account.id)
         grant = self.grants.get(digest(bearer))
         if grant is not None and grant.active and self.clock() < grant.access_expires_at:
-            return Caller(grant.access_key, grant.account_id)
+            return Caller(grant.access_key, grant.subject)
         return None
 
     def count_request(self, key: str) -> RateDecision:
@@ -437,6 +293,11 @@ class CommerceState:
         if method_id is not None:
             return methods[method_id]
         return methods.get(fallback) or next(m for m in methods.values() if m.kind == fallback)
+
+
+def token_answer(issued: IssuedTokens[str]) -> dict[str, Any]:
+    """The token endpoint's answer: the pair, and which consumer it speaks for."""
+    return issued.as_response(consumer_id=issued.subject)
 
 
 def oauth_accounts(state: CommerceState, source_code: str) -> list[Account]:

@@ -18,11 +18,21 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
-from portal.demo import fictional_siren
+from stdnum import luhn
+from stdnum.fr import siren as siren_module
 
 YEARS = (2023, 2024, 2025, 2026)
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+
+
+def fictional_siren(base: str) -> str:
+    """A SIREN that passes the Luhn check, built from an 8-digit base (the demo's dossiers use the same)."""
+    number = base + luhn.calc_check_digit(base)
+    siren_module.validate(number)
+    return number
+
+
 MONTHS = (
     "janvier", "février", "mars", "avril", "mai", "juin",
     "juillet", "août", "septembre", "octobre", "novembre", "décembre",

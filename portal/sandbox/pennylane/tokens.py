@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
@@ -19,9 +19,20 @@ from portal.sandbox.oauth_server import OUTSIDE
 from portal.sandbox.pennylane.pages import SCOPE_WORDS
 from portal.sandbox.pennylane.site import Site
 from portal.sandbox.pennylane.state import ApiToken, SandboxState, current_state
+from portal.web import forms
 
 NAME_MAX = 80
 LIFETIMES = ((30, "30 jours"), (90, "90 jours"), (365, "1 an"), (0, "Jamais"))
+
+
+@dataclass
+class PostedToken:
+    """The tokens page's form as posted (its name is checked against ``NAME_MAX`` as typed, not cut)."""
+
+    name: str = forms.text(forms.NAME_MAX_LENGTH)
+    company_id: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    lifetime_days: str = forms.text(forms.CHOICE_MAX_LENGTH, default="90")
+    scope: list[str] = forms.texts(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
@@ -73,15 +84,15 @@ async def tokens_page(request: Request[Any, Any, Any], sandbox_site: NamedDepend
 
 
 @post("/jetons", name="sandbox_pennylane:tokens_create", opt=OUTSIDE, include_in_schema=False)
-async def create_token(request: Request[Any, Any, Any], sandbox_site: NamedDependency[Site]) -> Response[Any]:
+async def create_token(
+    request: Request[Any, Any, Any], data: Annotated[PostedToken, forms.POSTED], sandbox_site: NamedDependency[Site]
+) -> Response[Any]:
     state = current_state()
-    data = await request.form()
-    raw_company, raw_days = str(data.get("company_id", "")), str(data.get("lifetime_days", "90"))
     form = TokenForm(
-        name=str(data.get("name", "")).strip(),
-        company_id=int(raw_company) if raw_company.isdigit() else None,
-        scopes=[scope for scope in data.getall("scope", []) if scope in SCOPE_WORDS],
-        lifetime_days=int(raw_days) if raw_days.isdigit() else 90,
+        name=data.name.strip(),
+        company_id=int(data.company_id) if data.company_id.isdigit() else None,
+        scopes=[scope for scope in data.scope if scope in SCOPE_WORDS],
+        lifetime_days=int(data.lifetime_days) if data.lifetime_days.isdigit() else 90,
     )
     errors = []
     if not form.name or len(form.name) > NAME_MAX:

@@ -28,7 +28,7 @@ from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce import sync, tasks
 from portal.integrations.commerce.client import CommerceClient
 from portal.integrations.commerce.models import CommerceDay, CommerceEntry, CommerceEntryLine, CommerceSetup, DayState
-from portal.integrations.commerce.services import CommerceService
+from portal.integrations.commerce.services import CommerceConnectionService as CommerceService
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage

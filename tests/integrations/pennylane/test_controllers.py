@@ -24,8 +24,9 @@ from portal.accounts.models import User
 from portal.app import create_app
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier
-from portal.integrations import tasks
+from portal.integrations import tasks as connection_tasks
 from portal.integrations.models import Connection, ConnectionStatus
+from portal.integrations.pennylane import tasks
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, OutboxMessage
 from portal.ledger.models import FiscalYear, LedgerImport, VersionState
@@ -284,8 +285,8 @@ async def test_a_revoked_authorization_shows_on_the_connection_and_tells_the_com
         .all()
     )
     assert len(notices) == 1
-    sent = await tasks.notify_authorization_lost(context, str(connection.id))
-    assert sent == {tasks.NOTIFIED: 2}  # the Comptable, and the partner who connected it
+    sent = await connection_tasks.notify_authorization_lost(context, str(connection.id))
+    assert sent == {connection_tasks.NOTIFIED: 2}  # the Comptable, and the partner who connected it
     folder = _settings(portal).mail_outbox_dir
     assert folder is not None
     messages = [message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(folder.glob("*.eml"))]
