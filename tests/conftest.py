@@ -66,6 +66,9 @@ from portal.settings import Settings, load_settings  # noqa: E402
 from tests import database  # noqa: E402
 from tests.browsing import serve_in_process  # noqa: E402
 
+# The sandboxes' fixtures (``sandbox_url``, ``pennylane_settings``…), for the integrations' tests and the sandbox's own.
+pytest_plugins = ("tests.sandboxes",)
+
 # argon2id at its lowest cost in this process: at the production profile, hashing and checking
 # the factories' passwords was a quarter of the suite's CPU. The ``portal`` commands that
 # tests/test_cli.py runs keep the real profile, and their hashes are checked here as they are.

@@ -37,8 +37,7 @@ from portal.jobs.runtime import Runtime
 from portal.jobs.runtime import _claim as runtime_claim
 from portal.jobs.scheduler import BackgroundLoop
 from portal.settings import ROOT, Settings
-from tests.jobs.helpers import wait_for_run
-from tests.jobs.test_client_base import (
+from tests.billing.test_client_base import (
     ALREADY_PRESENT,
     CREATED,
     EXAMINED,
@@ -49,6 +48,7 @@ from tests.jobs.test_client_base import (
     link_entity,
     start_creation,
 )
+from tests.waiting import wait_for_run
 
 Maker = async_sessionmaker[AsyncSession]
 executions: Counter[str] = Counter()

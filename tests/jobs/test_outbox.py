@@ -18,7 +18,7 @@ from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 from portal.jobs.outbox import relay_once
 from portal.jobs.registry import Job, job
 from portal.jobs.runtime import Runtime
-from tests.jobs.helpers import wait_for_run
+from tests.waiting import wait_for_run
 
 Maker = async_sessionmaker[AsyncSession]
 REDELIVER = dt.timedelta(minutes=5)

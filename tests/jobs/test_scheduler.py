@@ -17,7 +17,7 @@ from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
 from portal.jobs.scheduler import latest_slot, tick
 from portal.settings import Settings
-from tests.jobs.helpers import wait_for_run
+from tests.waiting import wait_for_run
 
 UTC = dt.UTC
 

@@ -1,0 +1,50 @@
+"""The browser stories' fixtures: Chromium through Playwright, and the portal served on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+from playwright.async_api import Browser, async_playwright, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from portal.app import create_app
+from portal.settings import Settings
+from tests.browsing import loopback_listener, serving
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+EXPECT_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+async def live_url(committed: async_sessionmaker[AsyncSession], settings: Settings) -> AsyncIterator[str]:
+    """The portal served by uvicorn on loopback, with the outbox relay and the test workers.
+
+    On a socket bound before the server starts: no other test process can take its port.
+    """
+    app = create_app(settings, background=True, embedded_worker=False, migrate_on_start=False)
+    async with loopback_listener() as (listener, base), serving(app, listener):
+        yield base
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not await anyio.Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)")
+    # Playwright's 5 s default for expect() assumes a machine of its own; here Chromium, the
+    # portal and its workers share the CPU with the other test processes (make test runs -n).
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        await instance.close()
