@@ -185,12 +185,11 @@ async def execute(runtime: Runtime, spec: registry.Job[...], run_id: uuid.UUID) 
         lost.set()
         loop.call_soon_threadsafe(work.cancel)
 
+    # The run stays "running here" (and, on PostgreSQL, locked) until its outcome is recorded: stopped
+    # before, a run whose beats were late would look dead for a moment and could be claimed again.
     runtime.heartbeats.start(run_id, run.attempts, on_lost)
     try:
-        try:
-            result = await work
-        finally:
-            runtime.heartbeats.stop(run_id, run.attempts)
+        result = await work
     except (asyncio.CancelledError, RunTakenOverError) as stopped:
         if isinstance(stopped, asyncio.CancelledError) and not lost.is_set():
             raise  # the worker itself is stopping
@@ -213,6 +212,7 @@ async def execute(runtime: Runtime, spec: registry.Job[...], run_id: uuid.UUID) 
         values: dict[str, Any] = {"status": JobStatus.SUCCEEDED, "finished_at": now(), "counts": counts}
         await _finish(runtime, run, **values)
     finally:
+        runtime.heartbeats.stop(run_id, run.attempts)
         await _relay_follow_ups(runtime)
 
 
