@@ -29,7 +29,9 @@ async def purge_login_attempts(ctx: JobContext) -> dict[str, Any]:
 async def purge_expired_sessions(ctx: JobContext) -> dict[str, Any]:
     """Delete expired sessions from wherever this deployment keeps them."""
     if ctx.settings.is_sqlite:
-        await FileStore(ctx.settings.var_dir / "sessions", create_directories=True).delete_expired()
+        folder = ctx.settings.var_dir / "sessions"
+        if folder.is_dir():  # else no session was ever stored: nothing to purge
+            await FileStore(folder).delete_expired()
         return {}
     async with ctx.session() as session, session.begin():
         result = await session.execute(delete(WebSession).where(WebSession.expires_at < dt.datetime.now(dt.UTC)))
