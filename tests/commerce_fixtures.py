@@ -9,25 +9,20 @@ the commerce routes are mounted next to Pennylane's.
 from __future__ import annotations
 
 import datetime as dt
-import html
-import re
 from typing import Any
 
-import httpx
 import pytest
 
 from portal.integrations.commerce.oauth import AuthorizationStart, finish_authorization, start_authorization
 from portal.integrations.commerce.sources import Source, get_source
 from portal.sandbox.commerce import CommerceState, reset_state
 from portal.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
+from tests.consent import answer_consent, consent_form
 
 # A Tuesday at 15:00: its history crosses the new year and the change to summer time (30 March).
 TODAY = dt.date(2025, 4, 15)
 # The portal's callback; never fetched: the tests stop at the redirect and hand its URL over.
 REDIRECT_URI = "http://127.0.0.1:9/connexions/caisse/retour"
-HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
-ACCOUNT = re.compile(r'name="consumer_id" value="([^"]+)"[^>]*>\s*<span><strong>([^<]+)</strong>')
-ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
 
 @pytest.fixture
@@ -55,11 +50,7 @@ def source(code: str) -> Source:
 
 def form_of(page: str) -> tuple[str, dict[str, str], dict[str, str]]:
     """The consent form's action, hidden fields, and accounts (name → consumer id)."""
-    action = ACTION.search(page)
-    assert action, "no form on the consent page"
-    hidden = {name: html.unescape(value) for name, value in HIDDEN.findall(page)}
-    accounts = {html.unescape(name): consumer_id for consumer_id, name in ACCOUNT.findall(page)}
-    return html.unescape(action.group(1)), hidden, accounts
+    return consent_form(page, "consumer_id")
 
 
 async def consent(
@@ -67,14 +58,7 @@ async def consent(
 ) -> tuple[AuthorizationStart, str]:
     """Start an authorization, answer the consent page; the start and the URL the source sends back to."""
     start = start_authorization(settings, source(code), REDIRECT_URI)
-    async with httpx.AsyncClient() as browser:
-        page = await browser.get(start.url)
-        assert page.status_code == 200, page.text
-        action, hidden, accounts = form_of(page.text)
-        answer = await browser.post(action, data={**hidden, "consumer_id": accounts[account], "decision": decision})
-    assert answer.status_code == 303, answer.text
-    location = answer.headers["location"]
-    assert location.startswith(REDIRECT_URI + "?")
+    location = await answer_consent(start.url, REDIRECT_URI, field="consumer_id", choice=account, decision=decision)
     return start, location
 
 
