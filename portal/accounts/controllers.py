@@ -11,8 +11,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from portal.accounts.flow import finish_sign_in
 from portal.accounts.services import AccountService, SignInError
-from portal.accounts.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
+from portal.accounts.sessions import SESSION_USER_ID
 from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.settings import Settings
 from portal.web import forms
@@ -74,10 +75,7 @@ class SignInController(Controller):
                 context={"suivant": local_path(data.suivant), "email": data.email, "error": refused.message},
                 status_code=refused.status,
             )
-        request.clear_session()
-        request.set_session({SESSION_USER_ID: str(user.id), SESSION_EPOCH: user.session_epoch})
-        rotate_session(request)
-        return Redirect(local_path(data.suivant), status_code=303)
+        return finish_sign_in(request, user, data.suivant)
 
     @post("/deconnexion", guards=[signed_in], name="accounts:sign_out")
     async def sign_out(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Redirect:
@@ -87,9 +85,20 @@ class SignInController(Controller):
 
 
 class AccountController(Controller):
+    """The signed-in person's own account (Mon compte), reached from their name in the top bar."""
+
     path = "/compte"
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {"accounts": provide(AccountService)}
+
+    @get("/", guards=[signed_in], name="accounts:profile", media_type=MediaType.HTML)
+    async def profile(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Template:
+        """Who the person is, as the firm knows them; the sections of their account follow."""
+        principal = principal_of(request)
+        return Template(
+            template_name="accounts/profile.html",
+            context={"person": await accounts.person(principal.user_id)},
+        )
 
     @post("/langue", guards=[signed_in], name="accounts:locale")
     async def switch_locale(

@@ -82,6 +82,12 @@ class AccountService:
         """``authenticate`` on this session."""
         return await authenticate(self.session, settings, email=email, password=password, ip_address=ip_address)
 
+    async def person(self, user_id: uuid.UUID) -> User:
+        """The signed-in person's own row (they are signed in, so it exists)."""
+        user = await self.session.get(User, user_id)
+        assert user is not None  # noqa: S101 - authentication loaded this person a moment ago
+        return user
+
     def sign_out(self, user_id: uuid.UUID) -> None:
         record(self.session, "auth.sign_out", object_type="user_account", object_id=str(user_id))
 

@@ -1,0 +1,26 @@
+"""Where every way of signing in ends: the one place a session becomes a person's.
+
+The password form, and the ways added beside it (a second factor, single sign-on, a link
+that sets a new password), each prove who the person is, then call ``finish_sign_in``.
+Nothing else writes a signed-in session, so what holds for one way holds for all of them:
+a fresh session id (no fixation), the person's session epoch, and the page they asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Redirect
+
+from portal.accounts.models import User
+from portal.accounts.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
+from portal.web.redirects import local_path
+
+
+def finish_sign_in(request: Request[Any, Any, Any], user: User, next_path: str) -> Redirect:
+    """Make this browser's session the person's, with a new id, and send them on to ``next_path``."""
+    request.clear_session()
+    request.set_session({SESSION_USER_ID: str(user.id), SESSION_EPOCH: user.session_epoch})
+    rotate_session(request)
+    return Redirect(local_path(next_path), status_code=303)
