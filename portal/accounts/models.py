@@ -1,4 +1,5 @@
-"""The people who sign in, the roles they hold (firm-wide and on dossiers), their sign-in attempts and web sessions."""
+"""The people who sign in, the roles they hold (firm-wide and on dossiers), their sign-in attempts, web
+sessions, signed-in browsers and password reset links."""
 
 from __future__ import annotations
 
@@ -96,3 +97,48 @@ class WebSession(StoreModelMixin):
 
     __tablename__ = "web_session"
     __table_args__ = (UniqueConstraint("key", "namespace", name="uq_web_session_key_namespace"),)
+
+
+class UserSession(Base):
+    """One signed-in browser of a person (Mon compte › Mes sessions), written by ``finish_sign_in``.
+
+    The server-side session holds this row's id; a session whose row is ended, missing or older
+    than the absolute lifetime is refused on its next request. ``epoch`` is the person's session
+    epoch at sign-in: a row of an older epoch is over too (signed out everywhere, deactivated).
+    ``created_at`` is the sign-in; ``last_seen_at`` is written at most once a minute.
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (Index("ix_user_session_user", "user_id", "ended_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    epoch: Mapped[int] = mapped_column(Integer)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(512), default="")
+    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class PasswordReset(Base):
+    """One "Mot de passe oublié ?" request, and the link it sends when the address has an account.
+
+    Every request is a row (``user_id`` None when the address has no account that may reset its
+    password): requests are throttled per address and per IP address by counting them. A link
+    is drawn by the sending job, which keeps only its SHA-256 (``token_hash``); it serves once
+    (``used_at``, set by one conditional UPDATE) until ``expires_at``. Purged daily.
+    """
+
+    __tablename__ = "password_reset"
+    __table_args__ = (
+        Index("ix_password_reset_email_created", "email", "created_at"),
+        Index("ix_password_reset_ip_created", "ip_address", "created_at"),
+    )
+
+    email: Mapped[str] = mapped_column(String(320))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), default=None, index=True
+    )
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -9,8 +9,15 @@ from dataclasses import replace
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.accounts.models import DossierMembership, User
-from portal.accounts.passwords import hash_password_off_loop, needs_rehash, verify_password_off_loop
+from portal.accounts import user_sessions
+from portal.accounts.models import DossierMembership, User, UserSession
+from portal.accounts.passwords import (
+    hash_password_off_loop,
+    needs_rehash,
+    new_password_problem,
+    verify_password_off_loop,
+)
+from portal.accounts.tasks import send_password_changed
 from portal.accounts.throttle import LoginThrottle
 from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
@@ -59,6 +66,8 @@ async def authenticate(
     valid = await verify_password_off_loop(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await throttle.record(email, ip_address, succeeded=False)
+        if user is not None:  # on the account tried, never what was typed as its password
+            record(session, "auth.sign_in_failed", object_type="user_account", object_id=str(user.id))
         await session.commit()
         raise SignInError(_(REFUSED), 401)
     if user.password_hash and needs_rehash(user.password_hash):
@@ -72,8 +81,29 @@ async def authenticate(
     return user
 
 
+class PasswordChangeError(Exception):
+    """A password change refused: ``field`` is the form field, ``message`` is translated."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+WRONG_CURRENT = N_("Le mot de passe actuel est incorrect.")
+
+
+async def set_password(session: AsyncSession, user: User, password_hash: str) -> None:
+    """Give ``user`` this password and end every session of theirs (their epoch moves on, their
+    rows of Mes sessions end); the caller signs this browser in again (``finish_sign_in``)."""
+    user.password_hash = password_hash
+    user.session_epoch += 1
+    await user_sessions.end_all(session, user.id)
+    await session.flush()
+
+
 class AccountService:
-    """The signed-in person's own account: signing in and out, the language they chose."""
+    """The signed-in person's own account: signing in and out, the language they chose, their password."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -88,8 +118,51 @@ class AccountService:
         assert user is not None  # noqa: S101 - authentication loaded this person a moment ago
         return user
 
-    def sign_out(self, user_id: uuid.UUID) -> None:
+    async def sign_out(self, user_id: uuid.UUID, row_id: uuid.UUID | None) -> None:
+        """This browser's session ends: its row of Mes sessions too."""
+        if row_id is not None:
+            await user_sessions.end_one(self.session, user_id, row_id)
         record(self.session, "auth.sign_out", object_type="user_account", object_id=str(user_id))
+
+    async def change_password(self, user_id: uuid.UUID, *, current: str, new: str, confirmation: str) -> User:
+        """Change the person's password (their current one proves it is them); every session of
+        theirs ends. Raises ``PasswordChangeError``; the caller signs this browser in again."""
+        user = await self.person(user_id)
+        # Nothing written yet: the slow checks hold no pooled connection (as at sign-in).
+        await self.session.commit()
+        if not await verify_password_off_loop(user.password_hash, current):
+            raise PasswordChangeError("actuel", _(WRONG_CURRENT))
+        refused = new_password_problem(new, confirmation, email=user.email, name=user.name)
+        if refused:
+            raise PasswordChangeError(*refused)
+        password_hash = await hash_password_off_loop(new)
+        await set_password(self.session, user, password_hash)
+        record(self.session, "auth.password_change", object_type="user_account", object_id=str(user.id))
+        await send_password_changed.options(created_by_id=user.id).enqueue(self.session, user_id=str(user.id))
+        return user
+
+    async def sessions(self, user: User, settings: Settings) -> list[UserSession]:
+        """The person's sessions that still work (Mes sessions)."""
+        return await user_sessions.active_sessions(
+            self.session, user,
+            idle=dt.timedelta(seconds=settings.session_max_age_seconds),
+            absolute=dt.timedelta(seconds=settings.session_absolute_seconds),
+        )  # fmt: skip
+
+    async def end_session(self, user_id: uuid.UUID, row_id: uuid.UUID) -> bool:
+        """End one of the person's sessions (that browser is signed out on its next request)."""
+        ended = await user_sessions.end_one(self.session, user_id, row_id)
+        if ended:
+            record(self.session, "auth.session_end", object_type="user_account", object_id=str(user_id))
+        return ended
+
+    async def end_other_sessions(self, user_id: uuid.UUID, current: uuid.UUID | None) -> int:
+        """End every session of the person's but this browser's; how many there were."""
+        ended = await user_sessions.end_all(self.session, user_id, but=current)
+        if ended:
+            record(self.session, "auth.session_end", object_type="user_account", object_id=str(user_id),
+                   sessions=ended)  # fmt: skip
+        return ended
 
     async def set_locale(self, user_id: uuid.UUID, locale: str) -> None:
         """Keep the language the person chose on their account."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from portal.accounts.models import WebSession
 from portal.accounts.services import load_principal
+from portal.accounts.user_sessions import SEEN_EVERY, is_current, touch
 from portal.auth.policy import Principal
 from portal.db.engine import make_session_store_engine
 from portal.settings import Settings
@@ -27,6 +30,8 @@ _NEW_ID = "portal_new_session_id"
 
 SESSION_USER_ID = "user_id"
 SESSION_EPOCH = "epoch"
+SESSION_ROW = "row"  # the id of the person's ``user_session`` row for this browser (Mes sessions)
+SESSION_SEEN = "seen"  # when that row's ``last_seen_at`` was last written (Unix time)
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
@@ -101,21 +106,37 @@ def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     connection.scope.setdefault("state", {})[_ROTATE] = True
 
 
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def build_session_auth(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> SessionAuth[Principal, Any]:
+    absolute = dt.timedelta(seconds=settings.session_absolute_seconds)
+
     async def retrieve_principal(
         session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]
     ) -> Principal | None:
-        raw_id = session.get(SESSION_USER_ID)
-        if not raw_id:
+        user_id = _uuid(session.get(SESSION_USER_ID))
+        if user_id is None:
             return None
-        try:
-            user_id = uuid.UUID(str(raw_id))
-        except ValueError:
-            return None
+        row_id = _uuid(session.get(SESSION_ROW))
+        epoch = int(session.get(SESSION_EPOCH, -1))
         db_session = alchemy.provide_session(connection.app.state, connection.scope)
-        principal = await load_principal(db_session, user_id, int(session.get(SESSION_EPOCH, -1)))
+        principal = None
+        if row_id is not None:
+            seen = int(session.get(SESSION_SEEN, 0))
+            if time.time() - seen >= SEEN_EVERY.total_seconds():
+                # The transaction's first statement, once a minute (see portal.accounts.user_sessions).
+                await touch(db_session, row_id)
+                session[SESSION_SEEN] = int(time.time())
+            if await is_current(db_session, row_id, user_id, epoch, absolute=absolute):
+                principal = await load_principal(db_session, user_id, epoch)
         if principal is None:
-            # Signed out everywhere, deactivated or deleted: forget this session for good.
+            # Ended from Mes sessions, past its absolute lifetime, signed out everywhere, deactivated
+            # or deleted (or signed in before sessions had rows): forget this session for good.
             connection.clear_session()
         return principal
 

@@ -16,8 +16,8 @@ from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.flow import finish_sign_in
 from portal.accounts.models import User
-from portal.accounts.sessions import SESSION_EPOCH, SESSION_USER_ID, rotate_session
 from portal.audit.services import AuditEventService
 from portal.auth.guards import PUBLIC, principal_of, requires
 from portal.auth.permissions import LABELS, Permission
@@ -443,13 +443,11 @@ class InvitationLinkController(Controller):
             return Template(
                 template_name="firm/invitation.html", context=context, status_code=422, headers=LINK_HEADERS
             )
-        # Signed in as at the sign-in page: a fresh session id, bound to the person's epoch.
-        request.clear_session()
-        request.set_session({SESSION_USER_ID: str(user.id), SESSION_EPOCH: user.session_epoch})
-        rotate_session(request)
+        # Signed in as at the sign-in page.
+        response = finish_sign_in(request, user, "/")
         flash(request, _("Bienvenue, %(name)s : votre mot de passe est enregistré.") % {"name": user.name},
               category="success")  # fmt: skip
-        return Redirect("/", status_code=303)
+        return response
 
 
 @dataclass

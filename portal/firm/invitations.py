@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import DossierMembership, User, UserRole
-from portal.accounts.passwords import hash_password, password_problem
+from portal.accounts.passwords import hash_password, new_password_problem
 from portal.accounts.services import normalise_email
 from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
@@ -359,11 +359,10 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         matches the row and the other finds it already accepted.
         """
         invitation = await self.open(token)
-        problem = password_problem(password)
-        if problem:
-            raise InviteError(problem, "password")
-        if password != confirmation:
-            raise InviteError(_("Les deux mots de passe ne correspondent pas."), "confirmation")
+        refused = new_password_problem(password, confirmation, email=invitation.user.email, name=invitation.user.name)
+        if refused:
+            field, message = refused
+            raise InviteError(message, field)
         password_hash = hash_password(password)  # before the UPDATE: the row stays locked for as little as possible
         now = dt.datetime.now(dt.UTC)
         session = self.session

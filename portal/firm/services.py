@@ -132,7 +132,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             raise UserError(f"Un utilisateur existe déjà avec l'adresse {email}.")
         password_hash = None
         if password is not None:
-            problem = password_problem(password)
+            problem = password_problem(password, email=email, name=name)
             if problem:
                 raise UserError(problem)
             password_hash = hash_password(password)

@@ -111,3 +111,21 @@ def access_notice(
         settings, to_email=to_email, to_name=to_name, template="access", locale=locale, name=to_name,
         roles=roles, inviter_name=inviter_name, firm_name=firm_name, sign_in_url=f"{settings.base_url}/connexion",
     )  # fmt: skip
+
+
+def password_reset(
+    settings: Settings, *, to_email: str, to_name: str, locale: str, link: str, valid_minutes: int
+) -> EmailMessage:
+    """Mot de passe oublié ?: the link that sets a new password, once, for ``valid_minutes``."""
+    return build(
+        settings, to_email=to_email, to_name=to_name, template="password_reset", locale=locale, name=to_name,
+        link=link, valid_minutes=valid_minutes, sign_in_url=f"{settings.base_url}/connexion",
+    )  # fmt: skip
+
+
+def password_changed(settings: Settings, *, to_email: str, to_name: str, locale: str) -> EmailMessage:
+    """The person's password was changed (by them, or through a reset link): what to do if it was not them."""
+    return build(
+        settings, to_email=to_email, to_name=to_name, template="password_changed", locale=locale, name=to_name,
+        forgotten_url=f"{settings.base_url}/mot-de-passe-oublie",
+    )  # fmt: skip
