@@ -16,6 +16,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 LINK = re.compile(r"http://[^\s\"<>]+/invitation/([A-Za-z0-9_-]+)")
+RESET_LINK = re.compile(r"http://[^\s\"<>]+/mot-de-passe/([A-Za-z0-9_-]+)")
 
 
 class Inbox:
@@ -80,8 +81,13 @@ def html_of(message: EmailMessage) -> str:
     return str(body.get_content())
 
 
-def link_token(message: EmailMessage) -> str:
-    """The token of the invitation link in ``message`` (the same in both parts)."""
-    tokens = set(LINK.findall(text_of(message))) | set(LINK.findall(html_of(message)))
+def link_token(message: EmailMessage, link: re.Pattern[str] = LINK) -> str:
+    """The token of the invitation link in ``message`` (the same in both parts), or of another ``link``."""
+    tokens = set(link.findall(text_of(message))) | set(link.findall(html_of(message)))
     assert len(tokens) == 1, tokens
     return tokens.pop()
+
+
+def reset_token(message: EmailMessage) -> str:
+    """The token of the password reset link in ``message``."""
+    return link_token(message, RESET_LINK)
