@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import luhn
 
-from portal.accounts.models import User
+from portal.accounts.models import PasswordReset, User
 from portal.audit.models import AuditEvent
 from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole, FirmRole
@@ -76,7 +76,8 @@ SECRET_SIREN = "98765432" + luhn.calc_check_digit("98765432")
 NAME_WORD = "Zéphyrin"
 
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
-# The link of an invitation to a person of the visible twin dossier (build_world keeps its digest).
+# The link of an invitation to a person of the visible twin dossier, and of a password reset link of
+# theirs (build_world keeps its digest).
 INVITATION_TOKEN = "jeton-d-invitation-du-test-de-fuite"
 # Path parameters that address no row (the static files' path, an invitation link): what to put there.
 # A source of the catalogue is no row either: the dossier in the same path is what must stay hidden.
@@ -85,7 +86,7 @@ LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
 REDIRECTS = {301, 302, 303, 307, 308}
 HX = {"HX-Request": "true", "HX-Target": "resultats", "HX-Current-URL": "http://127.0.0.1:8000/entreprises"}
-MAX_PAGES = 600
+MAX_PAGES = 650
 # Pages that only make sense with parameters of their own: without them, a plain 400.
 NEEDS_PARAMETERS = {"/connexions/pennylane/retour", "/connexions/sources/retour"}
 
@@ -334,6 +335,11 @@ async def _invite_client_users(
     assert twin_invitation is not None
     twin_invitation.token_hash = token_digest(INVITATION_TOKEN)
     twin_invitation.expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
+    # The same token opens a password reset link of the twin's person (``/mot-de-passe/{token}``).
+    session.add(
+        PasswordReset(email=twin_client.user.email, ip_address="192.0.2.1", user_id=twin_client.user.id,
+                      token_hash=token_digest(INVITATION_TOKEN), expires_at=twin_invitation.expires_at)
+    )  # fmt: skip
     await session.flush()
     return secret_client.user, twin_client.user
 
