@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.accounts import tasks
-from portal.accounts.models import LoginAttempt, WebSession
+from portal.accounts.models import LoginAttempt, PasswordReset, UserSession, WebSession
 from portal.jobs import maintenance, registry
 from portal.jobs.models import JobStatus, OutboxMessage
 from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
 from portal.jobs.scheduler import latest_slot, tick
 from portal.settings import Settings
+from tests.factories.firm import make_user
 from tests.waiting import wait_for_run
 
 UTC = dt.UTC
@@ -91,6 +92,22 @@ async def test_housekeeping_jobs_purge_what_is_old(
         )
         if not settings.is_sqlite:
             session.add(WebSession(key="ancienne", namespace="sessions", value=b"{}", expires_at=old))
+        person = await make_user(session)
+        now = dt.datetime.now(UTC)
+        long_ago = now - dt.timedelta(days=40)
+        session.add_all(
+            [
+                # Mes sessions: one ended a month ago, one signed in 40 days ago (gone); one running (kept).
+                UserSession(user_id=person.id, epoch=0, last_seen_at=long_ago, ip_address="192.0.2.1",
+                            ended_at=long_ago, created_at=long_ago, updated_at=long_ago),
+                UserSession(user_id=person.id, epoch=0, last_seen_at=long_ago, ip_address="192.0.2.1",
+                            created_at=long_ago, updated_at=long_ago),
+                UserSession(user_id=person.id, epoch=0, last_seen_at=now, ip_address="192.0.2.1"),
+                # Reset requests: an old one (gone) and today's (kept).
+                PasswordReset(email="a@b.fr", ip_address="127.0.0.1", created_at=old, updated_at=old),
+                PasswordReset(email="a@b.fr", ip_address="127.0.0.1"),
+            ]
+        )  # fmt: skip
         runs = [await handle.enqueue(session) for handle in (tasks.purge_login_attempts, tasks.purge_expired_sessions)]
     await relay_once(jobs.sessions, jobs.broker, redeliver_after=dt.timedelta(minutes=5))
     for run in runs:
@@ -98,6 +115,8 @@ async def test_housekeeping_jobs_purge_what_is_old(
     async with committed() as session:
         assert (await session.execute(select(func.count()).select_from(LoginAttempt))).scalar_one() == 1
         assert (await session.execute(select(func.count()).select_from(WebSession))).scalar_one() == 0
+        assert (await session.execute(select(func.count()).select_from(UserSession))).scalar_one() == 1
+        assert (await session.execute(select(func.count()).select_from(PasswordReset))).scalar_one() == 1
 
 
 def test_every_schedule_names_a_registered_job() -> None:
