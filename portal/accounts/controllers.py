@@ -262,8 +262,8 @@ class AccountController(Controller):
         if not errors:
             try:
                 user = await accounts.change_password(
-                    principal_of(request).user_id,
-                    current=data.actuel, new=data.password, confirmation=data.confirmation,
+                    settings, principal_of(request).user_id, current=data.actuel, new=data.password,
+                    confirmation=data.confirmation, ip_address=client_address(request),
                 )  # fmt: skip
             except PasswordChangeError as refused:
                 errors = {refused.field: refused.message}

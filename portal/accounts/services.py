@@ -124,13 +124,27 @@ class AccountService:
             await user_sessions.end_one(self.session, user_id, row_id)
         record(self.session, "auth.sign_out", object_type="user_account", object_id=str(user_id))
 
-    async def change_password(self, user_id: uuid.UUID, *, current: str, new: str, confirmation: str) -> User:
+    async def change_password(
+        self, settings: Settings, user_id: uuid.UUID, *, current: str, new: str, confirmation: str, ip_address: str
+    ) -> User:
         """Change the person's password (their current one proves it is them); every session of
-        theirs ends. Raises ``PasswordChangeError``; the caller signs this browser in again."""
+        theirs ends. Raises ``PasswordChangeError``; the caller signs this browser in again.
+
+        A wrong current password counts as a failed sign-in (the same throttle): a borrowed
+        session cannot try passwords faster than the sign-in page allows.
+        """
         user = await self.person(user_id)
+        throttle = LoginThrottle(
+            self.session, max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
+        )
+        if await throttle.is_locked(user.email, ip_address):
+            minutes = max(1, settings.login_window_seconds // 60)
+            raise PasswordChangeError("actuel", _(THROTTLED) % {"minutes": minutes})
         # Nothing written yet: the slow checks hold no pooled connection (as at sign-in).
         await self.session.commit()
         if not await verify_password_off_loop(user.password_hash, current):
+            await throttle.record(user.email, ip_address, succeeded=False)
+            await self.session.commit()  # the refusal rolls the request back
             raise PasswordChangeError("actuel", _(WRONG_CURRENT))
         refused = new_password_problem(new, confirmation, email=user.email, name=user.name)
         if refused:

@@ -190,3 +190,16 @@ async def test_a_refused_change_says_why_and_changes_nothing(
     assert new not in refused.text  # passwords are never echoed
     assert (await client.get("/entreprises")).status_code == 200  # still signed in
     assert verify_password((await stored(db_session, user)).password_hash, PASSWORD)
+
+
+async def test_guessing_the_current_password_is_throttled_like_signing_in(
+    client: Client, db_session: AsyncSession
+) -> None:
+    user = await make_user(db_session)
+    await sign_in(client, user.email, PASSWORD)
+    for _ in range(5):  # PORTAL_LOGIN_MAX_FAILURES in the tests
+        assert (await change(client, "une-supposition-fausse", NEW_PASSWORD)).status_code == 422
+    throttled = await change(client, PASSWORD, NEW_PASSWORD)
+    assert throttled.status_code == 422
+    assert "Trop de tentatives de connexion" in throttled.text
+    assert verify_password((await stored(db_session, user)).password_hash, PASSWORD)
