@@ -88,7 +88,7 @@ BROKER_URL = f"redis://{HOST}:{REDIS_PORT}/0"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 EMAIL = "associe@chaos.test"
-PASSWORD = "mot-de-passe-du-chaos"  # a throw-away account of the harness's own database
+PASSWORD = "mot-de-passe-du-banc-d-essai"  # a throw-away account of the harness's own database
 CLIENTS = 64  # concurrent clients of scenario 1
 READS_PER_CLIENT = 3
 LOAD_BOUND = 120.0  # seconds for the whole load
