@@ -12,6 +12,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from portal.accounts.flow import finish_sign_in
+from portal.accounts.pages import SIGN_IN
 from portal.accounts.services import AccountService, SignInError
 from portal.accounts.sessions import SESSION_USER_ID
 from portal.auth.guards import PUBLIC, principal_of, signed_in
@@ -30,6 +31,13 @@ class SignInForm:
     suivant: str = forms.text(forms.NEXT_MAX_LENGTH)
 
 
+async def sign_in_context(settings: Settings, next_path: str, **context: Any) -> dict[str, Any]:
+    """What the sign-in page shows: ``context``, and the parts other domains fill in (single sign-on)."""
+    suivant = local_path(next_path)
+    parts = await SIGN_IN.context("sso", settings, suivant)
+    return {"suivant": suivant, "email": "", "error": None, "parts": SIGN_IN, **parts, **context}
+
+
 class SignInController(Controller):
     path = "/"
     include_in_schema = False
@@ -37,7 +45,11 @@ class SignInController(Controller):
 
     @get("/connexion", opt=PUBLIC, name="accounts:sign_in", media_type=MediaType.HTML)
     async def sign_in_page(
-        self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        suivant: FromQuery[str] = "",
+        deconnecte: FromQuery[bool] = False,
     ) -> Any:
         # Public route: authentication does not run here, but the session does. A stale
         # session is harmless: the page it leads to checks it and sends the person back.
@@ -46,7 +58,7 @@ class SignInController(Controller):
             return Redirect(local_path(suivant))
         return Template(
             template_name="accounts/sign_in.html",
-            context={"suivant": local_path(suivant), "signed_out": deconnecte, "email": "", "error": None},
+            context=await sign_in_context(settings, suivant, signed_out=deconnecte),
         )
 
     @post("/connexion", opt=PUBLIC, name="accounts:sign_in_submit", media_type=MediaType.HTML)
@@ -61,8 +73,8 @@ class SignInController(Controller):
         if too_long:
             return Template(
                 template_name="accounts/sign_in.html",
-                context={"suivant": local_path(data.suivant), "email": data.email,
-                         "error": next(iter(too_long.values()))},
+                context=await sign_in_context(settings, data.suivant, email=data.email,
+                                              error=next(iter(too_long.values()))),
                 status_code=422,
             )  # fmt: skip
         try:
@@ -72,7 +84,7 @@ class SignInController(Controller):
         except SignInError as refused:
             return Template(
                 template_name="accounts/sign_in.html",
-                context={"suivant": local_path(data.suivant), "email": data.email, "error": refused.message},
+                context=await sign_in_context(settings, data.suivant, email=data.email, error=refused.message),
                 status_code=refused.status,
             )
         return finish_sign_in(request, user, data.suivant)
