@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from portal.accounts.controllers import sign_in_context
@@ -76,7 +76,7 @@ class SignOnController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         sign_on: NamedDependency[SignOnService],
-        provider: str,
+        provider: FromPath[str],
         suivant: FromQuery[str] = "",
     ) -> Response[Any]:
         suivant = local_path(forms.query_text(suivant, forms.NEXT_MAX_LENGTH))
@@ -99,7 +99,7 @@ class SignOnController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         sign_on: NamedDependency[SignOnService],
-        provider: str,
+        provider: FromPath[str],
     ) -> Response[Any]:
         chosen = providers.find(settings, provider)
         if chosen is None:

@@ -28,7 +28,8 @@ def _is_public(handler: HTTPRouteHandler) -> bool:
     return bool(handler.opt.get("exclude_from_auth"))
 
 
-PUBLIC_ROUTES = {"/connexion", "/langue", "/healthz", "/static/{file_path:path}", "/invitation/{token:str}"}
+PUBLIC_ROUTES = {"/connexion", "/langue", "/healthz", "/static/{file_path:path}", "/invitation/{token:str}",
+                 "/connexion/oidc/{provider:str}", "/connexion/oidc/{provider:str}/retour"}  # fmt: skip
 
 
 def test_every_route_is_either_public_or_guarded(app: Litestar) -> None:
