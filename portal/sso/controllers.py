@@ -24,6 +24,7 @@ from portal.accounts.controllers import sign_in_context
 from portal.accounts.flow import finish_sign_in
 from portal.accounts.sessions import SESSION_USER_ID
 from portal.auth.guards import PUBLIC
+from portal.db.engine import writes_on_get
 from portal.i18n import _
 from portal.settings import Settings
 from portal.sso import openid, providers
@@ -33,6 +34,10 @@ from portal.web import forms
 from portal.web.deps import provide
 from portal.web.redirects import local_path
 
+# The start records a failure, the way back signs in: GETs that write (SQLite's write lock taken up front).
+for _key in providers.KEYS:
+    writes_on_get(f"/connexion/oidc/{_key}")
+    writes_on_get(f"/connexion/oidc/{_key}/retour")
 PENDING_KEY = "oidc_pending"
 MAX_PENDING = 3  # tabs half-way at once; older ones are dropped
 PENDING_SECONDS = 600  # a flow not finished within ten minutes is refused

@@ -15,6 +15,7 @@ from portal.i18n import N_, _
 from portal.settings import Settings
 
 SANDBOX_PATH = "/sandbox/oidc"
+KEYS = ("microsoft", "google", "oidc")
 # Microsoft's tokens carry no ``email_verified``: with the optional claim ``xms_edov`` ("email domain
 # owner verified") requested in the application's token configuration, that one says it.
 MICROSOFT_VERIFIED = "xms_edov"
