@@ -28,10 +28,9 @@ from portal.audit.models import AuditEvent
 from portal.firm.invitations import token_digest
 from portal.firm.models import Invitation
 from portal.jobs import runtime as jobs_runtime
-from portal.sandbox.oidc import OidcState, reset_state
+from portal.sandbox.oidc import OidcState
 from portal.sandbox.oidc.keys import new_key
 from portal.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
-from portal.sso import openid
 from portal.sso.models import SsoIdentity
 from tests.browsing import serve_in_process
 from tests.factories.firm import make_user
@@ -41,12 +40,6 @@ HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 ERROR = re.compile(r'id="erreur-connexion">([^<]+)<')
 LABEL = "le bac à sable OpenID"
-
-
-@pytest.fixture
-def oidc_sandbox() -> OidcState:
-    openid.forget()
-    return reset_state()
 
 
 @pytest.fixture
