@@ -387,7 +387,7 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         # The person is the author from here on, as at the sign-in page.
         with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):
             record(session, "invitation.accept", object_type="invitation", object_id=str(invitation.id))
-            record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
+            record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id), method="invitation")
             await session.flush()
         return user
 

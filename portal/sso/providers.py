@@ -41,8 +41,9 @@ class Provider:
         return f"{settings.base_url}/connexion/oidc/{self.key}/retour"
 
     def email_verified(self, claims: Mapping[str, Any]) -> bool:
-        """Whether the provider vouches for the address in ``claims`` (never a string "true" by mistake)."""
-        if claims.get("email_verified") is True:
+        """Whether the provider vouches for the address in ``claims``: ``email_verified`` true (a boolean, or the
+        string some providers send), or for Microsoft ``xms_edov``. Anything else (absent, false, 1) is no."""
+        if claims.get("email_verified") is True or claims.get("email_verified") == "true":
             return True
         return self.key == "microsoft" and claims.get(MICROSOFT_VERIFIED) in {True, "1", "true"}
 

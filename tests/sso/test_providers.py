@@ -38,11 +38,13 @@ def test_the_other_provider_is_named_by_its_label_or_is_the_sandbox(settings: Se
     assert providers.configured(unnamed)[0].button_text == "Se connecter avec l'authentification unique du cabinet"
 
 
-def test_only_a_real_true_vouches_for_an_address(settings: Settings) -> None:
+def test_only_a_true_email_verified_vouches_for_an_address(settings: Settings) -> None:
     google = providers.Provider("google", "https://accounts.google.com", "id", "secret", "")
     microsoft = providers.Provider("microsoft", TENANT, "id", "secret", "")
     assert google.email_verified({"email_verified": True})
-    assert not google.email_verified({"email_verified": "true"})
+    assert google.email_verified({"email_verified": "true"})
+    for unsure in (False, "false", 1, None, "yes"):
+        assert not google.email_verified({"email_verified": unsure})
     assert not google.email_verified({"xms_edov": True})
     assert microsoft.email_verified({"xms_edov": True})
     assert microsoft.email_verified({"xms_edov": "1"})
