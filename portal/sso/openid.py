@@ -232,7 +232,7 @@ async def verify_id_token(provider: Provider, document: Mapping[str, Any], id_to
     claims = dict(token.claims)
     registry = jwt.JWTClaimsRegistry(
         leeway=LEEWAY_SECONDS,
-        iss={"essential": True, "value": provider.issuer},
+        iss={"essential": True, "values": provider.token_issuers},
         aud={"essential": True, "value": provider.client_id},
         sub={"essential": True},
         exp={"essential": True},

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal.i18n import N_, _
-from portal.settings import Settings
+from portal.settings import GOOGLE_ISSUER, Settings
 
 SANDBOX_PATH = "/sandbox/oidc"
 KEYS = ("microsoft", "google", "oidc")
@@ -35,6 +35,13 @@ class Provider:
     @property
     def button_text(self) -> str:
         return _(self.button) % {"provider": self.name} if self.name else _(self.button)
+
+    @property
+    def token_issuers(self) -> list[str]:
+        """The ``iss`` its id tokens may carry: the issuer, and for Google its older spelling without the scheme."""
+        if self.issuer == GOOGLE_ISSUER:
+            return [self.issuer, GOOGLE_ISSUER.removeprefix("https://")]
+        return [self.issuer]
 
     def redirect_uri(self, settings: Settings) -> str:
         """Where the provider sends the person back: registered with it as is."""

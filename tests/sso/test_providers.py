@@ -49,3 +49,11 @@ def test_only_a_true_email_verified_vouches_for_an_address(settings: Settings) -
     assert microsoft.email_verified({"xms_edov": True})
     assert microsoft.email_verified({"xms_edov": "1"})
     assert not microsoft.email_verified({"email": "a@b.fr"})
+
+
+def test_google_tokens_may_name_their_issuer_without_the_scheme() -> None:
+    google = providers.Provider("google", "https://accounts.google.com", "id", "secret", "")
+    assert google.token_issuers == ["https://accounts.google.com", "accounts.google.com"]
+    assert providers.Provider("oidc", "https://sso.cabinet.fr", "id", "secret", "").token_issuers == [
+        "https://sso.cabinet.fr"
+    ]
