@@ -1,9 +1,13 @@
 """« Se connecter avec … »: off to the provider, and back to the firm's space (or to the sign-in page, refused).
 
 The start is a plain link (the sign-in page's buttons): it keeps the flow's ``state``, ``nonce``
-and PKCE verifier in the server-side session, keyed by the state, and sends the browser to the
-provider. The provider sends it back to ``/connexion/oidc/<provider>/retour``, which takes the
-flow out of the session whatever happens next (a state serves once), checks everything
+and PKCE verifier, keyed by the state, in a cookie of their own, encrypted and authenticated with
+the portal's keys (Fernet) and good for ten minutes, and sends the browser to the provider. A
+cookie rather than the server-side session: a visitor who is not signed in stores nothing on the
+server, however many times a robot follows the link, and a page of the portal opened meanwhile
+(which ends a session without a person) loses nothing. The provider sends the browser back to
+``/connexion/oidc/<provider>/retour``, which takes the flow out of the cookie whatever happens
+next (a state serves once), checks everything
 (``portal.sso.openid``), decides who may get in (``portal.sso.services``) and ends in
 ``finish_sign_in``, like every other way of signing in. A refusal is said on the sign-in page.
 """
@@ -11,11 +15,14 @@ flow out of the session whatever happens next (a state serves once), checks ever
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from litestar import Controller, MediaType, Request, Response, get
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -38,9 +45,9 @@ from portal.web.redirects import local_path
 for _key in providers.KEYS:
     writes_on_get(f"/connexion/oidc/{_key}")
     writes_on_get(f"/connexion/oidc/{_key}/retour")
-PENDING_KEY = "oidc_pending"
 MAX_PENDING = 3  # tabs half-way at once; older ones are dropped
 PENDING_SECONDS = 600  # a flow not finished within ten minutes is refused
+Pending = dict[str, dict[str, str]]  # state -> what the way back needs
 
 
 async def buttons(settings: Settings, next_path: str) -> dict[str, Any]:
@@ -54,16 +61,34 @@ async def buttons(settings: Settings, next_path: str) -> dict[str, Any]:
     }
 
 
-def _remember(session: dict[str, Any], state: str, flow: dict[str, str]) -> None:
-    pending = dict(session.get(PENDING_KEY) or {})
-    pending[state] = flow
-    session[PENDING_KEY] = dict(list(pending.items())[-MAX_PENDING:])
+def _cookie_name(settings: Settings) -> str:
+    return "__Host-portal_oidc" if settings.secure_cookies else "portal_oidc"
 
 
-def _take(session: dict[str, Any], state: str) -> dict[str, str] | None:
-    pending = dict(session.get(PENDING_KEY) or {})
+def _cipher(settings: Settings) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode("ascii")) for key in settings.encryption_keys])
+
+
+def _pending(request: Request[Any, Any, Any], settings: Settings) -> Pending:
+    """The flows this browser started and has not finished, from its cookie (none if it was tampered with)."""
+    raw = request.cookies.get(_cookie_name(settings), "")
+    try:
+        found = json.loads(_cipher(settings).decrypt(raw.encode("ascii"), ttl=PENDING_SECONDS)) if raw else {}
+    except (InvalidToken, UnicodeEncodeError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _cookie(settings: Settings, pending: Pending) -> Cookie:
+    """The cookie holding ``pending`` (expired when nothing is pending), sent back with the provider's answer
+    (``SameSite=Lax``: a top-level navigation from another site)."""
+    value = _cipher(settings).encrypt(json.dumps(pending).encode()).decode("ascii") if pending else ""
+    return Cookie(key=_cookie_name(settings), value=value, max_age=PENDING_SECONDS if pending else 0, path="/",
+                  httponly=True, secure=settings.secure_cookies, samesite="lax")  # fmt: skip
+
+
+def _take(pending: Pending, state: str) -> dict[str, str] | None:
     flow = pending.pop(state, None) if state else None
-    session[PENDING_KEY] = pending
     if flow is None:
         return None
     started = dt.datetime.fromisoformat(flow["at"])
@@ -92,11 +117,13 @@ class SignOnController(Controller):
             started = await openid.begin(chosen, chosen.redirect_uri(settings))
         except SignOnError as failure:
             return await _refused(sign_on, settings, chosen, failure, next_path=suivant)
-        _remember(request.session, started.state, {
+        pending = _pending(request, settings)
+        pending[started.state] = {
             "provider": chosen.key, "nonce": started.nonce, "verifier": started.code_verifier, "next": suivant,
             "at": dt.datetime.now(dt.UTC).isoformat(),
-        })  # fmt: skip
-        return Redirect(started.url, status_code=303)
+        }  # fmt: skip
+        kept = dict(list(pending.items())[-MAX_PENDING:])
+        return Redirect(started.url, status_code=303, cookies=[_cookie(settings, kept)])
 
     @get("/{provider:str}/retour", opt=PUBLIC, name="sso:callback", media_type=MediaType.HTML)
     async def callback(
@@ -111,9 +138,13 @@ class SignOnController(Controller):
             return Redirect("/connexion", status_code=303)
         answer = {key: str(value)[:2048] for key, value in request.query_params.items()}
         state = answer.get("state", "")
-        flow = _take(request.session, state)
+        pending = _pending(request, settings)
+        flow = _take(pending, state)
+        cookie = _cookie(settings, pending)  # the state is spent, whatever happens next
         if flow is None or flow["provider"] != chosen.key:  # not a flow this browser started, or spent
-            return await _refused(sign_on, settings, chosen, SignOnError("state_mismatch"))
+            refusal = await _refused(sign_on, settings, chosen, SignOnError("state_mismatch"))
+            refusal.cookies.append(cookie)
+            return refusal
         identity: Identity | None = None
         try:
             identity = await openid.complete(
@@ -122,8 +153,12 @@ class SignOnController(Controller):
             )  # fmt: skip
             user = await sign_on.sign_in(chosen, identity)
         except SignOnError as failure:
-            return await _refused(sign_on, settings, chosen, failure, identity=identity, next_path=flow["next"])
-        return finish_sign_in(request, user, flow["next"])
+            refusal = await _refused(sign_on, settings, chosen, failure, identity=identity, next_path=flow["next"])
+            refusal.cookies.append(cookie)
+            return refusal
+        signed_in = finish_sign_in(request, user, flow["next"])
+        signed_in.cookies.append(cookie)
+        return signed_in
 
 
 async def _refused(

@@ -131,7 +131,16 @@ async def test_the_sign_in_page_shows_a_button_per_configured_provider_and_none_
 
 
 async def test_the_request_carries_pkce_state_and_nonce(portal: Client) -> None:
-    query = parse_qs(urlsplit(await start(portal)).query)
+    started = await portal.get("/connexion/oidc/oidc")
+    # What the way back needs is in a cookie of its own, encrypted: nothing is stored on the server.
+    assert "portal_session" not in portal.cookies
+    flow_cookie = started.headers["set-cookie"]
+    assert flow_cookie.startswith("portal_oidc=")
+    assert "HttpOnly" in flow_cookie
+    assert "SameSite=lax" in flow_cookie or "SameSite=Lax" in flow_cookie
+    query = parse_qs(urlsplit(started.headers["location"]).query)
+    assert query["nonce"][0] not in flow_cookie
+    assert query["state"][0] not in flow_cookie
     assert query["response_type"] == ["code"]
     assert query["client_id"] == [SANDBOX_CLIENT_ID]
     assert query["code_challenge_method"] == ["S256"]
@@ -284,14 +293,19 @@ async def test_a_state_this_browser_did_not_start_is_refused(portal: Client, db_
     answer = await portal.get(forged)
     assert answer.status_code == 400
     assert "n'a pas abouti" in refusal(answer)
+    assert not await signed_in(portal)  # a page of the portal opened meanwhile loses nothing either
     # A forged state spends nothing of this browser's flow: the real answer still works, once…
     assert (await portal.get(path)).status_code == 303
     assert await signed_in(portal)
     portal.cookies.clear()
     # …and never twice, nor in another browser.
     assert (await portal.get(path)).status_code == 400
+    # A flow cookie tampered with is no flow at all.
+    back = await consent(await start(portal), email="etat@cabinet-test.fr")
+    portal.cookies.set("portal_oidc", portal.cookies["portal_oidc"][:-4] + "AAAA")
+    assert (await portal.get(back.removeprefix("http://127.0.0.1:8000"))).status_code == 400
     reasons = [(event.after or {}).get("reason") for event in await events(db_session, "auth.sign_in_failed")]
-    assert reasons == ["state_mismatch", "state_mismatch"]
+    assert reasons == ["state_mismatch"] * 3
 
 
 @pytest.mark.parametrize(
