@@ -35,7 +35,7 @@ async def sign_in_context(settings: Settings, next_path: str, **context: Any) ->
     """What the sign-in page shows: ``context``, and the parts other domains fill in (single sign-on)."""
     suivant = local_path(next_path)
     parts = await SIGN_IN.context("sso", settings, suivant)
-    return {"suivant": suivant, "email": "", "error": None, "parts": SIGN_IN, **parts, **context}
+    return {"suivant": suivant, "email": "", "error": None, "sso_refusal": False, "parts": SIGN_IN, **parts, **context}
 
 
 class SignInController(Controller):

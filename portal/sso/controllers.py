@@ -176,6 +176,6 @@ async def _refused(
     status = 403 if failure.reason in REFUSALS else 400
     return Template(
         template_name="accounts/sign_in.html",
-        context=await sign_in_context(settings, next_path, error=_(failure.message)),
+        context=await sign_in_context(settings, next_path, error=_(failure.message), sso_refusal=True),
         status_code=status,
     )

@@ -206,6 +206,7 @@ async def test_an_unknown_address_is_refused_and_nothing_is_created(portal: Clie
     assert answer.status_code == 403
     assert refusal(answer).startswith("Aucun compte du cabinet n'est associé à cette adresse")
     assert f"Se connecter avec {LABEL}" in html.unescape(answer.text)  # still on the sign-in page
+    assert 'aria-invalid="true"' not in answer.text  # nothing typed there was wrong
     assert {model: await count(db_session, model) for model in before} == before
     assert not await signed_in(portal)
     failed = await events(db_session, "auth.sign_in_failed")
