@@ -336,6 +336,17 @@ async def test_an_id_token_that_does_not_hold_is_refused(
     assert [(event.after or {}).get("reason") for event in failed] == [reason]
 
 
+async def test_keys_the_provider_rotated_are_read_again(
+    portal: Client, db_session: AsyncSession, oidc_sandbox: OidcState
+) -> None:
+    await make_user(db_session, email="rotation@cabinet-test.fr")
+    assert (await sign_on(portal, "rotation@cabinet-test.fr")).status_code == 303  # the key set is kept now
+    oidc_sandbox.rotated_key = new_key()  # a new key id the kept set does not know
+    portal.cookies.clear()
+    assert (await sign_on(portal, "rotation@cabinet-test.fr")).status_code == 303
+    assert await signed_in(portal)
+
+
 async def test_refusing_at_the_provider_comes_back_to_the_sign_in_page(portal: Client) -> None:
     back = await consent(await start(portal), email="qui@exemple.fr", decision="deny")
     answer = await portal.get(back.removeprefix("http://127.0.0.1:8000"))

@@ -67,7 +67,7 @@ class OidcSite:
 
     @property
     def key(self) -> RSAKey:
-        return signing_key(self.var_dir)
+        return current_state().rotated_key or signing_key(self.var_dir)
 
 
 def issuer_of(request: Request[Any, Any, Any]) -> str:

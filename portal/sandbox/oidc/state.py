@@ -4,7 +4,8 @@ sandboxes share), each carrying who signed in and the nonce the application sent
 One instance is current for the process (``current_state``); tests install a fresh one with
 ``reset_state`` and tune it to misbehave: ``claims`` overrides claims of the id tokens it issues
 (``{"aud": "someone-else"}``, ``{"nonce": "…"}``), ``foreign_key`` signs them with a key its
-JWKS does not hold, ``email_in_id_token=False`` leaves the address to the userinfo endpoint.
+JWKS does not hold, ``rotated_key`` replaces its key (JWKS and signatures, under a new key id) as a
+provider rotating its keys does, ``email_in_id_token=False`` leaves the address to the userinfo endpoint.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class OidcState(TokenIssuer[SignedIn]):
     id_token_seconds: int = 300
     claims: dict[str, Any] = field(default_factory=dict)
     foreign_key: RSAKey | None = None
+    rotated_key: RSAKey | None = None
     email_in_id_token: bool = True
 
 
