@@ -20,6 +20,7 @@ from portal.integrations.plugin import plugin as integrations
 from portal.jobs.plugin import plugin as jobs
 from portal.ledger.plugin import plugin as ledger
 from portal.sandbox.plugin import plugin as sandbox
+from portal.sso.plugin import plugin as sso
 
 DOMAINS: list[Domain] = [
     accounts,
@@ -30,6 +31,7 @@ DOMAINS: list[Domain] = [
     expenses,
     ledger,
     integrations,
+    sso,
     jobs,  # background work, a layer under the domains, switched on the same way
     sandbox,  # the local stand-ins of outside services, mounted in development and tests only
 ]

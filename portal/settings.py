@@ -72,6 +72,8 @@ SANDBOX_CLIENT_SECRET = "sandbox-secret-not-for-production"  # noqa: S105 - the 
 # POS and e-commerce sources go through one unified API (orders, payments, closures…) and its OAuth.
 COMMERCE_API_URL = "https://api.chift.eu"
 COMMERCE_OAUTH_URL = "https://api.chift.eu/oauth"
+# Single sign-on (OpenID Connect): Google's issuer is the same for every application.
+GOOGLE_ISSUER = "https://accounts.google.com"
 
 # How many heartbeat intervals, at least, a run may go without a beat before it is taken as dead.
 DEAD_AFTER_HEARTBEATS = 3
@@ -194,6 +196,20 @@ class Settings:
     )
     commerce_client_id: str = setting("", doc="the portal's OAuth client", derive=_sandbox_client(SANDBOX_CLIENT_ID))
     commerce_client_secret: str = setting("", doc="its secret", derive=_sandbox_client(SANDBOX_CLIENT_SECRET))
+    # Single sign-on (portal.sso): OpenID providers, each on when its issuer, client id and secret are set.
+    # Microsoft Entra ID (the firm's tenant), Google, and one other provider named by ``oidc_label``;
+    # the other one is the local OpenID sandbox's with ``PORTAL_SANDBOX=1``.
+    oidc_microsoft_issuer: str = setting("", doc="Microsoft's issuer: https://login.microsoftonline.com/<tenant>/v2.0",
+                                         parse=_url)  # fmt: skip
+    oidc_microsoft_client_id: str = setting("", doc="the portal's application at Microsoft")
+    oidc_microsoft_client_secret: str = setting("", doc="its secret")
+    oidc_google_issuer: str = setting(GOOGLE_ISSUER, doc="Google's issuer", parse=_url)
+    oidc_google_client_id: str = setting("", doc="the portal's OAuth client at Google")
+    oidc_google_client_secret: str = setting("", doc="its secret")
+    oidc_issuer: str = setting("", doc="another OpenID provider's issuer", derive=_sandbox_url("oidc"), parse=_url)
+    oidc_client_id: str = setting("", doc="the portal's client there", derive=_sandbox_client(SANDBOX_CLIENT_ID))
+    oidc_client_secret: str = setting("", doc="its secret", derive=_sandbox_client(SANDBOX_CLIENT_SECRET))
+    oidc_label: str = setting("", doc="its name on the sign-in button (« Se connecter avec … »)")
     # Secrets at rest (tokens of source connections): Fernet keys, the first encrypts, all decrypt.
     encryption_keys: tuple[str, ...] = setting(
         (), doc="Fernet keys, newest first", derive=lambda values: _generated_encryption_key(values["var_dir"]),

@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from portal.sandbox import create_sandbox_app
+from portal.sandbox.oidc import OidcState
+from portal.sandbox.oidc import reset_state as reset_oidc_state
 from portal.sandbox.pennylane import SandboxState, reset_state
 from portal.settings import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Settings
+from portal.sso import openid
 from tests.browsing import loopback_listener, serving
 
 
@@ -42,3 +45,10 @@ def pennylane_settings(settings: Settings, sandbox_url: str, sandbox: SandboxSta
         pennylane_poll_seconds=0.05,
         pennylane_export_timeout_seconds=5.0,
     )
+
+
+@pytest.fixture
+def oidc_sandbox() -> OidcState:
+    """A fresh OpenID sandbox state for this test (the portal forgets the discovery and keys it kept)."""
+    openid.forget()
+    return reset_oidc_state()

@@ -42,6 +42,11 @@ def test_the_defaults_derive_from_the_settings_above_them(environment: pytest.Mo
     assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'portal.sqlite3'}"
     assert (settings.base_url, settings.smtp_url, settings.dev_mail_page) == ("http://127.0.0.1:8000", OUTBOX, True)
     assert (settings.pennylane_oauth_url, settings.pennylane_client_id) == (PENNYLANE_OAUTH_URL, "")
+    assert (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_google_issuer) == (
+        "",
+        "",
+        "https://accounts.google.com",
+    )
     assert settings.secret_key == (tmp_path / "secret_key").read_text(encoding="ascii")
     assert settings.encryption_keys == ((tmp_path / "encryption_key").read_text(encoding="ascii"),)
     environment.setenv("PORTAL_PORT", "9000")
@@ -51,6 +56,10 @@ def test_the_defaults_derive_from_the_settings_above_them(environment: pytest.Mo
     sandboxed = load_settings()
     assert sandboxed.pennylane_oauth_url == "http://127.0.0.1:9000/sandbox/pennylane/oauth"
     assert sandboxed.commerce_api_url == "http://127.0.0.1:9000/sandbox/commerce/api"
+    assert (sandboxed.oidc_issuer, sandboxed.oidc_client_id) == (
+        "http://127.0.0.1:9000/sandbox/oidc",
+        SANDBOX_CLIENT_ID,
+    )
     assert (sandboxed.pennylane_client_id, sandboxed.dev_mail_page) == (SANDBOX_CLIENT_ID, False)
     assert sandboxed.encryption_keys == ("a", "b")
     environment.setenv("PORTAL_BASE_URL", "https://portail.example.fr/")

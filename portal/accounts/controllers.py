@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from portal.accounts import recovery
 from portal.accounts.flow import finish_sign_in
+from portal.accounts.pages import SIGN_IN
 from portal.accounts.services import AccountService, PasswordChangeError, SignInError
 from portal.accounts.sessions import SESSION_ROW, SESSION_USER_ID
 from portal.accounts.user_sessions import views
@@ -71,6 +72,13 @@ def _row_of(request: Request[Any, Any, Any]) -> uuid.UUID | None:
         return None
 
 
+async def sign_in_context(settings: Settings, next_path: str, **context: Any) -> dict[str, Any]:
+    """What the sign-in page shows: ``context``, and the parts other domains fill in (single sign-on)."""
+    suivant = local_path(next_path)
+    parts = await SIGN_IN.context("sso", settings, suivant)
+    return {"suivant": suivant, "email": "", "error": None, "sso_refusal": False, "parts": SIGN_IN, **parts, **context}
+
+
 class SignInController(Controller):
     path = "/"
     include_in_schema = False
@@ -78,7 +86,11 @@ class SignInController(Controller):
 
     @get("/connexion", opt=PUBLIC, name="accounts:sign_in", media_type=MediaType.HTML)
     async def sign_in_page(
-        self, request: Request[Any, Any, Any], suivant: FromQuery[str] = "", deconnecte: FromQuery[bool] = False
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        suivant: FromQuery[str] = "",
+        deconnecte: FromQuery[bool] = False,
     ) -> Any:
         # Public route: authentication does not run here, but the session does. A stale
         # session is harmless: the page it leads to checks it and sends the person back.
@@ -87,7 +99,7 @@ class SignInController(Controller):
             return Redirect(local_path(suivant))
         return Template(
             template_name="accounts/sign_in.html",
-            context={"suivant": local_path(suivant), "signed_out": deconnecte, "email": "", "error": None},
+            context=await sign_in_context(settings, suivant, signed_out=deconnecte),
         )
 
     @post("/connexion", opt=PUBLIC, name="accounts:sign_in_submit", media_type=MediaType.HTML)
@@ -102,8 +114,8 @@ class SignInController(Controller):
         if too_long:
             return Template(
                 template_name="accounts/sign_in.html",
-                context={"suivant": local_path(data.suivant), "email": data.email,
-                         "error": next(iter(too_long.values()))},
+                context=await sign_in_context(settings, data.suivant, email=data.email,
+                                              error=next(iter(too_long.values()))),
                 status_code=422,
             )  # fmt: skip
         try:
@@ -113,7 +125,7 @@ class SignInController(Controller):
         except SignInError as refused:
             return Template(
                 template_name="accounts/sign_in.html",
-                context={"suivant": local_path(data.suivant), "email": data.email, "error": refused.message},
+                context=await sign_in_context(settings, data.suivant, email=data.email, error=refused.message),
                 status_code=refused.status,
             )
         return finish_sign_in(request, user, data.suivant)

@@ -76,7 +76,7 @@ async def authenticate(
     user.last_login_at = dt.datetime.now(dt.UTC)
     # The person becomes the author from here on, within the same request.
     with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):
-        record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
+        record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id), method="password")
         await session.flush()
     return user
 

@@ -386,9 +386,37 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         # The person is the author from here on, as at the sign-in page.
         with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):
             record(session, "invitation.accept", object_type="invitation", object_id=str(invitation.id))
-            record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
+            record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id), method="invitation")
             await session.flush()
         return user
+
+    async def accept_by_sign_on(self, user: User) -> bool:
+        """Spend ``user``'s pending invitation because they proved their address another way (single
+        sign-on): they are in without choosing a password, and the link stops working. False when no
+        invitation is pending (none, accepted, revoked or expired). One conditional UPDATE, as ``accept``."""
+        now = dt.datetime.now(dt.UTC)
+        session = self.session
+        spent = await session.execute(
+            update(Invitation)
+            .where(
+                Invitation.user_id == user.id,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                # Not sent yet (no expiry drawn) is pending too: the email is on its way.
+                Invitation.expires_at.is_(None) | (Invitation.expires_at > now),
+            )
+            .values(accepted_at=now)
+            .returning(Invitation.id)
+            .execution_options(synchronize_session=False)
+        )
+        invitation_id = spent.scalar_one_or_none()
+        if invitation_id is None:
+            return False
+        with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):
+            record(session, "invitation.accept", object_type="invitation", object_id=str(invitation_id),
+                   method="oidc")  # fmt: skip
+            await session.flush()
+        return True
 
     # --- the Nouveau form -------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from litestar import Litestar, Router
 from litestar.di import Provide
 
 from portal.sandbox.commerce import commerce_router
+from portal.sandbox.oidc import oidc_router
 from portal.sandbox.pennylane import pennylane_router
 from portal.sandbox.pennylane.site import Site
 from portal.settings import Settings
@@ -18,7 +19,7 @@ from portal.web.forms import FormDecoding
 
 
 def sandbox_router(settings: Settings) -> Router:
-    """``/sandbox`` and what it serves: ``/sandbox/pennylane/...`` and ``/sandbox/commerce/...``."""
+    """``/sandbox`` and what it serves: ``/sandbox/pennylane/...``, ``/sandbox/commerce/...``, ``/sandbox/oidc/...``."""
     site = Site.from_settings(settings)
 
     def provide_site() -> Site:
@@ -26,7 +27,7 @@ def sandbox_router(settings: Settings) -> Router:
 
     return Router(
         path="/sandbox",
-        route_handlers=[pennylane_router(), commerce_router(settings)],
+        route_handlers=[pennylane_router(), commerce_router(settings), oidc_router(settings)],
         dependencies={"sandbox_site": Provide(provide_site, sync_to_thread=False)},
         include_in_schema=False,
     )

@@ -67,6 +67,7 @@ async def test_sign_in_is_logged_with_the_request_id(client: httpx.AsyncClient, 
     assert len(sign_ins) == 1
     assert sign_ins[0].request_id == "connexion-42424242"
     assert sign_ins[0].actor_id == user.id
+    assert sign_ins[0].after == {"method": "password"}  # single sign-on says "oidc"
     journal = await client.get("/parametres/journal")
     assert journal.status_code == 200
     assert "auth.sign_in" in journal.text

@@ -80,13 +80,14 @@ PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 # theirs (build_world keeps its digest).
 INVITATION_TOKEN = "jeton-d-invitation-du-test-de-fuite"
 # Path parameters that address no row (the static files' path, an invitation link): what to put there.
-# A source of the catalogue is no row either: the dossier in the same path is what must stay hidden.
-PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty"}
+# A source of the catalogue is no row either: the dossier in the same path is what must stay hidden; nor is
+# a single sign-on provider (none is configured here: its pages send back to the sign-in page).
+PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty", "provider": "oidc"}
 LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
 REDIRECTS = {301, 302, 303, 307, 308}
 HX = {"HX-Request": "true", "HX-Target": "resultats", "HX-Current-URL": "http://127.0.0.1:8000/entreprises"}
-MAX_PAGES = 650
+MAX_PAGES = 750
 # Pages that only make sense with parameters of their own: without them, a plain 400.
 NEEDS_PARAMETERS = {"/connexions/pennylane/retour", "/connexions/sources/retour"}
 

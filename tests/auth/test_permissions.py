@@ -36,6 +36,8 @@ PUBLIC_ROUTES = {
     "/invitation/{token:str}",
     "/mot-de-passe-oublie",
     "/mot-de-passe/{token:str}",
+    "/connexion/oidc/{provider:str}",
+    "/connexion/oidc/{provider:str}/retour",
 }
 
 
