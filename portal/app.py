@@ -19,11 +19,13 @@ from litestar.di import Provide
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.flow import enrolment_first
 from portal.accounts.sessions import build_session_auth, build_session_store
 from portal.audit.context import Actor, set_actor
 from portal.auth.guards import PUBLIC
@@ -46,8 +48,11 @@ log = logging.getLogger(__name__)
 __all__ = ["create_app"]
 
 
-async def before_request(request: Request[Any, Any, Any]) -> None:
-    """After authentication, before every handler: the request's context, and who acts in the audit log."""
+async def before_request(request: Request[Any, Any, Any]) -> Redirect | None:
+    """After authentication, before every handler: the request's context, and who acts in the audit log.
+
+    Someone the firm's rule obliges to enrol a second factor now is sent to enrolment instead.
+    """
     await context.before_request(request)
     principal = context.current_principal()
     set_actor(
@@ -58,6 +63,7 @@ async def before_request(request: Request[Any, Any, Any]) -> None:
             ip_address=context.client_address(request),
         )
     )
+    return enrolment_first(request)
 
 
 def outermost_first(*outermost: Middleware) -> Callable[[AppConfig], AppConfig]:

@@ -11,7 +11,7 @@ plugin = Domain(
     name="accounts",
     models=[models],
     routes=lambda _settings: [SignInController, AccountController],
-    jobs=[tasks.purge_login_attempts, tasks.purge_expired_sessions],
+    jobs=[tasks.purge_login_attempts, tasks.purge_expired_sessions, tasks.send_second_factor_reset],
     schedules=[
         every("15 3 * * *", tasks.purge_login_attempts),
         every("45 3 * * *", tasks.purge_expired_sessions),

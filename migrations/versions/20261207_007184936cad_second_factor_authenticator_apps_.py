@@ -1,0 +1,72 @@
+"""second factor: authenticator apps, recovery codes, the firm's rule
+
+A person's TOTP secret (encrypted, Fernet text), the last time step accepted and the wrong codes
+counted; their recovery codes (SHA-256); the firm's rule making a second factor mandatory for
+partners and administrators, with its grace in days; and when each person's grace began.
+
+Revision ID: 007184936cad
+Revises: b9e5b7b27448
+Create Date: 2026-12-07 09:25:35.192228
+"""
+
+from __future__ import annotations
+
+import advanced_alchemy.types.datetime
+import advanced_alchemy.types.guid
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '007184936cad'
+down_revision = 'b9e5b7b27448'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('recovery_code',
+    sa.Column('id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+    sa.Column('user_id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('used_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
+    sa.Column('sa_orm_sentinel', sa.Integer(), nullable=True),
+    sa.Column('created_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.Column('updated_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_recovery_code_user_id_user_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_code')),
+    sa.UniqueConstraint('user_id', 'code_hash', name=op.f('uq_recovery_code_user_id'))
+    )
+    op.create_table('second_factor',
+    sa.Column('id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+    sa.Column('user_id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),
+    sa.Column('secret', sa.Text(), nullable=True),
+    sa.Column('confirmed_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
+    sa.Column('last_used_step', sa.BigInteger(), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('last_failure_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
+    sa.Column('sa_orm_sentinel', sa.Integer(), nullable=True),
+    sa.Column('created_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.Column('updated_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_second_factor_user_id_user_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_second_factor')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_second_factor_user_id'))
+    )
+    with op.batch_alter_table('firm', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('second_factor_required_since', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('second_factor_grace_days', sa.Integer(), nullable=False, server_default='7'))
+
+    with op.batch_alter_table('user_account', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('second_factor_grace_from', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True))
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('user_account', schema=None) as batch_op:
+        batch_op.drop_column('second_factor_grace_from')
+
+    with op.batch_alter_table('firm', schema=None) as batch_op:
+        batch_op.drop_column('second_factor_grace_days')
+        batch_op.drop_column('second_factor_required_since')
+
+    op.drop_table('second_factor')
+    op.drop_table('recovery_code')
