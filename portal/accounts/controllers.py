@@ -174,14 +174,15 @@ class SignInController(Controller):
 
     @staticmethod
     def _start_again(request: Request[Any, Any, Any], *, expired: bool) -> Any:
+        """Back to the password: nothing is pending here (a signed-in session stays as it is), or it expired."""
+        if not expired:
+            return Redirect("/connexion", status_code=303)
         request.set_session({})  # emptied, not cleared: the page rendered below reads it
-        if expired:
-            return Template(
-                template_name="accounts/sign_in.html",
-                context={"suivant": "/", "email": "", "error": _("La connexion a expiré : recommencez.")},
-                status_code=401,
-            )
-        return Redirect("/connexion", status_code=303)
+        return Template(
+            template_name="accounts/sign_in.html",
+            context={"suivant": "/", "email": "", "error": _("La connexion a expiré : recommencez.")},
+            status_code=401,
+        )
 
     @post("/deconnexion", guards=[signed_in], name="accounts:sign_out")
     async def sign_out(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Redirect:

@@ -299,3 +299,11 @@ async def test_a_deactivated_person_with_a_pending_sign_in_gets_nothing(
     refused = await post(client, "/connexion/code", {"code": code_at(secret, steps_ahead=1)}, page="/connexion/code")
     assert refused.status_code == 401
     assert (await client.get("/entreprises", follow_redirects=False)).status_code in {302, 303}
+
+
+async def test_the_code_page_leaves_a_signed_in_session_alone(client: Client, db_session: AsyncSession) -> None:
+    await make_user(db_session, email="lea@cabinet-test.fr")
+    await sign_in(client, "lea@cabinet-test.fr", PASSWORD)
+    response = await client.get("/connexion/code", follow_redirects=False)
+    assert response.headers["location"] == "/connexion"
+    assert (await client.get("/compte")).status_code == 200
