@@ -514,6 +514,12 @@ class SettingsController(Controller):
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
     async def general(self, request: Request[Any, Any, Any], general_page: NamedDependency[GeneralPage]) -> Template:
+        return await self._general(request, general_page)
+
+    @staticmethod
+    async def _general(
+        request: Request[Any, Any, Any], general_page: GeneralPage, **refused: Any
+    ) -> Template:  # fmt: skip
         principal = principal_of(request)
         firm = await general_page.firms.current()
         context = {
@@ -521,8 +527,10 @@ class SettingsController(Controller):
             "parts": GENERAL_SETTINGS,
             "own_dossier": await general_page.dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
             **await GENERAL_SETTINGS.context("billing", principal, general_page.db_session, firm),
+            **refused,
         }
-        return Template(template_name="firm/settings/general.html", context=context)
+        return Template(template_name="firm/settings/general.html", context=context,
+                        status_code=422 if refused else 200)  # fmt: skip
 
     @post(
         "/double-authentification",
@@ -533,20 +541,17 @@ class SettingsController(Controller):
     async def second_factor_rule(
         self,
         request: Request[Any, Any, Any],
-        firms: NamedDependency[FirmService],
+        general_page: NamedDependency[GeneralPage],
         data: Annotated[SecondFactorRuleForm, forms.POSTED],
-    ) -> Redirect:
+    ) -> Template | Redirect:
         """Make a second factor mandatory for partners and administrators, with a grace period in days."""
-        try:
-            days = int(data.delai.strip() or "0")
-        except ValueError:
-            days = -1
+        typed = data.delai.strip()
+        days = int(typed) if typed.isascii() and typed.isdigit() and len(typed) <= len(str(MAX_GRACE_DAYS)) else -1
         if not 0 <= days <= MAX_GRACE_DAYS:
-            flash(request, _("Le délai doit être un nombre de jours entre 0 et %(max)s.") % {"max": MAX_GRACE_DAYS},
-                  category="error")  # fmt: skip
-            return Redirect("/parametres#double-authentification", status_code=303)
+            error = _("Le délai doit être un nombre de jours entre 0 et %(max)s.") % {"max": MAX_GRACE_DAYS}
+            return await self._general(request, general_page, second_factor_form=data, second_factor_error=error)
         required = data.obligatoire == "1"
-        await firms.set_second_factor_rule(principal_of(request), required=required, grace_days=days)
+        await general_page.firms.set_second_factor_rule(principal_of(request), required=required, grace_days=days)
         if required:
             message = _("La double authentification est obligatoire pour les associés et administrateurs.")
         else:

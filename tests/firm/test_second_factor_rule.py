@@ -41,8 +41,9 @@ async def test_an_admin_makes_the_second_factor_mandatory_in_the_settings(
 
     refused = await post(client, "/parametres/double-authentification", {"obligatoire": "1", "delai": "deux"},
                          page="/parametres")  # fmt: skip
-    assert refused.status_code == 303
-    assert "Le délai doit être un nombre de jours entre 0 et 90." in (await client.get("/parametres")).text
+    assert refused.status_code == 422
+    assert "Le délai doit être un nombre de jours entre 0 et 90." in refused.text
+    assert 'value="deux"' in refused.text  # what was typed stays
     await db_session.refresh(firm)
     assert firm.second_factor_required_since is None
 
