@@ -11,7 +11,7 @@ import anyio
 import dramatiq
 from advanced_alchemy.config import AsyncSessionConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -19,7 +19,6 @@ from litestar.di import Provide
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import Middleware
@@ -48,7 +47,7 @@ log = logging.getLogger(__name__)
 __all__ = ["create_app"]
 
 
-async def before_request(request: Request[Any, Any, Any]) -> Redirect | None:
+async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """After authentication, before every handler: the request's context, and who acts in the audit log.
 
     Someone the firm's rule obliges to enrol a second factor now is sent to enrolment instead.

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,10 +126,12 @@ def second_factor_enrolled(request: Request[Any, Any, Any]) -> None:
     request.session.pop(SESSION_MUST_ENROL, None)
 
 
-def enrolment_first(request: Request[Any, Any, Any]) -> Redirect | None:
+def enrolment_first(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """Before every handler: someone the firm's rule now obliges to enrol reaches nothing else."""
     if "session" not in request.scope or not request.session.get(SESSION_MUST_ENROL):
         return None
     if request.url.path.startswith(OPEN_WHILE_ENROLLING):
         return None
+    if request.headers.get("hx-request"):  # the whole page goes, not a fragment swapped into it
+        return Response(b"", status_code=204, headers={"HX-Redirect": ENROL_PAGE})
     return Redirect(ENROL_PAGE, status_code=303)

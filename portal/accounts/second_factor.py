@@ -352,6 +352,8 @@ class SecondFactorService:
             await self._give_attempts_back(user.id)
             if outcome is Outcome.RECOVERY:
                 self._audit(user, "second_factor.recovery_code_used", left=await self._codes_left(user.id))
+            else:
+                self._audit(user, "second_factor.verified", proof=outcome.value)
         else:
             self._audit(user, "second_factor.failed", reason=outcome.value)
         await self.session.flush()

@@ -113,6 +113,8 @@ async def test_partners_are_reminded_during_the_grace_period_then_sent_to_enrolm
         blocked = await client.get(path, follow_redirects=False)
         assert blocked.status_code == 303, path
         assert blocked.headers["location"] == "/compte/double-authentification"
+    fragment = await client.get("/entreprises", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert fragment.headers["HX-Redirect"] == "/compte/double-authentification"
     page = await client.get("/compte/double-authentification")
     assert page.status_code == 200
     assert "le délai est écoulé" in page.text
