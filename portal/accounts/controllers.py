@@ -19,6 +19,7 @@ from portal.accounts.flow import (
     establish_session,
     finish_sign_in,
     pending_of,
+    remember_browser,
     second_factor_enrolled,
 )
 from portal.accounts.models import User
@@ -53,6 +54,13 @@ class CodeForm:
     """A code from the authenticator app, or a recovery code (or, where accepted, the password)."""
 
     code: str = forms.text(forms.PASSWORD_MAX_LENGTH)
+
+
+@dataclass
+class SignInCodeForm(CodeForm):
+    """The code page: the code, and whether to remember this browser for 30 days."""
+
+    se_souvenir: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 def provide_second_factors(db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> Any:
@@ -136,7 +144,7 @@ class SignInController(Controller):
         request: Request[Any, Any, Any],
         second_factors: NamedDependency[SecondFactorService],
         db_session: NamedDependency[AsyncSession],
-        data: Annotated[CodeForm, forms.POSTED],
+        data: Annotated[SignInCodeForm, forms.POSTED],
     ) -> Any:
         """A code: signed in, or told why not; the fifth wrong one ends this sign-in."""
         pending = pending_of(request)
@@ -148,6 +156,9 @@ class SignInController(Controller):
         outcome = Outcome.WRONG if forms.clip(data) else await second_factors.check(user, data.code)
         if outcome.accepted:
             redirect = await establish_session(request, db_session, user, pending.next_path, second_factor=True)
+            if data.se_souvenir == "1":
+                label = request.headers.get("user-agent", "")
+                remember_browser(request, redirect, *await second_factors.trust_browser(user, label))
             if outcome is Outcome.RECOVERY:
                 left = (await second_factors.status(user.id)).recovery_codes_left
                 flash(request, _("Code de secours utilisé : il vous en reste %(count)s. Vous pouvez en générer de "
@@ -355,6 +366,22 @@ class AccountController(Controller):
         await second_factors.remove(person, "second_factor.disable")
         flash(request, _("Double authentification désactivée."), category="success")
         return Redirect("/compte", status_code=303)
+
+    @post(
+        "/double-authentification/navigateurs/oublier",
+        guards=[signed_in],
+        name="accounts:two_factor_forget_browsers",
+    )
+    async def forget_browsers(
+        self,
+        request: Request[Any, Any, Any],
+        accounts: NamedDependency[AccountService],
+        second_factors: NamedDependency[SecondFactorService],
+    ) -> Redirect:
+        """« Oublier ces navigateurs »: every remembered browser asks for a code again."""
+        await second_factors.forget_browsers(await accounts.person(principal_of(request).user_id))
+        flash(request, _("Les navigateurs mémorisés demanderont de nouveau un code."), category="success")
+        return Redirect("/compte#double-authentification", status_code=303)
 
     @post(
         "/double-authentification/codes-de-secours",

@@ -33,6 +33,8 @@ SESSION_MUST_ENROL = "second_factor_must_enrol"
 """Session key: the grace period is over; only enrolment and signing out are open until the person enrols."""
 
 PENDING_LIFETIME = dt.timedelta(minutes=5)
+TRUSTED_COOKIE = "portal_trusted_browser"
+"""The cookie of a browser remembered after a right code (``__Host-`` prefixed with https)."""
 CODE_PAGE = "/connexion/code"
 ENROL_PAGE = "/compte/double-authentification"
 # What a person who must enrol first may still reach (static files are outside authentication).
@@ -82,8 +84,12 @@ def pending_of(request: Request[Any, Any, Any]) -> Pending | None:
 async def finish_sign_in(
     request: Request[Any, Any, Any], db_session: AsyncSession, user: User, next_path: str
 ) -> Redirect:
-    """The person proved who they are: ask for their second factor if they have one, else sign them in."""
-    if await SecondFactorService(db_session).is_active(user.id):
+    """The person proved who they are: ask for their second factor if they have one (unless this browser
+    was remembered after a right code), else sign them in."""
+    second_factors = SecondFactorService(db_session)
+    if await second_factors.is_active(user.id):
+        if await second_factors.trusts(user, request.cookies.get(trusted_cookie_name(request))):
+            return await establish_session(request, db_session, user, next_path, second_factor=True)
         request.clear_session()
         pending = Pending(user.id, user.session_epoch, local_path(next_path), dt.datetime.now(dt.UTC), 0)
         request.set_session({SESSION_PENDING: pending.as_session()})
@@ -118,6 +124,26 @@ async def establish_session(
     request.set_session(values)
     rotate_session(request)
     return Redirect(target, status_code=303)
+
+
+def trusted_cookie_name(request: Request[Any, Any, Any]) -> str:
+    return f"__Host-{TRUSTED_COOKIE}" if request.app.state.settings.secure_cookies else TRUSTED_COOKIE
+
+
+def remember_browser(
+    request: Request[Any, Any, Any], response: Response[Any], token: str, expires: dt.datetime
+) -> None:
+    """Give this browser the cookie of a remembered browser (only its hash is stored)."""
+    secure = bool(request.app.state.settings.secure_cookies)
+    response.set_cookie(
+        key=trusted_cookie_name(request),
+        value=token,
+        max_age=int((expires - dt.datetime.now(dt.UTC)).total_seconds()),
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+    )
 
 
 def second_factor_enrolled(request: Request[Any, Any, Any]) -> None:

@@ -133,3 +133,20 @@ class RecoveryCode(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class TrustedBrowser(Base):
+    """A browser the person asked to remember for 30 days after a right code: sign-in there asks for
+    the password alone. Only the SHA-256 of the cookie's token is kept; it is bound to the person's
+    session epoch, so signing out everywhere, deactivation, disabling or resetting the second factor,
+    or « Oublier ces navigateurs » ends it."""
+
+    __tablename__ = "trusted_browser"
+    __table_args__ = (Index("ix_trusted_browser_user", "user_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_epoch: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.accounts.models import RecoveryCode, SecondFactor, User
+from portal.accounts.models import RecoveryCode, SecondFactor, TrustedBrowser, User
 from portal.accounts.passwords import verify_password_off_loop
 from portal.audit.recorder import record
 from portal.auth.roles import FirmRole
@@ -37,6 +37,7 @@ from portal.i18n import N_
 
 ISSUER = "Portail Cabinet"
 RECOVERY_CODES = 10
+TRUST_LIFETIME = dt.timedelta(days=30)
 # 16 characters of a 32-letter alphabet (no 0/o, 1/l/i): 80 random bits, so a plain SHA-256 is enough.
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _RECOVERY_LENGTH = 16
@@ -83,6 +84,13 @@ def draw_recovery_codes() -> list[str]:
     return codes
 
 
+_TOKEN_MAX_LENGTH = 100
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "ignore")).hexdigest()
+
+
 def grouped(secret: str) -> str:
     """The secret in groups of four, for typing it into an app by hand."""
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
@@ -117,6 +125,7 @@ class Status:
     active: bool
     confirmed_at: dt.datetime | None
     recovery_codes_left: int
+    trusted_browsers: int = 0
 
 
 @dataclass(frozen=True)
@@ -218,8 +227,19 @@ class SecondFactorService:
                     )
                 ).scalar_one()
             )
+        trusted = 0
+        if active:
+            trusted = int(
+                (
+                    await self.session.execute(
+                        select(func.count()).where(
+                            TrustedBrowser.user_id == user_id, TrustedBrowser.expires_at > dt.datetime.now(dt.UTC)
+                        )
+                    )
+                ).scalar_one()
+            )
         return Status(active=active, confirmed_at=factor.confirmed_at if active and factor else None,
-                      recovery_codes_left=left)  # fmt: skip
+                      recovery_codes_left=left, trusted_browsers=trusted)  # fmt: skip
 
     # --- enrolment ---------------------------------------------------------------------
 
@@ -375,12 +395,59 @@ class SecondFactorService:
         await self.session.flush()
         return codes
 
+    # --- browsers remembered for 30 days ----------------------------------------------------
+
+    async def trust_browser(self, user: User, label: str, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
+        """Remember this browser: the token for its cookie (kept here only as a hash), and until when."""
+        now = now or dt.datetime.now(dt.UTC)
+        token = secrets.token_urlsafe(32)
+        expires = now + TRUST_LIFETIME
+        self.session.add(
+            TrustedBrowser(user_id=user.id, token_hash=_digest(token), session_epoch=user.session_epoch,
+                           expires_at=expires, label=label[:200])
+        )  # fmt: skip
+        self._audit(user, "second_factor.trust_browser", browser=label[:200])
+        await self.session.flush()
+        return token, expires
+
+    async def trusts(self, user: User, token: str | None, now: dt.datetime | None = None) -> bool:
+        """Whether ``token`` (this browser's cookie) is one of ``user``'s remembered browsers, still valid."""
+        if not token or len(token) > _TOKEN_MAX_LENGTH:
+            return False
+        now = now or dt.datetime.now(dt.UTC)
+        result = await self.session.execute(
+            update(TrustedBrowser)
+            .where(
+                TrustedBrowser.user_id == user.id,
+                TrustedBrowser.token_hash == _digest(token),
+                TrustedBrowser.session_epoch == user.session_epoch,
+                TrustedBrowser.expires_at > now,
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        self._audit(user, "second_factor.trusted_browser_used")
+        await self.session.flush()
+        return True
+
+    async def forget_browsers(self, user: User) -> int:
+        """Every remembered browser of the person asks for a code again."""
+        result = await self.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id))
+        forgotten = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if forgotten:
+            self._audit(user, "second_factor.forget_browsers", count=forgotten)
+        await self.session.flush()
+        return forgotten
+
     async def remove(self, user: User, action: str) -> bool:
-        """Drop the person's second factor and recovery codes (disable, or an administrator's reset)."""
+        """Drop the person's second factor, recovery codes and remembered browsers (disable, or a reset)."""
         found = await self._factor(user.id)
         if found is None:
             return False
         was_active = found.confirmed_at is not None
+        await self.session.execute(delete(TrustedBrowser).where(TrustedBrowser.user_id == user.id))
         await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
         await self.session.delete(found)
         if was_active:

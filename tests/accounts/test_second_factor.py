@@ -13,7 +13,7 @@ from sqlalchemy import literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.flow import PENDING_LIFETIME, Pending
-from portal.accounts.models import RecoveryCode, SecondFactor, User
+from portal.accounts.models import RecoveryCode, SecondFactor, TrustedBrowser, User
 from portal.audit.models import AuditEvent
 from portal.auth.roles import FirmRole
 from tests.browsing import csrf_token, sign_in
@@ -307,3 +307,58 @@ async def test_the_code_page_leaves_a_signed_in_session_alone(client: Client, db
     response = await client.get("/connexion/code", follow_redirects=False)
     assert response.headers["location"] == "/connexion"
     assert (await client.get("/compte")).status_code == 200
+
+
+async def test_a_browser_remembered_after_a_right_code_asks_for_the_password_alone_until_forgotten(
+    client: Client, db_session: AsyncSession
+) -> None:
+    user = await make_user(db_session, email="lea@cabinet-test.fr")
+    await sign_in(client, "lea@cabinet-test.fr", PASSWORD)
+    secret, _codes = await enrol(client)
+    await post(client, "/deconnexion", {})
+    await sign_in(client, "lea@cabinet-test.fr", PASSWORD)
+    remembered = await post(
+        client, "/connexion/code", {"code": code_at(secret, steps_ahead=1), "se_souvenir": "1"}, page="/connexion/code"
+    )
+    assert remembered.status_code == 303
+    cookie = remembered.headers["set-cookie"]
+    assert "portal_trusted_browser=" in cookie
+    assert "HttpOnly" in cookie
+    assert "Max-Age=2592000" in cookie or "Max-Age=259199" in cookie
+    token = client.cookies["portal_trusted_browser"]
+    stored = (await db_session.execute(select(TrustedBrowser.token_hash))).scalars().all()
+    assert token not in stored  # only its hash
+    assert "1 navigateur ne demande pas de code" in (await client.get("/compte")).text
+    await post(client, "/deconnexion", {})
+
+    # This browser: the password alone. Another browser (no cookie): the code.
+    assert (await sign_in(client, "lea@cabinet-test.fr", PASSWORD)).headers["location"] == "/"
+    await post(client, "/deconnexion", {})
+    client.cookies.delete("portal_trusted_browser")
+    assert (await sign_in(client, "lea@cabinet-test.fr", PASSWORD)).headers["location"] == "/connexion/code"
+    client.cookies.set("portal_trusted_browser", "un-jeton-invente")
+    assert (await sign_in(client, "lea@cabinet-test.fr", PASSWORD)).headers["location"] == "/connexion/code"
+
+    # Forgotten from Mon compte: the code again.
+    client.cookies.set("portal_trusted_browser", token)
+    assert (await sign_in(client, "lea@cabinet-test.fr", PASSWORD)).headers["location"] == "/"
+    assert (await post(client, "/compte/double-authentification/navigateurs/oublier", {})).status_code == 303
+    await post(client, "/deconnexion", {})
+    assert (await sign_in(client, "lea@cabinet-test.fr", PASSWORD)).headers["location"] == "/connexion/code"
+    actions = [event.action for event in await events(db_session, user)]
+    assert "second_factor.trust_browser" in actions
+    assert "second_factor.trusted_browser_used" in actions
+    assert "second_factor.forget_browsers" in actions
+
+
+async def test_signing_out_everywhere_forgets_remembered_browsers(client: Client, db_session: AsyncSession) -> None:
+    user = await make_user(db_session, email="lea@cabinet-test.fr")
+    await sign_in(client, "lea@cabinet-test.fr", PASSWORD)
+    secret, _codes = await enrol(client)
+    await post(client, "/deconnexion", {})
+    await sign_in(client, "lea@cabinet-test.fr", PASSWORD)
+    await post(client, "/connexion/code", {"code": code_at(secret, steps_ahead=1), "se_souvenir": "1"},
+               page="/connexion/code")  # fmt: skip
+    await post(client, "/deconnexion", {})
+    await db_session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1))
+    assert (await sign_in(client, "lea@cabinet-test.fr", PASSWORD)).headers["location"] == "/connexion/code"
