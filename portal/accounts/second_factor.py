@@ -232,8 +232,13 @@ class SecondFactorService:
             trusted = int(
                 (
                     await self.session.execute(
-                        select(func.count()).where(
-                            TrustedBrowser.user_id == user_id, TrustedBrowser.expires_at > dt.datetime.now(dt.UTC)
+                        select(func.count())
+                        .select_from(TrustedBrowser)
+                        .join(User, User.id == TrustedBrowser.user_id)
+                        .where(
+                            TrustedBrowser.user_id == user_id,
+                            TrustedBrowser.session_epoch == User.session_epoch,
+                            TrustedBrowser.expires_at > dt.datetime.now(dt.UTC),
                         )
                     )
                 ).scalar_one()

@@ -354,7 +354,7 @@ async def test_a_browser_remembered_after_a_right_code_asks_for_the_password_alo
 async def test_signing_out_everywhere_forgets_remembered_browsers(client: Client, db_session: AsyncSession) -> None:
     user = await make_user(db_session, email="lea@cabinet-test.fr")
     await sign_in(client, "lea@cabinet-test.fr", PASSWORD)
-    secret, _codes = await enrol(client)
+    secret, codes = await enrol(client)
     await post(client, "/deconnexion", {})
     await sign_in(client, "lea@cabinet-test.fr", PASSWORD)
     await post(client, "/connexion/code", {"code": code_at(secret, steps_ahead=1), "se_souvenir": "1"},
@@ -362,3 +362,5 @@ async def test_signing_out_everywhere_forgets_remembered_browsers(client: Client
     await post(client, "/deconnexion", {})
     await db_session.execute(update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1))
     assert (await sign_in(client, "lea@cabinet-test.fr", PASSWORD)).headers["location"] == "/connexion/code"
+    assert (await post(client, "/connexion/code", {"code": codes[0]}, page="/connexion/code")).status_code == 303
+    assert 'id="navigateurs-memorises"><span class="muted">Aucun' in (await client.get("/compte")).text
