@@ -83,7 +83,11 @@ async def test_a_person_enrols_an_authenticator_app_from_their_account(
     # The QR code is drawn here, inline: no outside service, no script, no style attribute the CSP would block.
     assert '<svg viewBox="0 0' in page.text
     assert 'class="qr-code"' in page.text
-    assert "http" not in page.text.split('class="qr-code"')[1].split("</svg>")[0]
+    drawing = page.text.split('class="qr-code"')[1].split("</svg>")[0]
+    assert "http" not in drawing
+    assert "style=" not in drawing
+    assert "script" not in drawing
+    assert "style-src 'self'" in page.headers["content-security-policy"]
     secret = SECRET.search(page.text).group(1)  # type: ignore[union-attr]
     assert re.fullmatch(r"([A-Z2-7]{4} )+[A-Z2-7]{4}", secret)
     secret = secret.replace(" ", "")
