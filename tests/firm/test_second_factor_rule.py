@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
+from pathlib import Path
 
 import httpx
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.accounts.models import SecondFactor, User
+from portal.accounts.tasks import send_second_factor_reset
 from portal.audit.models import AuditEvent
 from portal.auth.roles import FirmRole
 from portal.firm.models import Firm
+from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun
-from portal.mail import messages
+from portal.mail.transport import list_messages
 from portal.settings import Settings
 from tests.accounts.test_second_factor import code_at, enrol, post, sign_in_with_code
 from tests.browsing import sign_in
@@ -176,6 +180,9 @@ async def test_an_admin_resets_a_persons_second_factor(
     assert done.status_code == 303
     assert "réinitialisée" in (await client.get(done.headers["location"])).text
     assert (await db_session.execute(select(SecondFactor).where(SecondFactor.user_id == partner.id))).first() is None
+    again = await post(client, path, {"confirmer": "1"}, page=f"/utilisateurs/{partner.id}")
+    assert again.status_code == 422
+    assert "n&#39;a pas de double authentification active" in again.text or "n'a pas de double" in again.text
     reset = (
         await db_session.execute(select(AuditEvent).where(AuditEvent.action == "second_factor.reset"))
     ).scalar_one()
@@ -195,12 +202,24 @@ async def test_an_admin_resets_a_persons_second_factor(
     assert (await sign_in(client, "claire@cabinet-test.fr", PASSWORD)).headers["location"] == "/"
 
 
-def test_the_reset_email_says_who_and_what_to_do(settings: Settings) -> None:
-    message = messages.build(
-        settings, to_email="claire@cabinet-test.fr", to_name="Claire", template="second_factor_reset", locale="fr",
-        name="Claire", admin_name="Marc Lefèvre", sign_in_url="http://127.0.0.1:8000/connexion",
-    )  # fmt: skip
-    assert message["Subject"] == "Votre double authentification a été réinitialisée"
-    body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+async def test_the_reset_email_says_who_did_it_and_what_to_do(
+    db_session: AsyncSession, session_maker: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
+) -> None:
+    admin = await make_user(db_session, roles=(FirmRole.ADMIN,), name="Marc Lefèvre")
+    person = await make_user(db_session, email="claire@cabinet-test.fr", name="Claire")
+    outbox = settings.with_overrides(smtp_url=f"file://{tmp_path}")
+
+    def sessions(*, read_only: bool = False) -> AsyncSession:
+        return session_maker()
+
+    context = JobContext(run_id=uuid.uuid4(), sessions=sessions, created_by_id=admin.id, settings=outbox)  # type: ignore[arg-type]
+    summary = await send_second_factor_reset(context, user_id=str(person.id))
+    assert summary == {"Destinataire": "claire@cabinet-test.fr", "Résultat": "Envoyé"}
+    [sent] = list_messages(tmp_path)
+    assert sent.subject == "Votre double authentification a été réinitialisée"
+    assert "claire@cabinet-test.fr" in sent.recipients
+    body = sent.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Marc Lefèvre a réinitialisé la double authentification" in body
     assert "prévenez immédiatement le cabinet" in body
+    gone = await send_second_factor_reset(context, user_id=str(uuid.uuid4()))
+    assert gone == {"Résultat": "La personne n'existe plus : rien à envoyer."}
