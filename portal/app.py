@@ -11,7 +11,7 @@ import anyio
 import dramatiq
 from advanced_alchemy.config import AsyncSessionConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -24,6 +24,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.flow import enrolment_first
 from portal.accounts.sessions import build_session_auth, build_session_store
 from portal.audit.context import Actor, set_actor
 from portal.auth.guards import PUBLIC
@@ -46,8 +47,11 @@ log = logging.getLogger(__name__)
 __all__ = ["create_app"]
 
 
-async def before_request(request: Request[Any, Any, Any]) -> None:
-    """After authentication, before every handler: the request's context, and who acts in the audit log."""
+async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """After authentication, before every handler: the request's context, and who acts in the audit log.
+
+    Someone the firm's rule obliges to enrol a second factor now is sent to enrolment instead.
+    """
     await context.before_request(request)
     principal = context.current_principal()
     set_actor(
@@ -58,6 +62,7 @@ async def before_request(request: Request[Any, Any, Any]) -> None:
             ip_address=context.client_address(request),
         )
     )
+    return enrolment_first(request)
 
 
 def outermost_first(*outermost: Middleware) -> Callable[[AppConfig], AppConfig]:

@@ -8,19 +8,20 @@ from datetime import datetime
 
 from advanced_alchemy.extensions.litestar.store import StoreModelMixin
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.audit.mixins import Audited
 from portal.auth.roles import DossierRole, FirmRole
 from portal.db.base import Base
+from portal.db.encrypted import EncryptedText
 
 
 class User(Audited, Base):
     """A person who signs in. Email is stored lower-cased and is unique."""
 
     __tablename__ = "user_account"
-    __audit_exclude__ = frozenset({"password_hash", "session_epoch", "last_login_at"})
+    __audit_exclude__ = frozenset({"password_hash", "session_epoch", "last_login_at", "second_factor_grace_from"})
 
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -30,6 +31,9 @@ class User(Audited, Base):
     # Bumped to end every session of this person at once (sign-out everywhere, deactivation).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # When the firm's rule requiring a second factor started to apply to this person (their first
+    # sign-in under it): their grace period runs from here.
+    second_factor_grace_from: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
     roles: Mapped[list[UserRole]] = relationship(back_populates="user", lazy="selectin", cascade="all, delete-orphan")
 
@@ -142,3 +146,53 @@ class PasswordReset(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class SecondFactor(Base):
+    """A person's authenticator app (TOTP, RFC 6238): one per person, active once confirmed with a code.
+
+    The secret is encrypted at rest (``PORTAL_ENCRYPTION_KEYS``). ``last_used_step`` is the time
+    step of the last code accepted: a code is accepted only by raising it in one conditional
+    UPDATE, so one code (or an older one) never passes twice, even sent twice at once.
+    ``failures`` counts wrong codes since ``last_failure_at``, in the same way.
+    """
+
+    __tablename__ = "second_factor"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), unique=True)
+    secret: Mapped[str | None] = mapped_column(EncryptedText)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    last_used_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code, kept as the SHA-256 of a code of 80 random bits.
+
+    Spent by one conditional UPDATE (``used_at IS NULL``): two uses at once spend it once.
+    """
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class TrustedBrowser(Base):
+    """A browser the person asked to remember for 30 days after a right code: sign-in there asks for
+    the password alone. Only the SHA-256 of the cookie's token is kept; it is bound to the person's
+    session epoch, so signing out everywhere, deactivation, disabling or resetting the second factor,
+    or « Oublier ces navigateurs » ends it."""
+
+    __tablename__ = "trusted_browser"
+    __table_args__ = (Index("ix_trusted_browser_user", "user_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_epoch: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

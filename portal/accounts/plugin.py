@@ -17,6 +17,7 @@ plugin = Domain(
         tasks.purge_expired_sessions,
         tasks.send_password_reset,
         tasks.send_password_changed,
+        tasks.send_second_factor_reset,
     ],
     schedules=[
         every("15 3 * * *", tasks.purge_login_attempts),

@@ -1,4 +1,4 @@
-"""Authentication housekeeping, and the emails about a person's password.
+"""Authentication housekeeping, and the emails about a person's password and second factor.
 
 ``accounts.send_password_reset`` draws the link's token, commits its digest, then sends the
 email: the token is never in the job's arguments, its summary, a log line or the audit log.
@@ -101,5 +101,27 @@ async def send_password_changed(ctx: JobContext, user_id: str) -> dict[str, Any]
             return {RESULT: NOT_NEEDED}
         recipient = (user.email, user.name, user.locale)
     message = messages.password_changed(ctx.settings, to_email=recipient[0], to_name=recipient[1], locale=recipient[2])
+    await anyio.to_thread.run_sync(deliver, message, ctx.settings)
+    return {RESULT: SENT}
+
+
+GONE = N_("La personne n'existe plus : rien à envoyer.")
+
+
+@job("accounts.send_second_factor_reset", title=N_("Avis de réinitialisation de la double authentification"))
+async def send_second_factor_reset(ctx: JobContext, user_id: str) -> dict[str, Any]:
+    """Tell the person an administrator reset their second factor (and whom to ask if it was not them)."""
+    async with ctx.reader() as session:
+        user = await session.get(User, uuid.UUID(user_id))
+        if user is None:
+            return {RESULT: GONE}
+        admin = await session.get(User, ctx.created_by_id) if ctx.created_by_id else None
+        recipient = (user.email, user.name, user.locale)
+        admin_name = admin.name if admin else None
+    message = messages.build(
+        ctx.settings, to_email=recipient[0], to_name=recipient[1], template="second_factor_reset",
+        locale=recipient[2], name=recipient[1], admin_name=admin_name,
+        sign_in_url=f"{ctx.settings.base_url}/connexion",
+    )  # fmt: skip
     await anyio.to_thread.run_sync(deliver, message, ctx.settings)
     return {RESULT: SENT}

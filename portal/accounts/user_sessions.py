@@ -39,7 +39,7 @@ def now() -> dt.datetime:
 
 def open_session_row(user: User, *, ip_address: str, user_agent: str) -> UserSession:
     """A new row for a browser signing in as ``user``, added to the session ``user`` was loaded in
-    (the request's: it commits with the sign-in). Synchronous, as ``finish_sign_in`` is."""
+    (the request's: it commits with the sign-in)."""
     db_session = async_object_session(user)
     if db_session is None:  # pragma: no cover - every way of signing in loads the person in the request
         message = "finish_sign_in needs the person as loaded in the request's database session"

@@ -60,3 +60,16 @@ class EncryptedJSON(TypeDecorator[dict[str, Any]]):
             return None
         plain = decrypt(value)
         return None if plain is None else dict(json.loads(plain))
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A text (a TOTP secret) stored as one Fernet token; reads as None when no key decrypts it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, _dialect: Dialect) -> str | None:
+        return None if value is None else encrypt(value)
+
+    def process_result_value(self, value: str | None, _dialect: Dialect) -> str | None:
+        return None if value is None else decrypt(value)

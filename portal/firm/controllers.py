@@ -26,7 +26,7 @@ from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, Dossie
 from portal.clients.services import DossierService
 from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError
 from portal.firm.pages import GENERAL_SETTINGS
-from portal.firm.services import FirmService, UserError, UserService, status_of
+from portal.firm.services import MAX_GRACE_DAYS, FirmService, UserError, UserService, status_of
 from portal.i18n import _
 from portal.jobs.diagnostic import diagnostic
 from portal.jobs.services import JobRunService
@@ -56,6 +56,21 @@ class RoleRemovalForm:
 
     dossier: str = forms.text(forms.CHOICE_MAX_LENGTH)
     role: str = forms.text(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
+class ConfirmForm:
+    """A destructive action's confirmation box."""
+
+    confirmer: str = forms.text(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
+class SecondFactorRuleForm:
+    """Paramètres › Double authentification: mandatory for partners and administrators, and the grace in days."""
+
+    obligatoire: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    delai: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
@@ -162,6 +177,9 @@ async def _detail_context(
         "can_invite": principal.can(Permission.USERS_INVITE),
         "can_manage": principal.can(Permission.USERS_MANAGE),
         "is_self": user.id == principal.user_id,
+        "second_factor_active": await users.second_factor_active(user)
+        if principal.can(Permission.USERS_MANAGE)
+        else None,
         "error": error,
     }
 
@@ -354,6 +372,30 @@ class UserController(Controller):
         return await self._act(request, users, invitations, user_id, action=users.reactivate, done=done)
 
     @post(
+        "/{user_id:uuid}/double-authentification/reinitialiser",
+        guards=[requires(Permission.USERS_MANAGE)],
+        name="firm:user_reset_second_factor",
+        media_type=MediaType.HTML,
+    )
+    async def reset_second_factor(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        invitations: NamedDependency[InvitationService],
+        user_id: FromPath[uuid.UUID],
+        data: Annotated[ConfirmForm, forms.POSTED],
+    ) -> Any:
+        """Remove the person's second factor (they lost their phone), once the box is ticked; they are emailed."""
+
+        async def reset(actor: Principal, user: User) -> None:
+            if data.confirmer != "1":
+                raise UserError(_("Cochez la case pour confirmer la réinitialisation."))
+            await users.reset_second_factor(actor, user)
+
+        done = _("Double authentification de %(name)s réinitialisée : %(email)s en est averti par courriel.")
+        return await self._act(request, users, invitations, user_id, action=reset, done=done)
+
+    @post(
         "/{user_id:uuid}/roles/retirer",
         guards=[requires(Permission.USERS_INVITE)],
         name="firm:user_remove_role",
@@ -424,6 +466,7 @@ class InvitationLinkController(Controller):
         self,
         request: Request[Any, Any, Any],
         invitations: NamedDependency[InvitationService],
+        db_session: NamedDependency[AsyncSession],
         token: FromPath[str],
         data: Annotated[AcceptForm, forms.POSTED],
     ) -> Any:
@@ -443,11 +486,11 @@ class InvitationLinkController(Controller):
             return Template(
                 template_name="firm/invitation.html", context=context, status_code=422, headers=LINK_HEADERS
             )
-        # Signed in as at the sign-in page.
-        response = finish_sign_in(request, user, "/")
+        # Signed in as at the sign-in page: a fresh session id, bound to the person's epoch.
+        redirect = await finish_sign_in(request, db_session, user, "/")
         flash(request, _("Bienvenue, %(name)s : votre mot de passe est enregistré.") % {"name": user.name},
               category="success")  # fmt: skip
-        return response
+        return redirect
 
 
 @dataclass
@@ -471,6 +514,12 @@ class SettingsController(Controller):
 
     @get("/", guards=[requires(Permission.SETTINGS_READ)], name="firm:settings")
     async def general(self, request: Request[Any, Any, Any], general_page: NamedDependency[GeneralPage]) -> Template:
+        return await self._general(request, general_page)
+
+    @staticmethod
+    async def _general(
+        request: Request[Any, Any, Any], general_page: GeneralPage, **refused: Any
+    ) -> Template:  # fmt: skip
         principal = principal_of(request)
         firm = await general_page.firms.current()
         context = {
@@ -478,8 +527,37 @@ class SettingsController(Controller):
             "parts": GENERAL_SETTINGS,
             "own_dossier": await general_page.dossiers.find_visible(principal, firm.own_dossier_id) if firm else None,
             **await GENERAL_SETTINGS.context("billing", principal, general_page.db_session, firm),
+            **refused,
         }
-        return Template(template_name="firm/settings/general.html", context=context)
+        return Template(template_name="firm/settings/general.html", context=context,
+                        status_code=422 if refused else 200)  # fmt: skip
+
+    @post(
+        "/double-authentification",
+        guards=[requires(Permission.SETTINGS_UPDATE)],
+        name="firm:second_factor_rule",
+        media_type=MediaType.HTML,
+    )
+    async def second_factor_rule(
+        self,
+        request: Request[Any, Any, Any],
+        general_page: NamedDependency[GeneralPage],
+        data: Annotated[SecondFactorRuleForm, forms.POSTED],
+    ) -> Template | Redirect:
+        """Make a second factor mandatory for partners and administrators, with a grace period in days."""
+        typed = data.delai.strip()
+        days = int(typed) if typed.isascii() and typed.isdigit() and len(typed) <= len(str(MAX_GRACE_DAYS)) else -1
+        if not 0 <= days <= MAX_GRACE_DAYS:
+            error = _("Le délai doit être un nombre de jours entre 0 et %(max)s.") % {"max": MAX_GRACE_DAYS}
+            return await self._general(request, general_page, second_factor_form=data, second_factor_error=error)
+        required = data.obligatoire == "1"
+        await general_page.firms.set_second_factor_rule(principal_of(request), required=required, grace_days=days)
+        if required:
+            message = _("La double authentification est obligatoire pour les associés et administrateurs.")
+        else:
+            message = _("La double authentification est facultative.")
+        flash(request, message, category="success")
+        return Redirect("/parametres#double-authentification", status_code=303)
 
     @get("/roles", guards=[requires(Permission.SETTINGS_READ)], name="firm:roles")
     async def roles(self) -> Template:

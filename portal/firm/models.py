@@ -31,6 +31,10 @@ class Firm(Audited, Base):
     billing_entity_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("dossier.id", ondelete="SET NULL"), default=None
     )
+    # Since when partners and administrators must use a second factor (None: optional for everyone),
+    # and how many days each has, from their first sign-in under the rule, to enrol.
+    second_factor_required_since: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    second_factor_grace_days: Mapped[int] = mapped_column(Integer, default=7)
     own_dossier: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[own_dossier_id])
     billing_entity: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[billing_entity_id])
 

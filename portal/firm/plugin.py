@@ -1,9 +1,10 @@
-"""The firm, its people and settings: invitations and their emails."""
+"""The firm, its people and settings: invitations and their emails, the rule on second factors."""
 
 from __future__ import annotations
 
+from portal.accounts.second_factor import REQUIREMENT
 from portal.domain import Domain
-from portal.firm import models, policy, tasks
+from portal.firm import models, policy, services, tasks
 from portal.firm.controllers import InvitationLinkController, SettingsController, UserController
 
 plugin = Domain(
@@ -12,4 +13,6 @@ plugin = Domain(
     routes=lambda _settings: [UserController, InvitationLinkController, SettingsController],
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.send_invitation, tasks.send_access_notice],
+    # Sign-in (accounts, below) reads the firm's rule on second factors through this.
+    parts=[REQUIREMENT.provided_by(services.second_factor_requirement)],
 )

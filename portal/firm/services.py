@@ -7,16 +7,19 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import DossierMembership, User, UserRole
 from portal.accounts.passwords import hash_password, password_problem
+from portal.accounts.second_factor import Requirement, SecondFactorService
 from portal.accounts.services import normalise_email
+from portal.accounts.tasks import send_second_factor_reset
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
@@ -277,6 +280,25 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         record(self.repository.session, "user.reactivate", object_type="user_account", object_id=str(user.id))
         await self.repository.session.flush()
 
+    @property
+    def _session(self) -> AsyncSession:
+        return cast("AsyncSession", self.repository.session)
+
+    async def second_factor_active(self, user: User) -> bool:
+        return await SecondFactorService(self._session).is_active(user.id)
+
+    async def reset_second_factor(self, actor: Principal, user: User) -> None:
+        """An administrator removes the person's second factor (they lost their phone): audited, and they are
+        emailed. Nobody resets their own this way (they disable it from Mon compte, with a code or password)."""
+        if not actor.can(Permission.USERS_MANAGE):
+            raise PermissionDeniedException
+        if user.id == actor.user_id:
+            raise UserError(_("Désactivez votre propre double authentification depuis Mon compte."))
+        session = self._session
+        if not await SecondFactorService(session).remove(user, "second_factor.reset"):
+            raise UserError(_("Cette personne n'a pas de double authentification active."))
+        await send_second_factor_reset.options(created_by_id=actor.user_id).enqueue(session, user_id=str(user.id))
+
     async def remove_dossier_role(self, actor: Principal, user: User, dossier: Dossier, role: DossierRole) -> bool:
         """Take ``role`` on ``dossier`` (which ``actor`` found visible) from ``user``; False if they did not hold it."""
         if not (actor.can(Permission.USERS_MANAGE) or actor.can(Permission.USERS_INVITE)):
@@ -308,6 +330,21 @@ def billing_entity_id() -> Select[Any]:
     return select(Firm.billing_entity_id).order_by(Firm.created_at).limit(1)
 
 
+async def second_factor_requirement(session: AsyncSession) -> Requirement | None:
+    """The firm's rule on second factors, as sign-in reads it (``accounts.second_factor.REQUIREMENT``)."""
+    row = (
+        await session.execute(
+            select(Firm.second_factor_required_since, Firm.second_factor_grace_days).order_by(Firm.created_at).limit(1)
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return Requirement(since=row[0], grace=dt.timedelta(days=row[1]))
+
+
+MAX_GRACE_DAYS = 90
+
+
 class FirmRepository(SQLAlchemyAsyncRepository[Firm]):
     model_type = Firm
 
@@ -319,4 +356,20 @@ class FirmService(SQLAlchemyAsyncRepositoryService[Firm, FirmRepository]):
 
     async def current(self) -> Firm | None:
         firm: Firm | None = (await self.repository.session.execute(current_firm())).scalar_one_or_none()
+        return firm
+
+    async def set_second_factor_rule(self, actor: Principal, *, required: bool, grace_days: int) -> Firm:
+        """Make a second factor mandatory for partners and administrators (or optional again); audited
+        as a change of the firm. Switching it on starts everyone's grace period at their next sign-in."""
+        if not actor.can(Permission.SETTINGS_UPDATE):
+            raise PermissionDeniedException
+        firm = await self.current()
+        if firm is None:
+            raise NotFoundException
+        if required and firm.second_factor_required_since is None:
+            firm.second_factor_required_since = dt.datetime.now(dt.UTC)
+        elif not required:
+            firm.second_factor_required_since = None
+        firm.second_factor_grace_days = grace_days
+        await self.repository.session.flush()
         return firm

@@ -26,6 +26,7 @@ from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.controllers import sign_in_context
 from portal.accounts.flow import finish_sign_in
@@ -131,6 +132,7 @@ class SignOnController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         sign_on: NamedDependency[SignOnService],
+        db_session: NamedDependency[AsyncSession],
         provider: FromPath[str],
     ) -> Response[Any]:
         chosen = providers.find(settings, provider)
@@ -156,7 +158,7 @@ class SignOnController(Controller):
             refusal = await _refused(sign_on, settings, chosen, failure, identity=identity, next_path=flow["next"])
             refusal.cookies.append(cookie)
             return refusal
-        signed_in = finish_sign_in(request, user, flow["next"])
+        signed_in = await finish_sign_in(request, db_session, user, flow["next"])
         signed_in.cookies.append(cookie)
         return signed_in
 

@@ -17,9 +17,12 @@ from portal.web.context import current_principal
 from portal.web.navigation import navigation
 
 
-def local_datetime(value: dt.datetime | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
-    if value is None:
+def local_datetime(value: dt.datetime | str | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
+    """A moment in the firm's time zone; also one kept as ISO text (in a session)."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=get_locale())

@@ -30,6 +30,7 @@ def _is_public(handler: HTTPRouteHandler) -> bool:
 
 PUBLIC_ROUTES = {
     "/connexion",
+    "/connexion/code",  # a sign-in's second step: it acts only on the pending marker its first step left
     "/langue",
     "/healthz",
     "/static/{file_path:path}",
