@@ -24,7 +24,13 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.accounts.sessions import build_session_auth, build_session_store
+from portal.accounts.sessions import (
+    SIGN_IN_PATH,
+    build_session_auth,
+    build_session_store,
+    is_signed_in,
+    session_cookie_name,
+)
 from portal.audit.context import Actor, set_actor
 from portal.auth.guards import PUBLIC
 from portal.db import migrate
@@ -38,6 +44,7 @@ from portal.web import context, errors
 from portal.web.controllers import WebController
 from portal.web.deps import provide_settings
 from portal.web.forms import FormDecoding, form_size_limit
+from portal.web.headers import security_headers
 from portal.web.templating import configure as configure_templates
 from portal.web.timing import ServerTimingMiddleware
 
@@ -169,6 +176,15 @@ def create_app(
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         before_request=before_request,
         after_request=context.after_request,
+        # Every response, error pages and Litestar's own 404/405 included: see portal.web.headers.
+        before_send=[
+            security_headers(
+                https=secure,
+                session_cookie=session_cookie_name(settings),
+                private_paths=[SIGN_IN_PATH],
+                is_signed_in=is_signed_in,
+            )
+        ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=None,

@@ -96,6 +96,19 @@ def build_session_store(settings: Settings) -> tuple[Store, AsyncEngine | None]:
     return SQLAlchemyStore(config, model=WebSession, namespace="sessions"), engine
 
 
+def session_cookie_name(settings: Settings) -> str:
+    """The session cookie's name: host-only (``__Host-``) when the portal is served over HTTPS."""
+    return "__Host-portal_session" if settings.secure_cookies else "portal_session"
+
+
+SIGN_IN_PATH = "/connexion"
+
+
+def is_signed_in(scope: Any) -> bool:
+    """The request was authenticated as a person (the session authentication ran and found one)."""
+    return isinstance(scope.get("user"), Principal)
+
+
 def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """Ask for a new session id when this response is sent."""
     connection.scope.setdefault("state", {})[_ROTATE] = True
@@ -123,7 +136,7 @@ def build_session_auth(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> Se
     return SessionAuth[Principal, Any](
         retrieve_user_handler=retrieve_principal,
         session_backend_config=PortalSessionConfig(
-            key="__Host-portal_session" if secure else "portal_session",
+            key=session_cookie_name(settings),
             secure=secure,
             httponly=True,
             samesite="lax",

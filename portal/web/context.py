@@ -1,4 +1,4 @@
-"""Per-request context: request id, principal, locale, security headers."""
+"""Per-request context: request id, principal, locale, the client's address."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ LOCALE_COOKIE = "portal_lang"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _principal: ContextVar[Principal | None] = ContextVar("portal_principal", default=None)
 _request_id: ContextVar[str | None] = ContextVar("portal_request_id", default=None)
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
-)
 
 
 def current_principal() -> Principal | None:
@@ -55,12 +50,9 @@ async def before_request(request: Request[Any, Any, Any]) -> None:
 
 
 async def after_request(response: Response[Any]) -> Response[Any]:
+    """The request id on the answer (the security headers are added to every response: ``portal.web.headers``)."""
     headers = response.headers
     request_id = _request_id.get()
     if request_id:
         headers["X-Request-ID"] = request_id
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
     return response
