@@ -39,7 +39,7 @@ from portal.domains import DOMAINS
 from portal.jobs import runtime
 from portal.jobs.scheduler import BackgroundLoop
 from portal.mail.controllers import DevMailController
-from portal.settings import Settings, get_settings
+from portal.settings import Settings, get_settings, private_folder
 from portal.web import context, errors
 from portal.web.controllers import WebController
 from portal.web.deps import provide_settings
@@ -96,7 +96,7 @@ def create_app(
     broker only). Tests pass a ``session_maker`` bound to a transaction they roll back.
     """
     settings = settings or get_settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.var_dir)
     engine = make_web_engine(settings.database_url)
     session_store, session_store_engine = build_session_store(settings)
     alchemy = SQLAlchemyAsyncConfig(

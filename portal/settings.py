@@ -27,12 +27,20 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRM_TIMEZONE = ZoneInfo("Europe/Paris")
 
 
+def private_folder(path: Path) -> Path:
+    """``path`` as a folder only its owner may enter (700), created if need be: the portal's local data
+    (database, sessions, keys) is nobody else's to read."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def _generated_secret_key(var_dir: Path) -> str:
     """A key generated once into ``var/``."""
     path = var_dir / "secret_key"
     if path.exists():
         return path.read_text(encoding="ascii").strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(var_dir)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting together must agree on one key.
     try:
@@ -53,7 +61,7 @@ def _generated_encryption_key(var_dir: Path) -> tuple[str, ...]:
     """One Fernet key generated once into ``var/``."""
     path = var_dir / "encryption_key"
     if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(var_dir)
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
