@@ -28,6 +28,7 @@ from portal.accounts.sessions import (
     SIGN_IN_PATH,
     build_session_auth,
     build_session_store,
+    csrf_binding,
     is_signed_in,
     session_cookie_name,
 )
@@ -42,6 +43,7 @@ from portal.mail.controllers import DevMailController
 from portal.settings import Settings, get_settings, private_folder
 from portal.web import context, errors
 from portal.web.controllers import WebController
+from portal.web.csrf import session_bound_csrf
 from portal.web.deps import provide_settings
 from portal.web.forms import FormDecoding, form_size_limit
 from portal.web.headers import security_headers
@@ -115,6 +117,13 @@ def create_app(
         directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure_templates
     )
     secure = settings.secure_cookies
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name="__Host-csrftoken" if secure else "csrftoken",
+        cookie_secure=secure,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+    )
     outermost = (releases_request_session(alchemy.session_scope_key), ServerTimingMiddleware, read_only_requests)
 
     @asynccontextmanager
@@ -160,18 +169,17 @@ def create_app(
             *DOMAINS,
         ],
         on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first(*outermost)],
-        # Before CSRF reads the body for its token: a huge urlencoded form is refused unread.
-        middleware=[*outermost, form_size_limit(settings.form_max_bytes)],
+        # Before CSRF reads the body for its token: a huge urlencoded form is refused unread. CSRF on every
+        # state-changing request, its token bound to the session (inside the session middleware, which
+        # SessionAuth puts first).
+        middleware=[
+            *outermost,
+            form_size_limit(settings.form_max_bytes),
+            session_bound_csrf(csrf, csrf_binding(settings)),
+        ],
         # Any other body too; the routers that receive files (receipts, FEC) raise it for theirs.
         request_max_body_size=settings.form_max_bytes,
         stores={"sessions": session_store},
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="__Host-csrftoken" if secure else "csrftoken",
-            cookie_secure=secure,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-        ),
         template_config=template_config,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         before_request=before_request,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,26 @@ SIGN_IN_PATH = "/connexion"
 def is_signed_in(scope: Any) -> bool:
     """The request was authenticated as a person (the session authentication ran and found one)."""
     return isinstance(scope.get("user"), Principal)
+
+
+def csrf_binding(settings: Settings) -> Callable[[Any], str]:
+    """What a CSRF token is bound to (``portal.web.csrf``): a signed-in session's id, read from its
+    cookie; before sign-in, nothing (the empty pre-session value)."""
+    cookie = session_cookie_name(settings).encode("latin-1")
+
+    def binding(scope: Any) -> str:
+        session = scope.get("session")
+        if not isinstance(session, dict) or not session.get(SESSION_USER_ID):
+            return ""
+        for name, value in scope.get("headers", ()):
+            if name == b"cookie":
+                for part in value.split(b";"):
+                    key, _, found = part.strip().partition(b"=")
+                    if key == cookie:
+                        return str(found.decode("latin-1"))
+        return ""
+
+    return binding
 
 
 def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
