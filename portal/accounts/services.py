@@ -18,6 +18,7 @@ from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole
 from portal.i18n import N_, _
 from portal.settings import Settings
+from portal.web.forms import EMAIL_MAX_LENGTH, PASSWORD_MAX_LENGTH
 
 
 class SignInError(Exception):
@@ -35,6 +36,7 @@ def normalise_email(email: str) -> str:
 
 REFUSED = N_("Adresse e-mail ou mot de passe incorrect.")
 THROTTLED = N_("Trop de tentatives de connexion. Réessayez dans %(minutes)s minutes.")
+TOO_LONG = N_("Adresse e-mail ou mot de passe trop long.")
 
 
 async def authenticate(
@@ -42,19 +44,23 @@ async def authenticate(
 ) -> User:
     """Return the active user whose credentials these are, or raise ``SignInError``.
 
-    Failed attempts are committed at once: the request that reports them ends in an
-    error status, which rolls its own transaction back.
+    Over-long input is refused before anything else (no hash, no write). Then the attempt takes
+    its place in the throttle's counters (``portal.accounts.throttle``), committed before the
+    password is checked; a wrong password keeps it, and is recorded.
     """
     email = normalise_email(email)
+    # Lower-casing may lengthen an address (``İ`` becomes two characters): checked after it.
+    if len(email) > EMAIL_MAX_LENGTH or len(password) > PASSWORD_MAX_LENGTH:
+        raise SignInError(_(TOO_LONG), 422)
     throttle = LoginThrottle(
         session, max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
     )
-    if await throttle.is_locked(email, ip_address):
-        minutes = max(1, settings.login_window_seconds // 60)
-        raise SignInError(_(THROTTLED) % {"minutes": minutes}, 429)
+    refusal = await throttle.reserve(email, ip_address)
+    if refusal is not None:
+        raise SignInError(_(THROTTLED) % {"minutes": refusal.minutes}, 429)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
-    # Nothing is written yet: end the read, so the password check (slow by design) holds no
-    # pooled connection while a burst of sign-ins queues for it.
+    # The reservation is the attempt's place in the count: committed now, so that concurrent attempts
+    # see it, and so that the password check (slow by design) holds no pooled connection meanwhile.
     await session.commit()
     valid = await verify_password_off_loop(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
@@ -63,6 +69,7 @@ async def authenticate(
         raise SignInError(_(REFUSED), 401)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = await hash_password_off_loop(password)  # still holding no connection
+    await throttle.succeeded(email, ip_address)
     await throttle.record(email, ip_address, succeeded=True)
     user.last_login_at = dt.datetime.now(dt.UTC)
     # The person becomes the author from here on, within the same request.

@@ -8,7 +8,8 @@ from typing import Any
 from litestar.stores.file import FileStore
 from sqlalchemy import delete
 
-from portal.accounts.models import LoginAttempt, WebSession
+from portal.accounts.models import LoginAttempt, SignInCounter, WebSession
+from portal.accounts.throttle import MAX_PENALTY_SECONDS
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import job
@@ -18,10 +19,13 @@ ATTEMPT_RETENTION = dt.timedelta(days=7)
 
 @job("auth.purge_login_attempts", title=N_("Purge des tentatives de connexion"))
 async def purge_login_attempts(ctx: JobContext) -> dict[str, Any]:
-    """Delete sign-in attempts older than a week: throttling only looks at the last minutes."""
-    cutoff = dt.datetime.now(dt.UTC) - ATTEMPT_RETENTION
+    """Delete sign-in attempts older than a week, and the throttle's counters that no longer count."""
+    now = dt.datetime.now(dt.UTC)
     async with ctx.session() as session, session.begin():
-        result = await session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < cutoff))
+        result = await session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < now - ATTEMPT_RETENTION))
+        # Over for longer than the longest refusal: the next attempt would start them again anyway.
+        stale = int(now.timestamp()) - MAX_PENALTY_SECONDS
+        await session.execute(delete(SignInCounter).where(SignInCounter.reset_at < stale))
     return {N_("Supprimées"): int(result.rowcount or 0)}  # type: ignore[attr-defined]
 
 

@@ -64,7 +64,7 @@ def forwarded_client(peer: str, forwarded_for: list[str], trusted: tuple[str, ..
         if previous is None:
             break
         current = previous
-    return str(current)
+    return str(current)[:ADDRESS_MAX_LENGTH]
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
