@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column('scope', sa.String(length=16), nullable=False),
         sa.Column('key', sa.String(length=400), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('failures', sa.Integer(), nullable=False),
         sa.Column('reset_at', sa.BigInteger(), nullable=False),
         sa.Column('penalty_seconds', sa.Integer(), nullable=False),
         sa.Column('sa_orm_sentinel', sa.Integer(), nullable=True),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import replace
 
+import anyio
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +41,26 @@ THROTTLED = N_("Trop de tentatives de connexion. Réessayez dans %(minutes)s min
 TOO_LONG = N_("Adresse e-mail ou mot de passe trop long.")
 
 
+# A burst of sign-ins (the places of a pair taken by attempts still being checked) waits this long at
+# most, trying again this often, before it is refused: a password check takes a fraction of a second.
+BUSY_WAIT_SECONDS = 10.0
+BUSY_RETRY_SECONDS = 0.1
+
+
+async def _take_a_place(session: AsyncSession, throttle: LoginThrottle, email: str, ip_address: str) -> None:
+    """The attempt's place in the throttle's counters, or ``SignInError`` (429)."""
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    while True:
+        refusal = await throttle.reserve(email, ip_address)
+        if refusal is None:
+            return
+        if not refusal.busy or time.monotonic() >= deadline:
+            raise SignInError(_(THROTTLED) % {"minutes": refusal.minutes}, 429)
+        # Let go of the counters' rows (and SQLite's write lock) while the attempts ahead finish.
+        await session.rollback()
+        await anyio.sleep(BUSY_RETRY_SECONDS)
+
+
 async def authenticate(
     session: AsyncSession, settings: Settings, *, email: str, password: str, ip_address: str
 ) -> User:
@@ -55,15 +77,14 @@ async def authenticate(
     throttle = LoginThrottle(
         session, max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
     )
-    refusal = await throttle.reserve(email, ip_address)
-    if refusal is not None:
-        raise SignInError(_(THROTTLED) % {"minutes": refusal.minutes}, 429)
+    await _take_a_place(session, throttle, email, ip_address)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
     # The reservation is the attempt's place in the count: committed now, so that concurrent attempts
     # see it, and so that the password check (slow by design) holds no pooled connection meanwhile.
     await session.commit()
     valid = await verify_password_off_loop(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
+        await throttle.failed(email, ip_address)
         await throttle.record(email, ip_address, succeeded=False)
         await session.commit()
         raise SignInError(_(REFUSED), 401)
