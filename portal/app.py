@@ -25,7 +25,14 @@ from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.flow import enrolment_first
-from portal.accounts.sessions import build_session_auth, build_session_store
+from portal.accounts.sessions import (
+    SIGN_IN_PATH,
+    build_session_auth,
+    build_session_store,
+    csrf_binding,
+    is_signed_in,
+    session_cookie_name,
+)
 from portal.audit.context import Actor, set_actor
 from portal.auth.guards import PUBLIC
 from portal.db import migrate
@@ -34,11 +41,13 @@ from portal.domains import DOMAINS
 from portal.jobs import runtime
 from portal.jobs.scheduler import BackgroundLoop
 from portal.mail.controllers import DevMailController
-from portal.settings import Settings, get_settings
+from portal.settings import Settings, get_settings, private_folder
 from portal.web import context, errors
 from portal.web.controllers import WebController
+from portal.web.csrf import session_bound_csrf
 from portal.web.deps import provide_settings
 from portal.web.forms import FormDecoding, form_size_limit
+from portal.web.headers import security_headers
 from portal.web.templating import configure as configure_templates
 from portal.web.timing import ServerTimingMiddleware
 
@@ -94,7 +103,7 @@ def create_app(
     broker only). Tests pass a ``session_maker`` bound to a transaction they roll back.
     """
     settings = settings or get_settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.var_dir)
     engine = make_web_engine(settings.database_url)
     session_store, session_store_engine = build_session_store(settings)
     alchemy = SQLAlchemyAsyncConfig(
@@ -113,6 +122,13 @@ def create_app(
         directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure_templates
     )
     secure = settings.secure_cookies
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name="__Host-csrftoken" if secure else "csrftoken",
+        cookie_secure=secure,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+    )
     outermost = (releases_request_session(alchemy.session_scope_key), ServerTimingMiddleware, read_only_requests)
 
     @asynccontextmanager
@@ -158,22 +174,30 @@ def create_app(
             *DOMAINS,
         ],
         on_app_init=[build_session_auth(settings, alchemy).on_app_init, outermost_first(*outermost)],
-        # Before CSRF reads the body for its token: a huge urlencoded form is refused unread.
-        middleware=[*outermost, form_size_limit(settings.form_max_bytes)],
+        # Before CSRF reads the body for its token: a huge urlencoded form is refused unread. CSRF on every
+        # state-changing request, its token bound to the session (inside the session middleware, which
+        # SessionAuth puts first).
+        middleware=[
+            *outermost,
+            form_size_limit(settings.form_max_bytes),
+            session_bound_csrf(csrf, csrf_binding(settings)),
+        ],
         # Any other body too; the routers that receive files (receipts, FEC) raise it for theirs.
         request_max_body_size=settings.form_max_bytes,
         stores={"sessions": session_store},
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="__Host-csrftoken" if secure else "csrftoken",
-            cookie_secure=secure,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-        ),
         template_config=template_config,
         dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         before_request=before_request,
         after_request=context.after_request,
+        # Every response, error pages and Litestar's own 404/405 included: see portal.web.headers.
+        before_send=[
+            security_headers(
+                https=secure,
+                session_cookie=session_cookie_name(settings),
+                private_paths=[SIGN_IN_PATH],
+                is_signed_in=is_signed_in,
+            )
+        ],
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=None,

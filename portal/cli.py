@@ -276,7 +276,9 @@ def run(host: str, port: int | None, with_demo: bool, reload: bool) -> None:
         _seed_demo(settings)
     port = port or settings.port
     click.echo(f"Portail Cabinet : http://{host}:{port}")
-    uvicorn.run("portal.app:create_app", factory=True, host=host, port=port, reload=reload, proxy_headers=True)
+    # The portal reads X-Forwarded-For itself, from PORTAL_TRUSTED_PROXIES only (portal.web.context):
+    # uvicorn's own reading would believe anyone on this host.
+    uvicorn.run("portal.app:create_app", factory=True, host=host, port=port, reload=reload, proxy_headers=False)
 
 
 @main.command("worker", context_settings={"ignore_unknown_options": True})

@@ -27,7 +27,7 @@ from portal.expenses.services import ExpenseNoteService, today
 from portal.firm.models import Firm
 from portal.firm.services import UserService
 from portal.sandbox.pennylane.data import fictional_siren
-from portal.settings import Settings
+from portal.settings import Settings, private_folder
 
 FIRM_NAME = "Cabinet Durand & Associés"
 # name, SIREN base (8 digits, None: no SIREN), legal form, firm's own, city, postal code
@@ -78,7 +78,7 @@ def demo_password(settings: Settings) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     password = "demo-" + secrets.token_urlsafe(12)
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.var_dir)
     path.write_text(password, encoding="utf-8")
     path.chmod(0o600)
     return password

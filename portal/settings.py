@@ -13,6 +13,7 @@ type, its default (or how it derives from the settings above it) and its variabl
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -27,12 +28,20 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRM_TIMEZONE = ZoneInfo("Europe/Paris")
 
 
+def private_folder(path: Path) -> Path:
+    """``path`` as a folder only its owner may enter (700), created if need be: the portal's local data
+    (database, sessions, keys) is nobody else's to read."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def _generated_secret_key(var_dir: Path) -> str:
     """A key generated once into ``var/``."""
     path = var_dir / "secret_key"
     if path.exists():
         return path.read_text(encoding="ascii").strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(var_dir)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting together must agree on one key.
     try:
@@ -53,7 +62,7 @@ def _generated_encryption_key(var_dir: Path) -> tuple[str, ...]:
     """One Fernet key generated once into ``var/``."""
     path = var_dir / "encryption_key"
     if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(var_dir)
         key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -63,6 +72,20 @@ def _generated_encryption_key(var_dir: Path) -> tuple[str, ...]:
             with os.fdopen(fd, "w", encoding="ascii") as handle:
                 handle.write(key)
     return (path.read_text(encoding="ascii").strip(),)
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (``10.0.0.5, 172.16.0.0/12, ::1``), each checked."""
+    found = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            message = f"PORTAL_TRUSTED_PROXIES : « {item} » n'est ni une adresse IP ni un réseau"
+            raise ValueError(message) from None
+    return tuple(found)
 
 
 PENNYLANE_OAUTH_URL = "https://app.pennylane.com/oauth"
@@ -152,6 +175,11 @@ class Settings:
     port: int = setting(8000, doc="port of ``portal run``")
     base_url: str = setting(doc="public URL", derive=lambda values: f"http://127.0.0.1:{values['port']}", parse=_url)
     debug: bool = setting(default=False, doc="Litestar debug mode")
+    # The reverse proxies in front of the portal: only a request coming from one of them may say, in
+    # X-Forwarded-For, whom it comes from (throttling, the audit log). None by default: no one.
+    trusted_proxies: tuple[str, ...] = setting(
+        (), doc="addresses or networks whose X-Forwarded-For is believed", parse=_networks
+    )
     login_max_failures: int = setting(5, doc="sign-in throttling: this many failures within the window lock the pair")
     login_window_seconds: int = setting(900, doc="sign-in throttling window")
     session_max_age_seconds: int = setting(8 * 3600, doc="session lifetime without activity (idle timeout)")

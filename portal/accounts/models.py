@@ -96,6 +96,28 @@ class LoginAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class SignInCounter(Base):
+    """Sign-in attempts not proven right, for one (account, address) pair or one address.
+
+    Counted by one statement each (``portal.accounts.throttle``): an upsert that adds one only
+    while the count is under its limit, so concurrent attempts never go past it. Times are epoch
+    seconds, computed inside that statement the same way on SQLite and PostgreSQL.
+    """
+
+    __tablename__ = "sign_in_counter"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    scope: Mapped[str] = mapped_column(String(16))  # "pair" (email and address) or "address"
+    key: Mapped[str] = mapped_column(String(400))
+    # Places taken: attempts being checked, and those that failed, in the window.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The count starts again after this moment: the window's end, or the end of a refusal.
+    reset_at: Mapped[int] = mapped_column(BigInteger)
+    # How long the next refusal lasts: the window at first, doubled each time the limit is reached again.
+    penalty_seconds: Mapped[int] = mapped_column(Integer)
+
+
 class WebSession(StoreModelMixin):
     """Server-side session data when sessions live in the database (PostgreSQL deployments)."""
 

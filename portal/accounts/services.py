@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import replace
 
+import anyio
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +27,7 @@ from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole
 from portal.i18n import N_, _
 from portal.settings import Settings
+from portal.web.forms import EMAIL_MAX_LENGTH, PASSWORD_MAX_LENGTH
 
 
 class SignInError(Exception):
@@ -42,6 +45,27 @@ def normalise_email(email: str) -> str:
 
 REFUSED = N_("Adresse e-mail ou mot de passe incorrect.")
 THROTTLED = N_("Trop de tentatives de connexion. Réessayez dans %(minutes)s minutes.")
+TOO_LONG = N_("Adresse e-mail ou mot de passe trop long.")
+
+
+# A burst of sign-ins (the places of a pair taken by attempts still being checked) waits this long at
+# most, trying again this often, before it is refused: a password check takes a fraction of a second.
+BUSY_WAIT_SECONDS = 10.0
+BUSY_RETRY_SECONDS = 0.1
+
+
+async def _take_a_place(session: AsyncSession, throttle: LoginThrottle, email: str, ip_address: str) -> None:
+    """The attempt's place in the throttle's counters, or ``SignInError`` (429)."""
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    while True:
+        refusal = await throttle.reserve(email, ip_address)
+        if refusal is None:
+            return
+        if not refusal.busy or time.monotonic() >= deadline:
+            raise SignInError(_(THROTTLED) % {"minutes": refusal.minutes}, 429)
+        # Let go of the counters' rows (and SQLite's write lock) while the attempts ahead finish.
+        await session.rollback()
+        await anyio.sleep(BUSY_RETRY_SECONDS)
 
 
 async def authenticate(
@@ -49,22 +73,25 @@ async def authenticate(
 ) -> User:
     """Return the active user whose credentials these are, or raise ``SignInError``.
 
-    Failed attempts are committed at once: the request that reports them ends in an
-    error status, which rolls its own transaction back.
+    Over-long input is refused before anything else (no hash, no write). Then the attempt takes
+    its place in the throttle's counters (``portal.accounts.throttle``), committed before the
+    password is checked; a wrong password keeps it, and is recorded.
     """
     email = normalise_email(email)
+    # Lower-casing may lengthen an address (``İ`` becomes two characters): checked after it.
+    if len(email) > EMAIL_MAX_LENGTH or len(password) > PASSWORD_MAX_LENGTH:
+        raise SignInError(_(TOO_LONG), 422)
     throttle = LoginThrottle(
         session, max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
     )
-    if await throttle.is_locked(email, ip_address):
-        minutes = max(1, settings.login_window_seconds // 60)
-        raise SignInError(_(THROTTLED) % {"minutes": minutes}, 429)
+    await _take_a_place(session, throttle, email, ip_address)
     user = (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
-    # Nothing is written yet: end the read, so the password check (slow by design) holds no
-    # pooled connection while a burst of sign-ins queues for it.
+    # The reservation is the attempt's place in the count: committed now, so that concurrent attempts
+    # see it, and so that the password check (slow by design) holds no pooled connection meanwhile.
     await session.commit()
     valid = await verify_password_off_loop(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
+        await throttle.failed(email, ip_address)
         await throttle.record(email, ip_address, succeeded=False)
         if user is not None:  # on the account tried, never what was typed as its password
             record(session, "auth.sign_in_failed", object_type="user_account", object_id=str(user.id))
@@ -72,6 +99,7 @@ async def authenticate(
         raise SignInError(_(REFUSED), 401)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = await hash_password_off_loop(password)  # still holding no connection
+    await throttle.succeeded(email, ip_address)
     await throttle.record(email, ip_address, succeeded=True)
     user.last_login_at = dt.datetime.now(dt.UTC)
     # The person becomes the author from here on, within the same request.
@@ -137,15 +165,19 @@ class AccountService:
         throttle = LoginThrottle(
             self.session, max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds
         )
-        if await throttle.is_locked(user.email, ip_address):
-            minutes = max(1, settings.login_window_seconds // 60)
-            raise PasswordChangeError("actuel", _(THROTTLED) % {"minutes": minutes})
-        # Nothing written yet: the slow checks hold no pooled connection (as at sign-in).
+        refusal = await throttle.reserve(user.email, ip_address)
+        if refusal is not None:
+            raise PasswordChangeError("actuel", _(THROTTLED) % {"minutes": refusal.minutes})
+        # The attempt's place is committed (as at sign-in); the slow checks hold no pooled connection.
         await self.session.commit()
         if not await verify_password_off_loop(user.password_hash, current):
+            await throttle.failed(user.email, ip_address)
             await throttle.record(user.email, ip_address, succeeded=False)
             await self.session.commit()  # the refusal rolls the request back
             raise PasswordChangeError("actuel", _(WRONG_CURRENT))
+        # The right current password gives the place back, whatever the new one turns out to be.
+        await throttle.succeeded(user.email, ip_address)
+        await self.session.commit()
         refused = new_password_problem(new, confirmation, email=user.email, name=user.name)
         if refused:
             raise PasswordChangeError(*refused)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,39 @@ def build_session_store(settings: Settings) -> tuple[Store, AsyncEngine | None]:
     return SQLAlchemyStore(config, model=WebSession, namespace="sessions"), engine
 
 
+def session_cookie_name(settings: Settings) -> str:
+    """The session cookie's name: host-only (``__Host-``) when the portal is served over HTTPS."""
+    return "__Host-portal_session" if settings.secure_cookies else "portal_session"
+
+
+SIGN_IN_PATH = "/connexion"
+
+
+def is_signed_in(scope: Any) -> bool:
+    """The request was authenticated as a person (the session authentication ran and found one)."""
+    return isinstance(scope.get("user"), Principal)
+
+
+def csrf_binding(settings: Settings) -> Callable[[Any], str]:
+    """What a CSRF token is bound to (``portal.web.csrf``): a signed-in session's id, read from its
+    cookie; before sign-in, nothing (the empty pre-session value)."""
+    cookie = session_cookie_name(settings).encode("latin-1")
+
+    def binding(scope: Any) -> str:
+        session = scope.get("session")
+        if not isinstance(session, dict) or not session.get(SESSION_USER_ID):
+            return ""
+        for name, value in scope.get("headers", ()):
+            if name == b"cookie":
+                for part in value.split(b";"):
+                    key, _, found = part.strip().partition(b"=")
+                    if key == cookie:
+                        return str(found.decode("latin-1"))
+        return ""
+
+    return binding
+
+
 def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """Ask for a new session id when this response is sent."""
     connection.scope.setdefault("state", {})[_ROTATE] = True
@@ -144,7 +178,7 @@ def build_session_auth(settings: Settings, alchemy: SQLAlchemyAsyncConfig) -> Se
     return SessionAuth[Principal, Any](
         retrieve_user_handler=retrieve_principal,
         session_backend_config=PortalSessionConfig(
-            key="__Host-portal_session" if secure else "portal_session",
+            key=session_cookie_name(settings),
             secure=secure,
             httponly=True,
             samesite="lax",

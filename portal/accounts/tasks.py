@@ -16,7 +16,8 @@ import anyio
 from litestar.stores.file import FileStore
 from sqlalchemy import delete, or_, select
 
-from portal.accounts.models import LoginAttempt, PasswordReset, User, UserSession, WebSession
+from portal.accounts.models import LoginAttempt, PasswordReset, SignInCounter, User, UserSession, WebSession
+from portal.accounts.throttle import MAX_PENALTY_SECONDS
 from portal.accounts.tokens import draw_token
 from portal.i18n import N_
 from portal.jobs.context import JobContext
@@ -34,12 +35,15 @@ NOT_NEEDED = N_("Lien déjà utilisé ou remplacé, ou compte désactivé : rien
 
 @job("auth.purge_login_attempts", title=N_("Purge des tentatives de connexion"))
 async def purge_login_attempts(ctx: JobContext) -> dict[str, Any]:
-    """Delete sign-in attempts older than a week: throttling only looks at the last minutes."""
-    cutoff = dt.datetime.now(dt.UTC) - ATTEMPT_RETENTION
+    """Delete sign-in attempts older than a week, and the throttle's counters that no longer count."""
+    now = dt.datetime.now(dt.UTC)
     async with ctx.session() as session, session.begin():
-        result = await session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < cutoff))
+        result = await session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < now - ATTEMPT_RETENTION))
+        # Over for longer than the longest refusal: the next attempt would start them again anyway.
+        stale = int(now.timestamp()) - MAX_PENALTY_SECONDS
+        await session.execute(delete(SignInCounter).where(SignInCounter.reset_at < stale))
         # Reset requests too: their links expired long ago, and throttling counts the last hour.
-        await session.execute(delete(PasswordReset).where(PasswordReset.created_at < cutoff))
+        await session.execute(delete(PasswordReset).where(PasswordReset.created_at < now - ATTEMPT_RETENTION))
     return {N_("Supprimées"): int(result.rowcount or 0)}  # type: ignore[attr-defined]
 
 

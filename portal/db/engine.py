@@ -17,16 +17,19 @@ up and is answered 503 (``portal/web/errors.py``) instead of queueing every late
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import anyio
 from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from uuid_utils.compat import uuid7
 
@@ -127,9 +130,35 @@ def releases_request_session(scope_key: str) -> Callable[[ASGIApp], ASGIApp]:
     return wrap
 
 
+# What SQLite writes beside the database: its write-ahead log and the log's shared index.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(url: str) -> Path | None:
+    """Make the SQLite file of ``url`` readable by its owner only (600), before anything is written to it.
+
+    The file is created here, empty (a valid database), with mode 600 whatever the umask; SQLite
+    gives its ``-wal`` and ``-shm`` files the database's own mode. A folder created for it is 700.
+    A file left readable by others (an older installation) is closed to them, with its companions.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        if candidate.exists() and candidate.stat().st_mode & 0o077:
+            candidate.chmod(0o600)
+    return path
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine configured for its dialect."""
+    """Create an async engine configured for its dialect (a SQLite file is its owner's only)."""
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)

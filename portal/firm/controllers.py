@@ -74,6 +74,14 @@ class SecondFactorRuleForm:
 
 
 @dataclass
+class FirmRoleRemovalForm:
+    """The confirmed button taking one firm role from a person."""
+
+    role: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    confirme: str = forms.text(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
 class AcceptForm:
     """The invitation link's form: the password chosen, twice."""
 
@@ -295,6 +303,7 @@ class UserController(Controller):
         *,
         action: Callable[[Principal, User], Awaitable[object]],
         done: str,
+        values: Mapping[str, str] | None = None,
     ) -> Any:
         """Do ``action`` to the person (404 if hidden): back to their page with ``done``, or the refusal (422)."""
         principal = principal_of(request)
@@ -304,7 +313,7 @@ class UserController(Controller):
         except UserError as refused:
             context = await _detail_context(request, users, invitations, user, error=str(refused))
             return Template(template_name="firm/user_detail.html", context=context, status_code=422)
-        flash(request, done % {"email": user.email, "name": user.name}, category="success")
+        flash(request, done % {"email": user.email, "name": user.name, **(values or {})}, category="success")
         return Redirect(f"/utilisateurs/{user.id}", status_code=303)
 
     @post(
@@ -396,6 +405,38 @@ class UserController(Controller):
         return await self._act(request, users, invitations, user_id, action=reset, done=done)
 
     @post(
+        "/{user_id:uuid}/roles-cabinet/retirer",
+        guards=[requires(Permission.USERS_MANAGE)],
+        name="firm:user_remove_firm_role",
+        media_type=MediaType.HTML,
+    )
+    async def remove_firm_role(
+        self,
+        request: Request[Any, Any, Any],
+        users: NamedDependency[UserService],
+        invitations: NamedDependency[InvitationService],
+        user_id: FromPath[uuid.UUID],
+        data: Annotated[FirmRoleRemovalForm, forms.POSTED],
+    ) -> Any:
+        """Take one firm role from the person, once confirmed: audited, and their sessions end."""
+        forms.clip(data)
+        try:
+            role = FirmRole(data.role)
+        except ValueError:
+            raise NotFoundException from None
+
+        async def remove(principal: Principal, user: User) -> None:
+            if data.confirme != "oui":
+                raise UserError(_("Confirmez le retrait du rôle."))
+            if not await users.remove_firm_role(principal, user, role):
+                raise UserError(_("Ce rôle avait déjà été retiré."))
+
+        done = _("Rôle « %(role)s » retiré à %(name)s : ses sessions sont fermées.")
+        return await self._act(
+            request, users, invitations, user_id, action=remove, done=done, values={"role": _(role.label)}
+        )
+
+    @post(
         "/{user_id:uuid}/roles/retirer",
         guards=[requires(Permission.USERS_INVITE)],
         name="firm:user_remove_role",
@@ -405,10 +446,12 @@ class UserController(Controller):
         self,
         request: Request[Any, Any, Any],
         users: NamedDependency[UserService],
+        invitations: NamedDependency[InvitationService],
         dossiers: NamedDependency[DossierService],
         user_id: FromPath[uuid.UUID],
+        *,
         data: Annotated[RoleRemovalForm, forms.POSTED],
-    ) -> Redirect:
+    ) -> Any:
         """Take one role on one dossier from the person (the dossier must be one the actor sees: else 404)."""
         principal = principal_of(request)
         user = await users.get_visible(principal, user_id)
@@ -420,7 +463,11 @@ class UserController(Controller):
         if not dossier_ids:
             raise NotFoundException
         dossier = await dossiers.get_visible(principal, dossier_ids[0])
-        removed = await users.remove_dossier_role(principal, user, dossier, role)
+        try:
+            removed = await users.remove_dossier_role(principal, user, dossier, role)
+        except UserError as refused:
+            context = await _detail_context(request, users, invitations, user, error=str(refused))
+            return Template(template_name="firm/user_detail.html", context=context, status_code=422)
         if removed:
             message = _("Rôle « %(role)s » retiré sur %(dossier)s.") % {"role": _(role.label), "dossier": dossier.name}
         else:

@@ -37,7 +37,7 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.firm.links import token_digest
 from portal.firm.models import Invitation
-from portal.firm.services import FirmService, UserError, UserService
+from portal.firm.services import OWN_ROLES, FirmService, UserError, UserService
 from portal.firm.tasks import send_access_notice, send_invitation
 from portal.i18n import N_, _
 
@@ -194,6 +194,8 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         name = " ".join(name.split())
         if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
             raise InviteError(_("Adresse e-mail invalide."), "email")
+        if email == normalise_email(inviter.email):  # an administrator making themselves partner, say
+            raise InviteError(_(OWN_ROLES), "email")
         if len(name) > MAX_NAME_LENGTH:
             raise InviteError(_("Le nom ne doit pas dépasser %(max)d caractères.") % {"max": MAX_NAME_LENGTH}, "nom")
         roles = set(firm_roles)

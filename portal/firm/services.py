@@ -40,6 +40,12 @@ class UserError(ValueError):
     """A user could not be created or changed; the message is French and meant for the person."""
 
 
+OWN_ROLES = N_("Vous ne pouvez pas modifier vos propres rôles : demandez-le à un autre administrateur.")
+# Roles the firm may never be left without, among its active people.
+ALWAYS_HELD = (FirmRole.PARTNER, FirmRole.ADMIN)
+LAST_HOLDER = N_("%(name)s est le dernier %(role)s actif du cabinet : nommez-en un autre d'abord.")
+
+
 class PersonStatus(StrEnum):
     """Where a person stands: an account in use, an invitation on its way or dead, or switched off."""
 
@@ -265,6 +271,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             raise UserError(_("Vous ne pouvez pas désactiver votre propre compte."))
         if not user.is_active:
             return
+        await self._keep_one_holder(user, user.firm_roles)
         user.is_active = False
         # load_principal compares the session's epoch with this one: every session ends on its next request.
         user.session_epoch += 1
@@ -299,10 +306,58 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             raise UserError(_("Cette personne n'a pas de double authentification active."))
         await send_second_factor_reset.options(created_by_id=actor.user_id).enqueue(session, user_id=str(user.id))
 
+    async def remove_firm_role(self, actor: Principal, user: User, role: FirmRole) -> bool:
+        """Take the firm role ``role`` from ``user``; False if they did not hold it.
+
+        Nobody changes their own roles, and the firm keeps at least one active partner and one
+        active administrator (``_keep_one_holder``). The person's sessions end at once, so that the
+        role is gone from their next request.
+        """
+        if not actor.can(Permission.USERS_MANAGE):
+            raise PermissionDeniedException
+        if user.id == actor.user_id:
+            raise UserError(_(OWN_ROLES))
+        session = self.repository.session
+        await self._keep_one_holder(user, {role})
+        held = select(UserRole).where(UserRole.user_id == user.id, UserRole.role == role).with_for_update()
+        row = (await session.execute(held)).scalar_one_or_none()
+        if row is None:  # never held, or taken away by someone else a moment ago
+            return False
+        await session.delete(row)  # through the ORM: the row's deletion is in the audit log too
+        user.session_epoch += 1
+        record(session, "user.remove_role", object_type="user_account", object_id=str(user.id), role=role.value)
+        await session.flush()
+        await session.refresh(user, ["roles"])
+        return True
+
+    async def _keep_one_holder(self, user: User, roles: Iterable[FirmRole]) -> None:
+        """Refuse when taking ``roles`` (or their account) from ``user`` would leave the firm without an
+        active partner or administrator.
+
+        The holders' rows are read ``FOR UPDATE`` (in one order, partners first): of two concurrent
+        removals, the second waits for the first to commit, then counts what is left. SQLite takes
+        its single write lock at the start of every writing transaction, which serializes them too.
+        """
+        session = self.repository.session
+        for role in ALWAYS_HELD:
+            if role not in roles:
+                continue
+            holders = (
+                select(UserRole.user_id)
+                .join(User, User.id == UserRole.user_id)
+                .where(UserRole.role == role, User.is_active.is_(True))
+                .order_by(UserRole.id)
+                .with_for_update()
+            )
+            if set((await session.execute(holders)).scalars()) == {user.id}:
+                raise UserError(_(LAST_HOLDER) % {"name": user.name, "role": _(role.label).lower()})
+
     async def remove_dossier_role(self, actor: Principal, user: User, dossier: Dossier, role: DossierRole) -> bool:
         """Take ``role`` on ``dossier`` (which ``actor`` found visible) from ``user``; False if they did not hold it."""
         if not (actor.can(Permission.USERS_MANAGE) or actor.can(Permission.USERS_INVITE)):
             raise PermissionDeniedException
+        if user.id == actor.user_id:
+            raise UserError(_(OWN_ROLES))
         session = self.repository.session
         membership = (
             await session.execute(

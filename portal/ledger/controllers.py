@@ -32,7 +32,7 @@ from portal.ledger.services import EntryFilter, LedgerService
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.deps import provide
-from portal.web.exports import in_chunks, reader_sessions
+from portal.web.exports import download, in_chunks, reader_sessions
 from portal.web.files import TooLargeError, display_name
 
 NO_FILE = N_("Choisissez le fichier des écritures comptables (FEC) à importer.")
@@ -137,11 +137,8 @@ class LedgerController(Controller):
                     header = False
 
         filename = fec.fec_filename(dossier.siren or "000000000", year.end_date)
-        return Stream(
-            body(),
-            media_type="text/plain; charset=iso-8859-15",  # what the FEC writer writes (the legal charset)
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        # What the FEC writer writes (the legal charset).
+        return download(body(), media_type="text/plain", charset="iso-8859-15", filename=filename)
 
 
 class FecUploadController(Controller):

@@ -46,9 +46,19 @@ def csv_stream(rows: AsyncIterator[Iterable[str]], columns: Iterable[str], filen
             writer.writerow([spreadsheet_safe(value) for value in row])
             yield buffer.getvalue().encode()
 
+    return download(lines(), media_type="text/csv", charset="utf-8", filename=filename)
+
+
+def download(body: AsyncIterator[bytes], *, media_type: str, charset: str, filename: str) -> Stream:
+    """``body`` (bytes already in ``charset``) as a file download: ``media_type; charset=…`` once.
+
+    Litestar appends the response's encoding to any ``text/`` type, so the charset is given to it
+    as the encoding, never written into the media type (which would say it twice).
+    """
     return Stream(
-        lines(),
-        media_type="text/csv; charset=utf-8",
+        body,
+        media_type=media_type,
+        encoding=charset,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 

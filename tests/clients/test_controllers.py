@@ -606,7 +606,8 @@ async def test_admin_exports_the_visible_dossiers_as_csv(client: Client, db_sess
     response = await client.get("/entreprises/export.csv")
 
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"  # one charset only
+    assert response.headers["cache-control"] == "no-store"
     assert "entreprises.csv" in response.headers["content-disposition"]
     assert response.content.startswith("\ufeff".encode())
     rows = _csv_rows(response)

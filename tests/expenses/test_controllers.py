@@ -699,7 +699,8 @@ async def test_suivi_totals_by_month_and_employee_and_the_csv_export(client: Cli
 
     export = await client.get("/notes-de-frais/suivi/lignes.csv", params=query)
     assert export.status_code == 200
-    assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["content-type"] == "text/csv; charset=utf-8"  # one charset only
+    assert export.headers["cache-control"] == "no-store"
     assert "attachment" in export.headers["content-disposition"]
     rows = _csv(export)
     assert rows[0][:6] == ["Note", "Titre", "Employé", "Dossier", "Statut", "Date"]

@@ -253,6 +253,8 @@ async def test_the_export_is_named_by_siren_and_closing_date_and_reimports_ident
     (year,) = await _active_years(db_session, dossier)
     exported = await client.get(f"/entreprises/{dossier.id}/comptabilite/exercices/{year.id}/fec")
     assert exported.status_code == 200
+    assert exported.headers["content-type"] == "text/plain; charset=iso-8859-15"  # one charset, the file's own
+    assert exported.headers["cache-control"] == "no-store"
     disposition = exported.headers["content-disposition"]
     assert f"{dossier.siren}FEC{year.end_date:%Y%m%d}.txt" in disposition
 

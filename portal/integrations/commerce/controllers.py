@@ -49,7 +49,7 @@ from portal.ledger import fec
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.deps import provide
-from portal.web.exports import in_chunks, reader_sessions
+from portal.web.exports import download, in_chunks, reader_sessions
 from portal.web.htmx import page_or_partial
 
 OAUTH_SESSION_KEY = "commerce_oauth"
@@ -510,8 +510,7 @@ async def export_entries(
 
     period = "-".join(day.strftime("%Y%m%d") for day in (filters.start, filters.end) if day)
     filename = f"ecritures-{source.code}-{dossier.siren or 'dossier'}{'-' + period if period else ''}.txt"
-    return Stream(body(), media_type="text/plain; charset=iso-8859-15",
-                  headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+    return download(body(), media_type="text/plain", charset="iso-8859-15", filename=filename)
 
 
 async def _mapping_context(

@@ -248,6 +248,8 @@ async def test_entries_export_as_a_fec_the_dgfip_rules_accept(
     assert "/ecritures/fec" in page
     response = await client.get(_page(dossier, "/ecritures/fec?du=01/03/2026&au=31/03/2026"))
     assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; charset=iso-8859-15"  # one charset, the file's own
+    assert response.headers["cache-control"] == "no-store"
     assert "ecritures-zelty-" in response.headers["content-disposition"]
     text_ = response.content.decode("iso8859-15")
     assert text_.startswith("JournalCode\tJournalLib\tEcritureNum")
