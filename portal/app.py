@@ -38,6 +38,7 @@ from portal.web import context, errors
 from portal.web.controllers import WebController
 from portal.web.deps import provide_settings
 from portal.web.forms import FormDecoding, form_size_limit
+from portal.web.redaction import install_log_redaction
 from portal.web.templating import configure as configure_templates
 from portal.web.timing import ServerTimingMiddleware
 
@@ -90,6 +91,8 @@ def create_app(
     """
     settings = settings or get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    # Links that let their holder in (invitations…) never reach the access log with their token.
+    install_log_redaction()
     engine = make_web_engine(settings.database_url)
     session_store, session_store_engine = build_session_store(settings)
     alchemy = SQLAlchemyAsyncConfig(
