@@ -14,6 +14,7 @@ from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from sqlalchemy import Select, func, or_, select
 
+from portal.accounts.addresses import InvalidEmailError, checked_email
 from portal.accounts.models import DossierMembership, User, UserRole
 from portal.accounts.passwords import hash_password, password_problem
 from portal.accounts.services import normalise_email
@@ -119,10 +120,11 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         self, *, email: str, name: str, roles: Iterable[FirmRole], password: str | None = None
     ) -> User:
         """Create a person with ``roles``. Raises ``UserError`` with a French message."""
-        email = normalise_email(email)
+        try:
+            email = checked_email(email)
+        except InvalidEmailError as invalid:
+            raise UserError(_(invalid.message)) from None
         name = name.strip()
-        if "@" not in email or email.startswith("@") or email.endswith("@"):
-            raise UserError("Adresse e-mail invalide.")
         if not name:
             raise UserError("Le nom est obligatoire.")
         role_set = set(roles)
