@@ -715,7 +715,8 @@ async def test_no_action_reaches_a_confidential_dossier_for_someone_not_on_its_l
             tried += 1
     assert tried >= 2 * 4  # update, confidentiality, merge, dismiss… and whatever comes next
 
-    # Creating a dossier with its SIREN says it is taken, never by whom.
+    # Creating a dossier with its SIREN is refused as for an archived dossier's, never saying it exists; the
+    # partners it is granted to are told (an event and a run about it, hidden with it), nothing else changes.
     token = await csrf_token(client, "/entreprises")
     before = await _state(db_session)
     taken = await client.post(
@@ -724,9 +725,17 @@ async def test_no_action_reaches_a_confidential_dossier_for_someone_not_on_its_l
               "statut": "active"},
     )  # fmt: skip
     assert taken.status_code == 409
-    assert "auquel vous n'avez pas accès" in taken.text
+    assert "Ce SIREN ne peut pas être utilisé pour ce dossier. Un associé du cabinet a été prévenu." in taken.text
+    assert "n'avez pas accès" not in html.unescape(taken.text)
     assert leaks(taken.text, name_and_siren_tokens() - {SECRET_SIREN}) == []
-    assert await _state(db_session) == before
+    after = await _state(db_session)
+    assert {**after, "events": before["events"], "runs": before["runs"]} == before
+    assert (after["events"], after["runs"]) == (before["events"] + 1, before["runs"] + 1)
+    referred = await _one(
+        db_session, select(JobRun.dossier_id).where(JobRun.actor_name == "clients.notify_siren_referred")
+    )
+    assert referred == world.secret.id
+    assert (await client.get("/parametres/journal")).text.count("dossier.siren_referred") == 0
 
 
 async def test_the_granted_partner_can_act_on_it(client: Client, db_session: AsyncSession) -> None:
