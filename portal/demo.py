@@ -1,8 +1,9 @@
 """Demo data: a firm with its own dossier, client dossiers (valid SIRENs, and two associations
 without one that look alike), a confidential dossier, and four people: two of them Comptable on
 client dossiers and Employé of the firm's own, one Gestionnaire de facturation; an expense note
-waiting for approval; the confidential dossier's client user, invited by the partner (their email
-waits in the outbox), whom the administrator never sees.
+waiting for approval; the confidential dossier's client user, invited by the partner, whom the
+administrator never sees on the portal's pages (the development mail page, a development aid only the
+demo serves, shows every email written, their invitation included, its link masked).
 
 Seeding is idempotent: a database that already has a firm is left as it is. The demo
 password is generated once and kept in ``var/demo_credentials``, so every start can
