@@ -87,8 +87,9 @@ def _redacted(value: Any) -> Any:
     return redact_text(value) if isinstance(value, str) and "/" in value else value
 
 
-# uvicorn's access log (one line per request, with its path), and Litestar's own (uncaught errors name the path).
-LOGGERS = ("uvicorn.access", "uvicorn.error", "litestar")
+# uvicorn's access log (one line per request, with its path), Litestar's own (uncaught errors name the path),
+# and httpx's (the requests the portal makes, with their address).
+LOGGERS = ("uvicorn.access", "uvicorn.error", "litestar", "httpx")
 _FILTER = RedactSecrets()
 
 
