@@ -371,6 +371,28 @@ async def test_the_sending_job_is_idempotent_and_a_failed_send_draws_a_new_link(
     assert len(inbox.messages) == 1
 
 
+async def test_an_address_stored_before_addresses_were_checked_ends_the_run_without_retrying(
+    committed: Maker, jobs: Runtime, inbox: Inbox
+) -> None:
+    """The form refuses such an address now; one already stored no longer fails the job five times."""
+    partner, _bakery, _garage = await seed(committed)
+    address = 'xss."><svg/onload=alert(5)>@cabinet-durand.fr'
+    async with committed() as session, session.begin():
+        person = User(email=address, name="Ancienne Saisie", roles=[])
+        session.add(person)
+        await session.flush()
+        invitation = Invitation(user_id=person.id, invited_by_id=partner.id)
+        session.add(invitation)
+    context = JobContext(run_id=uuid.uuid4(), sessions=jobs.sessions, created_by_id=partner.id, settings=jobs.settings)
+    summary = await tasks.send_invitation(context, invitation_id=str(invitation.id))
+    assert summary["Résultat"] == tasks.UNUSABLE
+    notice = await tasks.send_access_notice(context, user_id=str(person.id), roles=["Comptable"])
+    assert notice["Résultat"] == tasks.UNUSABLE
+    assert (await invitation_of(committed, person.id)).token_hash is None  # no link was drawn
+    await asyncio.sleep(0.2)
+    assert inbox.messages == []
+
+
 async def test_a_link_is_spent_once_even_when_used_at_the_same_moment(committed: Maker) -> None:
     token = "jeton-de-test-pour-la-concurrence"
     async with committed() as session, session.begin():
