@@ -48,6 +48,7 @@ from portal.web.csrf import session_bound_csrf
 from portal.web.deps import provide_settings
 from portal.web.forms import FormDecoding, form_size_limit
 from portal.web.headers import security_headers
+from portal.web.redaction import install_log_redaction
 from portal.web.templating import configure as configure_templates
 from portal.web.timing import ServerTimingMiddleware
 
@@ -104,6 +105,8 @@ def create_app(
     """
     settings = settings or get_settings()
     private_folder(settings.var_dir)
+    # Links that let their holder in (invitations, password resets…) never reach the access log with their token.
+    install_log_redaction()
     engine = make_web_engine(settings.database_url)
     session_store, session_store_engine = build_session_store(settings)
     alchemy = SQLAlchemyAsyncConfig(

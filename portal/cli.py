@@ -255,6 +255,15 @@ def demo_seed() -> None:
 # --- processes ------------------------------------------------------------------------
 
 
+def demo_environment() -> None:
+    """What the demo switches on unless told otherwise: the local sandboxes, so "Connecter Pennylane" is
+    clicked through offline, and the development mail page, where the invitations sent can be read."""
+    for name in ("PORTAL_SANDBOX", "PORTAL_DEV_MAIL_PAGE"):
+        if not os.environ.get(name, "").strip():
+            os.environ[name] = "1"
+    get_settings.cache_clear()
+
+
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: PORTAL_PORT, else 8000.")
@@ -266,10 +275,8 @@ def run(host: str, port: int | None, with_demo: bool, reload: bool) -> None:
 
     from portal.db import migrate
 
-    if with_demo and not os.environ.get("PORTAL_SANDBOX"):
-        # The demo clicks through "Connecter Pennylane" offline: the local sandbox stands in for it.
-        os.environ["PORTAL_SANDBOX"] = "1"
-        get_settings.cache_clear()
+    if with_demo:
+        demo_environment()
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     if with_demo:

@@ -1,7 +1,9 @@
 """Demo data: a firm with its own dossier, client dossiers (valid SIRENs, and two associations
 without one that look alike), a confidential dossier, and four people: two of them Comptable on
 client dossiers and Employé of the firm's own, one Gestionnaire de facturation; an expense note
-waiting for approval.
+waiting for approval; the confidential dossier's client user, invited by the partner, whom the
+administrator never sees on the portal's pages (the development mail page, a development aid only the
+demo serves, shows every email written, their invitation included, its link masked).
 
 Seeding is idempotent: a database that already has a firm is left as it is. The demo
 password is generated once and kept in ``var/demo_credentials``, so every start can
@@ -24,6 +26,7 @@ from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier, DossierAccess
 from portal.expenses.schemas import MileageValues
 from portal.expenses.services import ExpenseNoteService, today
+from portal.firm.invitations import Grant, InvitationService
 from portal.firm.models import Firm
 from portal.firm.services import UserService
 from portal.sandbox.pennylane.data import fictional_siren
@@ -49,6 +52,9 @@ PEOPLE = [
     ("julie.bernard@cabinet-durand.fr", "Julie Bernard", (FirmRole.COLLABORATOR,)),
     ("thomas.petit@cabinet-durand.fr", "Thomas Petit", (FirmRole.COLLABORATOR,)),
 ]
+# The confidential dossier's client user, invited by the partner: no one else sees them, in Utilisateurs, the
+# audit log or Travaux; the administrator reads their invitation on /dev/courriels, its link masked.
+HOLDING_CLIENT = ("client.holding@patrimoine-durand.fr", "Jean Durand")
 # Roles on dossiers (person's index in PEOPLE, dossier's index in DOSSIERS, role), as seed 003
 # recommends: collaborators are Comptable on their client dossiers and Employé of the firm's own.
 MEMBERSHIPS = [
@@ -119,6 +125,12 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     )
     await session.flush()
     await _expense_note(session, people[2].id, dossiers[0].id)
+    partner = await load_principal(session, people[0].id, 0)
+    if partner is not None:
+        await InvitationService(session=session).invite(
+            partner, email=HOLDING_CLIENT[0], name=HOLDING_CLIENT[1],
+            grants=[Grant(confidential.id, DossierRole.CLIENT_USER)],
+        )  # fmt: skip
     return DemoLogin(email=PEOPLE[0][0], password=password)
 
 

@@ -142,11 +142,6 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _local_outbox(values: Mapping[str, Any]) -> bool:
-    smtp_url: str = values["smtp_url"]
-    return smtp_url == OUTBOX or smtp_url.startswith("file://")
-
-
 PARSERS: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "bool": _bool}
 
 
@@ -159,10 +154,10 @@ class Settings:
     ``smtps://…`` (implicit TLS), ``file:///a/directory`` (a local outbox of ``.eml``
     files), or ``outbox`` (the default: the local outbox ``var/mail``). ``mail_from``
     (``PORTAL_MAIL_FROM``) is the sender. ``dev_mail_page`` (``PORTAL_DEV_MAIL_PAGE``)
-    serves ``/dev/courriels``, where administrators read the local outbox; it defaults to
-    on with a local outbox (embedded mode, ``make run``) and off with a real server. Set
-    to 1 with a real server (a development mail sandbox), messages are sent *and* copied
-    to ``var/mail`` for the page.
+    serves ``/dev/courriels``, where administrators read the local outbox (links carrying a
+    token masked); it is off unless set, and ``portal run --demo`` (``make run``) sets it.
+    Set to 1 with a real server (a development mail sandbox), messages are sent *and*
+    copied to ``var/mail`` for the page.
     """
 
     var_dir: Path = setting(ROOT / "var", doc="local data", parse=lambda value: Path(value).resolve())
@@ -197,8 +192,7 @@ class Settings:
     embedded_worker_threads: int = setting(2, doc="worker threads in embedded mode")
     smtp_url: str = setting(OUTBOX, doc="where emails go")
     mail_from: str = setting("Portail Cabinet <portail@localhost>", doc="sender of the portal's emails")
-    dev_mail_page: bool = setting(default=False, doc="serve /dev/courriels (default: on with a local outbox)",
-                                  derive=_local_outbox)  # fmt: skip
+    dev_mail_page: bool = setting(default=False, doc="serve /dev/courriels (``portal run --demo`` turns it on)")
     receipt_max_bytes: int = setting(10 * 1024 * 1024, doc="largest expense-note receipt accepted, in bytes")
     form_max_bytes: int = setting(2 * 1024 * 1024, doc="largest form without a file (urlencoded), in bytes")
     # Source connections (portal.integrations). ``sandbox`` serves the local stand-in of the outside

@@ -85,9 +85,12 @@ async def loopback_listener() -> AsyncIterator[tuple[socket.socket, str]]:
 
 
 @asynccontextmanager
-async def serving(app: Any, listener: socket.socket) -> AsyncIterator[None]:
-    """``app`` served by uvicorn on ``listener`` in this event loop, lifespan included, until the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+async def serving(app: Any, listener: socket.socket, **options: Any) -> AsyncIterator[None]:
+    """``app`` served by uvicorn on ``listener`` in this event loop, lifespan included, until the block ends.
+
+    ``options`` go to ``uvicorn.Config`` (``log_level="info"`` for its access log).
+    """
+    server = uvicorn.Server(uvicorn.Config(app, **{"log_level": "warning", "lifespan": "on", **options}))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import func, select
 from stdnum.fr import siren as siren_module
 
+from portal import cli
 from portal.accounts.models import User
 from portal.accounts.passwords import verify_password
 from portal.clients.models import Dossier
 from portal.db.engine import make_engine, make_session_maker
 from portal.firm.models import Firm
-from portal.settings import Settings
+from portal.settings import Settings, get_settings
 from tests import database
 
 
@@ -102,3 +103,17 @@ def test_demo_seed_is_idempotent_and_prints_the_sign_in(scratch: dict[str, str])
     users = asyncio.run(_users(url))
     roles = sorted(role.role.value for user in users for role in user.roles)
     assert roles == ["admin", "collaborator", "collaborator", "partner"]
+
+
+def test_only_the_demo_turns_the_development_mail_page_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``portal run --demo`` (``make run``) serves /dev/courriels and the sandboxes; a setting given wins."""
+    monkeypatch.delenv("PORTAL_DEV_MAIL_PAGE", raising=False)
+    monkeypatch.delenv("PORTAL_SANDBOX", raising=False)
+    get_settings.cache_clear()
+    assert get_settings().dev_mail_page is False
+    cli.demo_environment()
+    assert (get_settings().dev_mail_page, get_settings().sandbox) == (True, True)
+    monkeypatch.setenv("PORTAL_DEV_MAIL_PAGE", "0")
+    cli.demo_environment()
+    assert get_settings().dev_mail_page is False
+    get_settings.cache_clear()

@@ -40,7 +40,9 @@ def test_every_setting_is_read_from_its_own_variable(
 def test_the_defaults_derive_from_the_settings_above_them(environment: pytest.MonkeyPatch, tmp_path: Path) -> None:
     settings = load_settings()
     assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'portal.sqlite3'}"
-    assert (settings.base_url, settings.smtp_url, settings.dev_mail_page) == ("http://127.0.0.1:8000", OUTBOX, True)
+    # The development mail page is never on by default, outbox or not: only the demo turns it on.
+    assert (settings.base_url, settings.smtp_url, settings.dev_mail_page) == ("http://127.0.0.1:8000", OUTBOX, False)
+    assert settings.mail_page_dir is None
     assert (settings.pennylane_oauth_url, settings.pennylane_client_id) == (PENNYLANE_OAUTH_URL, "")
     assert (settings.oidc_issuer, settings.oidc_client_id, settings.oidc_google_issuer) == (
         "",

@@ -41,6 +41,10 @@ class User(Audited, Base):
     def firm_roles(self) -> frozenset[FirmRole]:
         return frozenset(role.role for role in self.roles)
 
+    @property
+    def audit_person_id(self) -> uuid.UUID | None:
+        return self.id
+
 
 class UserRole(Audited, Base):
     """One firm-wide role held by a person."""
@@ -53,6 +57,11 @@ class UserRole(Audited, Base):
         Enum(FirmRole, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
     )
     user: Mapped[User] = relationship(back_populates="roles")
+
+    @property
+    def audit_person_id(self) -> uuid.UUID | None:
+        # Added through ``user.roles``, the key is set by the flush: the person is known before.
+        return self.user_id or (self.user.id if self.user is not None else None)
 
 
 class DossierMembership(Audited, Base):
@@ -80,6 +89,10 @@ class DossierMembership(Audited, Base):
     @property
     def audit_dossier_id(self) -> uuid.UUID | None:
         return self.dossier_id
+
+    @property
+    def audit_person_id(self) -> uuid.UUID | None:
+        return self.user_id
 
 
 class LoginAttempt(Base):

@@ -114,7 +114,8 @@ async def request_reset(session: AsyncSession, *, email: str, ip_address: str) -
         return
     record(session, "auth.password_reset_request", object_type="user_account", object_id=str(user.id))
     await _spend_others(session, user, but=reset)
-    await send_password_reset.enqueue(session, reset_id=str(reset.id))
+    # The run is about the person (person_id): hidden with them from whoever may not see them.
+    await send_password_reset.options(person_id=user.id).enqueue(session, reset_id=str(reset.id))
 
 
 async def _spend_others(session: AsyncSession, user: User, *, but: PasswordReset | None = None) -> None:
@@ -174,9 +175,9 @@ async def reset_password(session: AsyncSession, token: str, *, password: str, co
     # The person is the author from here on, as at the sign-in page.
     with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):
         record(session, "auth.password_reset", object_type="user_account", object_id=str(user.id))
-        record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id))
+        record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id), method="reset")
         await session.flush()
-    await send_password_changed.enqueue(session, user_id=str(user.id))
+    await send_password_changed.options(person_id=user.id).enqueue(session, user_id=str(user.id))
     return user
 
 

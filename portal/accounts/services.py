@@ -184,7 +184,9 @@ class AccountService:
         password_hash = await hash_password_off_loop(new)
         await set_password(self.session, user, password_hash)
         record(self.session, "auth.password_change", object_type="user_account", object_id=str(user.id))
-        await send_password_changed.options(created_by_id=user.id).enqueue(self.session, user_id=str(user.id))
+        await send_password_changed.options(created_by_id=user.id, person_id=user.id).enqueue(
+            self.session, user_id=str(user.id)
+        )
         return user
 
     async def sessions(self, user: User, settings: Settings) -> list[UserSession]:

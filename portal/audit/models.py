@@ -29,5 +29,8 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
     # The dossier the object belongs to, so the log hides what confidential dossiers hide.
     dossier_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
+    # The person the event is about (their account, roles, invitation): the log shows it only to
+    # those who may see that person, by the rule of the Utilisateurs pages (``portal.firm.policy``).
+    person_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     ip_address: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -87,6 +87,7 @@ def _event(obj: Audited, verb: str, before: dict[str, Any] | None, after: dict[s
         object_type=table,
         object_id=str(obj.id),  # type: ignore[attr-defined]
         dossier_id=obj.audit_dossier_id,
+        person_id=obj.audit_person_id,
         before=before,
         after=after,
         request_id=actor.request_id,
@@ -96,11 +97,11 @@ def _event(obj: Audited, verb: str, before: dict[str, Any] | None, after: dict[s
 
 def _before_flush(session: Session, _flush_context: Any, _instances: Any) -> None:
     events: list[AuditEvent] = []
-    for obj in session.new:
-        if isinstance(obj, Audited):
-            if getattr(obj, "id", None) is None:
-                obj.id = uuid7()  # type: ignore[attr-defined]
-            events.append(_event(obj, "create", None, _snapshot_new(obj)))
+    new = [obj for obj in session.new if isinstance(obj, Audited)]
+    for obj in new:  # every id first: a role added through ``user.roles`` names its person by the person's
+        if getattr(obj, "id", None) is None:
+            obj.id = uuid7()  # type: ignore[attr-defined]
+    events.extend(_event(obj, "create", None, _snapshot_new(obj)) for obj in new)
     for obj in session.dirty:
         if isinstance(obj, Audited) and session.is_modified(obj, include_collections=False):
             before, after = _changes(obj)
@@ -119,10 +120,16 @@ def record(
     object_type: str,
     object_id: str | None,
     dossier_id: uuid.UUID | None = None,
+    person_id: uuid.UUID | None = None,
     **details: Any,
 ) -> None:
-    """Record a domain action that is not a row change (sign-in, sign-out, a merge, a bulk creation)."""
+    """Record a domain action that is not a row change (sign-in, sign-out, a merge, a bulk creation).
+
+    ``person_id``: the person it is about (an action on a ``user_account`` is about that account).
+    """
     actor = current_actor()
+    if person_id is None and object_type == "user_account" and object_id:
+        person_id = uuid.UUID(object_id)
     target = session.sync_session if hasattr(session, "sync_session") else session
     target.add(
         AuditEvent(
@@ -132,6 +139,7 @@ def record(
             object_type=object_type,
             object_id=object_id,
             dossier_id=dossier_id,
+            person_id=person_id,
             after={key: _plain(value) for key, value in details.items()} or None,
             request_id=actor.request_id,
             ip_address=actor.ip_address,

@@ -155,6 +155,7 @@ class DossierController(Controller):
         try:
             dossier = await dossiers.create_dossier(principal_of(request), checked.values)
         except DuplicateSirenError as duplicate:
+            await dossiers.refer_to_partners(principal_of(request), duplicate, checked.values.name)
             context = _form_context(data, {"identifiant": duplicate.message}, existing=duplicate.existing)
             return Template(template_name="clients/form.html", context=context, status_code=409)
         flash(request, _("Dossier créé : %(name)s.") % {"name": dossier.name}, category="success")
@@ -218,6 +219,7 @@ class DossierController(Controller):
         try:
             await dossiers.update_dossier(principal, dossier, checked.values)
         except DuplicateSirenError as duplicate:
+            await dossiers.refer_to_partners(principal, duplicate, checked.values.name)
             context = _form_context(
                 data, {"identifiant": duplicate.message}, dossier=dossier, existing=duplicate.existing
             )

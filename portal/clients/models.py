@@ -136,3 +136,7 @@ class DossierAccess(Audited, Base):
     @property
     def audit_dossier_id(self) -> uuid.UUID | None:
         return self.dossier_id
+
+    @property
+    def audit_person_id(self) -> uuid.UUID | None:
+        return self.user_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.clients import models, policy, search
+from portal.clients import models, policy, search, tasks
 from portal.clients.controllers import DossierController
 from portal.domain import Domain
 
@@ -12,4 +12,5 @@ plugin = Domain(
     routes=lambda _settings: [DossierController],
     listeners=[search.install],
     restrictions=policy.RESTRICTIONS,
+    jobs=[tasks.notify_siren_referred],
 )

@@ -6,22 +6,25 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import DossierMembership, User, UserRole
+from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.auth.roles import DossierRole, in_order
 from portal.clients import search
-from portal.clients.models import Dossier, DossierAccess
+from portal.clients.models import Dossier, DossierAccess, DossierStatus
 from portal.clients.policy import member, visible_count
 from portal.clients.schemas import DossierValues
+from portal.clients.tasks import notify_siren_referred
 from portal.db.paging import Page, paginate
 from portal.i18n import N_
 
@@ -50,19 +53,26 @@ class DossierSort(StrEnum):
         return self.value.lstrip("-") == "siren"
 
 
-class DuplicateSirenError(ValueError):
-    """A dossier already has this SIREN. ``existing`` is it, when the person may see it."""
+# The one answer for a SIREN a partner must look at (``DossierService._check_siren``): the same words and
+# status whether the dossier holding it is hidden from the person or archived.
+REFERRED = N_("Ce SIREN ne peut pas être utilisé pour ce dossier. Un associé du cabinet a été prévenu.")
 
-    def __init__(self, siren: str, existing: Dossier | None) -> None:
+
+class DuplicateSirenError(ValueError):
+    """A dossier already has this SIREN. ``existing`` is it, when the person may see and open it; else the
+    matter went to the partners who see it (``referred_to``: that dossier's id, never shown)."""
+
+    def __init__(self, siren: str, existing: Dossier | None, referred_to: uuid.UUID | None = None) -> None:
         super().__init__(siren)
         self.siren = siren
         self.existing = existing
+        self.referred_to = referred_to
 
     @property
     def message(self) -> str:
         if self.existing is not None:
             return N_("Un dossier existe déjà pour ce SIREN : %(name)s.")
-        return N_("Ce SIREN est déjà celui d'un dossier auquel vous n'avez pas accès. Demandez l'accès à un associé.")
+        return REFERRED
 
 
 @dataclass(frozen=True)
@@ -137,18 +147,55 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         return dossier
 
     async def _check_siren(self, principal: Principal, siren: str | None, *, exclude: uuid.UUID | None = None) -> None:
+        """Raise ``DuplicateSirenError`` when another dossier holds ``siren`` (the unique constraint is the backstop).
+
+        A dossier the person may open is named, with its link. Otherwise the answer must not tell
+        whether a dossier hidden from them exists. Refusing with "a dossier you may not see"
+        confirmed one exists (an oracle: type a company's SIREN, learn whether the firm keeps its
+        books in confidence). So the same words and status (``REFERRED``, 409) answer another
+        reason that depends on nothing hidden: the SIREN of an *archived* dossier, which the person
+        may see, but which a partner reopens (its history with it) rather than a second dossier
+        being started. Either way the partners who see that dossier are told who asked, and decide
+        (grant access, reopen, or answer). The answer itself then holds nothing about a hidden
+        dossier: not its name, its id, nor whether it is hidden or archived; what the person can
+        look up (Entreprises never lists a hidden dossier) is what they could before typing.
+        """
         if siren is None:
             return
-        statement = select(Dossier.id).where(Dossier.siren == siren)
+        statement = select(Dossier.id, Dossier.status).where(Dossier.siren == siren)
         if exclude is not None:
             statement = statement.where(Dossier.id != exclude)
-        existing_id = (await self.repository.session.execute(statement)).scalar()
-        if existing_id is None:
+        found = (await self.repository.session.execute(statement)).first()
+        if found is None:
             return
+        existing_id, status = found
         seen = (
             await self.repository.session.execute(self._visible(principal).where(Dossier.id == existing_id))
         ).scalar()
-        raise DuplicateSirenError(siren, seen)
+        if seen is not None and status != DossierStatus.ARCHIVED:
+            raise DuplicateSirenError(siren, seen)
+        raise DuplicateSirenError(siren, None, referred_to=existing_id)
+
+    async def refer_to_partners(self, principal: Principal, refused: DuplicateSirenError, name: str) -> None:
+        """Tell the partners who see the dossier holding ``refused.siren`` that ``principal`` asked for it.
+
+        Recorded and requested about that dossier (hidden with it), and committed now: the request
+        answers 409, which rolls its own transaction back.
+        """
+        if refused.referred_to is None:
+            return
+        session = cast("AsyncSession", self.repository.session)  # the portal opens plain sessions only
+        record(
+            session, "dossier.siren_referred", object_type="dossier", object_id=str(refused.referred_to),
+            dossier_id=refused.referred_to, siren=refused.siren, requested_name=name,
+        )  # fmt: skip
+        # No author: the run is not the asker's to follow (their Travaux would show it, or not, depending
+        # on the dossier); those who see the dossier find it in theirs.
+        await notify_siren_referred.options(dossier_id=refused.referred_to).enqueue(
+            session, dossier_id=str(refused.referred_to), siren=refused.siren, requested_name=name,
+            requested_by_id=str(principal.user_id),
+        )  # fmt: skip
+        await session.commit()
 
     async def create_dossier(self, principal: Principal, values: DossierValues) -> Dossier:
         """Create a dossier; its client in the billing entity follows in the background (``portal.billing.hooks``).

@@ -247,15 +247,17 @@ class UserController(Controller):
             # Nothing was kept: a 4xx response rolls the request's transaction back.
             context = await _new_form(principal, invitations, values, {refused.field or "general": refused.message})
             return Template(template_name="firm/user_new.html", context=context, status_code=422)
-        person = outcome.user
-        if outcome.created:
-            message = _("Invitation envoyée à %(email)s.")
-        elif outcome.invited:
+        if outcome.created or outcome.user is None:
+            # A new person, or (the same answer, to the byte) someone hidden from the inviter, whose
+            # page must not be the difference: the list either way (``portal.firm.invitations``).
+            flash(request, _("Invitation envoyée à %(email)s.") % {"email": outcome.email}, category="success")
+            return Redirect("/utilisateurs/", status_code=303)
+        if outcome.invited:
             message = _("Rôles ajoutés à %(email)s ; une nouvelle invitation lui est envoyée.")
         else:
             message = _("Rôles ajoutés à %(email)s, qui en est averti par courriel.")
-        flash(request, message % {"email": person.email}, category="success")
-        return Redirect(f"/utilisateurs/{person.id}", status_code=303)
+        flash(request, message % {"email": outcome.email}, category="success")
+        return Redirect(f"/utilisateurs/{outcome.user.id}", status_code=303)
 
     @get(
         "/dossiers",

@@ -6,12 +6,19 @@ a link to choose their password. The link's token is drawn by the sending job
 email alone. A link serves once, for seven days; resending draws a new one (the previous
 link dies at once), revoking kills it. Inviting someone who already has an account adds
 the roles to that account; if they already chose a password they get a notice, not a link.
+
+People are looked up through the rule of the Utilisateurs pages (``portal.firm.policy``): an
+address that belongs to someone the inviter may not see (a client user of a confidential
+dossier not granted to them) is answered exactly as a new address would be (the same
+checks, the same message), but nothing is changed and nobody is emailed: the person is
+neither given roles by someone who does not know of them nor told of the attempt. The
+attempt is in the audit log, about that person, so only those who see them read it; one of
+them (a partner granted the dossier) can invite the person if that was meant.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -24,6 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.addresses import InvalidEmailError, checked_email
 from portal.accounts.models import DossierMembership, User, UserRole
 from portal.accounts.passwords import hash_password, new_password_problem
 from portal.accounts.services import normalise_email
@@ -37,14 +45,12 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.firm.links import token_digest
 from portal.firm.models import Invitation
+from portal.firm.policy import user_visible
 from portal.firm.services import OWN_ROLES, FirmService, UserError, UserService
 from portal.firm.tasks import send_access_notice, send_invitation
 from portal.i18n import N_, _
 
 PICKER_LIMIT = 10
-# Deliberately plain: one @, no spaces, a dot in the domain. The email that follows is the real test.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-MAX_EMAIL_LENGTH = 320
 MAX_NAME_LENGTH = 200
 # Form fields the errors point at (the Nouveau form's names).
 GRANT_FIELDS = {
@@ -108,8 +114,12 @@ class Grant:
 
 @dataclass(frozen=True)
 class InviteOutcome:
-    user: User
-    created: bool  # a new person
+    """What the inviter is told. For an address of someone hidden from them, what a new person's
+    invitation would say (``created``, ``invited``), while ``user`` is None and nothing was done."""
+
+    email: str
+    user: User | None
+    created: bool  # a new person (as far as the inviter may know)
     invited: bool  # a link to choose a password is on its way (else a notice of new access)
     firm_roles_added: list[FirmRole]
     grants_added: list[Grant]
@@ -154,10 +164,13 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
 
         Everything is checked before anything is written; raises ``InviteError``. A dossier
         the inviter may not see is "Dossier introuvable.", exactly like one that does not
-        exist. A Comptable with no firm role becomes a collaborator of the firm.
+        exist. A Comptable with no firm role becomes a collaborator of the firm. An address of
+        someone ``inviter`` may not see is answered as a new one, and nothing is done (module docstring).
         """
         email, name, roles, wanted = await self._checked(inviter, email, name, firm_roles, grants)
-        user, created = await self._person(email, name)
+        user, created = await self._person(inviter, email, name)
+        if user is None:
+            return await self._withheld(email, roles, wanted)
         if any(grant.role == DossierRole.ACCOUNTANT for grant in wanted) and not (roles or user.firm_roles):
             roles.add(FirmRole.COLLABORATOR)
         roles_added = await self._add_firm_roles(user, roles)
@@ -170,30 +183,44 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
             session, "user.invite", object_type="user_account", object_id=str(user.id), email=user.email,
             created=created, firm_roles=[role.value for role in roles_added], dossier_roles=len(grants_added),
         )  # fmt: skip
+        # The runs name their recipient (person_id): hidden with them from whoever may not see them.
         if invited:
             invitation = await self._issue(inviter, user)
-            await send_invitation.options(created_by_id=inviter.user_id).enqueue(
+            await send_invitation.options(created_by_id=inviter.user_id, person_id=user.id).enqueue(
                 session, invitation_id=str(invitation.id)
             )
         else:
             # Someone who already signs in is told what they were given: role names, never dossier names.
             labels = [role.label for role in roles_added]
             labels += [role.label for role in DossierRole if any(grant.role == role for grant in grants_added)]
-            await send_access_notice.options(created_by_id=inviter.user_id).enqueue(
+            await send_access_notice.options(created_by_id=inviter.user_id, person_id=user.id).enqueue(
                 session, user_id=str(user.id), roles=labels
             )
         await session.refresh(user, ["roles"])
-        return InviteOutcome(user=user, created=created, invited=invited, firm_roles_added=roles_added,
-                             grants_added=grants_added)  # fmt: skip
+        return InviteOutcome(email=user.email, user=user, created=created, invited=invited,
+                             firm_roles_added=roles_added, grants_added=grants_added)  # fmt: skip
+
+    async def _withheld(self, email: str, roles: set[FirmRole], grants: list[Grant]) -> InviteOutcome:
+        """The invitation of someone hidden from the inviter: recorded about that person (so the log shows it
+        only to those who see them), nothing else; the inviter is answered as for a new person."""
+        session = self.session
+        person = (await session.execute(select(User.id).where(User.email == email))).scalar_one()
+        record(
+            session, "user.invite_withheld", object_type="user_account", object_id=str(person),
+            firm_roles=sorted(role.value for role in roles), dossier_roles=len(grants),
+        )  # fmt: skip
+        await session.flush()
+        return InviteOutcome(email=email, user=None, created=True, invited=True, firm_roles_added=[], grants_added=[])
 
     async def _checked(
         self, inviter: Principal, email: str, name: str, firm_roles: Iterable[FirmRole], grants: Iterable[Grant]
     ) -> tuple[str, str, set[FirmRole], list[Grant]]:
         """The request, normalised, once every rule that does not depend on the person holds."""
-        email = normalise_email(email)
+        try:
+            email = checked_email(email)
+        except InvalidEmailError as invalid:
+            raise InviteError(_(invalid.message), "email") from None
         name = " ".join(name.split())
-        if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
-            raise InviteError(_("Adresse e-mail invalide."), "email")
         if email == normalise_email(inviter.email):  # an administrator making themselves partner, say
             raise InviteError(_(OWN_ROLES), "email")
         if len(name) > MAX_NAME_LENGTH:
@@ -207,19 +234,30 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         await self._check_grants(inviter, wanted)
         return email, name, roles, wanted
 
-    async def _person(self, email: str, name: str) -> tuple[User, bool]:
-        """The person with this address (and whether they were created now); a deactivated one is refused."""
+    async def _person(self, inviter: Principal, email: str, name: str) -> tuple[User | None, bool]:
+        """The person with this address (and whether they were created now); a deactivated one is refused.
+
+        None (and "created") for someone ``inviter`` may not see: checked as a new address is, then left alone.
+        """
         users = UserService(session=self.session)
         user = await users.get_by_email(email)
+        hidden = user is not None and not await self._sees(inviter, user)
         created = False
-        if user is None:
+        if user is None or hidden:
             if not name:
                 raise InviteError(_("Le nom est obligatoire."), "nom")
+            if user is not None:  # hidden from the inviter
+                return None, True
             user, created = await self._create_person(users, email, name)
         if not user.is_active:
             message = _("Le compte de %(email)s est désactivé : réactivez-le avant de lui donner des rôles.")
             raise InviteError(message % {"email": user.email}, "email")
         return user, created
+
+    async def _sees(self, inviter: Principal, user: User) -> bool:
+        """``inviter`` may see ``user``, by the rule of the Utilisateurs pages."""
+        statement = select(User.id).where(User.id == user.id, user_visible(inviter))
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
     async def _check_grants(self, inviter: Principal, grants: list[Grant]) -> None:
         dossiers = DossierService(session=self.session)
@@ -320,8 +358,10 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
                 _("Cette personne a déjà choisi son mot de passe : il n'y a pas d'invitation à renvoyer.")
             )
         invitation = await self._issue(actor, user)
-        record(self.session, "invitation.resend", object_type="invitation", object_id=str(invitation.id))
-        await send_invitation.options(created_by_id=actor.user_id).enqueue(
+        record(
+            self.session, "invitation.resend", object_type="invitation", object_id=str(invitation.id), person_id=user.id
+        )
+        await send_invitation.options(created_by_id=actor.user_id, person_id=user.id).enqueue(
             self.session, invitation_id=str(invitation.id)
         )
         return invitation
@@ -387,7 +427,9 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         user.last_login_at = now
         # The person is the author from here on, as at the sign-in page.
         with acting_as(replace(current_actor(), user_id=user.id, label=user.email)):
-            record(session, "invitation.accept", object_type="invitation", object_id=str(invitation.id))
+            record(
+                session, "invitation.accept", object_type="invitation", object_id=str(invitation.id), person_id=user.id
+            )
             record(session, "auth.sign_in", object_type="user_account", object_id=str(user.id), method="invitation")
             await session.flush()
         return user

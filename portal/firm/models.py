@@ -64,3 +64,7 @@ class Invitation(Audited, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+    @property
+    def audit_person_id(self) -> uuid.UUID | None:
+        return self.user_id

@@ -15,6 +15,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.addresses import InvalidEmailError, checked_email
 from portal.accounts.models import DossierMembership, User, UserRole
 from portal.accounts.passwords import hash_password, password_problem
 from portal.accounts.second_factor import Requirement, SecondFactorService
@@ -128,10 +129,11 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         self, *, email: str, name: str, roles: Iterable[FirmRole], password: str | None = None
     ) -> User:
         """Create a person with ``roles``. Raises ``UserError`` with a French message."""
-        email = normalise_email(email)
+        try:
+            email = checked_email(email)
+        except InvalidEmailError as invalid:
+            raise UserError(_(invalid.message)) from None
         name = name.strip()
-        if "@" not in email or email.startswith("@") or email.endswith("@"):
-            raise UserError("Adresse e-mail invalide.")
         if not name:
             raise UserError("Le nom est obligatoire.")
         role_set = set(roles)
@@ -304,7 +306,9 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         session = self._session
         if not await SecondFactorService(session).remove(user, "second_factor.reset"):
             raise UserError(_("Cette personne n'a pas de double authentification active."))
-        await send_second_factor_reset.options(created_by_id=actor.user_id).enqueue(session, user_id=str(user.id))
+        await send_second_factor_reset.options(created_by_id=actor.user_id, person_id=user.id).enqueue(
+            session, user_id=str(user.id)
+        )
 
     async def remove_firm_role(self, actor: Principal, user: User, role: FirmRole) -> bool:
         """Take the firm role ``role`` from ``user``; False if they did not hold it.

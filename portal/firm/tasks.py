@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 from sqlalchemy import select
 
+from portal.accounts.addresses import InvalidEmailError, checked_email
 from portal.accounts.models import User
 from portal.firm.links import VALIDITY, draw_token
 from portal.firm.models import Firm, Invitation
@@ -35,12 +36,22 @@ SENT = N_("Envoyée")
 NOTHING_OWED = N_("Déjà envoyée : rien à faire.")
 NOT_NEEDED = N_("Invitation acceptée ou révoquée, ou compte désactivé : rien à envoyer.")
 GONE = N_("La personne n'existe plus : rien à envoyer.")
+UNUSABLE = N_("Adresse e-mail inutilisable : rien n'est envoyé. Invitez la personne avec une adresse valide.")
 
 
 async def _names(session: Any, inviter_id: uuid.UUID | None) -> tuple[str | None, str | None]:
     inviter = await session.get(User, inviter_id) if inviter_id else None
     firm: Firm | None = (await session.execute(current_firm())).scalar_one_or_none()
     return (inviter.name if inviter else None), (firm.name if firm else None)
+
+
+def _usable(email: str) -> bool:
+    """An address stored before addresses were checked may not be sendable: such a run ends, never retried."""
+    try:
+        checked_email(email)
+    except InvalidEmailError:
+        return False
+    return True
 
 
 @job("firm.send_invitation", title=N_("Envoi d'une invitation"))
@@ -60,6 +71,8 @@ async def send_invitation(ctx: JobContext, invitation_id: str) -> dict[str, Any]
             return summary | {RESULT: NOT_NEEDED}
         if invitation.deliveries_sent >= invitation.deliveries_requested:
             return summary | {RESULT: NOTHING_OWED}
+        if not _usable(user.email):
+            return summary | {RESULT: UNUSABLE}
         token, digest = draw_token()
         invitation.token_hash = digest
         invitation.expires_at = dt.datetime.now(dt.UTC) + VALIDITY
@@ -90,6 +103,8 @@ async def send_access_notice(ctx: JobContext, user_id: str, roles: list[str]) ->
             return {RESULT: GONE}
         if not user.is_active:
             return {RECIPIENT: user.email, RESULT: NOT_NEEDED}
+        if not _usable(user.email):
+            return {RECIPIENT: user.email, RESULT: UNUSABLE}
         inviter_name, firm_name = await _names(session, ctx.created_by_id)
         recipient = (user.email, user.name, user.locale)
     message = messages.access_notice(

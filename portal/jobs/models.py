@@ -45,6 +45,9 @@ class JobRun(Base):
     )
     # The dossier the run works on, if one: the run is hidden from whoever may not see that dossier.
     dossier_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("dossier.id", ondelete="SET NULL"), default=None)
+    # The person the run is about (an invitation's recipient…), if one: the run is hidden from whoever
+    # may not see that person (``portal.firm.policy``). No foreign key: the run outlives nothing it names.
+    person_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int | None] = mapped_column(Integer, default=None)
     step: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -46,6 +46,7 @@ def request(
     dedupe_key: str | None = None,
     delay: dt.timedelta | None = None,
     dossier_id: uuid.UUID | None = None,
+    person_id: uuid.UUID | None = None,
 ) -> JobRun:
     """Add a run and its message to ``session`` without flushing: usable from flush hooks.
 
@@ -58,6 +59,7 @@ def request(
         arguments=arguments,
         created_by_id=created_by_id,
         dossier_id=dossier_id,
+        person_id=person_id,
         status=JobStatus.QUEUED,
     )
     # One flush writes both rows; the relationship orders the inserts.

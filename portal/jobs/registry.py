@@ -57,10 +57,13 @@ class Job(Generic[P]):
         title: str | None = None,
         created_by_id: uuid.UUID | None = None,
         dossier_id: uuid.UUID | None = None,
+        person_id: uuid.UUID | None = None,
         delay: dt.timedelta | None = None,
     ) -> Request[P]:
-        """The run to request: who started it, which dossier it is about, its title, when it may start."""
-        return Request(self, title=title, created_by_id=created_by_id, dossier_id=dossier_id, delay=delay)
+        """The run to request: who started it, which dossier or person it is about, its title, when it may start."""
+        return Request(
+            self, title=title, created_by_id=created_by_id, dossier_id=dossier_id, person_id=person_id, delay=delay
+        )
 
     def request(self, session: Session, /, *args: P.args, **kwargs: P.kwargs) -> JobRun:
         """As ``Request.request``, with no options."""
@@ -85,6 +88,7 @@ class Request(Generic[P]):
     title: str | None = None
     created_by_id: uuid.UUID | None = None
     dossier_id: uuid.UUID | None = None
+    person_id: uuid.UUID | None = None
     delay: dt.timedelta | None = None
 
     def request(self, session: Session, /, *args: P.args, **kwargs: P.kwargs) -> JobRun:
@@ -128,6 +132,7 @@ class Request(Generic[P]):
             arguments=kwargs,
             created_by_id=self.created_by_id,
             dossier_id=self.dossier_id,
+            person_id=self.person_id,
             dedupe_key=dedupe_key,
             delay=self.delay,
         )

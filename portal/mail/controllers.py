@@ -1,9 +1,11 @@
 """The development mail page: the local outbox, read in the browser (``/dev/courriels``).
 
-Registered only when ``Settings.mail_page_dir`` is set (the embedded default, or
-``PORTAL_DEV_MAIL_PAGE=1``): elsewhere the path does not exist (404). Administrators
-only. The HTML part is shown in a sandboxed frame (no scripts, no same origin) and as
-escaped source, never as part of the portal's page.
+Registered only when ``Settings.mail_page_dir`` is set (``PORTAL_DEV_MAIL_PAGE=1``, which
+``portal run --demo`` sets): elsewhere the path does not exist (404). Administrators only.
+The HTML part is shown in a sandboxed frame (no scripts, no same origin) and as escaped
+source, never as part of the portal's page. Links that carry a secret (an invitation's, a
+password reset's: a token in the path or the query) are masked for everyone: the page is a
+development aid, and only the recipient's own mailbox holds a link that works.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from portal.auth.guards import requires
 from portal.auth.permissions import Permission
 from portal.mail.transport import list_messages, read_message
 from portal.settings import Settings
+from portal.web.redaction import redact_text
 
 
 class DevMailController(Controller):
@@ -35,7 +38,12 @@ class DevMailController(Controller):
             stored = await anyio.to_thread.run_sync(read_message, directory, message)
             if stored is None:
                 raise NotFoundException
-            context = {"stored": stored, "text": stored.part("plain"), "html": stored.part("html")}
+            text, html = stored.part("plain"), stored.part("html")
+            context = {
+                "stored": stored,
+                "text": redact_text(text) if text else text,
+                "html": redact_text(html) if html else html,
+            }
             return Template(template_name="dev/mail_message.html", context=context)
         messages = await anyio.to_thread.run_sync(list_messages, directory)
         return Template(template_name="dev/mail.html", context={"messages": messages, "directory": directory})

@@ -87,12 +87,18 @@ def send_smtp(message: EmailMessage, url: str) -> None:
 
 
 def write_outbox(message: EmailMessage, directory: Path) -> Path:
-    """Write ``message`` as a new ``.eml`` file in ``directory``, atomically; return its path."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write ``message`` as a new ``.eml`` file in ``directory``, atomically; return its path.
+
+    A message may hold a link that lets its recipient in: the folder is the owner's alone
+    (700) and so is each file (600).
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
     try:
+        os.fchmod(descriptor, 0o600)  # mkstemp's mode already, said out loud
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(message.as_bytes(policy=email.policy.SMTP))
             handle.flush()

@@ -6,9 +6,11 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.accounts.models import DossierMembership
 from portal.audit.context import Actor, acting_as
 from portal.audit.models import AuditEvent
-from portal.auth.roles import FirmRole
+from portal.audit.recorder import record
+from portal.auth.roles import DossierRole, FirmRole
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user
@@ -71,3 +73,20 @@ async def test_sign_in_is_logged_with_the_request_id(client: httpx.AsyncClient, 
     journal = await client.get("/parametres/journal")
     assert journal.status_code == 200
     assert "auth.sign_in" in journal.text
+
+
+async def test_events_about_a_person_name_them(db_session: AsyncSession) -> None:
+    """An account, its firm roles (added through ``user.roles``, keyed only at the flush), its dossier roles and
+    what is recorded about it name the person, so the log hides them with that person."""
+    person = await make_user(db_session, roles=(FirmRole.COLLABORATOR,))
+    dossier = await make_dossier(db_session)
+    db_session.add(DossierMembership(dossier_id=dossier.id, user_id=person.id, role=DossierRole.ACCOUNTANT))
+    record(db_session, "user.deactivate", object_type="user_account", object_id=str(person.id))
+    await db_session.flush()
+    events = (await db_session.execute(select(AuditEvent.action, AuditEvent.person_id))).all()
+    about = dict(events)
+    assert about["user_account.create"] == person.id
+    assert about["user_role.create"] == person.id
+    assert about["dossier_membership.create"] == person.id
+    assert about["user.deactivate"] == person.id
+    assert about["dossier.create"] is None

@@ -9,6 +9,10 @@ would find the dossier, and every link found on the way is followed. Nothing the
 sees (HTML, partials, CSV) may contain the dossier's name, in any case, nor its SIREN,
 plain or formatted, nor the ids of what belongs to it.
 
+The people of the dossier stand with it: its client user, invited by the granted partner,
+belongs to it alone, so their email and name show nowhere either (the Utilisateurs pages,
+the audit log of their account and invitation, the run that emails them, its page).
+
 The ungranted partner holds every firm-wide permission, so only the confidentiality
 rule stands between them and the dossier; the administrator is checked too. The granted
 partner has exactly the same roles and sees it all on the same pages: that is what
@@ -74,6 +78,9 @@ SECRET_NAME = "Zéphyrin Confidentiel SAS"
 TWIN_NAME = "Zephyrin Confidentiel"
 SECRET_SIREN = "98765432" + luhn.calc_check_digit("98765432")
 NAME_WORD = "Zéphyrin"
+# The secret dossier's client user, a member of it alone.
+SECRET_PERSON_EMAIL = "dirigeant@cache.fr"
+SECRET_PERSON_NAME = "Dirigeant Caché"
 
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 # The link of an invitation to a person of the visible twin dossier, and of a password reset link of
@@ -106,6 +113,7 @@ class World:
     visible_pair_id: uuid.UUID
     secret_run_ids: list[uuid.UUID]
     visible_run_id: uuid.UUID
+    secret_person_ids: list[uuid.UUID] = field(default_factory=list)
     hidden: dict[str, uuid.UUID] = field(default_factory=dict)
     visible: dict[str, uuid.UUID] = field(default_factory=dict)
 
@@ -175,6 +183,10 @@ async def build_world(session: AsyncSession) -> World:
     await session.flush()
 
     secret_client, twin_client = await _invite_client_users(session, granted, ungranted, secret, twin)
+    # The run emailing the secret dossier's client user (started by the granted partner), and their invitation.
+    person_run_id = await _one(session, select(JobRun.id).where(JobRun.person_id == secret_client.id))
+    person_invitation = await InvitationService(session=session).for_user(secret_client.id)
+    assert person_invitation is not None
 
     # Expense notes, each with a line and its receipt: one tied to the secret dossier, one on the firm's own.
     employee = await make_user(session, roles=(FirmRole.COLLABORATOR,), name="Hugo Employé")
@@ -199,8 +211,9 @@ async def build_world(session: AsyncSession) -> World:
         twin_client_id=twin_client_id,
         secret_pair_id=secret_pair_id,
         visible_pair_id=visible_pair_id,
-        secret_run_ids=[hook_run_id, own_run.id],
+        secret_run_ids=[hook_run_id, own_run.id, person_run_id],
         visible_run_id=visible_run.id,
+        secret_person_ids=[secret_client.id, person_invitation.id],
     )
     world.hidden = {
         "dossier_id": secret.id,
@@ -325,7 +338,7 @@ async def _invite_client_users(
     of), and of the twin, whose invitation link (``INVITATION_TOKEN``) is a page anyone may open."""
     invitations = InvitationService(session=session)
     secret_client = await invitations.invite(
-        principal(granted), email="dirigeant@cache.fr", name="Dirigeant Caché",
+        principal(granted), email=SECRET_PERSON_EMAIL, name=SECRET_PERSON_NAME,
         grants=[Grant(secret.id, DossierRole.CLIENT_USER)],
     )  # fmt: skip
     twin_client = await invitations.invite(
@@ -364,10 +377,15 @@ def name_and_siren_tokens() -> set[str]:
     )
 
 
+def person_tokens() -> set[str]:
+    """The secret dossier's client user: their name and email, however written."""
+    return _name_forms(SECRET_PERSON_NAME) | _name_forms(SECRET_PERSON_EMAIL)
+
+
 def id_tokens(world: World) -> set[str]:
     owned = ("note_id", "line_id", "receipt_id", "import_id", "fiscal_year_id")
     ids = [world.secret.id, world.secret_client_id, world.secret_pair_id, *world.secret_run_ids,
-           *(world.hidden[name] for name in owned)]  # fmt: skip
+           *world.secret_person_ids, *(world.hidden[name] for name in owned)]  # fmt: skip
     return {str(value) for value in ids} | {value.hex for value in ids}
 
 
@@ -526,7 +544,7 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
     world = await build_world(db_session)
     user: User = getattr(world, who)
     await as_user(client, user)
-    secrets = name_and_siren_tokens() | id_tokens(world)
+    secrets = name_and_siren_tokens() | person_tokens() | id_tokens(world)
     handlers = _handlers(app)
 
     # Routes that address the dossier's objects: 404 (or the guard's 403), like a missing id.
@@ -550,7 +568,7 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
                 ), f"{url} does not answer exactly as for an id that does not exist"
                 checked += 1
     assert checked >= 4 * 6  # dossier page, side panel, edit form, job run
-    for run_id in world.secret_run_ids:  # the one its creation requested too
+    for run_id in world.secret_run_ids:  # the one its creation requested, and the email to its client user
         assert (await client.get(f"/travaux/{run_id}")).status_code == 404
 
     # Every other page, with searches that would find it, and every link from there.
@@ -569,6 +587,10 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
                 f"/entreprises/{world.twin.id}?onglet=facturation", f"/travaux/{world.visible_run_id}"]  # fmt: skip
     assert [url for url in required if pages[url].status_code != 200] == []
     assert "text/csv" in pages["/entreprises/export.csv"].headers["content-type"]
+    # The audit log, every page of it, and the runs were crawled: none names the dossier's client user.
+    journal = [url for url in pages if url.startswith("/parametres/journal")]
+    assert len(journal) >= 2, journal
+    assert "user.invite" in "".join(pages[url].text for url in journal)  # the twin's client user's, visible
 
     # Counts leave it out too.
     total_dossiers = await _one(db_session, select(func.count()).select_from(Dossier))
@@ -613,6 +635,13 @@ async def test_the_granted_partner_sees_it_on_the_same_pages(
     assert SECRET_SIREN in export
     assert any(SECRET_NAME in response.text for url, response in pages.items() if url.startswith("/parametres/journal"))
     assert any(str(run_id) in pages["/travaux"].text for run_id in world.secret_run_ids)
+    # Its client user too: their invitation in the log, the run that emails them and its page.
+    journal = "".join(response.text for url, response in pages.items() if url.startswith("/parametres/journal"))
+    assert SECRET_PERSON_EMAIL in journal
+    assert SECRET_PERSON_NAME in html.unescape(journal)
+    person_run = world.secret_run_ids[-1]
+    assert str(person_run) in pages["/travaux"].text
+    assert (await client.get(f"/travaux/{person_run}")).status_code == 200
     clients = pages["/facturation/clients"].text
     assert SECRET_NAME in clients
     assert formatted in clients
@@ -675,7 +704,7 @@ async def test_no_action_reaches_a_confidential_dossier_for_someone_not_on_its_l
     world = await build_world(db_session)
     user: User = getattr(world, who)
     await as_user(client, user)
-    secrets = name_and_siren_tokens() | id_tokens(world)
+    secrets = name_and_siren_tokens() | person_tokens() | id_tokens(world)
     tried = 0
     for path, handler in _handlers(app):
         if "POST" not in handler.http_methods or not addresses_objects(path):
@@ -693,7 +722,8 @@ async def test_no_action_reaches_a_confidential_dossier_for_someone_not_on_its_l
             tried += 1
     assert tried >= 2 * 4  # update, confidentiality, merge, dismiss… and whatever comes next
 
-    # Creating a dossier with its SIREN says it is taken, never by whom.
+    # Creating a dossier with its SIREN is refused as for an archived dossier's, never saying it exists; the
+    # partners it is granted to are told (an event and a run about it, hidden with it), nothing else changes.
     token = await csrf_token(client, "/entreprises")
     before = await _state(db_session)
     taken = await client.post(
@@ -702,9 +732,17 @@ async def test_no_action_reaches_a_confidential_dossier_for_someone_not_on_its_l
               "statut": "active"},
     )  # fmt: skip
     assert taken.status_code == 409
-    assert "auquel vous n'avez pas accès" in taken.text
+    assert "Ce SIREN ne peut pas être utilisé pour ce dossier. Un associé du cabinet a été prévenu." in taken.text
+    assert "n'avez pas accès" not in html.unescape(taken.text)
     assert leaks(taken.text, name_and_siren_tokens() - {SECRET_SIREN}) == []
-    assert await _state(db_session) == before
+    after = await _state(db_session)
+    assert {**after, "events": before["events"], "runs": before["runs"]} == before
+    assert (after["events"], after["runs"]) == (before["events"] + 1, before["runs"] + 1)
+    referred = await _one(
+        db_session, select(JobRun.dossier_id).where(JobRun.actor_name == "clients.notify_siren_referred")
+    )
+    assert referred == world.secret.id
+    assert (await client.get("/parametres/journal")).text.count("dossier.siren_referred") == 0
 
 
 async def test_the_granted_partner_can_act_on_it(client: Client, db_session: AsyncSession) -> None:

@@ -7,14 +7,21 @@ import html
 import io
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.accounts.models import User
+from portal.audit.models import AuditEvent
 from portal.auth.roles import FirmRole
-from portal.clients.models import Dossier, DossierAccess
+from portal.clients.models import Dossier, DossierAccess, DossierStatus
+from portal.clients.tasks import notify_siren_referred
+from portal.jobs.context import JobContext
+from portal.jobs.models import JobRun
+from portal.mail.transport import list_messages
+from portal.settings import Settings
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user
@@ -23,7 +30,7 @@ Client = httpx.AsyncClient
 HTMX = {"HX-Request": "true", "HX-Target": "resultats"}
 ROW = re.compile(r'<tr data-dossier="([0-9a-f-]+)">\s*<td><a href="/entreprises/\1">([^<]*)</a>')
 SIREN_CHECKSUM = "SIREN invalide : la clé de contrôle ne correspond pas."
-NO_ACCESS = "Ce SIREN est déjà celui d'un dossier auquel vous n'avez pas accès. Demandez l'accès à un associé."
+REFERRED = "Ce SIREN ne peut pas être utilisé pour ce dossier. Un associé du cabinet a été prévenu."
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -232,28 +239,84 @@ async def test_duplicate_siren_given_as_a_siret(client: Client, db_session: Asyn
     assert await _count(db_session) == before
 
 
-async def test_duplicate_of_a_confidential_dossier_reveals_nothing_of_it(
-    client: Client, db_session: AsyncSession
-) -> None:
-    owner = await make_user(db_session, roles=(FirmRole.PARTNER,))
+async def test_the_siren_of_a_hidden_dossier_is_answered_as_that_of_an_archived_one(
+    client: Client, db_session: AsyncSession, session_maker: async_sessionmaker[AsyncSession], settings: Settings,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Typing the SIREN of a confidential dossier one is not granted answered "a dossier you have no access to":
+    an oracle (does the firm keep this company's books in confidence?). Now the answer is the one the SIREN
+    of an archived dossier gets (status and words), which depends on nothing hidden; the partners who see
+    the dossier holding it, and only they, are told who asked."""
+    owner = await make_user(db_session, roles=(FirmRole.PARTNER,), name="Odile Habilitée")
+    colleague = await make_user(db_session, roles=(FirmRole.PARTNER,), name="Pierre Associé")
     hidden = await make_dossier(
         db_session, name="Clinique Vétérinaire Discrète", siren="404833048", is_confidential=True
     )
     db_session.add(DossierAccess(dossier_id=hidden.id, user_id=owner.id))
+    archived = await make_dossier(
+        db_session, name="Ancienne Boulangerie", siren="732829320", status=DossierStatus.ARCHIVED
+    )
+    mine = await make_dossier(db_session, name="Garage Visible")
     await db_session.flush()
-    await _signed_in(client, db_session)
+    asker = await _signed_in(client, db_session)
     before = await _count(db_session)
 
-    response = await _create(client, nom="Nouvelle entreprise", identifiant="404 833 048")
-
-    assert response.status_code == 409
-    text = _text(response)
-    assert NO_ACCESS in text
-    assert "Discrète" not in text
-    assert "Clinique" not in text
-    assert str(hidden.id) not in text
-    assert "Ouvrir le dossier existant" not in text
+    answers = {}
+    for key, siren in (("hidden", "404 833 048"), ("archived", "732 829 320")):
+        response = await _create(client, nom="Nouvelle entreprise", identifiant=siren)
+        answers[key] = (response.status_code, _text(response).replace(siren, "SIREN"))
+        token = await csrf_token(client, f"/entreprises/{mine.id}/modifier")
+        edited = await client.post(
+            f"/entreprises/{mine.id}", data={**_form(nom="Garage Visible", identifiant=siren), "_csrf_token": token},
+            follow_redirects=False,
+        )  # fmt: skip
+        answers[f"{key} (edit)"] = (edited.status_code, _text(edited).replace(siren, "SIREN"))
+    assert answers["hidden"] == answers["archived"]
+    assert answers["hidden (edit)"] == answers["archived (edit)"]
+    for status, text in answers.values():
+        assert status == 409
+        assert REFERRED in text
+        assert "n'avez pas accès" not in text
+        assert "Discrète" not in text
+        assert "Clinique" not in text
+        assert str(hidden.id) not in text
+        assert "Ouvrir le dossier existant" not in text
     assert await _count(db_session) == before
+    assert (await _stored(db_session, "404833048")).id == hidden.id  # type: ignore[union-attr]
+    assert (await _stored(db_session, "404833048")).name == "Clinique Vétérinaire Discrète"  # type: ignore[union-attr]
+
+    # Recorded and requested about the dossier holding the SIREN (hidden with it), kept despite the 409.
+    referred = (
+        await db_session.execute(select(AuditEvent.dossier_id).where(AuditEvent.action == "dossier.siren_referred"))
+    ).scalars()
+    assert sorted(map(str, referred)) == sorted(map(str, [hidden.id, hidden.id, archived.id, archived.id]))
+    runs = list(
+        (await db_session.execute(select(JobRun).where(JobRun.actor_name == "clients.notify_siren_referred"))).scalars()
+    )
+    assert {(run.dossier_id, run.created_by_id) for run in runs} == {(hidden.id, None), (archived.id, None)}
+    journal = _text(await client.get("/parametres/journal"))
+    assert "Discrète" not in journal
+    assert str(hidden.id) not in journal
+    assert "dossier.siren_referred" in journal  # the archived dossier's, which the person sees
+
+    # The emails: the hidden dossier's to the partner it is granted to alone; the archived one's to every partner.
+    outbox = tmp_path / "courriels"
+    local = settings.with_overrides(smtp_url=f"file://{outbox}")
+
+    def sessions(*, read_only: bool = False) -> AsyncSession:
+        return session_maker()
+
+    recipients: dict[uuid.UUID | None, list[str]] = {}
+    for run in runs:
+        context = JobContext(run_id=run.id, sessions=sessions, created_by_id=None, settings=local)  # type: ignore[arg-type]
+        await notify_siren_referred(context, **run.arguments)
+        recipients[run.dossier_id] = sorted(
+            stored.message["To"].addresses[0].addr_spec for stored in list_messages(outbox)
+        )
+        for path in outbox.iterdir():
+            path.unlink()
+    assert recipients[hidden.id] == [owner.email]
+    assert recipients[archived.id] == sorted([owner.email, colleague.email, asker.email])
 
 
 # --- finding ------------------------------------------------------------------------------------------------

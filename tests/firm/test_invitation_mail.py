@@ -10,10 +10,13 @@ import asyncio
 import datetime as dt
 import hashlib
 import html
+import re
+import stat
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 import pytest
@@ -368,6 +371,28 @@ async def test_the_sending_job_is_idempotent_and_a_failed_send_draws_a_new_link(
     assert len(inbox.messages) == 1
 
 
+async def test_an_address_stored_before_addresses_were_checked_ends_the_run_without_retrying(
+    committed: Maker, jobs: Runtime, inbox: Inbox
+) -> None:
+    """The form refuses such an address now; one already stored no longer fails the job five times."""
+    partner, _bakery, _garage = await seed(committed)
+    address = 'xss."><svg/onload=alert(5)>@cabinet-durand.fr'
+    async with committed() as session, session.begin():
+        person = User(email=address, name="Ancienne Saisie", roles=[])
+        session.add(person)
+        await session.flush()
+        invitation = Invitation(user_id=person.id, invited_by_id=partner.id)
+        session.add(invitation)
+    context = JobContext(run_id=uuid.uuid4(), sessions=jobs.sessions, created_by_id=partner.id, settings=jobs.settings)
+    summary = await tasks.send_invitation(context, invitation_id=str(invitation.id))
+    assert summary["Résultat"] == tasks.UNUSABLE
+    notice = await tasks.send_access_notice(context, user_id=str(person.id), roles=["Comptable"])
+    assert notice["Résultat"] == tasks.UNUSABLE
+    assert (await invitation_of(committed, person.id)).token_hash is None  # no link was drawn
+    await asyncio.sleep(0.2)
+    assert inbox.messages == []
+
+
 async def test_a_link_is_spent_once_even_when_used_at_the_same_moment(committed: Maker) -> None:
     token = "jeton-de-test-pour-la-concurrence"
     async with committed() as session, session.begin():
@@ -399,10 +424,14 @@ async def test_a_link_is_spent_once_even_when_used_at_the_same_moment(committed:
 
 
 async def test_the_embedded_outbox_is_readable_on_the_development_mail_page(
-    settings: Settings, committed: Maker, tmp_path: object, monkeypatch: pytest.MonkeyPatch, jobs: Runtime
+    settings: Settings, committed: Maker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: Runtime
 ) -> None:
-    """Without a mail server (the default), messages are files, read on /dev/courriels by administrators."""
-    outbox = f"file://{tmp_path}"
+    """With the page on (the demo), messages are files, read on /dev/courriels by administrators; the
+    invitation's link is masked there, so an administrator never holds a link that works."""
+    folder = tmp_path / "courriels"
+    folder.mkdir(mode=0o755)  # as an earlier version left it
+    folder.chmod(0o755)
+    outbox = f"file://{folder}"
     local = settings.with_overrides(smtp_url=outbox, dev_mail_page=True)
     monkeypatch.setattr(jobs, "settings", jobs.settings.with_overrides(smtp_url=outbox, dev_mail_page=True))
     async with committed() as session, session.begin():
@@ -414,14 +443,25 @@ async def test_the_embedded_outbox_is_readable_on_the_development_mail_page(
         await sign_in(client, admin.email, PASSWORD)
         await invite(client, email="sophie@menuiserie.fr", nom="Sophie <b>Bois</b>", client=str(dossier.id))
         await all_sent(committed, "firm.send_invitation")
-        [stored] = list_messages(tmp_path)  # type: ignore[arg-type]
+        [stored] = list_messages(folder)
         page = await client.get("/dev/courriels")
         assert page.status_code == 200
         assert "sophie@menuiserie.fr" in page.text
         assert f"/dev/courriels?message={stored.name}" in page.text
         message = await client.get(f"/dev/courriels?message={stored.name}")
         assert message.status_code == 200
-        assert "/invitation/" in message.text
+        token = link_token(stored.message)
+        assert token not in message.text
+        assert f"{BASE}/invitation/***" in message.text
+        # Every link the page shows to the administrator leads nowhere; the recipient's own works.
+        shown = set(re.findall(r"/invitation/([^\s\"<&]+)", html.unescape(message.text)))
+        assert shown == {"***"}
+        async with visitor(app) as stranger:
+            assert (await stranger.get("/invitation/***")).status_code == 404
+            assert (await stranger.get(f"/invitation/{token}")).status_code == 200
+        # The outbox is the owner's alone.
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE((folder / stored.name).stat().st_mode) == 0o600
         assert 'sandbox=""' in message.text
         assert "<b>Bois</b>" not in message.text  # the HTML part is escaped into the sandboxed frame
         assert (await client.get("/dev/courriels?message=../../secret_key")).status_code == 404

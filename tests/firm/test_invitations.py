@@ -30,6 +30,7 @@ from tests.factories.firm import PASSWORD, add_role, make_firm, make_user
 
 Client = httpx.AsyncClient
 NEW_PASSWORD = "un-mot-de-passe-bien-long"
+INVALID_EMAIL = "Adresse e-mail invalide : saisissez une adresse de la forme prenom.nom@exemple.fr."
 
 
 async def _as(client: Client, user: User) -> None:
@@ -128,7 +129,15 @@ async def test_only_administrators_are_offered_partner_and_administrator(
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"email": "pas-une-adresse", "nom": "Claire", "client": "{client}"}, "Adresse e-mail invalide."),
+        ({"email": "pas-une-adresse", "nom": "Claire", "client": "{client}"}, INVALID_EMAIL),
+        # Accepted before: the sending job then failed five times on it, with a traceback.
+        ({"email": 'xss."><svg/onload=alert(5)>@cabinet-durand.fr', "nom": "X", "client": "{client}"}, INVALID_EMAIL),
+        ({"email": "claire@exemple", "nom": "Claire", "client": "{client}"}, INVALID_EMAIL),
+        ({"email": "claire..martin@exemple.fr", "nom": "Claire", "client": "{client}"}, INVALID_EMAIL),
+        (
+            {"email": "élodie@exemple.fr", "nom": "Élodie", "client": "{client}"},
+            "Adresse e-mail invalide : pas de lettre accentuée avant le @.",
+        ),
         ({"email": "claire@exemple.fr", "nom": "  ", "client": "{client}"}, "Le nom est obligatoire."),
         ({"email": "claire@exemple.fr", "nom": "Claire"}, "Choisissez au moins un rôle."),
         ({"email": "claire@exemple.fr", "nom": "Claire", "client": "pas-un-id"}, "Dossier introuvable."),
@@ -221,6 +230,101 @@ async def test_a_dossier_hidden_from_the_inviter_can_be_neither_found_nor_grante
     )
     granted = await _invite(client, email="dirigeant@sesame.fr", nom="Dirigeant Sésame", client=str(secret.id))
     assert granted.status_code == 303
+
+
+FLASH = re.compile(r'<p class="flash flash-(\w+)" role="status">([^<]*)</p>')
+
+
+async def _answer(browser: Client, email: str, fields: dict[str, str]) -> tuple[int, str, list[tuple[str, str]]]:
+    """What the inviter is told: the status, where they are sent, and the message shown there (address masked)."""
+    response = await _invite(browser, email=email, **fields)
+    if response.status_code != 303:
+        errors = re.findall(r'class="field-error"[^>]*>([^<]*)<', response.text)
+        return response.status_code, "", [("error", html.unescape(text)) for text in errors or [response.text]]
+    location = response.headers["location"]
+    shown = FLASH.findall((await browser.get(location)).text)
+    return 303, location, [(kind, html.unescape(text).replace(email, "ADRESSE")) for kind, text in shown]
+
+
+async def test_an_address_of_someone_hidden_from_the_inviter_is_answered_as_a_new_one_and_changes_nothing(
+    client: Client, db_session: AsyncSession
+) -> None:
+    """A partner not granted a confidential dossier invites, by address, people only that dossier has: a
+    client user still invited, one who signs in, one deactivated. Each answer is the one a brand-new address
+    gets (the words, the status, the page it leads to, the same refusal without a name); nobody is given a
+    role or emailed, and what the log keeps of it is about the person, so the partner never reads it."""
+    outsider = await make_user(db_session, roles=(FirmRole.PARTNER,), name="Paul Tenu-Àlécart")
+    insider = await make_user(db_session, roles=(FirmRole.PARTNER,), name="Inès Habilitée")
+    secret = await make_dossier(db_session, name="Alpha Confidentiel", is_confidential=True)
+    await add_role(db_session, insider, secret, DossierRole.ACCOUNTANT)
+    pending = await _pending(db_session, "dirigeant@alpha.fr", secret, token="jeton-du-dirigeant-d-alpha")
+    active = await _pending(db_session, "directrice@alpha.fr", secret)
+    active.password_hash = "argon2-du-test"
+    gone = await _pending(db_session, "ancien@alpha.fr", secret)
+    gone.is_active = False
+    await db_session.flush()
+    hidden = [pending, active, gone]
+    hidden_ids = [person.id for person in hidden]
+
+    async def about_them() -> dict[str, Any]:
+        def rows(*columns: Any) -> Any:
+            return select(*columns).order_by(*columns)
+
+        return {
+            "roles": (await db_session.execute(rows(UserRole.user_id).where(UserRole.user_id.in_(hidden_ids)))).all(),
+            "memberships": (
+                await db_session.execute(
+                    rows(DossierMembership.user_id, DossierMembership.dossier_id, DossierMembership.role).where(
+                        DossierMembership.user_id.in_(hidden_ids)
+                    )
+                )
+            ).all(),
+            "invitations": (
+                await db_session.execute(
+                    rows(Invitation.user_id, Invitation.deliveries_requested, Invitation.token_hash).where(
+                        Invitation.user_id.in_(hidden_ids)
+                    )
+                )
+            ).all(),
+            "people": (
+                await db_session.execute(rows(User.id, User.name, User.is_active).where(User.id.in_(hidden_ids)))
+            ).all(),
+        }
+
+    await _as(client, outsider)
+    before = await about_them()
+    runs_before = await _count(db_session, JobRun)
+    visible_dossier = await make_dossier(db_session, name="Boulangerie Martin")
+    requests = ({"nom": "Quelqu'un", "collaborateur": "on"}, {"nom": "Quelqu'un", "client": str(visible_dossier.id)})
+    for number, fields in enumerate(requests):
+        new = await _answer(client, f"nouveau{number}@exemple.fr", fields)
+        assert new == (303, "/utilisateurs/", [("success", "Invitation envoyée à ADRESSE.")])
+        for person in hidden:
+            assert await _answer(client, person.email, fields) == new, person.email
+        # Without a name: the refusal a new address gets, not what an existing person would.
+        nameless = {**fields, "nom": ""}
+        new_nameless = await _answer(client, "encore.nouveau@exemple.fr", nameless)
+        assert new_nameless[0] == 422
+        assert ("error", "Le nom est obligatoire.") in new_nameless[2]
+        for person in hidden:
+            assert await _answer(client, person.email, nameless) == new_nameless, person.email
+    assert await about_them() == before
+    runs = (await db_session.execute(select(JobRun.person_id))).scalars().all()
+    assert len(runs) == runs_before + 2  # the two new people's invitations only
+    assert not set(runs) & set(hidden_ids)
+    # The attempts are kept about each person: read by those who see them, never by the partner.
+    withheld = (
+        (await db_session.execute(select(AuditEvent.person_id).where(AuditEvent.action == "user.invite_withheld")))
+        .scalars()
+        .all()
+    )
+    assert sorted(withheld) == sorted(hidden_ids * 2)  # the two requests with a name
+    journal = _text(await client.get("/parametres/journal"))
+    assert "user.invite_withheld" not in journal
+    assert not any(person.email in journal or str(person.id) in journal for person in hidden)
+
+    await _as(client, insider)
+    assert "user.invite_withheld" in _text(await client.get("/parametres/journal"))
 
 
 async def test_the_list_shows_roles_per_dossier_counting_only_the_dossiers_the_viewer_sees(

@@ -7,11 +7,13 @@ import re
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.accounts.models import User
 from portal.app import create_app
-from portal.auth.roles import FirmRole
+from portal.auth.roles import DossierRole, FirmRole
 from portal.settings import Settings
 from tests.browsing import csrf_token, serve_in_process, sign_in
-from tests.factories.firm import PASSWORD, make_user
+from tests.factories.clients import make_dossier
+from tests.factories.firm import PASSWORD, add_role, make_user
 
 
 async def test_diagnostic_runs_in_the_background_with_live_progress(
@@ -20,6 +22,12 @@ async def test_diagnostic_runs_in_the_background_with_live_progress(
     async with committed() as session, session.begin():
         admin = await make_user(session, roles=(FirmRole.ADMIN,))
         other = await make_user(session, roles=(FirmRole.PARTNER,))
+        # A client user of a confidential dossier the administrator is not granted: counted by nobody.
+        secret = await make_dossier(session, name="Holding Discrète", is_confidential=True)
+        hidden = User(email="dirigeant@discret.fr", name="Dirigeant Discret", roles=[])
+        session.add(hidden)
+        await session.flush()
+        await add_role(session, hidden, secret, DossierRole.CLIENT_USER)
     app = create_app(settings, background=True, embedded_worker=False, migrate_on_start=False)
     async with serve_in_process(app) as client:
         await sign_in(client, admin.email, PASSWORD)
@@ -43,7 +51,9 @@ async def test_diagnostic_runs_in_the_background_with_live_progress(
             assert 'hx-trigger="every 1s"' in fragment.text  # still polling while unfinished
             await asyncio.sleep(0.05)
         assert status == "succeeded"
-        assert "Utilisateurs" in fragment.text
+        counted = re.search(r"<dt>Membres du cabinet</dt><dd>(\d+)</dd>", fragment.text)
+        assert counted is not None, fragment.text
+        assert counted.group(1) == "2"  # the administrator and the partner, never the hidden client user
         assert 'hx-trigger="every 1s"' not in fragment.text
         run_path = location
 

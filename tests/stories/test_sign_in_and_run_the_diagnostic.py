@@ -52,7 +52,7 @@ async def test_admin_signs_in_and_runs_the_diagnostic(
     await expect(panel).to_have_attribute("data-status", "succeeded", timeout=20_000)
     await expect(panel.locator("progress")).to_have_attribute("value", "3")
     await expect(panel).to_contain_text("Terminé")
-    await expect(panel).to_contain_text("Utilisateurs")
+    await expect(panel).to_contain_text("Membres du cabinet")
     await page.screenshot(path=str(tmp_path / "diagnostic.png"), full_page=True)
 
     await page.get_by_role("button", name="Se déconnecter").click()

@@ -420,7 +420,7 @@ class CommerceController(Controller):
                                            invite_errors=errors)  # fmt: skip
             return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
         flash(request, _("%(email)s est invité(e) à compléter le mapping de ce dossier.")
-              % {"email": outcome.user.email}, category="success")  # fmt: skip
+              % {"email": outcome.email}, category="success")  # fmt: skip
         return Redirect(_page(dossier, source), status_code=303)
 
     # --- entries ---------------------------------------------------------------------------
