@@ -121,7 +121,10 @@ async def _link_billing_entity_and_create_clients(walk: Walk) -> None:
     entity = page.get_by_label("Entité facturante")
     await expect(entity).to_have_value("")
     await entity.select_option(label=f"{FIRM_DOSSIER} ({format_siren(walk.sirens[FIRM_DOSSIER])})")
-    await page.get_by_role("button", name="Enregistrer").click()
+    # Paramètres has several sections with their own Enregistrer: this one is the internal management's.
+    await (
+        page.get_by_role("region", name="Lier la gestion interne au").get_by_role("button", name="Enregistrer").click()
+    )
     await expect(page.get_by_role("status")).to_have_text("Entité facturante enregistrée.")
     await expect(entity).to_have_value(str(walk.firm_dossier_id))
     await expect(callout).to_be_visible()
