@@ -68,7 +68,7 @@ from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.expenses import make_note
 from tests.factories.firm import PASSWORD, add_role, make_firm, make_user
-from tests.routes import handlers
+from tests.routes import handlers, query_parameters
 
 Client = httpx.AsyncClient
 
@@ -504,9 +504,21 @@ def get_seeds(app: Litestar, values: Mapping[str, object]) -> list[str]:
         if addresses_objects(path):
             url = concrete(path, values)
             seeds += [url, url + "?onglet=facturation", url + "?onglet=historique"]
-        else:
+        elif query_parameters(path, handler):
             seeds += [concrete(path, values) + query for query in search_queries()]  # fills plain parameters
+        else:  # a page that reads no query string answers every search as it answers none
+            seeds.append(concrete(path, values))
     return seeds
+
+
+def test_the_crawl_searches_every_page_that_reads_a_query_string(app: Litestar) -> None:
+    """Searches go to every page that reads a query parameter, its own or a dependency's."""
+    read = {path: query_parameters(path, handler) for path, handler in _handlers(app) if "GET" in handler.http_methods}
+    assert {"q", "page", "tri"} <= read["/entreprises"]
+    assert {"q", "page"} <= read["/facturation/clients"]
+    assert "onglet" in read["/entreprises/{dossier_id:uuid}/volet"]
+    assert "page" in read["/parametres/journal"]
+    assert read["/parametres/roles"] == set()
 
 
 async def as_user(client: Client, user: User) -> None:
