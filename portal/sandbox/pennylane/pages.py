@@ -45,8 +45,9 @@ class Pages:
 
 @cache
 def _environment(directory: Path) -> Environment:
+    # The vendor's own folder first (its _layout.html), then what every sandbox shares (_base.html, error.html).
     return Environment(
-        loader=FileSystemLoader(directory),
+        loader=FileSystemLoader([directory, directory.parent]),
         autoescape=select_autoescape(default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
