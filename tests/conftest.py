@@ -140,11 +140,36 @@ async def db_session(session_maker: async_sessionmaker[AsyncSession]) -> AsyncIt
         yield session
 
 
-@pytest.fixture
-def app(settings: Settings, session_maker: async_sessionmaker[AsyncSession], jobs: jobs_runtime.Runtime) -> Litestar:
+class _TestSessions:
+    """The session maker of the test under way, behind the one callable the shared app was given."""
+
+    def __init__(self) -> None:
+        self.current: async_sessionmaker[AsyncSession] | None = None
+
+    def __call__(self) -> AsyncSession:
+        assert self.current is not None, "the app is used outside a test"
+        return self.current()
+
+
+_TEST_SESSIONS = _TestSessions()
+
+
+@pytest.fixture(scope="session")
+def _shared_app(settings: Settings, jobs: jobs_runtime.Runtime) -> Litestar:
+    """One application per test process: building one registers every route and takes about a second, and
+    most tests need one. Each test points it at its own rolled-back transaction (``app``)."""
     return create_app(
-        settings, session_maker=session_maker, background=False, embedded_worker=False, migrate_on_start=False
+        settings, session_maker=_TEST_SESSIONS, background=False, embedded_worker=False, migrate_on_start=False
     )
+
+
+@pytest.fixture
+def app(_shared_app: Litestar, session_maker: async_sessionmaker[AsyncSession]) -> Iterator[Litestar]:
+    _TEST_SESSIONS.current = session_maker
+    try:
+        yield _shared_app
+    finally:
+        _TEST_SESSIONS.current = None
 
 
 @pytest.fixture
