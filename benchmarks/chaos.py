@@ -87,7 +87,7 @@ BASE = f"http://{HOST}:{WEB_PORT}"
 BROKER_URL = f"redis://{HOST}:{REDIS_PORT}/0"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
-EMAIL = "associe@chaos.test"
+EMAIL = "associe@chaos.example.fr"  # a reserved top-level domain (.test) is not an address the portal accepts
 PASSWORD = "mot-de-passe-du-banc-d-essai"  # a throw-away account of the harness's own database
 CLIENTS = 64  # concurrent clients of scenario 1
 READS_PER_CLIENT = 3
