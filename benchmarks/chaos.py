@@ -90,6 +90,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 EMAIL = "associe@chaos.example.fr"  # a reserved top-level domain (.test) is not an address the portal accepts
 PASSWORD = "mot-de-passe-du-banc-d-essai"  # a throw-away account of the harness's own database
 CLIENTS = 64  # concurrent clients of scenario 1
+KEEPALIVE_EXPIRY = 2.0  # seconds a client keeps an idle connection: under the server's 5 s
 READS_PER_CLIENT = 3
 LOAD_BOUND = 120.0  # seconds for the whole load
 RECOVERY_AT_ONCE = 5.0  # seconds: a plain request right after the load answers within this
@@ -426,7 +427,11 @@ class Browser:
     """A signed-in person driving the pages (cookies, the form's CSRF token)."""
 
     def __init__(self, timeout: float = REQUEST_TIMEOUT) -> None:
-        self.client = httpx.AsyncClient(base_url=BASE, timeout=timeout)
+        # A connection idle for uvicorn's keep-alive timeout (5 s, httpx's default expiry too) may be closed
+        # by the server just as the next request goes out on it, which httpx reports as a dropped request.
+        # A browser sends that request again; here the client lets idle connections go well before.
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY)
+        self.client = httpx.AsyncClient(base_url=BASE, timeout=timeout, limits=limits)
         self.token = ""
 
     async def sign_in(self) -> int:
