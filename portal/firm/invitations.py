@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.addresses import InvalidEmailError, checked_email
 from portal.accounts.models import DossierMembership, User, UserRole
-from portal.accounts.passwords import hash_password, new_password_problem
+from portal.accounts.passwords import hash_password_off_loop, new_password_problem
 from portal.accounts.services import normalise_email
 from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
@@ -405,7 +405,9 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         if refused:
             field, message = refused
             raise InviteError(message, field)
-        password_hash = hash_password(password)  # before the UPDATE: the row stays locked for as little as possible
+        # Before the UPDATE (the row stays locked as little as possible), and off the event loop as at sign-in
+        # and at a reset link: argon2 is slow by design and would stall every request of the process.
+        password_hash = await hash_password_off_loop(password)
         now = dt.datetime.now(dt.UTC)
         session = self.session
         spent = await session.execute(
