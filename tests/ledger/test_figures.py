@@ -42,6 +42,11 @@ def test_the_cascade_reaches_each_subtotal() -> None:
         row("771000", (2024, 9), credit=1_000), row("695000", (2024, 9), debit=50_000),
     ]  # fmt: skip
     figures = compute(rows, start=START, end=END)
+    # A charge line alone reads as what was spent; in the cascade it lowers the result.
+    assert figures.monthly["charges_personnel"]["2024-09"] == Decimal("2000.00")
+    labels = {step.label: step.amount for step in cascade(figures)}
+    assert (labels["Impôts et taxes"], labels["Charges de personnel"]) == (Decimal("-200.00"), Decimal("-2000.00"))
+    assert labels["Subventions d'exploitation"] == Decimal("50.00")
     first, *steps = cascade(figures)
     running = first.amount
     for step in steps:
