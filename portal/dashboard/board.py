@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel.dates import format_date
 from sqlalchemy import select
@@ -156,7 +156,7 @@ def _difference(key: str, value: Decimal | None, previous: Decimal | None) -> tu
     percent = (
         "—"
         if previous == 0
-        else format_value((change / abs(previous) * 100).quantize(Decimal("0.1")), "%", signed=True)
+        else format_value((change / abs(previous) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP), "%", signed=True)
     )
     return format_value(change, unit_of(key), signed=True), percent, trend
 
