@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from portal.dashboard import models, policy
+from portal.dashboard.controllers import DashboardController
 from portal.domain import Domain
 
 plugin = Domain(
     name="dashboard",
     models=[models],
-    routes=lambda _settings: [],
+    routes=lambda _settings: [DashboardController],
     restrictions=policy.RESTRICTIONS,
 )
