@@ -6,9 +6,11 @@ amount is *budgeted*, its blank months counting as zero; a line without any is n
 its variances are not computed. Saving a grid, from the form, from « Pré-remplir depuis N-1 » or
 from a CSV, replaces the year's whole budget in one transaction: what is not in the grid goes.
 
-Sign convention (said on the page): amounts are positive, as the figures give them (a charge is a
-positive amount of charges). A variance is réel − budget; for the chiffre d'affaires a positive
-variance is favourable, for a charge it is unfavourable.
+Sign convention (said on the page): budget amounts are positive, the chiffre d'affaires and the charges
+alike (a charge of 1 500 € is budgeted 1 500), while ``Figures.monthly`` gives charges as negative
+contributions to the result: ``actual`` turns them back to what the budget compares with. A variance
+is réel − budget; for the chiffre d'affaires a positive variance is favourable, for a charge it is
+unfavourable.
 """
 
 from __future__ import annotations
@@ -32,19 +34,14 @@ from portal.ledger.models import Entry, FiscalYear
 Grid = dict[str, dict[dt.date, int]]
 """A budget: line key → first day of a month → amount in cents (only the cells that hold one)."""
 
-CHARGE_KEYS = frozenset({"achats_consommes", "charges_externes", "impots_taxes", "charges_personnel", "dotations"})
+CHARGE_KEYS = figures.CHARGE_LINES
 """Budget lines that are charges: lower is better, a variance over budget is unfavourable."""
+months_of = figures.months_of
+"""The first day of every month a fiscal year touches, in order."""
 REVENUE_KEY = "chiffre_affaires"
 MAX_RATE = Decimal(1000)  # % of growth for « Pré-remplir depuis N-1 »: from -100 % (nothing) up to ×11
 
-LINE_LABELS: Mapping[str, str] = {
-    "chiffre_affaires": N_("Chiffre d'affaires"),
-    "achats_consommes": N_("Achats consommés"),
-    "charges_externes": N_("Charges externes"),
-    "impots_taxes": N_("Impôts et taxes"),
-    "charges_personnel": N_("Charges de personnel"),
-    "dotations": N_("Dotations aux amortissements et provisions"),
-}
+LINE_LABELS: Mapping[str, str] = {key: figures.LINE_LABELS[key] for key in figures.BUDGET_KEYS}
 """The budget lines' names (msgids), in ``figures.BUDGET_KEYS`` order."""
 
 FAVOURABLE = "favorable"
@@ -57,15 +54,6 @@ VERDICT_LABELS: Mapping[str, str] = {
 }
 BAD_RATE = N_("Taux invalide : saisissez un pourcentage, par exemple 5 ou -2,5.")
 RATE_OUT_OF_RANGE = N_("Le taux doit être compris entre -100 %% et 1 000 %%.")
-
-
-def months_of(start: dt.date, end: dt.date) -> list[dt.date]:
-    """The first day of every month a fiscal year touches, in order."""
-    month, last, found = start.replace(day=1), end.replace(day=1), []
-    while month <= last:
-        found.append(month)
-        month = (month + dt.timedelta(days=32)).replace(day=1)
-    return found
 
 
 def month_key(month: dt.date) -> str:
@@ -149,16 +137,27 @@ def prefill(previous: figures.Figures, months: Sequence[dt.date], rate: Decimal)
     factor = 1 + rate / 100
     grid: Grid = {}
     for key in figures.BUDGET_KEYS:
-        monthly = previous.monthly.get(key, {})
+        monthly = actual(previous, key)
         if not any(monthly.values()):  # nothing in N-1 (no dotations, say): the line stays without budget
             continue
         for month in months:
-            before = monthly.get(month_key(month.replace(year=month.year - 1)))
+            before = _same_month_before(monthly, month)
             if before is None:
                 continue
             amount = (Decimal(before) * factor).quantize(CENT, rounding=ROUND_HALF_UP)
             grid.setdefault(key, {})[month] = to_cents(amount)
     return grid
+
+
+def actual(year_figures: figures.Figures, key: str) -> dict[str, Decimal]:
+    """A budget line's actual amount per month (``AAAA-MM``), as the budget counts it: a charge positive."""
+    sign = -1 if is_charge(key) else 1
+    return {month: sign * value if value else Decimal(0) for month, value in year_figures.monthly.get(key, {}).items()}
+
+
+def _same_month_before(monthly: Mapping[str, Decimal], month: dt.date) -> Decimal | None:
+    """The same month of N-1: a year before ``month``."""
+    return monthly.get(month_key(month.replace(year=month.year - 1)))
 
 
 # --- réel vs budget ---------------------------------------------------------------------------
@@ -211,16 +210,18 @@ class Comparison:
         return any(line.year.budget is not None for line in self.lines)
 
 
-def compare(actual: figures.Figures, grid: Grid, months: Sequence[dt.date], last_month: dt.date | None) -> Comparison:
+def compare(
+    year_figures: figures.Figures, grid: Grid, months: Sequence[dt.date], last_month: dt.date | None
+) -> Comparison:
     """Réel vs budget per line and month, to date (the months up to ``last_month``) and for the year."""
     lines = []
     for key in figures.BUDGET_KEYS:
-        monthly = actual.monthly.get(key, {})
+        monthly = actual(year_figures, key)
         budgeted = key in grid and bool(grid[key])
         charge = is_charge(key)
         cells = []
         for month in months:
-            real = Decimal(monthly.get(month_key(month), 0))
+            real = monthly.get(month_key(month), Decimal(0))
             budget = from_cents(grid[key].get(month, 0)) if budgeted else None
             cells.append(variance(real, budget, charge=charge))
         to_date = [cell for month, cell in zip(months, cells, strict=True) if last_month and month <= last_month]

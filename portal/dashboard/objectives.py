@@ -2,8 +2,9 @@
 the year's closing date, and how far the year's figures have come towards it.
 
 A target is in the KPI's own unit: euros for an amount, % for a rate, days for a delay. Progress
-is realised ÷ target, in %. For a delay (DSO, DPO) and a charge, lower is better: the objective is
-reached when the figure is at or under its target; for everything else, at or over it.
+is realised ÷ target, in %. For the client payment delay (DSO) and a charge, lower is better
+(``Definition.lower_is_better``): the objective is reached when the figure is at or under its target;
+for everything else, at or over it.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ UNITS: Mapping[figures.Kind, str] = {
 
 
 def lower_is_better(key: str) -> bool:
-    """A delay (days) or a charge: the lower the figure, the better."""
+    """A delay to be paid (DSO) or a charge: the lower the figure, the better (as the figures define it)."""
     definition = figures.BY_KEY.get(key)
-    return key in CHARGE_KEYS or (definition is not None and definition.kind is figures.Kind.DAYS)
+    return key in CHARGE_KEYS or (definition is not None and definition.lower_is_better)
 
 
 @dataclass(frozen=True)

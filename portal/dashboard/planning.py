@@ -25,7 +25,6 @@ from litestar.response import Redirect, Stream, Template
 
 from portal.auth.guards import principal_of, signed_in
 from portal.auth.permissions import Permission
-from portal.auth.policy import Principal
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.dashboard import budget_csv
@@ -85,14 +84,18 @@ class Year:
     years: list[FiscalYear]
     year: FiscalYear | None
     can_plan: bool
+    has_dashboard: bool = False  # the Tableau de bord page is served (the link back to it)
 
     @property
     def query(self) -> str:
         return f"?exercice={self.year.id}" if self.year else ""
 
 
+DASHBOARD_PATH = "/entreprises/{dossier_id:uuid}/tableau-de-bord"
+
+
 async def _year(
-    principal: Principal,
+    request: Request[Any, Any, Any],
     dossier_id: uuid.UUID,
     exercice: str,
     dossiers: DossierService,
@@ -105,6 +108,7 @@ async def _year(
     A page falls back to the latest year; a change must name one of the dossier's years (404 else),
     so it never lands on another year than the one shown. A change by someone who may only read: 403.
     """
+    principal = principal_of(request)
     dossier = await dossiers.get_visible(principal, dossier_id, Permission.KPI_READ)
     can_plan = principal.can(Permission.KPI_PLAN, dossier.id)
     if planning and not can_plan:
@@ -115,7 +119,8 @@ async def _year(
         raise NotFoundException
     if chosen is None and years:
         chosen = years[0]
-    return Year(dossier, years, chosen, can_plan)
+    has_dashboard = any(route.path == DASHBOARD_PATH for route in request.app.routes)
+    return Year(dossier, years, chosen, can_plan, has_dashboard)
 
 
 def _month_label(month: dt.date) -> str:
@@ -160,7 +165,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Template:
         """Every KPI with its N and N-1 values, its objective for the year and the progress towards it."""
-        chosen = await _year(principal_of(request), dossier_id, forms.query_text(exercice), dossiers, ledger)
+        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger)
         return await _objectives_page(chosen, ledger, objectives)
 
     @post("/objectifs", name="dashboard:objectives_save", media_type=MediaType.HTML)
@@ -176,7 +181,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Any:
         """Save every objective at once (blank removes one), or nothing when a value is wrong."""
-        chosen = await _year(principal_of(request), dossier_id, forms.query_text(exercice), dossiers, ledger,
+        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger,
                              planning=True)  # fmt: skip
         assert chosen.year is not None  # noqa: S101 - _year refuses a change without a year
         typed_targets = read_targets(data.values)
@@ -202,7 +207,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Template:
         """The budget grid, « Pré-remplir depuis N-1 », the CSV import and export, and « Réel vs budget »."""
-        chosen = await _year(principal_of(request), dossier_id, forms.query_text(exercice), dossiers, ledger)
+        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger)
         return await _budget_page(chosen, ledger, budgets)
 
     @post("/previsionnel", name="dashboard:budget_save", media_type=MediaType.HTML)
@@ -218,7 +223,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Any:
         """Save the whole grid, or nothing when a cell is wrong (each wrong cell says why)."""
-        chosen = await _year(principal_of(request), dossier_id, forms.query_text(exercice), dossiers, ledger,
+        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger,
                              planning=True)  # fmt: skip
         assert chosen.year is not None  # noqa: S101 - _year refuses a change without a year
         typed_grid = read_grid(data.values, months_of(chosen.year.start_date, chosen.year.end_date))
@@ -242,7 +247,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Any:
         """Each month = the same month of N-1 × (1 + taux); asks before replacing a budget already there."""
-        chosen = await _year(principal_of(request), dossier_id, forms.query_text(exercice), dossiers, ledger,
+        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger,
                              planning=True)  # fmt: skip
         year = chosen.year
         assert year is not None  # noqa: S101 - _year refuses a change without a year
@@ -282,7 +287,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Any:
         """Replace the year's budget with a CSV file, or list every error in it and save nothing."""
-        chosen = await _year(principal_of(request), dossier_id, forms.query_text(exercice), dossiers, ledger,
+        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger,
                              planning=True)  # fmt: skip
         year = chosen.year
         assert year is not None  # noqa: S101 - _year refuses a change without a year
@@ -312,7 +317,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Stream:
         """The CSV format with the year's months and every poste, blank: it imports as is."""
-        chosen = await _year(principal_of(request), dossier_id, forms.query_text(exercice), dossiers, ledger)
+        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger)
         if chosen.year is None:
             raise NotFoundException
         months = months_of(chosen.year.start_date, chosen.year.end_date)
@@ -330,7 +335,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Stream:
         """« Exporter »: the year's budget in the import's format."""
-        chosen = await _year(principal_of(request), dossier_id, forms.query_text(exercice), dossiers, ledger)
+        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger)
         if chosen.year is None:
             raise NotFoundException
         months = months_of(chosen.year.start_date, chosen.year.end_date)
