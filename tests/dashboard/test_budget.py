@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.auth.policy import Principal
+from portal.clients.services import DossierService
 from portal.dashboard import budget_csv
 from portal.dashboard.amounts import from_cents, to_cents, typed
 from portal.dashboard.budget import (
@@ -27,6 +29,7 @@ from portal.dashboard.budget import (
     read_grid,
 )
 from portal.dashboard.models import BudgetLine
+from portal.dashboard.objectives import ObjectiveService
 from portal.ledger import figures
 from portal.ledger.services import LedgerService
 from tests.browsing import csrf_token
@@ -313,3 +316,33 @@ async def test_who_may_read_and_change_the_budget(
     assert imported.status_code == write
     stored = await _grid(db_session, shop)
     assert bool(stored) is (write == 303)
+
+
+async def test_a_confidential_dossiers_objectives_and_budget_answer_404_to_whoever_is_not_on_its_list(
+    client: Client, db_session: AsyncSession, shop: Shop
+) -> None:
+    """The ungranted partner holds KPI_PLAN firm-wide: only the confidentiality rule stands in the way."""
+    granted = Principal.build(user_id=shop.partner.id, email=shop.partner.email, name=shop.partner.name,
+                              locale="fr", roles=shop.partner.firm_roles)  # fmt: skip
+    await DossierService(session=db_session).set_confidentiality(granted, shop.dossier, confidential=True, user_ids=[])
+    await BudgetService(db_session).replace(shop.dossier.id, shop.current, {"chiffre_affaires": {MONTHS_2025[0]: 1}})
+    ungranted = await person(db_session, "partner", shop.dossier)
+    base = f"/entreprises/{shop.dossier.id}/tableau-de-bord"
+    query = f"?exercice={shop.current.id}"
+    pages = ("/objectifs", "/previsionnel", "/previsionnel/modele.csv", "/previsionnel/export.csv")
+    actions = {"/objectifs": {"chiffre_affaires": "1"}, "/previsionnel": {"chiffre_affaires.2025-01": "2"},
+               "/previsionnel/pre-remplir": {"taux": "5", "confirmer": "1"}, "/previsionnel/import": {}}  # fmt: skip
+    await as_user(client, ungranted)
+    token = await csrf_token(client, "/compte")
+    for path in pages:
+        response = await client.get(base + path + query)
+        assert response.status_code == 404, path
+        assert "Épicerie" not in text_of(response)
+    for path, data in actions.items():
+        assert (await client.post(base + path + query, data={"_csrf_token": token, **data})).status_code == 404, path
+    assert await _grid(db_session, shop) == {"chiffre_affaires": {MONTHS_2025[0]: 1}}
+    assert await ObjectiveService(db_session).targets(shop.dossier.id, dt.date(2025, 12, 31)) == {}
+
+    await as_user(client, shop.partner)
+    for path in pages:
+        assert (await client.get(base + path + query)).status_code == 200, path

@@ -107,7 +107,7 @@ async def _budget(page: Page) -> None:
 async def _real_vs_budget(page: Page, width: int) -> None:
     """January's 11 600 against 12 000, unfavourable, said in words; on a phone the grid scrolls in its box."""
     comparison = page.locator("#comparaison tbody[data-poste='chiffre_affaires']")
-    gap = comparison.locator("tr[data-ligne='ecart'] td").first
+    gap = comparison.locator("tr[data-ligne='ecart'] td").nth(2)  # after « À date » and « Année »
     await expect(gap).to_contain_text("400,00")
     await expect(gap).to_contain_text("défavorable")
     await expect(page.locator("#reel-vs-budget")).to_contain_text("juin 2025")
