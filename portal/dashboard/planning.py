@@ -30,6 +30,7 @@ from portal.clients.services import DossierService
 from portal.dashboard import budget_csv
 from portal.dashboard.amounts import CENT, NUMBER_MAX_LENGTH, NumberError, from_cents, shown, typed
 from portal.dashboard.budget import (
+    CHARGE_KEYS,
     LINE_LABELS,
     BudgetService,
     Grid,
@@ -37,6 +38,7 @@ from portal.dashboard.budget import (
     compare,
     field_name,
     grid_values,
+    month_key,
     months_of,
     parse_rate,
     prefill,
@@ -142,7 +144,10 @@ def _signed(value: Decimal | None, places: int = 2) -> str:
     return ("+" if value > 0 else "") + shown(value, places)
 
 
-HELPERS = {"month_label": _month_label, "money": _money, "signed": _signed, "shown": shown, "field_name": field_name}
+HELPERS = {
+    "month_label": _month_label, "month_key": month_key, "money": _money, "signed": _signed, "shown": shown,
+    "field_name": field_name,
+}  # fmt: skip
 
 
 class PlanningController(Controller):
@@ -395,7 +400,7 @@ async def _budget_page(
 ) -> Template:
     context: dict[str, Any] = {
         "chosen": chosen, "dossier": chosen.dossier, "errors": errors or {}, "keys": figures.BUDGET_KEYS,
-        "labels": LINE_LABELS, "prefill_form": prefill_form or PrefillForm(taux="0"),
+        "labels": LINE_LABELS, "charge_keys": CHARGE_KEYS, "prefill_form": prefill_form or PrefillForm(taux="0"),
         "prefill_errors": prefill_errors or {}, "confirm_prefill": confirm_prefill, "csv_errors": csv_errors or [],
         "csv_max_kb": budget_csv.MAX_BYTES // 1024, **HELPERS,
     }  # fmt: skip

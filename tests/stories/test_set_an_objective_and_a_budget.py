@@ -98,10 +98,15 @@ async def _budget(page: Page) -> None:
     await expect(page.get_by_role("status")).to_contain_text("Prévisionnel pré-rempli")
     january = page.locator("[name='chiffre_affaires.2025-01']")
     await expect(january).to_have_value("11025,11")  # 10 500,10 × 1,05, rounded half up
+    total = page.locator("#grille-budget tr[data-poste='chiffre_affaires'] [data-total]")
+    prefilled = await total.inner_text()
     await january.fill("12 000")
+    await expect(total).not_to_have_text(prefilled)  # the totals follow what is typed
+    typed_total = await total.inner_text()
     await page.get_by_role("button", name="Enregistrer le prévisionnel").click()
     await expect(page.get_by_role("status")).to_contain_text("Prévisionnel enregistré.")
     await expect(january).to_have_value("12000")
+    await expect(total).to_have_text(typed_total)  # as the server adds it up
 
 
 async def _real_vs_budget(page: Page, width: int) -> None:
