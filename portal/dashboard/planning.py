@@ -125,6 +125,20 @@ async def _year(
     return Year(dossier, years, chosen, can_plan, has_dashboard)
 
 
+async def _planned(
+    request: Request[Any, Any, Any],
+    dossier_id: uuid.UUID,
+    exercice: str,
+    dossiers: DossierService,
+    ledger: LedgerService,
+) -> tuple[Year, FiscalYear]:
+    """What a change is about: the dossier, for someone who may plan it, and one of its years, named."""
+    chosen = await _year(request, dossier_id, exercice, dossiers, ledger, planning=True)
+    if chosen.year is None:  # pragma: no cover - _year refuses a change that names no year of the dossier
+        raise NotFoundException
+    return chosen, chosen.year
+
+
 def _month_label(month: dt.date) -> str:
     return format_date(month, "MMM y", locale=get_locale())
 
@@ -186,15 +200,13 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Any:
         """Save every objective at once (blank removes one), or nothing when a value is wrong."""
-        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger,
-                             planning=True)  # fmt: skip
-        assert chosen.year is not None  # noqa: S101 - _year refuses a change without a year
+        chosen, year = await _planned(request, dossier_id, forms.query_text(exercice), dossiers, ledger)
         typed_targets = read_targets(data.values)
         if typed_targets.errors:
             return await _objectives_page(
                 chosen, ledger, objectives, values=typed_targets.values, errors=typed_targets.errors, status_code=422
             )
-        await objectives.save(chosen.dossier.id, chosen.year.end_date, typed_targets.targets)
+        await objectives.save(chosen.dossier.id, year.end_date, typed_targets.targets)
         flash(request, _("Objectifs enregistrés."), category="success")
         return Redirect(f"/entreprises/{chosen.dossier.id}/tableau-de-bord/objectifs{chosen.query}", status_code=303)
 
@@ -228,14 +240,12 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Any:
         """Save the whole grid, or nothing when a cell is wrong (each wrong cell says why)."""
-        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger,
-                             planning=True)  # fmt: skip
-        assert chosen.year is not None  # noqa: S101 - _year refuses a change without a year
-        typed_grid = read_grid(data.values, months_of(chosen.year.start_date, chosen.year.end_date))
+        chosen, year = await _planned(request, dossier_id, forms.query_text(exercice), dossiers, ledger)
+        typed_grid = read_grid(data.values, months_of(year.start_date, year.end_date))
         if typed_grid.errors:
             return await _budget_page(chosen, ledger, budgets, values=typed_grid.values, errors=typed_grid.errors,
                                       status_code=422)  # fmt: skip
-        await budgets.replace(chosen.dossier.id, chosen.year, typed_grid.grid)
+        await budgets.replace(chosen.dossier.id, year, typed_grid.grid)
         flash(request, _("Prévisionnel enregistré."), category="success")
         return Redirect(_budget_url(chosen), status_code=303)
 
@@ -252,10 +262,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Any:
         """Each month = the same month of N-1 × (1 + taux); asks before replacing a budget already there."""
-        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger,
-                             planning=True)  # fmt: skip
-        year = chosen.year
-        assert year is not None  # noqa: S101 - _year refuses a change without a year
+        chosen, year = await _planned(request, dossier_id, forms.query_text(exercice), dossiers, ledger)
         errors = forms.clip(data)
         rate = Decimal(0)
         if not errors:
@@ -292,10 +299,7 @@ class PlanningController(Controller):
         exercice: FromQuery[str] = "",
     ) -> Any:
         """Replace the year's budget with a CSV file, or list every error in it and save nothing."""
-        chosen = await _year(request, dossier_id, forms.query_text(exercice), dossiers, ledger,
-                             planning=True)  # fmt: skip
-        year = chosen.year
-        assert year is not None  # noqa: S101 - _year refuses a change without a year
+        chosen, year = await _planned(request, dossier_id, forms.query_text(exercice), dossiers, ledger)
         upload = posted.file("fichier")
         if upload is None:
             errors = [budget_csv.CsvError(0, NO_FILE)]

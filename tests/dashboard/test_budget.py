@@ -43,6 +43,7 @@ from tests.dashboard.shop import (
     shop_fixture,  # noqa: F401 - the fixture
     text_of,
 )
+from tests.factories.clients import make_dossier
 
 MONTHS_2025 = months_of(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 
@@ -85,6 +86,9 @@ def test_the_grid_reads_every_cell_and_refuses_the_wrong_ones() -> None:
                                 field_name("impots_taxes", MONTHS_2025[2])}  # fmt: skip
     assert read.grid == {"chiffre_affaires": {MONTHS_2025[0]: 1_234_567}, "dotations": {MONTHS_2025[11]: 20_000}}
     assert read.values[field_name("charges_externes", MONTHS_2025[1])] == "douze"
+    too_long = read_grid({field_name("dotations", MONTHS_2025[0]): "1" * 31}, MONTHS_2025)
+    assert too_long.errors == {field_name("dotations", MONTHS_2025[0]): "Valeur trop longue."}
+    assert too_long.values[field_name("dotations", MONTHS_2025[0])] == "1" * 30
 
 
 def test_variances_are_favourable_over_budget_for_revenue_and_under_budget_for_charges() -> None:
@@ -346,3 +350,28 @@ async def test_a_confidential_dossiers_objectives_and_budget_answer_404_to_whoev
     await as_user(client, shop.partner)
     for path in pages:
         assert (await client.get(base + path + query)).status_code == 200, path
+
+
+async def test_without_an_imported_year_or_its_n_minus_1(client: Client, db_session: AsyncSession, shop: Shop) -> None:
+    await as_user(client, shop.partner)
+    bare = await make_dossier(db_session, name="Dossier Sans Écritures")
+    for page in ("objectifs", "previsionnel"):
+        response = await client.get(f"/entreprises/{bare.id}/tableau-de-bord/{page}")
+        assert response.status_code == 200
+        assert "Aucun exercice importé pour ce dossier" in text_of(response)
+    for path in ("modele.csv", "export.csv"):
+        assert (await client.get(f"/entreprises/{bare.id}/tableau-de-bord/previsionnel/{path}")).status_code == 404
+    assert await ObjectiveService(db_session).revenue_progress([]) == {}
+    assert await ObjectiveService(db_session).revenue_progress([bare.id]) == {}
+
+    # 2024 is the first year imported: nothing to pre-fill from, said beside the rate; nothing saved.
+    first = shop.url("previsionnel", shop.previous)
+    page = await client.get(first)
+    assert "Aucun exercice précédent n'est importé" in text_of(page)
+    token = await csrf_token(client, first)
+    base = f"/entreprises/{shop.dossier.id}/tableau-de-bord/previsionnel"
+    refused = await client.post(f"{base}/pre-remplir?exercice={shop.previous.id}", data={"_csrf_token": token,
+                                                                                          "taux": "5"})  # fmt: skip
+    assert refused.status_code == 422
+    assert "Aucun exercice précédent n'est importé" in text_of(refused)
+    assert await BudgetService(db_session).grid(shop.dossier.id, dt.date(2024, 12, 31)) == {}

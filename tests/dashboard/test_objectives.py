@@ -60,6 +60,8 @@ def test_the_form_reads_french_decimals_and_says_what_is_wrong() -> None:
     assert set(wrong.errors) == {"chiffre_affaires", "dso_jours", "marge_brute", "ebe", "taux_marge_brute",
                                  "resultat_net"}  # fmt: skip
     assert wrong.values["chiffre_affaires"] == "beaucoup"
+    assert read_targets({"ebe": "9" * 20}).errors == {"ebe": "Valeur trop grande."}
+    assert shown(Decimal(1234), 0).replace("\u202f", " ") == "1 234"
     assert len(wrong.values["ebe"]) == 30
 
 
@@ -126,14 +128,17 @@ async def test_a_partner_sets_objectives_in_one_go_and_sees_the_progress(
     after = await ObjectiveService(db_session).targets(shop.dossier.id, dt.date(2025, 12, 31))
     assert after == {"chiffre_affaires": target, "dso_jours": Decimal(45), "taux_marge_brute": Decimal("55.5")}
 
-    # Blank removes an objective; the others stay as typed.
+    # Blank removes an objective, a new value replaces one, the others stay as they are.
     token = await csrf_token(client, shop.url("objectifs"))
     cleared = await client.post(shop.url("objectifs"), data={
-        "_csrf_token": token, "chiffre_affaires": "", "dso_jours": "45", "taux_marge_brute": "55,5",
+        "_csrf_token": token, "chiffre_affaires": "", "dso_jours": "40", "taux_marge_brute": "55,5",
     }, follow_redirects=False)  # fmt: skip
     assert cleared.status_code == 303
     after = await ObjectiveService(db_session).targets(shop.dossier.id, dt.date(2025, 12, 31))
-    assert after == {"dso_jours": Decimal(45), "taux_marge_brute": Decimal("55.5")}
+    assert after == {"dso_jours": Decimal(40), "taux_marge_brute": Decimal("55.5")}
+    events = await db_session.execute(select(AuditEvent.action).where(AuditEvent.dossier_id == shop.dossier.id))
+    actions = list(events.scalars())
+    assert (actions.count("dashboard_objective.update"), actions.count("dashboard_objective.delete")) == (1, 1)
     assert (await ObjectiveService(db_session).revenue_progress([shop.dossier.id]))[shop.dossier.id].target is None
 
     # Objectives belong to their year: N-1's page has none.
