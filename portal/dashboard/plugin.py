@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from portal.dashboard import models, policy
 from portal.dashboard.controllers import DashboardController
+from portal.dashboard.planning import PlanningController
 from portal.domain import Domain
 
 plugin = Domain(
     name="dashboard",
     models=[models],
-    routes=lambda _settings: [DashboardController],
+    routes=lambda _settings: [DashboardController, PlanningController],
     restrictions=policy.RESTRICTIONS,
 )
