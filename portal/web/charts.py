@@ -32,7 +32,9 @@ DASHES = ("", "6 3", "2 3", "9 3 2 3")
 MARKERS = ("circle", "square", "triangle", "diamond")
 RISE, FALL, TOTAL = "#009E73", "#D55E00", "#0072B2"
 
-WIDTH, HEIGHT = 480, 280
+WIDTH, HEIGHT = 420, 260
+ROW = 26  # the room of one row of a horizontal chart (the waterfall)
+LABEL_COLUMN = 130.0  # the widest a row's label may be before it wraps
 FONT_SIZE = 11
 INK, SOFT, GRID = "#1d2433", "#4a5568", "#dfe3ea"
 NNBSP, NBSP, MINUS = "\u202f", "\u00a0", "\u2212"
@@ -138,7 +140,8 @@ Legend = tuple[str, Symbol]
 
 
 class _Canvas:
-    """The frame of a chart: legend on top, value axis on the left, categories below."""
+    """The frame of a chart: the legend on top, then either the value axis on the left and the categories
+    below (columns), or the categories down the left and the value axis below (``horizontal``, rows)."""
 
     def __init__(
         self,
@@ -149,20 +152,30 @@ class _Canvas:
         legend: Sequence[Legend],
         ticks: Sequence[Decimal],
         unit: str,
+        horizontal: bool = False,
     ) -> None:
         self.ident = ident
         self.title = title
         self.categories = list(categories)
         self.ticks = list(ticks)
         self.labels = tick_labels(self.ticks, unit)
+        self.horizontal = horizontal
         self.parts: list[str] = []
         self.defs: list[str] = []
-        legend_rows = self._legend_rows(legend)
-        self.top = 8 + 18 * len(legend_rows) + 6
-        self.left = 8 + max((_text_width(label) for label in self.labels), default=0) + 6
-        self.right = WIDTH - 10
-        self.bottom = HEIGHT - 26
-        self.legend_rows = legend_rows
+        self.legend_rows = self._legend_rows(legend)
+        self.top = 8 + 18 * len(self.legend_rows) + 6
+        if horizontal:
+            self.wrapped = [_wrap(label, LABEL_COLUMN) for label in self.categories]
+            widest = max((_text_width(line) for lines in self.wrapped for line in lines), default=0)
+            self.left = 8 + min(widest, LABEL_COLUMN) + 8
+            self.right = WIDTH - 10 - max((_text_width(label) for label in self.labels[-1:]), default=0) / 2
+            self.bottom = self.top + ROW * max(len(self.categories), 1)
+            self.height = self.bottom + 24
+        else:
+            self.left = 8 + max((_text_width(label) for label in self.labels), default=0) + 6
+            self.right = WIDTH - 10
+            self.height = HEIGHT
+            self.bottom = HEIGHT - 26
 
     def _legend_rows(self, legend: Sequence[Legend]) -> list[list[tuple[float, str, Symbol]]]:
         rows: list[list[tuple[float, str, Symbol]]] = [[]]
@@ -176,36 +189,51 @@ class _Canvas:
             x += width
         return rows if rows[0] else []
 
-    @property
-    def low(self) -> Decimal:
-        return self.ticks[0]
-
-    @property
-    def high(self) -> Decimal:
-        return self.ticks[-1]
-
-    def y(self, value: Decimal) -> float:
-        share = (self.high - value) / (self.high - self.low)
-        return self.top + float(share) * (self.bottom - self.top)
+    def at(self, value: Decimal) -> float:
+        """Where ``value`` sits on the value axis (a y for columns, an x for rows)."""
+        share = float((value - self.ticks[0]) / (self.ticks[-1] - self.ticks[0]))
+        if self.horizontal:
+            return self.left + share * (self.right - self.left)
+        return self.bottom - share * (self.bottom - self.top)
 
     def slot(self) -> float:
+        """The room of one category along its axis."""
+        if self.horizontal:
+            return float(ROW)
         return (self.right - self.left) / max(len(self.categories), 1)
 
+    def band(self, index: int) -> float:
+        """Where the room of category ``index`` starts."""
+        return (self.top if self.horizontal else self.left) + self.slot() * index
+
     def centre(self, index: int) -> float:
-        return self.left + self.slot() * (index + 0.5)
+        return self.band(index) + self.slot() / 2
 
     def axes(self) -> None:
         for tick, label in zip(self.ticks, self.labels, strict=True):
-            y = self.y(tick)
+            at = self.at(tick)
             colour, width = (SOFT, 1.5) if tick == 0 else (GRID, 1.0)
-            self.parts.append(
-                f'<line class="grid{" zero" if tick == 0 else ""}" x1="{_f(self.left)}" x2="{_f(self.right)}" '
-                f'y1="{_f(y)}" y2="{_f(y)}" stroke="{colour}" stroke-width="{width}"/>'
-            )
-            self.parts.append(
-                f'<text class="tick" x="{_f(self.left - 6)}" y="{_f(y + 4)}" text-anchor="end" fill="{SOFT}">'
-                f"{escape(label)}</text>"
-            )
+            if self.horizontal:
+                ends = f'x1="{_f(at)}" x2="{_f(at)}" y1="{_f(self.top)}" y2="{_f(self.bottom)}"'
+                place = f'x="{_f(at)}" y="{_f(self.bottom + 16)}" text-anchor="middle"'
+            else:
+                ends = f'x1="{_f(self.left)}" x2="{_f(self.right)}" y1="{_f(at)}" y2="{_f(at)}"'
+                place = f'x="{_f(self.left - 6)}" y="{_f(at + 4)}" text-anchor="end"'
+            zero = " zero" if tick == 0 else ""
+            self.parts.append(f'<line class="grid{zero}" {ends} stroke="{colour}" stroke-width="{width}"/>')
+            self.parts.append(f'<text class="tick" {place} fill="{SOFT}">{escape(label)}</text>')
+        if self.horizontal:
+            for index, lines in enumerate(self.wrapped):
+                first = self.centre(index) + 4 - (len(lines) - 1) * 6.5
+                spans = "".join(
+                    f'<tspan x="{_f(self.left - 8)}" y="{_f(first + 13 * number)}">{escape(line)}</tspan>'
+                    for number, line in enumerate(lines)
+                )
+                self.parts.append(
+                    f'<text class="category" text-anchor="end" fill="{INK}" '
+                    f'data-label="{escape(self.categories[index])}">{spans}</text>'
+                )
+            return
         slot = self.slot()
         widest = max((_text_width(label) for label in self.categories), default=0)
         every = max(1, math.ceil((widest + 4) / slot)) if slot else 1
@@ -228,12 +256,27 @@ class _Canvas:
         title_id, desc_id = f"{self.ident}-titre", f"{self.ident}-desc"
         defs = f"<defs>{''.join(self.defs)}</defs>" if self.defs else ""
         return Markup(  # noqa: S704 - every text in it went through escape()
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
-            f'preserveAspectRatio="xMidYMid meet" role="img" aria-labelledby="{title_id} {desc_id}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" viewBox="0 0 {WIDTH} {_f(self.height)}" '
+            f'width="100%" preserveAspectRatio="xMidYMid meet" role="img" aria-labelledby="{title_id} {desc_id}" '
             f'font-family="system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif" font-size="{FONT_SIZE}">'
             f'<title id="{title_id}">{escape(self.title)}</title><desc id="{desc_id}">{escape(description)}</desc>'
             f"{defs}{''.join(self.parts)}</svg>"
         )
+
+
+def _wrap(label: str, width: float) -> list[str]:
+    """A row's label on one line, or two when it is wider than ``width`` (the second cut with « … »)."""
+    if _text_width(label) <= width:
+        return [label]
+    words, first = label.split(), ""
+    while words and _text_width(f"{first} {words[0]}".strip()) <= width:
+        first = f"{first} {words.pop(0)}".strip()
+    if not first:  # one long word
+        first = words.pop(0)
+    rest = " ".join(words)
+    while rest and _text_width(rest) > width:
+        rest = rest[:-2] + "…"
+    return [first, rest] if rest else [first]
 
 
 def _pattern(ident: str, index: int, colour: str) -> tuple[str, str]:
@@ -346,7 +389,7 @@ def _draw_bars(canvas: _Canvas, series: Sequence[Series], styles: Sequence[_Styl
     indexes = [index for index, item in enumerate(series) if item.kind != "line"]
     if not indexes:
         return
-    slot, zero = canvas.slot(), canvas.y(Decimal(0))
+    slot, zero = canvas.slot(), canvas.at(Decimal(0))
     group = slot * 0.8
     width = group / len(indexes)
     for position, index in enumerate(indexes):
@@ -354,8 +397,8 @@ def _draw_bars(canvas: _Canvas, series: Sequence[Series], styles: Sequence[_Styl
         for category, value in enumerate(list(item.values)[: len(canvas.categories)]):
             if value is None:
                 continue
-            x = canvas.left + slot * category + (slot - group) / 2 + width * position
-            top = canvas.y(value)
+            x = canvas.band(category) + (slot - group) / 2 + width * position
+            top = canvas.at(value)
             label = f"{canvas.categories[category]} · {item.label} : {format_value(value, unit)}"
             canvas.parts.append(
                 f'<rect class="bar" data-series="{index}" data-category="{category}" x="{_f(x + 0.5)}" '
@@ -375,7 +418,7 @@ def _draw_lines(canvas: _Canvas, series: Sequence[Series], styles: Sequence[_Sty
             if value is None:  # no value: the line breaks there
                 segments.append([])
                 continue
-            x, y = canvas.centre(category), canvas.y(value)
+            x, y = canvas.centre(category), canvas.at(value)
             segments[-1].append((x, y))
             points.append((x, y, f"{canvas.categories[category]} · {item.label} : {format_value(value, unit)}"))
         path = " ".join("M" + " L".join(f"{_f(x)},{_f(y)}" for x, y in segment) for segment in segments if segment)
@@ -420,9 +463,10 @@ def lines(title: str, categories: Sequence[str], series: Sequence[Series], *, un
 def waterfall(
     title: str, steps: Sequence[tuple[str, Decimal]], *, unit: str = "€", totals: Collection[int] | None = None
 ) -> Chart:
-    """A cascade: the first and last steps (or the indexes in ``totals``) are totals, drawn as full bars
-    from zero to the amount given (a level, e.g. the marge brute); every other step is a change from the
-    level before it, a rise (positive) or a fall (negative), drawn from that level.
+    """A cascade, one row per step so that its labels read on a phone: the first and last steps (or the
+    indexes in ``totals``) are totals, drawn as full bars from zero to the amount given (a level, e.g. the
+    EBE); every other step is a change from the level before it, a rise (positive) or a fall (negative),
+    drawn from that level. Negative levels lie left of the zero line.
     """
     total_indexes = set(totals) if totals is not None else {0, len(steps) - 1}
     levels: list[tuple[Decimal, Decimal]] = []  # each step's bar: from, to
@@ -435,21 +479,21 @@ def waterfall(
             levels.append((level, level + amount))
             level += amount
     ends = [value for pair in levels for value in pair]
-    ticks = nice_ticks(min(ends, default=Decimal(0)), max(ends, default=Decimal(0)))
+    ticks = nice_ticks(min(ends, default=Decimal(0)), max(ends, default=Decimal(0)), count=4)
     labels = [label for label, _ in steps]
     ident = _ident("waterfall", title, tuple(steps), tuple(sorted(total_indexes)))
     rise_def, rise_fill = "", RISE
     fall_def, fall_fill = _pattern(ident, 1, FALL)
-    legend: list[Legend] = [
-        (gettext("Total"), _bar_symbol(TOTAL, TOTAL)),
-        (gettext("Hausse"), _bar_symbol(rise_fill, RISE)),
-        (gettext("Baisse"), _bar_symbol(fall_fill, FALL)),
-    ]
-    canvas = _Canvas(ident, title, categories=labels, legend=legend, ticks=ticks, unit=unit)
+    changes = [amount for index, (_, amount) in enumerate(steps) if index not in total_indexes]
+    legend: list[Legend] = [(gettext("Total"), _bar_symbol(TOTAL, TOTAL))]
+    if any(amount >= 0 for amount in changes):
+        legend.append((gettext("Hausse"), _bar_symbol(rise_fill, RISE)))
+    if any(amount < 0 for amount in changes):
+        legend.append((gettext("Baisse"), _bar_symbol(fall_fill, FALL)))
+    canvas = _Canvas(ident, title, categories=labels, legend=legend, ticks=ticks, unit=unit, horizontal=True)
     canvas.defs.extend(item for item in (rise_def, fall_def) if item)
     canvas.axes()
-    slot = canvas.slot()
-    width = slot * 0.64
+    thickness = ROW * 0.64
     for index, ((label, amount), (start, end)) in enumerate(zip(steps, levels, strict=True)):
         if index in total_indexes:
             fill, colour, kind = TOTAL, TOTAL, "total"
@@ -457,18 +501,19 @@ def waterfall(
             fill, colour, kind = rise_fill, RISE, "hausse"
         else:
             fill, colour, kind = fall_fill, FALL, "baisse"
-        x = canvas.left + slot * index + (slot - width) / 2
-        y_start, y_end = canvas.y(start), canvas.y(end)
-        if index:  # the connector from the level the previous bar reached
-            reached = _f(canvas.y(levels[index - 1][1]))
+        y = canvas.band(index) + (ROW - thickness) / 2
+        x_start, x_end = canvas.at(start), canvas.at(end)
+        if index:  # the connector from the level the previous row reached
+            reached = _f(canvas.at(levels[index - 1][1]))
             canvas.parts.append(
-                f'<line class="connector" x1="{_f(x - (slot - width))}" x2="{_f(x)}" y1="{reached}" y2="{reached}" '
+                f'<line class="connector" x1="{reached}" x2="{reached}" y1="{_f(y - (ROW - thickness))}" y2="{_f(y)}" '
                 f'stroke="{SOFT}" stroke-dasharray="2 2"/>'
             )
         shown = format_value(amount, unit, signed=index not in total_indexes)
         canvas.parts.append(
-            f'<rect class="bar step-{kind}" data-step="{index}" x="{_f(x)}" y="{_f(min(y_start, y_end))}" '
-            f'width="{_f(width)}" height="{_f(abs(y_start - y_end))}" fill="{fill}" stroke="{colour}" stroke-width="1">'
+            f'<rect class="bar step-{kind}" data-step="{index}" x="{_f(min(x_start, x_end))}" y="{_f(y)}" '
+            f'width="{_f(abs(x_end - x_start))}" height="{_f(thickness)}" fill="{fill}" stroke="{colour}" '
+            'stroke-width="1">'
             f"<title>{escape(label)} : {escape(shown)}</title></rect>"
         )
     canvas.legend()

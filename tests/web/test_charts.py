@@ -133,17 +133,23 @@ def test_waterfall_steps_rise_and_fall_from_the_level_before() -> None:
     rects = bars_of(root)
     kinds = [next(c for c in (rect.get("class") or "").split() if c.startswith("step-")) for rect in rects]
     assert kinds == ["step-total", "step-baisse", "step-total", "step-baisse", "step-hausse", "step-total"]
-    zero = zero_y(root)
-    top = {index: float(rect.get("y", "nan")) for index, rect in enumerate(rects)}
-    height = {index: float(rect.get("height", "nan")) for index, rect in enumerate(rects)}
-    unit = height[0] / 100000
-    assert top[0] + height[0] == pytest.approx(zero)  # a total stands on zero
-    assert height[1] == pytest.approx(40000 * unit)
-    assert top[1] == pytest.approx(top[0])  # the fall starts at the CA's level
-    assert top[3] == pytest.approx(top[2])  # falls from the marge brute…
-    assert top[3] + height[3] == pytest.approx(zero + 10000 * unit)  # …to −10 000, below zero
-    assert top[5] == pytest.approx(zero)  # the loss hangs below zero
-    assert height[5] == pytest.approx(5000 * unit)
+    # One row per step, top to bottom, labelled on the left.
+    labels = [node.get("data-label") for node in root.iter(f"{SVG}text") if node.get("class") == "category"]
+    assert labels == [label for label, _ in steps]
+    rows = [float(rect.get("y", "nan")) for rect in rects]
+    assert rows == sorted(rows)
+    (zero_line,) = [node for node in root.iter(f"{SVG}line") if node.get("class") == "grid zero"]
+    zero = float(zero_line.get("x1", "nan"))
+    left = {index: float(rect.get("x", "nan")) for index, rect in enumerate(rects)}
+    width = {index: float(rect.get("width", "nan")) for index, rect in enumerate(rects)}
+    unit = width[0] / 100000
+    assert left[0] == pytest.approx(zero, abs=0.05)  # a total starts at zero
+    assert width[1] == pytest.approx(40000 * unit, abs=0.05)
+    assert left[1] + width[1] == pytest.approx(left[0] + width[0], abs=0.05)  # the fall ends where the CA reached…
+    assert left[3] + width[3] == pytest.approx(left[2] + width[2], abs=0.05)  # …falls from the marge brute…
+    assert left[3] == pytest.approx(zero - 10000 * unit, abs=0.05)  # …to −10 000, left of zero
+    assert left[5] + width[5] == pytest.approx(zero, abs=0.05)  # the loss lies left of zero
+    assert width[5] == pytest.approx(5000 * unit, abs=0.05)
     assert chart.headers == ("Étape", "Montant", "Cumul")
     assert chart.rows[1] == ("Achats consommés", f"−40{NNBSP}000,00{NBSP}€", f"60{NNBSP}000,00{NBSP}€")
     assert chart.rows[4] == ("Produits exceptionnels", f"+5{NNBSP}000,00{NBSP}€", f"−5{NNBSP}000,00{NBSP}€")
@@ -157,7 +163,7 @@ def test_labels_are_escaped_and_the_svg_scales_to_its_box() -> None:
     assert "<b>" not in svg
     assert "<i>" not in svg
     root = parse(chart)  # still well-formed XML
-    assert root.get("viewBox") == "0 0 480 280"
+    assert root.get("viewBox") == f"0 0 {charts.WIDTH} {charts.HEIGHT}"
     assert root.get("width") == "100%"
     assert root.get("role") == "img"
     title = root.find(f"{SVG}title")
