@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from portal.dashboard import models, policy, tasks
+from portal.dashboard.controllers import DashboardController
 from portal.dashboard.report_pages import ReportController
 from portal.domain import Domain
 
 plugin = Domain(
     name="dashboard",
     models=[models],
-    routes=lambda _settings: [ReportController],
+    routes=lambda _settings: [DashboardController, ReportController],
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.render_report, tasks.email_report],
 )

@@ -569,6 +569,7 @@ def cascade(figures: Figures) -> tuple[Step, ...]:
     sales, gross, added = value("chiffre_affaires"), value("marge_brute"), value("valeur_ajoutee")
     ebe, operating, current = value("ebe"), value("resultat_exploitation"), value("resultat_courant_avant_impot")
     exceptional, net = value("resultat_exceptionnel"), value("resultat_net")
+    # The monthly charge lines are signed as they count in the result: negative.
     taxes, staff = monthly_total["impots_taxes"], monthly_total["charges_personnel"]
     return (
         _total(N_("Chiffre d'affaires"), sales),
@@ -576,9 +577,9 @@ def cascade(figures: Figures) -> tuple[Step, ...]:
         _total(N_("Marge brute"), gross),
         _step(N_("Production et charges externes"), added - gross),
         _total(N_("Valeur ajoutée"), added),
-        _step(N_("Impôts et taxes"), -taxes),
-        _step(N_("Charges de personnel"), -staff),
-        _step(N_("Subventions d'exploitation"), ebe - added + taxes + staff),
+        _step(N_("Impôts et taxes"), taxes),
+        _step(N_("Charges de personnel"), staff),
+        _step(N_("Subventions d'exploitation"), ebe - added - taxes - staff),
         _total(N_("Excédent brut d'exploitation"), ebe),
         _step(N_("Dotations, reprises et autres"), operating - ebe),
         _total(N_("Résultat d'exploitation"), operating),

@@ -33,7 +33,7 @@ MARKERS = ("circle", "square", "triangle", "diamond")
 RISE, FALL, TOTAL = "#009E73", "#D55E00", "#0072B2"
 
 WIDTH, HEIGHT = 420, 260
-ROW = 26  # the room of one row of a horizontal chart (the waterfall)
+ROW = 24  # the room of one row of a horizontal chart (the waterfall), 6 more when labels take two lines
 LABEL_COLUMN = 130.0  # the widest a row's label may be before it wraps
 FONT_SIZE = 11
 INK, SOFT, GRID = "#1d2433", "#4a5568", "#dfe3ea"
@@ -169,7 +169,8 @@ class _Canvas:
             widest = max((_text_width(line) for lines in self.wrapped for line in lines), default=0)
             self.left = 8 + min(widest, LABEL_COLUMN) + 8
             self.right = WIDTH - 10 - max((_text_width(label) for label in self.labels[-1:]), default=0) / 2
-            self.bottom = self.top + ROW * max(len(self.categories), 1)
+            self.row = float(ROW + 6 if any(len(lines) > 1 for lines in self.wrapped) else ROW)
+            self.bottom = self.top + self.row * max(len(self.categories), 1)
             self.height = self.bottom + 24
         else:
             self.left = 8 + max((_text_width(label) for label in self.labels), default=0) + 6
@@ -199,7 +200,7 @@ class _Canvas:
     def slot(self) -> float:
         """The room of one category along its axis."""
         if self.horizontal:
-            return float(ROW)
+            return self.row
         return (self.right - self.left) / max(len(self.categories), 1)
 
     def band(self, index: int) -> float:
@@ -493,7 +494,8 @@ def waterfall(
     canvas = _Canvas(ident, title, categories=labels, legend=legend, ticks=ticks, unit=unit, horizontal=True)
     canvas.defs.extend(item for item in (rise_def, fall_def) if item)
     canvas.axes()
-    thickness = ROW * 0.64
+    row = canvas.slot()
+    thickness = min(row - 8, ROW * 0.64)
     for index, ((label, amount), (start, end)) in enumerate(zip(steps, levels, strict=True)):
         if index in total_indexes:
             fill, colour, kind = TOTAL, TOTAL, "total"
@@ -501,12 +503,12 @@ def waterfall(
             fill, colour, kind = rise_fill, RISE, "hausse"
         else:
             fill, colour, kind = fall_fill, FALL, "baisse"
-        y = canvas.band(index) + (ROW - thickness) / 2
+        y = canvas.band(index) + (row - thickness) / 2
         x_start, x_end = canvas.at(start), canvas.at(end)
         if index:  # the connector from the level the previous row reached
             reached = _f(canvas.at(levels[index - 1][1]))
             canvas.parts.append(
-                f'<line class="connector" x1="{reached}" x2="{reached}" y1="{_f(y - (ROW - thickness))}" y2="{_f(y)}" '
+                f'<line class="connector" x1="{reached}" x2="{reached}" y1="{_f(y - (row - thickness))}" y2="{_f(y)}" '
                 f'stroke="{SOFT}" stroke-dasharray="2 2"/>'
             )
         shown = format_value(amount, unit, signed=index not in total_indexes)

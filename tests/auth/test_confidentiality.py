@@ -91,8 +91,10 @@ PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 INVITATION_TOKEN = "jeton-d-invitation-du-test-de-fuite"
 # Path parameters that address no row (the static files' path, an invitation link): what to put there.
 # A source of the catalogue is no row either: the dossier in the same path is what must stay hidden; nor is
-# a single sign-on provider (none is configured here: its pages send back to the sign-in page).
-PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty", "provider": "oidc"}
+# a single sign-on provider (none is configured here: its pages send back to the sign-in page); nor is a
+# figure of the Tableau de bord (its fiscal year in the same path is what must stay hidden).
+PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty", "provider": "oidc",
+                    "key": "chiffre_affaires"}  # fmt: skip
 LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
 REDIRECTS = {301, 302, 303, 307, 308}

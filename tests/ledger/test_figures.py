@@ -51,3 +51,8 @@ def test_the_cascade_reaches_each_subtotal() -> None:
             running += step.amount
     # 10 000 − 3 000 − 1 000 − 200 − 2 000 + 50 − 300 − 40 + 10 − 500
     assert running == figures.values["resultat_net"] == Decimal("3020.00")
+    # Charges are falls, products rises.
+    amounts = {step.label: step.amount for step in steps}
+    assert amounts["Impôts et taxes"] == Decimal("-200.00")
+    assert amounts["Charges de personnel"] == Decimal("-2000.00")
+    assert amounts["Subventions d'exploitation"] == Decimal("50.00")
