@@ -349,7 +349,7 @@ def budget_rows(current: figures.Figures, budget: Mapping[str, Mapping[str, Deci
         charge = key in figures.CHARGE_LINES
         planned = sum((abs(value) if charge else value for value in months.values()), Decimal(0))
         actual = sum(monthly(current, key), Decimal(0))
-        actual = -actual if charge else actual
+        actual = abs(actual) if charge else actual  # charges are read as debit − credit, then subtracted
         gap = actual - planned
         gap_percent = (gap / abs(planned) * 100).quantize(Decimal("0.1")) if planned else None
         rows.append(BudgetRow(gettext(figures.LINE_LABELS[key]), planned, actual, gap, gap_percent))

@@ -26,7 +26,7 @@ from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier, DossierAccess
 from portal.dashboard import tasks
-from portal.dashboard.models import Report, ReportStatus
+from portal.dashboard.models import BudgetLine, Objective, Report, ReportStatus
 from portal.dashboard.reports import ReportService, allowed_recipients, download_name, report_files
 from portal.firm.models import Firm
 from portal.jobs.context import JobContext
@@ -171,6 +171,33 @@ async def test_the_job_prints_the_report_with_the_dossier_and_its_figures(
     assert "Belle progression du chiffre d'affaires." in text
     assert "Page 2 / " in text
     assert page_count(document) >= 3
+
+
+async def test_objectives_and_the_budget_show_in_the_report(
+    imported: World, committed: Maker, jobs: Runtime, settings: Settings
+) -> None:
+    world = imported
+    async with committed() as session, session.begin():
+        session.add(Objective(dossier_id=world.dossier.id, end_date=CURRENT.end, key="chiffre_affaires",
+                              target=Decimal(150_000)))  # fmt: skip
+        session.add(Objective(dossier_id=world.dossier.id, end_date=CURRENT.end, key="dso_jours", target=Decimal(30)))
+        for month in range(1, 13):
+            first = dt.date(CURRENT.year, month, 1)
+            session.add(BudgetLine(dossier_id=world.dossier.id, end_date=CURRENT.end, key="chiffre_affaires",
+                                   month=first, amount=1_500_000))  # fmt: skip
+            session.add(BudgetLine(dossier_id=world.dossier.id, end_date=CURRENT.end, key="achats_consommes",
+                                   month=first, amount=400_000))  # fmt: skip
+    report = await _ask(committed, world, recipients=[])
+    await tasks.render_report(_context(jobs, settings, world.partner), report_id=str(report.id))
+    ready = await _report(committed, report.id)
+    text = squeezed(pdf_text(report_files(settings).path(str(ready.storage_name)).read_bytes()))
+    # CA: N, N-1, variation, the objective and 110 % of it reached.
+    assert "Chiffre d'affaires 165 000 € 114 000 € +44,7 % 150 000 € 110 %" in text
+    assert "Budget et réel" in text
+    assert "Chiffre d'affaires 180 000 € 165 000 € -15 000 € -8,3 %" in text
+    assert "Achats consommés 48 000 € 48 000 € 0" in text  # spent as planned
+    assert "Objectif (au prorata)" in text  # the cumulative CA chart's objective line
+    assert "Budget" in text
 
 
 async def test_a_retry_of_a_ready_report_does_nothing_and_a_crashed_one_is_printed_anew(
