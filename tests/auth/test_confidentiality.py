@@ -50,6 +50,8 @@ from portal.billing.tasks import create_dossier_clients
 from portal.clients.identifiers import format_siren
 from portal.clients.models import Dossier, DossierAccess
 from portal.clients.services import DossierService
+from portal.dashboard.models import Report, ReportStatus
+from portal.dashboard.reports import report_files
 from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition
 from portal.expenses.services import today
 from portal.firm.invitations import Grant, InvitationService, token_digest
@@ -64,6 +66,7 @@ from portal.integrations.models import AuthMethod, Connection, Provider
 from portal.jobs.diagnostic import diagnostic
 from portal.jobs.models import JobRun
 from portal.ledger.models import Entry, FiscalYear, ImportStatus, LedgerImport, LedgerSource, Line, VersionState
+from portal.settings import load_settings
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.expenses import make_note
@@ -116,6 +119,7 @@ class World:
     secret_run_ids: list[uuid.UUID]
     visible_run_id: uuid.UUID
     secret_person_ids: list[uuid.UUID] = field(default_factory=list)
+    secret_report_id: uuid.UUID | None = None
     hidden: dict[str, uuid.UUID] = field(default_factory=dict)
     visible: dict[str, uuid.UUID] = field(default_factory=dict)
 
@@ -201,6 +205,8 @@ async def build_world(session: AsyncSession) -> World:
 
     secret_year, secret_import = await _ledger(session, secret, f"Vente {NAME_WORD}")
     visible_year, visible_import = await _ledger(session, twin, "Vente ordinaire")
+    secret_report = await _report(session, secret, secret_year, granted, f"Rapport {NAME_WORD}")
+    visible_report = await _report(session, twin, visible_year, ungranted, "Rapport ordinaire")
 
     world = World(
         granted=granted,
@@ -216,6 +222,7 @@ async def build_world(session: AsyncSession) -> World:
         secret_run_ids=[hook_run_id, own_run.id, person_run_id],
         visible_run_id=visible_run.id,
         secret_person_ids=[secret_client.id, person_invitation.id],
+        secret_report_id=secret_report.id,
     )
     world.hidden = {
         "dossier_id": secret.id,
@@ -228,6 +235,7 @@ async def build_world(session: AsyncSession) -> World:
         "user_id": secret_client.id,
         "import_id": secret_import.id,
         "fiscal_year_id": secret_year.id,
+        "report_file": f"{secret_report.id}.pdf",  # type: ignore[dict-item]
     }
     world.visible = {
         "dossier_id": twin.id,
@@ -240,6 +248,7 @@ async def build_world(session: AsyncSession) -> World:
         "user_id": twin_client.id,
         "import_id": visible_import.id,
         "fiscal_year_id": visible_year.id,
+        "report_file": f"{visible_report.id}.pdf",  # type: ignore[dict-item]
     }
     return world
 
@@ -297,6 +306,17 @@ async def _ledger(session: AsyncSession, dossier: Dossier, label: str) -> tuple[
     await _till(session, dossier, label)
     await session.flush()
     return year, record
+
+
+async def _report(session: AsyncSession, dossier: Dossier, year: FiscalYear, user: User, title: str) -> Report:
+    """A PDF report of the fiscal year, printed, its file in place (a download answers with it)."""
+    name, size = report_files(load_settings()).save_bytes(b"%PDF-1.7 " + title.encode())
+    report = Report(dossier_id=dossier.id, end_date=year.end_date, fiscal_year_id=year.id,
+                    period_start=year.start_date, period_end=year.end_date, title=title, requested_by_id=user.id,
+                    status=ReportStatus.READY, storage_name=name, size_bytes=size)  # fmt: skip
+    session.add(report)
+    await session.flush()
+    return report
 
 
 async def _till(session: AsyncSession, dossier: Dossier, label: str) -> None:
@@ -387,7 +407,7 @@ def person_tokens() -> set[str]:
 def id_tokens(world: World) -> set[str]:
     owned = ("note_id", "line_id", "receipt_id", "import_id", "fiscal_year_id")
     ids = [world.secret.id, world.secret_client_id, world.secret_pair_id, *world.secret_run_ids,
-           *world.secret_person_ids, *(world.hidden[name] for name in owned)]  # fmt: skip
+           *world.secret_person_ids, *(world.hidden[name] for name in owned), world.secret_report_id]  # fmt: skip
     return {str(value) for value in ids} | {value.hex for value in ids}
 
 
@@ -540,7 +560,7 @@ def count_on(page: str, noun: str) -> int:
 
 def test_every_path_parameter_of_the_app_is_known_to_the_leak_test(app: Litestar) -> None:
     known = {"dossier_id", "duplicate_id", "run_id", "client_id", "user_id", "note_id", "line_id", "receipt_id",
-             "import_id", "fiscal_year_id", *PLAIN_PARAMETERS}  # fmt: skip
+             "import_id", "fiscal_year_id", "report_file", *PLAIN_PARAMETERS}  # fmt: skip
     unknown = {(path, name) for path, _handler in _handlers(app) for name in _parameters(path) if name not in known}
     assert not unknown, (
         f"routes with path parameters the leak test cannot fill: {sorted(unknown)}. Map each to an object "
@@ -694,6 +714,7 @@ async def _state(session: AsyncSession) -> dict[str, Any]:
         "imports": await rows(LedgerImport.id, LedgerImport.status),
         "fiscal_years": await rows(FiscalYear.id, FiscalYear.state),
         "connections": await rows(Connection.id, Connection.status, Connection.credentials_version),
+        "reports": await rows(Report.id, Report.status, Report.storage_name),
     }
 
 
