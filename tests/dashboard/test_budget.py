@@ -60,7 +60,7 @@ def test_the_months_of_a_fiscal_year() -> None:
 
 def test_prefill_takes_the_same_month_of_n_minus_1_times_the_rate_rounded_half_up() -> None:
     previous = _figures({"chiffre_affaires": {"2024-01": Decimal("0.10"), "2024-02": Decimal("1234.56")},
-                         "charges_externes": {"2024-01": Decimal("-100.00")}},
+                         "charges_externes": {"2024-01": Decimal("100.00")}},
                         dt.date(2024, 1, 1), dt.date(2024, 12, 31))  # fmt: skip
     grid = prefill(previous, MONTHS_2025, Decimal(5))
     assert grid["chiffre_affaires"][dt.date(2025, 1, 1)] == 11  # 0,105 → 0,11 (half up, not to even)
@@ -93,7 +93,7 @@ def test_the_grid_reads_every_cell_and_refuses_the_wrong_ones() -> None:
 
 def test_variances_are_favourable_over_budget_for_revenue_and_under_budget_for_charges() -> None:
     actual = _figures({"chiffre_affaires": {"2025-01": Decimal(1100), "2025-02": Decimal(900)},
-                       "charges_externes": {"2025-01": Decimal(-550), "2025-02": Decimal(-400)}},
+                       "charges_externes": {"2025-01": Decimal(550), "2025-02": Decimal(400)}},
                       dt.date(2025, 1, 1), dt.date(2025, 12, 31))  # fmt: skip
     grid: Grid = {"chiffre_affaires": {MONTHS_2025[0]: 100_000, MONTHS_2025[1]: 100_000, MONTHS_2025[2]: 100_000},
                   "charges_externes": {MONTHS_2025[0]: 50_000, MONTHS_2025[1]: 50_000}}  # fmt: skip
