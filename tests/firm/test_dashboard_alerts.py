@@ -37,8 +37,8 @@ async def test_a_partner_sets_the_thresholds_refused_in_french_when_wrong(
     assert "La baisse du chiffre d'affaires doit être un pourcentage entier entre 1 et 100." in text
     assert "Le délai clients doit être un nombre de jours entre 1 et 365." in text
     assert 'value="vingt"' in text  # what was typed stays
-    for wrong in ({"baisse_ca": "101", "dso": "45"}, {"baisse_ca": "15", "dso": "366"}, {"baisse_ca": "-5", "dso": "45"},
-                  {"baisse_ca": "15,5", "dso": "45"}):  # fmt: skip
+    wrongs = [{"baisse_ca": "101", "dso": "45"}, {"baisse_ca": "15", "dso": "366"}, {"baisse_ca": "-5", "dso": "45"}]
+    for wrong in [*wrongs, {"baisse_ca": "15,5", "dso": "45"}]:
         assert (await post(client, PATH, wrong, page="/parametres")).status_code == 422, wrong
     await db_session.refresh(firm)
     assert (firm.alert_revenue_drop_percent, firm.alert_dso_days, firm.alert_negative_cash) == (20, 60, True)
