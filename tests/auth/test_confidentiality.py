@@ -290,6 +290,8 @@ async def _ledger(session: AsyncSession, dossier: Dossier, label: str) -> tuple[
             credentials={"api_token": f"jeton-{dossier.id.hex}"},
             token_hint="…abcd",
             label=label,
+            # Its last daily refresh failed: Accueil lists it to whoever manages the dossier.
+            last_error="Pennylane ne répond pas pour le moment. Réessayez plus tard.",
         )
     )
     await _till(session, dossier, label)
@@ -597,8 +599,10 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
     required = ["/entreprises", "/entreprises/export.csv", "/parametres/journal", "/travaux", "/facturation/clients",
                 "/facturation/doublons", f"/entreprises/{world.twin.id}?onglet=historique",
                 f"/entreprises/{world.twin.id}?onglet=facturation", f"/travaux/{world.visible_run_id}"]  # fmt: skip
-    assert [url for url in required if pages[url].status_code != 200] == []
+    assert [url for url in required + ["/", "/accueil/connexions"] if pages[url].status_code != 200] == []
     assert "text/csv" in pages["/entreprises/export.csv"].headers["content-type"]
+    # Accueil counts the visible twin's failing connection, never the hidden dossier's.
+    assert re.search(r"<h3[^>]*>\s*1 connexion expirée ou en erreur", pages["/"].text)
     # The audit log, every page of it, and the runs were crawled: none names the dossier's client user.
     journal = [url for url in pages if url.startswith("/parametres/journal")]
     assert len(journal) >= 2, journal
@@ -667,6 +671,11 @@ async def test_the_granted_partner_sees_it_on_the_same_pages(
     assert formatted in detail
     assert "dossier.create" in pages[f"/entreprises/{world.secret.id}?onglet=historique"].text
     assert f"Séminaire {NAME_WORD}" in html.unescape(pages["/notes-de-frais/a-valider"].text)
+    # Accueil: its note to approve and its failing connection, counted with the twin's.
+    home = html.unescape(pages["/"].text)
+    assert f"Séminaire {NAME_WORD}" in home
+    assert SECRET_NAME in home
+    assert re.search(r"<h3[^>]*>\s*2 connexions expirées ou en erreur", home)
     assert SECRET_NAME in pages["/notes-de-frais/suivi/lignes.csv"].text
 
 
