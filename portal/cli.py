@@ -238,7 +238,8 @@ def _seed_demo(settings: Settings) -> None:
         click.echo("Données de démonstration créées.")
     if _run(lambda: demo_module.seed_ledger(settings)):
         click.echo(
-            f"Exercice {demo_module.LEDGER_YEAR} de {demo_module.LEDGER_DOSSIER} importé (FEC de démonstration)."
+            f"Exercices {', '.join(map(str, demo_module.LEDGER_YEARS))} de {demo_module.LEDGER_DOSSIER} importés "
+            "(FEC de démonstration), avec un objectif et un prévisionnel."
         )
     if login:
         click.echo(f"Connexion de démonstration : {login.email} / {login.password}")

@@ -17,7 +17,9 @@ import datetime as dt
 import secrets
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -166,14 +168,18 @@ def _lost_till(session: AsyncSession, dossier_id: uuid.UUID, connected_by_id: uu
     )  # fmt: skip
 
 
-# The fiscal year the demo's Comptabilité shows from the first start: Restaurant Le Cèdre's 2025,
-# as its accounting software (the Pennylane sandbox's books) would export it.
+# The fiscal years the demo's Comptabilité and Tableau de bord show from the first start: Restaurant Le
+# Cèdre's 2024 and 2025, as its accounting software (the Pennylane sandbox's books) would export them, with
+# an objective and a budget for 2025 (the Tableau de bord compares N with N-1, the objective and the budget).
 LEDGER_DOSSIER = "Restaurant Le Cèdre"
-LEDGER_YEAR = 2025
+LEDGER_YEARS = (2024, 2025)
+OBJECTIVE_GROWTH = Decimal("0.10")  # the CA objective: 2024's + 10 %
+BUDGET_GROWTH = Decimal("0.05")  # the budget: each month of 2024 + 5 %
 
 
 async def seed_ledger(settings: Settings) -> bool:
-    """Import that fiscal year through the same path as ``portal fec import``, once. True when it did."""
+    """Import those fiscal years through the same path as ``portal fec import``, once, then set the
+    objective and the budget. True when it did."""
     import datetime as dt  # noqa: PLC0415 - demo-only
     import tempfile  # noqa: PLC0415
     from pathlib import Path as _Path  # noqa: PLC0415
@@ -196,12 +202,49 @@ async def seed_ledger(settings: Settings) -> bool:
             ):
                 return False
         company = next(item for item in data.COMPANIES if item.siren == dossier.siren)
-        end = dt.date(LEDGER_YEAR, 12, 31)
-        text = data.fec_text(company.id, dt.date(LEDGER_YEAR, 1, 1), end)
-        with tempfile.TemporaryDirectory() as folder:
-            path = _Path(folder) / data.fec_file_name(company, end)
-            path.write_text(text, encoding="utf-8")
-            imported = await import_path(settings, sessions, dossier, path)
-        return imported.outcome.status.value == "succeeded"
+        for year in LEDGER_YEARS:
+            end = dt.date(year, 12, 31)
+            text = data.fec_text(company.id, dt.date(year, 1, 1), end)
+            with tempfile.TemporaryDirectory() as folder:
+                path = _Path(folder) / data.fec_file_name(company, end)
+                path.write_text(text, encoding="utf-8")
+                imported = await import_path(settings, sessions, dossier, path)
+            if imported.outcome.status.value != "succeeded":
+                return False
+        await seed_plan(sessions, dossier.id)
+        return True
     finally:
         await engine.dispose()
+
+
+async def seed_plan(sessions: Any, dossier_id: uuid.UUID) -> None:
+    """The 2025 objective (CA) and budget of the demo's dossier, from its 2024 figures."""
+    from portal.dashboard.models import BudgetLine, Objective  # noqa: PLC0415 - demo-only
+    from portal.ledger import figures as formulas  # noqa: PLC0415
+    from portal.ledger.aggregates import from_stored  # noqa: PLC0415
+    from portal.ledger.models import YearFigures  # noqa: PLC0415
+
+    async with sessions() as session, session.begin():
+        rows = {
+            row.end_date.year: row
+            for row in (
+                await session.execute(select(YearFigures).where(YearFigures.dossier_id == dossier_id))
+            ).scalars()
+        }
+        before, year = rows[LEDGER_YEARS[0]], rows[LEDGER_YEARS[1]]
+        previous = from_stored(before)
+        sales = previous.values["chiffre_affaires"] or Decimal(0)
+        session.add(
+            Objective(
+                dossier_id=dossier_id, end_date=year.end_date, key="chiffre_affaires",
+                target=(sales * (1 + OBJECTIVE_GROWTH)).quantize(Decimal(1)),
+            )
+        )  # fmt: skip
+        months = formulas.months_of(year.start_date, year.end_date)
+        for key in formulas.BUDGET_KEYS:
+            series = list(previous.monthly[key].values())
+            for month, amount in zip(months, series, strict=False):
+                cents = int(((amount or Decimal(0)) * (1 + BUDGET_GROWTH) * 100).quantize(Decimal(1)))
+                session.add(
+                    BudgetLine(dossier_id=dossier_id, end_date=year.end_date, key=key, month=month, amount=cents)
+                )

@@ -12,6 +12,7 @@ from portal.accounts.plugin import plugin as accounts
 from portal.audit.plugin import plugin as audit
 from portal.billing.plugin import plugin as billing
 from portal.clients.plugin import plugin as clients
+from portal.dashboard.plugin import plugin as dashboard
 from portal.db.base import metadata
 from portal.domain import Domain
 from portal.expenses.plugin import plugin as expenses
@@ -32,6 +33,7 @@ DOMAINS: list[Domain] = [
     expenses,
     ledger,
     integrations,
+    dashboard,
     sso,
     home,  # Accueil reads the domains above in this list
     jobs,  # background work, a layer under the domains, switched on the same way

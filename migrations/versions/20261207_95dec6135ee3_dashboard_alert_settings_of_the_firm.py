@@ -1,7 +1,7 @@
 """Dashboard alert settings of the firm (Accueil's KPI alerts)
 
 Revision ID: 95dec6135ee3
-Revises: 31bc4994b486
+Revises: c5b03e31a6c4
 Create Date: 2026-12-07 12:23:13.979024
 """
 
@@ -15,7 +15,7 @@ import advanced_alchemy.types.guid
 
 
 revision = '95dec6135ee3'
-down_revision = '31bc4994b486'
+down_revision = 'c5b03e31a6c4'
 branch_labels = None
 depends_on = None
 

@@ -21,6 +21,8 @@ class Permission(StrEnum):
     EXPENSES_APPROVE = "firm:expense_note:approve"
     EXPENSES_FILE = "firm:expense_note:file"
     JOBS_READ_ALL = "jobs:run:read_all"
+    KPI_PLAN = "dashboard:objective:update"
+    KPI_READ = "dashboard:kpi:read"
     JOBS_RUN_DIAGNOSTIC = "jobs:diagnostic:run"
     LEDGER_EXPORT = "ledger:fec:export"
     LEDGER_READ = "ledger:entry:read"
@@ -46,6 +48,8 @@ LABELS: dict[Permission, str] = {
     Permission.EXPENSES_FILE: N_("Déposer ses notes de frais"),
     Permission.JOBS_READ_ALL: N_("Voir tous les travaux en arrière-plan"),
     Permission.JOBS_RUN_DIAGNOSTIC: N_("Lancer le diagnostic du système"),
+    Permission.KPI_PLAN: N_("Fixer les objectifs et le prévisionnel d'un dossier"),
+    Permission.KPI_READ: N_("Voir le tableau de bord d'un dossier"),
     Permission.LEDGER_EXPORT: N_("Exporter le FEC d'un dossier"),
     Permission.LEDGER_READ: N_("Voir les connexions et les écritures d'un dossier"),
     Permission.SETTINGS_READ: N_("Voir les paramètres du cabinet"),

@@ -94,6 +94,8 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.DOSSIERS_UPDATE,
             P.EXPENSES_APPROVE,
             P.JOBS_RUN_DIAGNOSTIC,
+            P.KPI_PLAN,
+            P.KPI_READ,
             P.LEDGER_EXPORT,
             P.LEDGER_READ,
             P.SETTINGS_READ,
@@ -113,6 +115,7 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.DOSSIERS_EXPORT,
             P.DOSSIERS_READ,
             P.JOBS_READ_ALL,
+            P.KPI_READ,
             P.LEDGER_READ,
             P.JOBS_RUN_DIAGNOSTIC,
             P.SETTINGS_READ,
@@ -128,7 +131,15 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
 
 DOSSIER_ROLE_PERMISSIONS: dict[DossierRole, frozenset[Permission]] = {
     DossierRole.ACCOUNTANT: frozenset(
-        {P.CONNECTIONS_MANAGE, P.CONNECTIONS_MAP, P.DOSSIERS_READ, P.LEDGER_EXPORT, P.LEDGER_READ}
+        {
+            P.CONNECTIONS_MANAGE,
+            P.CONNECTIONS_MAP,
+            P.DOSSIERS_READ,
+            P.KPI_PLAN,
+            P.KPI_READ,
+            P.LEDGER_EXPORT,
+            P.LEDGER_READ,
+        }
     ),
     DossierRole.EMPLOYEE: frozenset({P.DOSSIERS_READ, P.EXPENSES_FILE}),
     DossierRole.BILLING_MANAGER: frozenset({P.DOSSIERS_READ, P.EXPENSES_APPROVE}),

@@ -27,7 +27,18 @@ from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun
 from portal.jobs.registry import job
 from portal.ledger.files import ImportFiles
-from portal.ledger.models import Account, Entry, FiscalYear, ImportStatus, Journal, LedgerImport, Line, VersionState
+from portal.ledger.models import (
+    Account,
+    Balance,
+    Entry,
+    FiscalYear,
+    ImportStatus,
+    Journal,
+    LedgerImport,
+    Line,
+    VersionState,
+    YearFigures,
+)
 
 DELETE_CHUNK = 50_000
 VERSIONS_PER_PASS = 100
@@ -57,7 +68,7 @@ async def delete_version(sessions: Sessions, fiscal_year_id: uuid.UUID) -> None:
                 )
             )
     async with sessions() as session, session.begin():
-        for model in (Entry, Account, Journal):
+        for model in (Entry, Account, Journal, Balance, YearFigures):
             await session.execute(delete(model).where(model.fiscal_year_id == fiscal_year_id))
         await session.execute(delete(FiscalYear).where(FiscalYear.id == fiscal_year_id))
 

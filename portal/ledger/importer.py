@@ -41,6 +41,7 @@ from portal.clients.models import Dossier
 from portal.db.bulk import analyze, copy_rows, uuid_value
 from portal.i18n import N_
 from portal.ledger import fec
+from portal.ledger.aggregates import refresh_year_figures, write_balances
 from portal.ledger.cleanup import delete_version, discard_staging, purge, purge_versions
 from portal.ledger.models import (
     Account,
@@ -378,6 +379,7 @@ async def _derive(sessions: Sessions, version: Version, report: fec.Report, line
                 ).where(of_version).group_by(Line.fiscal_year_id, Line.account_number),
             )
         )  # fmt: skip
+        await write_balances(session, fiscal_year_id)
         # Every line of an entry has the entry's date (the check refuses an entry that mixes dates).
         outside, journals, accounts, entry_count = (
             await session.execute(
@@ -463,6 +465,8 @@ async def _activate(sessions: Sessions, version: Version, report: fec.Report) ->
                 .values(status=ImportStatus.SUCCEEDED, report=report.to_dict(), replaced=bool(same),
                         step=STEP_DONE, finished_at=now)
             )  # fmt: skip
+            # Every active year's figures, this one's and the next year's (whose opening it may be) included.
+            await refresh_year_figures(session, dossier_id)
             if same:  # deleted by that job even if this process dies now; this run deletes them first
                 await purge.options(dossier_id=dossier_id).enqueue(session, dossier=str(dossier_id))
             record(

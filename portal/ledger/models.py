@@ -24,11 +24,13 @@ from advanced_alchemy.base import DefaultBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     text,
 )
@@ -225,6 +227,59 @@ class Line(DefaultBase):
     settlement_mode: Mapped[str | None] = mapped_column(Code)
     nature: Mapped[str | None] = mapped_column(Label)
     client_id: Mapped[str | None] = mapped_column(Label)
+
+
+class Balance(DefaultBase):
+    """The lines of one account in one month of a fiscal-year version, summed: what every figure reads.
+
+    Written by the import in the same set-based derivation as the accounts, so a version and its
+    balances come and go together. ``opening`` marks the lines of the à-nouveaux journal; ``flags`` is
+    set on VAT lines only (``portal.ledger.figures``: 1 when their entry also posts to 70…, 2 to 60/61/62…).
+    """
+
+    __tablename__ = "ledger_balance"
+
+    fiscal_year_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_fiscal_year.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_number: Mapped[str] = mapped_column(Code, primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    opening: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    flags: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    debit: Mapped[int] = mapped_column(BigInteger)
+    credit: Mapped[int] = mapped_column(BigInteger)
+    line_count: Mapped[int] = mapped_column(Integer)
+
+
+class YearFigures(DefaultBase):
+    """The figures of an active fiscal year, kept for lists over many dossiers (Portefeuille, Accueil).
+
+    Recomputed for every active year of the dossier in the transaction that activates a version (a
+    year's DSO reads the previous year's closing); ``figures`` is ``Figures.to_json()``, ``detail`` the
+    monthly series and the intermediate amounts the pages show.
+    """
+
+    __tablename__ = "ledger_year_figures"
+    __table_args__ = (Index("ix_ledger_year_figures_dossier", "dossier_id", "end_date"),)
+
+    fiscal_year_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_fiscal_year.id", ondelete="CASCADE"), primary_key=True
+    )
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossier.id", ondelete="CASCADE"))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    chiffre_affaires: Mapped[int] = mapped_column(BigInteger)
+    marge_brute: Mapped[int] = mapped_column(BigInteger)
+    resultat_exploitation: Mapped[int] = mapped_column(BigInteger)
+    resultat_net: Mapped[int] = mapped_column(BigInteger)
+    tresorerie_nette: Mapped[int] = mapped_column(BigInteger)
+    taux_marge_brute: Mapped[Decimal | None] = mapped_column(Numeric(9, 1, asdecimal=True))
+    taux_marge_exploitation: Mapped[Decimal | None] = mapped_column(Numeric(9, 1, asdecimal=True))
+    dso_jours: Mapped[Decimal | None] = mapped_column(Numeric(9, 1, asdecimal=True))
+    dpo_jours: Mapped[Decimal | None] = mapped_column(Numeric(9, 1, asdecimal=True))
+    figures: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class LedgerImport(Audited, Base):

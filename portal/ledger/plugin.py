@@ -12,6 +12,6 @@ plugin = Domain(
     models=[models],
     routes=lambda _settings: [LedgerController],
     restrictions=policy.RESTRICTIONS,
-    jobs=[tasks.import_fec, cleanup.purge],
-    schedules=[every("50 * * * *", cleanup.purge)],
+    jobs=[tasks.import_fec, tasks.refresh_figures, cleanup.purge],
+    schedules=[every("50 * * * *", cleanup.purge), every("55 * * * *", tasks.refresh_figures)],
 )

@@ -15,7 +15,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, Restriction
 from portal.clients.models import Dossier
 from portal.clients.policy import visible
-from portal.ledger.models import FiscalYear, LedgerImport
+from portal.ledger.models import FiscalYear, LedgerImport, YearFigures
 
 
 def visible_dossier_ids(principal: Principal, permission: Permission) -> Select[Any]:
@@ -30,8 +30,13 @@ def _imports(statement: Select[Any], principal: Principal, permission: Permissio
     return statement.where(LedgerImport.dossier_id.in_(visible_dossier_ids(principal, permission)))
 
 
+def _year_figures(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
+    return statement.where(YearFigures.dossier_id.in_(visible_dossier_ids(principal, permission)))
+
+
 # Registered by the domain's plugin.
 RESTRICTIONS: tuple[tuple[type, Restriction], ...] = (
     (FiscalYear, _fiscal_years),
     (LedgerImport, _imports),
+    (YearFigures, _year_figures),
 )

@@ -16,7 +16,8 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients.models import Dossier
 from portal.db.paging import Page, paginate
-from portal.ledger import fec
+from portal.ledger import aggregates, fec
+from portal.ledger import figures as formulas
 from portal.ledger.models import (
     Account,
     Entry,
@@ -27,6 +28,7 @@ from portal.ledger.models import (
     LedgerSource,
     Line,
     VersionState,
+    YearFigures,
 )
 from portal.ledger.tasks import import_fec
 
@@ -125,6 +127,32 @@ class LedgerService:
         result = await self.session.stream(statement)
         async for row in result:
             yield tuple(row)
+
+    # --- figures ----------------------------------------------------------------------
+
+    async def previous_year(self, fiscal_year: FiscalYear) -> FiscalYear | None:
+        """The active year before this one (ending the day before it starts, else the latest ending before)."""
+        return aggregates.previous_of(await aggregates.active_years(self.session, fiscal_year.dossier_id), fiscal_year)
+
+    async def figures(self, fiscal_year: FiscalYear) -> formulas.Figures:
+        """The year's figures: as stored with it, or computed from its balances when not stored yet."""
+        stored = await self.session.get(YearFigures, fiscal_year.id)
+        if stored is not None:
+            return aggregates.from_stored(stored)
+        return await aggregates.compute_figures(self.session, fiscal_year)
+
+    async def explain(self, fiscal_year: FiscalYear, key: str) -> tuple[formulas.Term, ...]:
+        """How one figure of the year is computed, account by account (KeyError for an unknown key)."""
+        if key not in formulas.BY_KEY and key not in formulas.PARTS:
+            raise KeyError(key)
+        previous = await self.previous_year(fiscal_year)
+        rows = await aggregates.load_balances(self.session, fiscal_year.id)
+        before = await aggregates.load_balances(self.session, previous.id) if previous is not None else None
+        return formulas.explain(key, rows, previous=before)
+
+    async def account_labels(self, fiscal_year: FiscalYear) -> dict[str, str]:
+        statement = select(Account.number, Account.label).where(Account.fiscal_year_id == fiscal_year.id)
+        return {row.number: row.label for row in await self.session.execute(statement)}
 
     # --- imports ----------------------------------------------------------------------
 

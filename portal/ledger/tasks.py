@@ -8,11 +8,13 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from portal.clients.models import Dossier
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import job
+from portal.ledger.aggregates import active_years, missing, refresh_year_figures, write_balances
 from portal.ledger.cleanup import Sessions, discard_staging
 from portal.ledger.files import ImportFiles
 from portal.ledger.importer import Progress, run_import
@@ -97,3 +99,29 @@ async def import_fec(ctx: JobContext, import_id: str) -> dict[str, Any]:
     summary = await import_one(ctx, uuid.UUID(import_id))
     await ctx.count(**summary)
     return summary
+
+
+FIGURES = N_("Exercices calculés")
+
+
+@job("ledger.refresh_figures", title=N_("Calcul des indicateurs des exercices importés"))
+async def refresh_figures(ctx: JobContext) -> dict[str, Any]:
+    """Every hour: the balances and figures of active fiscal years that have none (imported before they were
+    kept), one dossier per transaction under the dossier's lock, as an import's activation takes it."""
+    async with ctx.session() as session:
+        pending = await missing(session, limit=10_000)
+    by_dossier: dict[uuid.UUID, list[tuple[uuid.UUID, bool]]] = {}
+    for dossier_id, fiscal_year_id, written in pending:
+        by_dossier.setdefault(dossier_id, []).append((fiscal_year_id, written))
+    for dossier_id, versions in by_dossier.items():
+        async with ctx.session() as session, session.begin():
+            lock = select(Dossier.id).where(Dossier.id == dossier_id)
+            if session.get_bind().dialect.name == "postgresql":
+                lock = lock.with_for_update()
+            await session.execute(lock)
+            active = {year.id for year in await active_years(session, dossier_id)}
+            for fiscal_year_id, written in versions:
+                if not written and fiscal_year_id in active:
+                    await write_balances(session, fiscal_year_id)
+            await refresh_year_figures(session, dossier_id)
+    return {FIGURES: len(pending)}

@@ -1,0 +1,13 @@
+"""Tableau de bord: its pages and the tables of objectives and budgets."""
+
+from __future__ import annotations
+
+from portal.dashboard import models, policy
+from portal.domain import Domain
+
+plugin = Domain(
+    name="dashboard",
+    models=[models],
+    routes=lambda _settings: [],
+    restrictions=policy.RESTRICTIONS,
+)
