@@ -53,6 +53,14 @@ class HomeController(Controller):
         result = await home.failed_imports(principal_of(request), page=page, page_size=PAGE_SIZE)
         return self._list("imports", result, "/accueil/imports")
 
+    @get("/accueil/alertes", guards=[requires_somewhere(Permission.KPI_READ)], name="home:alerts")
+    async def alerts(
+        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], page: Page = 1
+    ) -> Template:
+        principal = principal_of(request)
+        result = await home.kpi_alerts(principal, await home.firm(), page=page, page_size=PAGE_SIZE)
+        return self._list("alerts", result, "/accueil/alertes")
+
     @get("/accueil/facturation", guards=[requires(Permission.BILLING_CLIENTS_READ)], name="home:billing")
     async def billing(
         self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], page: Page = 1

@@ -27,10 +27,11 @@ from portal.db.paging import Page
 from portal.expenses.models import ExpenseNote, NoteStatus
 from portal.firm.models import Firm
 from portal.firm.services import current_firm
+from portal.home.alerts import DossierAlerts, Thresholds, alerts_of
 from portal.integrations.commerce.models import CommerceSetup
 from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import Connection, ConnectionStatus, Provider
-from portal.ledger.models import ImportStatus, LedgerImport
+from portal.ledger.models import ImportStatus, LedgerImport, YearFigures
 
 T = TypeVar("T")
 
@@ -223,6 +224,61 @@ class HomeService:
         )
         return await self._page(statement, lambda row: DossierRow(*row), page=page, page_size=page_size)
 
+    # --- KPI alerts --------------------------------------------------------------------
+
+    async def kpi_alerts(
+        self, principal: Principal, firm: Firm | None, *, page: int = 1, page_size: int = SHOWN
+    ) -> Page[DossierAlerts]:
+        """« Mes dossiers » whose latest fiscal year crosses the firm's thresholds, worst first by name.
+
+        Mes dossiers: for a partner or an administrator every dossier they see, for a collaborator those they
+        are Comptable on (``KPI_READ``). One statement reads each dossier's latest active year and its N-1
+        from ``ledger_year_figures`` (one row per active year, ranked by closing date); the trésorerie and
+        DSO thresholds are decided there, the CA's month by month from the ``figures`` JSON of the rows that
+        may fall (those with an N-1).
+        """
+        thresholds = Thresholds(
+            revenue_drop_percent=firm.alert_revenue_drop_percent, dso_days=firm.alert_dso_days,
+            negative_cash=firm.alert_negative_cash,
+        ) if firm else Thresholds()  # fmt: skip
+        mine = restrict(select(Dossier.id), principal, Permission.KPI_READ, Dossier)
+        ranked = (
+            select(
+                YearFigures.dossier_id, YearFigures.end_date, YearFigures.tresorerie_nette, YearFigures.dso_jours,
+                YearFigures.figures,
+                func.row_number().over(partition_by=YearFigures.dossier_id, order_by=YearFigures.end_date.desc())
+                .label("rank"),
+            )
+            .where(YearFigures.dossier_id.in_(mine))
+            .subquery("ranked")
+        )  # fmt: skip
+        latest, previous = ranked.alias("latest"), ranked.alias("previous")
+        owner = aliased(Dossier, name="owner")
+        may_alert = or_(latest.c.dso_jours > thresholds.dso_days, previous.c.dossier_id.is_not(None))
+        if thresholds.negative_cash:
+            may_alert = or_(may_alert, latest.c.tresorerie_nette < 0)
+        statement = (
+            select(owner.id, owner.name, latest.c.end_date, latest.c.tresorerie_nette, latest.c.dso_jours,
+                   latest.c.figures, previous.c.figures)
+            .join(latest, latest.c.dossier_id == owner.id)
+            .outerjoin(previous, and_(previous.c.dossier_id == owner.id, previous.c.rank == 2))  # noqa: PLR2004
+            .where(latest.c.rank == 1, may_alert)
+            .order_by(owner.sort_name, owner.id)
+        )  # fmt: skip
+        found: list[DossierAlerts] = []
+        for dossier_id, name, end_date, cash, dso, figures, previous_figures in await self.session.execute(statement):
+            alerts = alerts_of(
+                tresorerie_cents=cash, dso_days=dso, figures=figures, previous_figures=previous_figures,
+                thresholds=thresholds,
+            )  # fmt: skip
+            if alerts:
+                found.append(DossierAlerts(dossier_id, name, end_date, alerts))
+        pages = Page(items=[], total=len(found), page=1, page_size=page_size).pages
+        page = min(max(1, page), pages)
+        return Page(
+            items=found[(page - 1) * page_size : page * page_size], total=len(found), page=page, page_size=page_size
+        )
+
     # --- everything ------------------------------------------------------------------
 
     async def sections(self, principal: Principal) -> list[Section[Any]]:
@@ -240,6 +296,9 @@ class HomeService:
         if principal.can_somewhere(Permission.CONNECTIONS_MANAGE):
             add("connections", await self.failing_connections(principal), "/accueil/connexions")
             add("imports", await self.failed_imports(principal), "/accueil/imports")
+        firm = await self.firm()
+        if principal.can_somewhere(Permission.KPI_READ):
+            add("alerts", await self.kpi_alerts(principal, firm), "/accueil/alertes")
         if principal.can(Permission.BILLING_CLIENTS_READ):
-            add("billing", await self.dossiers_without_client(principal, await self.firm()), "/accueil/facturation")
+            add("billing", await self.dossiers_without_client(principal, firm), "/accueil/facturation")
         return sections

@@ -599,7 +599,7 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
     required = ["/entreprises", "/entreprises/export.csv", "/parametres/journal", "/travaux", "/facturation/clients",
                 "/facturation/doublons", f"/entreprises/{world.twin.id}?onglet=historique",
                 f"/entreprises/{world.twin.id}?onglet=facturation", f"/travaux/{world.visible_run_id}"]  # fmt: skip
-    assert [url for url in required + ["/", "/accueil/connexions"] if pages[url].status_code != 200] == []
+    assert [url for url in [*required, "/", "/accueil/connexions"] if pages[url].status_code != 200] == []
     assert "text/csv" in pages["/entreprises/export.csv"].headers["content-type"]
     # Accueil counts the visible twin's failing connection, never the hidden dossier's.
     assert re.search(r"<h3[^>]*>\s*1 connexion expirée ou en erreur", pages["/"].text)

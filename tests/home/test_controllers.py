@@ -6,17 +6,20 @@ import datetime as dt
 import html
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import User
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier, DossierAccess
 from portal.expenses.services import today
+from portal.firm.models import Firm
 from portal.integrations.commerce.models import CommerceSetup
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
-from portal.ledger.models import ImportStatus, LedgerImport, LedgerSource
+from portal.ledger.models import FiscalYear, ImportStatus, LedgerImport, LedgerSource, VersionState, YearFigures
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.expenses import make_note
@@ -261,3 +264,86 @@ async def test_a_full_list_pages_past_the_ten_shown(client: Client, db_session: 
     assert "Voir tout (12)" in connections
     listed = (await client.get("/accueil/connexions")).text
     assert listed.count('class="todo-item"') == 12
+
+
+# --- KPI alerts ------------------------------------------------------------------------------------------
+
+
+def _figures(year: int, monthly: list[int]) -> dict[str, object]:
+    return {"chiffre_affaires": f"{sum(monthly)}.00",
+            "ca_mensuel": {f"{year}-{month:02d}": f"{amount}.00" for month, amount in enumerate(monthly, start=1)}}  # fmt: skip
+
+
+async def _year(
+    session: AsyncSession, dossier: Dossier, year: int, monthly: list[int], *, cash: int = 1_000_00, dso: str = "30"
+) -> None:
+    """An active fiscal year of ``dossier`` with its figures (CA per month in euros, trésorerie in cents, DSO)."""
+    fiscal_year = FiscalYear(
+        dossier_id=dossier.id, start_date=dt.date(year, 1, 1), end_date=dt.date(year, 12, 31),
+        state=VersionState.ACTIVE, source=LedgerSource.UPLOAD,
+    )  # fmt: skip
+    session.add(fiscal_year)
+    await session.flush()
+    session.add(
+        YearFigures(
+            fiscal_year_id=fiscal_year.id, dossier_id=dossier.id, start_date=fiscal_year.start_date,
+            end_date=fiscal_year.end_date, chiffre_affaires=sum(monthly) * 100, marge_brute=0,
+            resultat_exploitation=0, resultat_net=0, tresorerie_nette=cash, taux_marge_brute=None,
+            taux_marge_exploitation=None, dso_jours=Decimal(dso), dpo_jours=None,
+            figures=_figures(year, monthly), detail={}, computed_at=dt.datetime.now(dt.UTC),
+        )
+    )  # fmt: skip
+    await session.flush()
+
+
+ALERTS = r"(\d+) dossiers? en alerte"
+FULL = [10_000] * 12
+HALF_YEAR = [6_000] * 6 + [0] * 6
+
+
+async def test_kpi_alerts_on_my_dossiers_follow_the_firm_s_thresholds(client: Client, db_session: AsyncSession) -> None:
+    world = await build_world(db_session)
+    # The bakery: CA down 40 % on N-1 at the same date (6 months of sales against the same 6 of 2025).
+    await _year(db_session, world.bakery, 2025, FULL)
+    await _year(db_session, world.bakery, 2026, HALF_YEAR)
+    # The garage: negative trésorerie and a DSO of 75 days; its CA holds.
+    await _year(db_session, world.garage, 2025, FULL)
+    await _year(db_session, world.garage, 2026, FULL, cash=-2_500_00, dso="75")
+    # The secret dossier: everything wrong, for the granted partner only.
+    await _year(db_session, world.secret, 2026, FULL, cash=-1_00, dso="90")
+    # An older year in alert is not the latest: the entity's 2024 is followed by a healthy 2025.
+    await _year(db_session, world.entity, 2024, FULL, cash=-5_00)
+    await _year(db_session, world.entity, 2025, FULL)
+
+    page = await _home(client, world.partner)
+    assert _count(page, ALERTS) == 3
+    alerts = _section(page, "alerts")
+    assert f'href="/entreprises/{world.bakery.id}/tableau-de-bord"' in alerts
+    assert "Chiffre d'affaires en baisse de 40 % sur N-1 à date" in alerts
+    assert "Trésorerie nette négative : -2 500,00 €" in alerts.replace("\u202f", " ").replace("\xa0", " ")
+    assert "DSO de 75 jours" in alerts
+    assert SECRET in alerts
+    assert "Cabinet Durand" not in alerts
+
+    ungranted = await _home(client, world.ungranted)
+    assert _count(ungranted, ALERTS) == 2
+    assert SECRET not in ungranted
+    listed = html.unescape((await client.get("/accueil/alertes")).text)
+    assert "Garage du Centre" in listed
+    assert SECRET not in listed
+
+    # The collaborator: only the dossiers they are Comptable on (the bakery).
+    mine = await _home(client, world.collaborator)
+    assert _count(mine, ALERTS) == 1
+    assert "Boulangerie Martin" in _section(mine, "alerts")
+    assert _count(await _home(client, world.employee), ALERTS) is None  # no dashboard to read
+
+    # Stricter thresholds, the trésorerie not signalled: only the garage's DSO stays.
+    firm = (await db_session.execute(select(Firm))).scalar_one()
+    firm.alert_revenue_drop_percent, firm.alert_dso_days, firm.alert_negative_cash = 50, 70, False
+    await db_session.flush()
+    page = await _home(client, world.ungranted)
+    assert _count(page, ALERTS) == 1
+    alerts = _section(page, "alerts")
+    assert "DSO de 75 jours" in alerts
+    assert "Trésorerie" not in alerts
