@@ -270,8 +270,8 @@ async def test_a_full_list_pages_past_the_ten_shown(client: Client, db_session: 
 
 
 def _figures(year: int, monthly: list[int]) -> dict[str, object]:
-    return {"chiffre_affaires": f"{sum(monthly)}.00",
-            "ca_mensuel": {f"{year}-{month:02d}": f"{amount}.00" for month, amount in enumerate(monthly, start=1)}}  # fmt: skip
+    months = {f"{year}-{month:02d}": f"{amount}.00" for month, amount in enumerate(monthly, start=1)}
+    return {"chiffre_affaires": f"{sum(monthly)}.00", "ca_mensuel": months}
 
 
 async def _year(
