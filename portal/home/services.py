@@ -229,7 +229,7 @@ class HomeService:
     async def kpi_alerts(
         self, principal: Principal, firm: Firm | None, *, page: int = 1, page_size: int = SHOWN
     ) -> Page[DossierAlerts]:
-        """« Mes dossiers » whose latest fiscal year crosses the firm's thresholds, worst first by name.
+        """« Mes dossiers » whose latest fiscal year crosses the firm's thresholds, by name.
 
         Mes dossiers: for a partner or an administrator every dossier they see, for a collaborator those they
         are Comptable on (``KPI_READ``). One statement reads each dossier's latest active year and its N-1
