@@ -262,7 +262,7 @@ class HomeService:
                    latest.c.figures, previous.c.figures)
             .join(latest, latest.c.dossier_id == owner.id)
             .outerjoin(previous, and_(previous.c.dossier_id == owner.id, previous.c.rank == 2))  # noqa: PLR2004
-            .where(latest.c.rank == 1, may_alert)
+            .where(latest.c.rank == 1, may_alert, owner.status != DossierStatus.ARCHIVED)
             .order_by(owner.sort_name, owner.id)
         )  # fmt: skip
         found: list[DossierAlerts] = []
