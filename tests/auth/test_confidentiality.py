@@ -143,6 +143,22 @@ async def _one(session: AsyncSession, statement: Any) -> Any:
     return (await session.execute(statement)).scalar_one()
 
 
+async def _in_the_red(session: AsyncSession, *years: FiscalYear) -> None:
+    """Figures in the red for these years: Accueil's KPI alerts name their dossiers."""
+    for year in years:
+        empty = compute([], start=year.start_date, end=year.end_date)
+        session.add(
+            YearFigures(
+                fiscal_year_id=year.id, dossier_id=year.dossier_id, start_date=year.start_date,
+                end_date=year.end_date, chiffre_affaires=12_000, marge_brute=0, resultat_exploitation=0,
+                resultat_net=0, tresorerie_nette=-50_000, taux_marge_brute=None, taux_marge_exploitation=None,
+                dso_jours=None, dpo_jours=None, figures=empty.to_json(), detail=stored_detail(empty),
+                computed_at=dt.datetime.now(dt.UTC),
+            )
+        )  # fmt: skip
+    await session.flush()
+
+
 async def build_world(session: AsyncSession) -> World:
     everything = (FirmRole.PARTNER, FirmRole.ADMIN)  # every firm-wide permission there is
     granted = await make_user(session, roles=everything, name="Agathe Habilitée")
@@ -218,18 +234,7 @@ async def build_world(session: AsyncSession) -> World:
     visible_year, visible_import = await _ledger(session, twin, "Vente ordinaire")
     secret_report = await _report(session, secret, secret_year, granted, f"Rapport {NAME_WORD}")
     visible_report = await _report(session, twin, visible_year, ungranted, "Rapport ordinaire")
-    for year in (secret_year, visible_year):  # both in the red: Accueil's KPI alerts name them
-        empty = compute([], start=year.start_date, end=year.end_date)
-        session.add(
-            YearFigures(
-                fiscal_year_id=year.id, dossier_id=year.dossier_id, start_date=year.start_date,
-                end_date=year.end_date, chiffre_affaires=12_000, marge_brute=0, resultat_exploitation=0,
-                resultat_net=0, tresorerie_nette=-50_000, taux_marge_brute=None, taux_marge_exploitation=None,
-                dso_jours=None, dpo_jours=None, figures=empty.to_json(), detail=stored_detail(empty),
-                computed_at=dt.datetime.now(dt.UTC),
-            )
-        )  # fmt: skip
-    await session.flush()
+    await _in_the_red(session, secret_year, visible_year)
 
     world = World(
         granted=granted,
