@@ -75,7 +75,7 @@ async def test_generate_a_pdf_report_and_download_it(  # noqa: PLR0917 - fixture
     await page.get_by_label("Adresse e-mail").fill(PARTNER[0])
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name="Se connecter").click()
-    await expect(page).to_have_url(f"{live_url}/entreprises")
+    await expect(page).to_have_url(f"{live_url}/")
 
     await page.goto(f"{live_url}/entreprises/{dossier_id}/tableau-de-bord/rapports")
     await expect(page.get_by_role("heading", name="Rapports", exact=True)).to_be_visible()

@@ -61,7 +61,7 @@ async def test_a_partner_sets_an_objective_and_a_budget_and_reads_real_vs_budget
     await page.get_by_label("Adresse e-mail").fill(EMAIL)
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name="Se connecter").click()
-    await expect(page).to_have_url(f"{live_url}/entreprises")
+    await expect(page).to_have_url(f"{live_url}/")
     await _objective(page, live_url, seeded)
     await _no_sideways_scroll(page)
     await page.screenshot(path=str(tmp_path / f"objectifs-{width}.png"), full_page=True)
