@@ -239,7 +239,7 @@ def _seed_demo(settings: Settings) -> None:
     if _run(lambda: demo_module.seed_ledger(settings)):
         click.echo(
             f"Exercices {', '.join(map(str, demo_module.LEDGER_YEARS))} de {demo_module.LEDGER_DOSSIER} importés "
-            "(FEC de démonstration), avec un objectif et un prévisionnel."
+            "(FEC de démonstration), avec un objectif, un prévisionnel et un rapport PDF."
         )
     if login:
         click.echo(f"Connexion de démonstration : {login.email} / {login.password}")

@@ -248,3 +248,27 @@ async def seed_plan(sessions: Any, dossier_id: uuid.UUID) -> None:
                 session.add(
                     BudgetLine(dossier_id=dossier_id, end_date=year.end_date, key=key, month=month, amount=cents)
                 )
+        await seed_report(session, dossier_id, year.fiscal_year_id)
+
+
+REPORT_TITLE = "Revue de l'exercice 2025"
+REPORT_COMMENT = (
+    "Le chiffre d'affaires progresse sur l'exercice ; la trésorerie reste confortable. "
+    "Points d'attention : le délai de recouvrement clients et les charges de personnel du second semestre."
+)
+
+
+async def seed_report(session: AsyncSession, dossier_id: uuid.UUID, fiscal_year_id: uuid.UUID) -> None:
+    """A PDF report of 2025 asked by the partner: the worker of ``make run`` prints it at start-up."""
+    from portal.accounts.models import User  # noqa: PLC0415 - demo-only
+    from portal.dashboard.reports import ReportRequest, ReportService  # noqa: PLC0415
+    from portal.ledger.models import FiscalYear  # noqa: PLC0415
+
+    partner = (await session.execute(select(User).where(User.email == PEOPLE[0][0]))).scalar_one()
+    principal = await load_principal(session, partner.id, 0)
+    if principal is None:
+        return
+    dossier = await session.get_one(Dossier, dossier_id)
+    year = await session.get_one(FiscalYear, fiscal_year_id)
+    asked = ReportRequest(year=year, title=REPORT_TITLE, comment=REPORT_COMMENT, recipient_ids=())
+    await ReportService(session).request(principal, dossier, asked)
