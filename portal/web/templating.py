@@ -47,6 +47,11 @@ def number(value: int | Decimal | None) -> str:
     return format_decimal(value or 0, locale=get_locale())
 
 
+def tenths(value: Decimal | None) -> str:
+    """A rate or a delay to one decimal, as the reader's language writes it: ``12,3``."""
+    return format_decimal(value or 0, format="#,##0.0", locale=get_locale())
+
+
 def configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
@@ -64,6 +69,7 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.filters["date"] = local_date
     env.filters["cents"] = cents
     env.filters["number"] = number
+    env.filters["tenths"] = tenths
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
     env.trim_blocks = True
     env.lstrip_blocks = True
