@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from litestar import Litestar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,9 +24,11 @@ from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier, DossierAccess
 from portal.dashboard.models import Objective
-from portal.dashboard.portfolio import Column, PortfolioService, Sort
+from portal.dashboard.portfolio import Column, Filter, PortfolioService, Sort
+from portal.ledger.aggregates import refresh_year_figures
 from portal.ledger.models import ImportStatus, LedgerImport
 from portal.settings import Settings
+from tests.auth import test_confidentiality as confidentiality
 from tests.browsing import sign_in
 from tests.dashboard.ledgers import Year, import_fec
 from tests.factories.clients import make_dossier
@@ -34,6 +37,7 @@ from tests.factories.firm import PASSWORD, add_role, make_user
 Client = httpx.AsyncClient
 MONTH = 1_000_000  # 10 000,00 €
 ROW = re.compile(r'<tr data-dossier="([0-9a-f-]+)">(.*?)</tr>', re.DOTALL)
+NAME = re.compile(r'<th scope="row"><a href="[^"]*">([^<]*)</a>')
 
 
 @dataclass
@@ -158,8 +162,7 @@ async def as_user(client: Client, user: User) -> None:
 
 def listed(page: str) -> list[str]:
     """The dossiers' names on a list page, in order."""
-    return [html.unescape(re.sub(r"<[^>]+>", "", match.split("</th>")[0])).split("Confidentiel")[0].strip()
-            for _id, match in ROW.findall(page)]  # fmt: skip
+    return [html.unescape(name) for name in NAME.findall(page)]
 
 
 def count_on(page: str) -> int:
@@ -374,3 +377,52 @@ async def test_the_export_has_the_rows_filters_and_order_of_the_list_with_decima
     assert [row[0] for row in filtered[1:]] == world.names("cellar")
     searched = export_rows(await client.get("/portefeuille/export.csv?q=" + quote("zéph")))
     assert [row[0] for row in searched[1:]] == world.names("secret")
+
+
+# --- the confidentiality crawl ------------------------------------------------------------------------
+
+
+async def test_the_crawl_finds_the_hidden_dossier_nowhere_in_the_portfolio(
+    app: Litestar, client: Client, db_session: AsyncSession
+) -> None:
+    """The leak test's world, its two ledgers with their figures: Portefeuille, its searches, sorts, filters,
+    pages, export and every link from them show the confidential dossier to nobody it is not granted to."""
+    world = await confidentiality.build_world(db_session)
+    for dossier in (world.secret, world.twin):
+        await refresh_year_figures(db_session, dossier.id)
+    await db_session.flush()
+    served = {route.path for route in app.routes}
+    seeds = [
+        f"/portefeuille{query}" for query in confidentiality.search_queries()
+    ] + [f"/portefeuille?tri={column.value}" for column in Column] + [
+        f"/portefeuille?filtre={item.value}" for item in Filter
+    ] + ["/portefeuille/export.csv", "/portefeuille/export.csv?q=" + quote("Zéph")]  # fmt: skip
+    secrets = confidentiality.name_and_siren_tokens() | confidentiality.id_tokens(world)
+
+    def allowed(url: str, status: int) -> bool:
+        # The Tableau de bord is another page's; until it is served its link answers 404 to everyone.
+        if "/tableau-de-bord" in url and "/entreprises/{dossier_id:uuid}/tableau-de-bord" not in served:
+            return status == 404
+        return status in {200, *confidentiality.REDIRECTS}
+
+    for user in (world.ungranted, world.admin):
+        await confidentiality.as_user(client, user)
+        pages = await confidentiality.crawl(client, seeds)
+        for url, response in pages.items():
+            assert confidentiality.leaks(response.text, secrets, requested=url) == [], (user.name, url)
+            assert allowed(url, response.status_code), (url, response.status_code)
+        assert count_on(pages["/portefeuille"].text) == 1  # the twin alone
+        assert listed(pages["/portefeuille"].text) == [confidentiality.TWIN_NAME]
+        assert count_on(pages["/portefeuille?q=" + quote("Zéph")].text) == 1
+        assert len(export_rows(pages["/portefeuille/export.csv"])) == 2  # the header, the twin
+        for url in (f"/portefeuille{query}" for query in confidentiality.search_queries()):
+            hx = await client.get(url, headers=confidentiality.HX)
+            assert confidentiality.leaks(hx.text, secrets, requested=url) == [], url
+
+    # The control: the partner it is granted to sees it on the same pages.
+    await confidentiality.as_user(client, world.granted)
+    pages = await confidentiality.crawl(client, seeds)
+    assert count_on(pages["/portefeuille"].text) == 2
+    assert confidentiality.SECRET_NAME in html.unescape(pages["/portefeuille?q=" + quote("Zéph")].text)
+    assert confidentiality.SECRET_NAME in pages["/portefeuille/export.csv"].text
+    assert all(allowed(url, response.status_code) for url, response in pages.items())
