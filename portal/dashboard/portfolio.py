@@ -1,9 +1,9 @@
 """Portefeuille: every dossier the person may read the figures of, one row per dossier, from its
 latest fiscal year, beside the year before.
 
-Everything is done in the database: the latest ``YearFigures`` of each dossier and the revenue of
-the year before come from one pass of two window functions over ``ledger_year_figures`` (indexed
-by dossier and closing date), joined to the dossiers the person may read the figures of
+Everything is done in the database: the latest ``YearFigures`` of each dossier and the year before
+are found through correlated subqueries on ``ledger_year_figures``' (dossier, closing date) index,
+joined to the dossiers the person may read the figures of
 (``restrict(…, Permission.KPI_READ, Dossier)``), to the revenue objective of that year and to the
 last import that succeeded. Sorting, filters and paging are SQL, so a page is one statement and
 its count another, on SQLite as on PostgreSQL, whatever the number of dossiers.
@@ -19,8 +19,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
@@ -150,23 +151,46 @@ class PortfolioRow:
         return (Decimal(self.revenue) / self.revenue_target).quantize(Decimal("0.1"))  # cents ÷ euros = %
 
 
-def _latest() -> Any:
-    """Each dossier's fiscal years ranked from the latest, each with the revenue of the year before it."""
-    by_dossier = YearFigures.dossier_id
-    return select(
-        YearFigures.dossier_id,
-        YearFigures.start_date,
-        YearFigures.end_date,
-        YearFigures.chiffre_affaires,
-        YearFigures.taux_marge_brute,
-        YearFigures.taux_marge_exploitation,
-        YearFigures.tresorerie_nette,
-        YearFigures.dso_jours,
-        func.lag(YearFigures.chiffre_affaires)
-        .over(partition_by=by_dossier, order_by=YearFigures.end_date)
-        .label("previous_revenue"),
-        func.row_number().over(partition_by=by_dossier, order_by=YearFigures.end_date.desc()).label("rank"),
-    ).subquery("latest")
+@dataclass(frozen=True)
+class _Years:
+    """The latest fiscal year of ``Dossier`` (joined) and the one before it (outer-joined), as aliases.
+
+    Each found through the ``(dossier_id, end_date)`` index: the newest closing date of the dossier, then
+    the newest before it. Correlated subqueries, not a window over every year of every dossier: sorted
+    by name, a page reads the years of its own dossiers only; sorted by a figure, one row per dossier.
+    """
+
+    latest: Any
+    before: Any
+
+    @classmethod
+    def make(cls) -> _Years:
+        latest = aliased(YearFigures, name="latest")
+        before = aliased(YearFigures, name="before")
+        return cls(latest, before)
+
+    def join(self, statement: Select[Any], *, before: bool = True) -> Select[Any]:
+        newest, earlier = aliased(YearFigures, name="newest"), aliased(YearFigures, name="earlier")
+        latest_end = (
+            select(func.max(newest.end_date))
+            .where(newest.dossier_id == Dossier.id)
+            .correlate(Dossier)
+            .scalar_subquery()
+        )
+        statement = statement.join(
+            self.latest, and_(self.latest.dossier_id == Dossier.id, self.latest.end_date == latest_end)
+        )
+        if not before:
+            return statement
+        before_end = (
+            select(func.max(earlier.end_date))
+            .where(earlier.dossier_id == Dossier.id, earlier.end_date < self.latest.end_date)
+            .correlate(Dossier, self.latest)
+            .scalar_subquery()
+        )
+        return statement.outerjoin(
+            self.before, and_(self.before.dossier_id == Dossier.id, self.before.end_date == before_end)
+        )
 
 
 class PortfolioService:
@@ -176,14 +200,16 @@ class PortfolioService:
         self.session = session
 
     def _statement(self, principal: Principal, *, query: str, filters: frozenset[Filter], sort: Sort) -> Select[Any]:
-        latest = _latest()
-        revenue, previous = latest.c.chiffre_affaires, latest.c.previous_revenue
+        years = _Years.make()
+        latest = years.latest
+        revenue, previous = latest.chiffre_affaires, years.before.chiffre_affaires
         change = case(
             (or_(previous.is_(None), previous == 0), None), else_=(revenue - previous) * 100.0 / func.abs(previous)
         ).label("change")
         progress = case(
             (or_(Objective.target.is_(None), Objective.target == 0), None), else_=revenue * 1.0 / Objective.target
         ).label("progress")
+        # Evaluated for the rows of the page only, unless the page is sorted by it.
         last_sync = (
             select(func.max(LedgerImport.finished_at))
             .where(LedgerImport.dossier_id == Dossier.id, LedgerImport.status == ImportStatus.SUCCEEDED)
@@ -191,46 +217,26 @@ class PortfolioService:
             .scalar_subquery()
             .label("last_sync")
         )
-        statement = (
+        statement = years.join(
             select(
-                Dossier.id,
-                Dossier.name,
-                Dossier.siren,
-                Dossier.is_confidential,
-                latest.c.start_date,
-                latest.c.end_date,
-                revenue,
-                previous,
-                latest.c.taux_marge_brute,
-                latest.c.taux_marge_exploitation,
-                latest.c.tresorerie_nette,
-                latest.c.dso_jours,
-                Objective.target,
-                last_sync,
-                change,
-                progress,
-            )
-            .select_from(Dossier)
-            .join(latest, and_(latest.c.dossier_id == Dossier.id, latest.c.rank == 1))
-            .outerjoin(
-                Objective,
-                and_(
-                    Objective.dossier_id == Dossier.id,
-                    Objective.end_date == latest.c.end_date,
-                    Objective.key == REVENUE,
-                ),
-            )
-            .where(search.matches(query), *_conditions(latest, filters))
-        )
+                Dossier.id, Dossier.name, Dossier.siren, Dossier.is_confidential, latest.start_date, latest.end_date,
+                revenue, previous, latest.taux_marge_brute, latest.taux_marge_exploitation, latest.tresorerie_nette,
+                latest.dso_jours, Objective.target, last_sync, change, progress,
+            ).select_from(Dossier)
+        )  # fmt: skip
+        statement = statement.outerjoin(
+            Objective,
+            and_(Objective.dossier_id == Dossier.id, Objective.end_date == latest.end_date, Objective.key == REVENUE),
+        ).where(search.matches(query), *_conditions(years, filters))
         columns: dict[Column, Any] = {
             Column.NAME: Dossier.sort_name,
-            Column.CLOSING: latest.c.end_date,
+            Column.CLOSING: latest.end_date,
             Column.REVENUE: revenue,
             Column.CHANGE: change,
-            Column.GROSS_MARGIN: latest.c.taux_marge_brute,
-            Column.OPERATING_MARGIN: latest.c.taux_marge_exploitation,
-            Column.CASH: latest.c.tresorerie_nette,
-            Column.DSO: latest.c.dso_jours,
+            Column.GROSS_MARGIN: latest.taux_marge_brute,
+            Column.OPERATING_MARGIN: latest.taux_marge_exploitation,
+            Column.CASH: latest.tresorerie_nette,
+            Column.DSO: latest.dso_jours,
             Column.OBJECTIVE: progress,
             Column.LAST_SYNC: last_sync,
         }
@@ -240,13 +246,14 @@ class PortfolioService:
         return restrict(statement, principal, Permission.KPI_READ, Dossier)
 
     def _count(self, principal: Principal, *, query: str, filters: frozenset[Filter]) -> Select[Any]:
-        latest = _latest()
-        statement = (
-            select(func.count())
-            .select_from(Dossier)
-            .join(latest, and_(latest.c.dossier_id == Dossier.id, latest.c.rank == 1))
-            .where(search.matches(query), *_conditions(latest, filters))
-        )
+        statement = select(func.count()).select_from(Dossier).where(search.matches(query))
+        if filters:
+            years = _Years.make()
+            statement = years.join(statement, before=Filter.FALLING_REVENUE in filters).where(
+                *_conditions(years, filters)
+            )
+        else:  # a dossier with a fiscal year: read from the index alone
+            statement = statement.where(exists().where(YearFigures.dossier_id == Dossier.id))
         return restrict(statement, principal, Permission.KPI_READ, Dossier)
 
     async def page(
@@ -282,15 +289,16 @@ class PortfolioService:
             yield _row(row)
 
 
-def _conditions(latest: Any, filters: frozenset[Filter]) -> list[ColumnElement[bool]]:
+def _conditions(years: _Years, filters: frozenset[Filter]) -> list[ColumnElement[bool]]:
+    latest = years.latest
     conditions: list[ColumnElement[bool]] = []
     if Filter.NEGATIVE_CASH in filters:
-        conditions.append(latest.c.tresorerie_nette < 0)
+        conditions.append(latest.tresorerie_nette < 0)
     if Filter.FALLING_REVENUE in filters:
         # Without a year before there is no fall: NULL compares false.
-        conditions.append(latest.c.chiffre_affaires < latest.c.previous_revenue)
+        conditions.append(latest.chiffre_affaires < years.before.chiffre_affaires)
     if Filter.SLOW_PAYERS in filters:
-        conditions.append(latest.c.dso_jours > SLOW_PAYERS_DAYS)
+        conditions.append(latest.dso_jours > SLOW_PAYERS_DAYS)
     return conditions
 
 
