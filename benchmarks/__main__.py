@@ -14,10 +14,16 @@ import subprocess
 import sys
 import time
 
-from benchmarks import commerce, dossiers, fec, foundation
+from benchmarks import commerce, dashboard, dossiers, fec, foundation
 from benchmarks.environment import bench_settings
 
-BENCHMARKS = {"foundation": foundation.run, "dossiers": dossiers.run, "fec": fec.run, "commerce": commerce.run}
+BENCHMARKS = {
+    "foundation": foundation.run,
+    "dossiers": dossiers.run,
+    "fec": fec.run,
+    "commerce": commerce.run,
+    "dashboard": dashboard.run,
+}
 
 
 def run_each_in_its_own_process(names: list[str]) -> int:
