@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -199,51 +199,56 @@ class PortfolioService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _statement(self, principal: Principal, *, query: str, filters: frozenset[Filter], sort: Sort) -> Select[Any]:
+    def _ordered(self, principal: Principal, *, query: str, filters: frozenset[Filter], sort: Sort) -> Select[Any]:
+        """The dossiers of the list in order, with their sort key and name only: what ordering, filtering and
+        paging need, and nothing more (the page's other figures are read for its own rows afterwards)."""
+        columns = select(Dossier.id.label("dossier_id"), Dossier.sort_name.label("sort_name")).select_from(Dossier)
+        statement = cast("Select[Any]", columns)
+        if sort.column is Column.NAME and not filters:  # a dossier with a fiscal year: read from the index alone
+            key: Any = Dossier.sort_name
+            statement = statement.where(exists().where(YearFigures.dossier_id == Dossier.id))
+        else:
+            years = _Years.make()
+            statement = years.join(
+                statement, before=sort.column is Column.CHANGE or Filter.FALLING_REVENUE in filters
+            ).where(*_conditions(years, filters))
+            if sort.column is Column.OBJECTIVE:
+                statement = _with_objective(statement, years)
+            key = _expressions(years)[sort.column]
+        statement = statement.add_columns(key.label("sort_key")).where(search.matches(query))
+        if sort.column is Column.NAME:  # never blank; NULLS LAST would keep PostgreSQL off the name's index
+            order = Dossier.sort_name.desc() if sort.descending else Dossier.sort_name.asc()
+        else:
+            order = (key.desc() if sort.descending else key.asc()).nulls_last()
+        statement = statement.order_by(order, Dossier.sort_name, Dossier.id)
+        return restrict(statement, principal, Permission.KPI_READ, Dossier)
+
+    def _statement(
+        self, principal: Principal, *, query: str, filters: frozenset[Filter], sort: Sort, limit: int | None = None,
+        offset: int = 0,
+    ) -> Select[Any]:  # fmt: skip
+        """The rows of the list (one page of them with ``limit``): the ordered dossiers, then their figures."""
+        ordered = self._ordered(principal, query=query, filters=filters, sort=sort)
+        if limit is not None:
+            ordered = ordered.limit(limit).offset(offset)
+        chosen = ordered.subquery("chosen")
         years = _Years.make()
         latest = years.latest
-        revenue, previous = latest.chiffre_affaires, years.before.chiffre_affaires
-        change = case(
-            (or_(previous.is_(None), previous == 0), None), else_=(revenue - previous) * 100.0 / func.abs(previous)
-        ).label("change")
-        progress = case(
-            (or_(Objective.target.is_(None), Objective.target == 0), None), else_=revenue * 1.0 / Objective.target
-        ).label("progress")
-        # Evaluated for the rows of the page only, unless the page is sorted by it.
-        last_sync = (
-            select(func.max(LedgerImport.finished_at))
-            .where(LedgerImport.dossier_id == Dossier.id, LedgerImport.status == ImportStatus.SUCCEEDED)
-            .correlate(Dossier)
-            .scalar_subquery()
-            .label("last_sync")
-        )
+        expressions = _expressions(years)
         statement = years.join(
             select(
                 Dossier.id, Dossier.name, Dossier.siren, Dossier.is_confidential, latest.start_date, latest.end_date,
-                revenue, previous, latest.taux_marge_brute, latest.taux_marge_exploitation, latest.tresorerie_nette,
-                latest.dso_jours, Objective.target, last_sync, change, progress,
-            ).select_from(Dossier)
+                latest.chiffre_affaires, years.before.chiffre_affaires, latest.taux_marge_brute,
+                latest.taux_marge_exploitation, latest.tresorerie_nette, latest.dso_jours, Objective.target,
+                expressions[Column.LAST_SYNC],
+            ).select_from(chosen).join(Dossier, Dossier.id == chosen.c.dossier_id)
         )  # fmt: skip
-        statement = statement.outerjoin(
-            Objective,
-            and_(Objective.dossier_id == Dossier.id, Objective.end_date == latest.end_date, Objective.key == REVENUE),
-        ).where(search.matches(query), *_conditions(years, filters))
-        columns: dict[Column, Any] = {
-            Column.NAME: Dossier.sort_name,
-            Column.CLOSING: latest.end_date,
-            Column.REVENUE: revenue,
-            Column.CHANGE: change,
-            Column.GROSS_MARGIN: latest.taux_marge_brute,
-            Column.OPERATING_MARGIN: latest.taux_marge_exploitation,
-            Column.CASH: latest.tresorerie_nette,
-            Column.DSO: latest.dso_jours,
-            Column.OBJECTIVE: progress,
-            Column.LAST_SYNC: last_sync,
-        }
-        key = columns[sort.column]
-        order = (key.desc() if sort.descending else key.asc()).nulls_last()
-        statement = statement.order_by(order, Dossier.sort_name, Dossier.id)
-        return restrict(statement, principal, Permission.KPI_READ, Dossier)
+        key = chosen.c.sort_key
+        if sort.column is Column.NAME:
+            order = key.desc() if sort.descending else key.asc()
+        else:
+            order = (key.desc() if sort.descending else key.asc()).nulls_last()
+        return _with_objective(statement, years).order_by(order, chosen.c.sort_name, chosen.c.dossier_id)
 
     def _count(self, principal: Principal, *, query: str, filters: frozenset[Filter]) -> Select[Any]:
         statement = select(func.count()).select_from(Dossier).where(search.matches(query))
@@ -269,8 +274,10 @@ class PortfolioService:
         """One sorted page of the dossiers ``principal`` may read the figures of, and how many there are."""
         total = int((await self.session.execute(self._count(principal, query=query, filters=filters))).scalar_one())
         page = min(max(1, page), Page(items=[], total=total, page=1, page_size=page_size).pages)
-        statement = self._statement(principal, query=query, filters=filters, sort=sort)
-        rows = await self.session.execute(statement.offset((page - 1) * page_size).limit(page_size))
+        statement = self._statement(
+            principal, query=query, filters=filters, sort=sort, limit=page_size, offset=(page - 1) * page_size
+        )
+        rows = await self.session.execute(statement)
         return Page(items=[_row(row) for row in rows], total=total, page=page, page_size=page_size)
 
     async def export_rows(
@@ -287,6 +294,39 @@ class PortfolioService:
         result = await self.session.stream(statement.execution_options(yield_per=chunk))
         async for row in result:
             yield _row(row)
+
+
+def _expressions(years: _Years) -> dict[Column, Any]:
+    """What each column sorts by (``change`` needs the year before joined, ``progress`` the objective)."""
+    latest, revenue, previous = years.latest, years.latest.chiffre_affaires, years.before.chiffre_affaires
+    return {
+        Column.NAME: Dossier.sort_name,
+        Column.CLOSING: latest.end_date,
+        Column.REVENUE: revenue,
+        Column.CHANGE: case(
+            (or_(previous.is_(None), previous == 0), None), else_=(revenue - previous) * 100.0 / func.abs(previous)
+        ),
+        Column.GROSS_MARGIN: latest.taux_marge_brute,
+        Column.OPERATING_MARGIN: latest.taux_marge_exploitation,
+        Column.CASH: latest.tresorerie_nette,
+        Column.DSO: latest.dso_jours,
+        Column.OBJECTIVE: case(
+            (or_(Objective.target.is_(None), Objective.target == 0), None), else_=revenue * 1.0 / Objective.target
+        ),
+        # The last import that succeeded; read for the rows of the page, for every dossier only when sorted by it.
+        Column.LAST_SYNC: select(func.max(LedgerImport.finished_at))
+        .where(LedgerImport.dossier_id == Dossier.id, LedgerImport.status == ImportStatus.SUCCEEDED)
+        .correlate(Dossier)
+        .scalar_subquery(),
+    }
+
+
+def _with_objective(statement: Select[Any], years: _Years) -> Select[Any]:
+    """The revenue objective of the latest year, when there is one."""
+    return statement.outerjoin(
+        Objective,
+        and_(Objective.dossier_id == Dossier.id, Objective.end_date == years.latest.end_date, Objective.key == REVENUE),
+    )
 
 
 def _conditions(years: _Years, filters: frozenset[Filter]) -> list[ColumnElement[bool]]:
