@@ -73,7 +73,7 @@ async def _fits(page: Page) -> None:
 
 
 @pytest.mark.parametrize("width", [1440, 390])
-async def test_a_partner_then_a_collaborator_read_the_portfolio(  # noqa: PLR0917 - pytest fixtures
+async def test_a_partner_then_a_collaborator_read_the_portfolio(  # noqa: PLR0915, PLR0917 - one story, pytest fixtures
     live_url: str,
     browser: Browser,
     committed: async_sessionmaker[AsyncSession],
@@ -125,6 +125,7 @@ async def test_a_partner_then_a_collaborator_read_the_portfolio(  # noqa: PLR091
     # A search by name, live.
     await page.get_by_placeholder("Rechercher une entreprise").fill("boul")
     await expect(page.locator(".result-count")).to_have_text("1 dossier trouvé")
+    await expect(page).to_have_url(f"{live_url}/portefeuille?q=boul&tri=nom&page=1")
     assert await _names(page) == ["Boulangerie Martin"]
     await _fits(page)
     await page.get_by_placeholder("Rechercher une entreprise").fill("zéphyr")
