@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run worker scheduler test test-pg lint fmt typecheck migrate revision db-check i18n bench chaos browser clean
+.PHONY: help setup run worker scheduler test test-pg lint fmt typecheck migrate revision db-check i18n bench chaos browser pdf-libs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP) ## Create the virtualenv and install the portal with its dev tools
+setup: $(STAMP) pdf-libs ## Create the virtualenv and install the portal with its dev tools (and WeasyPrint's Debian libraries)
 
 run: $(STAMP) ## Serve http://127.0.0.1:8000 (PORTAL_PORT) with demo data and the embedded worker
 	$(VENV)/bin/portal run --demo
@@ -27,6 +27,17 @@ worker: $(STAMP) ## Run dramatiq workers (production: PORTAL_BROKER_URL=redis://
 
 scheduler: $(STAMP) ## Run the scheduler: periodic jobs and the outbox relay
 	$(VENV)/bin/portal scheduler
+
+# WeasyPrint (PDF reports) prints with Pango and HarfBuzz; DejaVu is the documents' font; the PDF tests read
+# and draw pages with poppler-utils (pdftotext, pdftoppm). Installed when missing (as root; otherwise it says how).
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+pdf-libs:
+	@missing="$$(for package in $(PDF_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$package 2>/dev/null | grep -q 'ok installed' || echo $$package; done)"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "PDF reports and their tests need: sudo apt-get install" $$missing >&2; exit 1; fi; \
+	fi
 
 browser:
 	@if [ ! -x $(CHROMIUM) ]; then \
@@ -45,10 +56,10 @@ PYTEST = $(PY) -m pytest -n $(N) --dist worksteal
 # a run on PostgreSQL: its figure is not the one fail_under was set from, and CI's time is short.
 COVERAGE = $(if $(T)$(PORTAL_TEST_DATABASE_URL),,--cov --cov-report=)
 
-test: $(STAMP) browser ## Run the whole suite in parallel (T=path for a part, N=workers); PORTAL_TEST_DATABASE_URL/BROKER_URL for PG + Redis
+test: $(STAMP) browser pdf-libs ## Run the whole suite in parallel (T=path for a part, N=workers); PORTAL_TEST_DATABASE_URL/BROKER_URL for PG + Redis
 	$(PYTEST) $(COVERAGE) $(T)
 
-test-pg: $(STAMP) browser ## Run the suite on the local PostgreSQL and Redis (one database per worker: portal_test_gw0…)
+test-pg: $(STAMP) browser pdf-libs ## Run the suite on the local PostgreSQL and Redis (one database per worker: portal_test_gw0…)
 	PORTAL_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/portal_test \
 	PORTAL_TEST_BROKER_URL=redis://127.0.0.1:6379/15 $(PYTEST) $(T)
 

@@ -14,16 +14,13 @@ import subprocess
 import sys
 import time
 
-from benchmarks import commerce, dashboard, dossiers, fec, foundation
+from benchmarks import commerce, dashboard, dossiers, fec, foundation, report
 from benchmarks.environment import bench_settings
 
 BENCHMARKS = {
-    "foundation": foundation.run,
-    "dossiers": dossiers.run,
-    "fec": fec.run,
-    "commerce": commerce.run,
-    "dashboard": dashboard.run,
-}
+    "foundation": foundation.run, "dossiers": dossiers.run, "fec": fec.run, "commerce": commerce.run,
+    "report": report.run, "dashboard": dashboard.run,
+}  # fmt: skip
 
 
 def run_each_in_its_own_process(names: list[str]) -> int:

@@ -1,9 +1,10 @@
 """Demo data: a firm with its own dossier, client dossiers (valid SIRENs, and two associations
 without one that look alike), a confidential dossier, and four people: two of them Comptable on
 client dossiers and Employé of the firm's own, one Gestionnaire de facturation; an expense note
-waiting for approval; the confidential dossier's client user, invited by the partner, whom the
-administrator never sees on the portal's pages (the development mail page, a development aid only the
-demo serves, shows every email written, their invitation included, its link masked).
+waiting for approval and a till whose authorisation was lost (Accueil has both for the partner); the
+confidential dossier's client user, invited by the partner, whom the administrator never sees on the
+portal's pages (the development mail page, a development aid only the demo serves, shows every email
+written, their invitation included, its link masked).
 
 Seeding is idempotent: a database that already has a firm is left as it is. The demo
 password is generated once and kept in ``var/demo_credentials``, so every start can
@@ -12,6 +13,7 @@ print the sign-in without a well-known password ever existing.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ from portal.expenses.services import ExpenseNoteService, today
 from portal.firm.invitations import Grant, InvitationService
 from portal.firm.models import Firm
 from portal.firm.services import UserService
+from portal.integrations.commerce import tasks as commerce_tasks
+from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 from portal.sandbox.pennylane.data import fictional_siren
 from portal.settings import Settings, private_folder
 
@@ -46,6 +50,8 @@ DOSSIERS = [
     ("Association Sportive de la Croix-Rousse", None, "Association", False, "Lyon", "69004"),
     ("ASSOCIATION SPORTIVE DE LA CROIX ROUSSE", None, "Association", False, "Lyon", "69004"),
 ]
+# Restaurant Le Cèdre's till (Zelty), whose authorisation was lost: Accueil's « connexion à reconnecter ».
+LOST_TILL = "Restaurant Le Cèdre – caisse"
 # Visible only to the partner: the portal's confidentiality at work from the first start.
 CONFIDENTIAL = ("Holding Durand Patrimoine", "92345671", "SC", False, "Lyon", "69006")
 PEOPLE = [
@@ -127,6 +133,7 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     )
     await session.flush()
     await _expense_note(session, people[2].id, dossiers[0].id)
+    _lost_till(session, dossiers[3].id, people[3].id)
     partner = await load_principal(session, people[0].id, 0)
     if partner is not None:
         await InvitationService(session=session).invite(
@@ -148,6 +155,17 @@ async def _expense_note(session: AsyncSession, author_id: uuid.UUID, firm_dossie
     )
     await notes.add_mileage_line(author, note, trip)
     await notes.submit(author, note)
+
+
+def _lost_till(session: AsyncSession, dossier_id: uuid.UUID, connected_by_id: uuid.UUID) -> None:
+    """A till whose authorisation the source no longer accepts: Accueil has a connection to fix from the start."""
+    session.add(
+        Connection(
+            dossier_id=dossier_id, provider=Provider.ZELTY, auth_method=AuthMethod.API_KEY,
+            status=ConnectionStatus.AUTHORIZATION_LOST, last_error=commerce_tasks.LOST, label=LOST_TILL,
+            connected_by_id=connected_by_id, connected_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40),
+        )
+    )  # fmt: skip
 
 
 # The fiscal years the demo's Comptabilité and Tableau de bord show from the first start: Restaurant Le

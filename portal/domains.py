@@ -17,6 +17,7 @@ from portal.db.base import metadata
 from portal.domain import Domain
 from portal.expenses.plugin import plugin as expenses
 from portal.firm.plugin import plugin as firm
+from portal.home.plugin import plugin as home
 from portal.integrations.plugin import plugin as integrations
 from portal.jobs.plugin import plugin as jobs
 from portal.ledger.plugin import plugin as ledger
@@ -34,6 +35,7 @@ DOMAINS: list[Domain] = [
     integrations,
     dashboard,
     sso,
+    home,  # Accueil reads the domains above in this list
     jobs,  # background work, a layer under the domains, switched on the same way
     sandbox,  # the local stand-ins of outside services, mounted in development and tests only
 ]

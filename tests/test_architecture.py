@@ -31,7 +31,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"audit"}),
     frozenset({"web", "mail"}),
     frozenset({"jobs"}),
-    frozenset({"accounts", "clients", "firm", "billing", "expenses", "ledger", "integrations", "sso", "dashboard"}),
+    frozenset(
+        {"accounts", "clients", "firm", "billing", "expenses", "ledger", "integrations", "sso", "dashboard", "home"}
+    ),
     frozenset({"app", "cli", "demo", "domains", "sandbox", "worker", "__main__"}),
 )
 """A package imports only from its own layer and the layers below it (a new package needs a place here)."""

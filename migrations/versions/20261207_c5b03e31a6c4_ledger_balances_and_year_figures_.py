@@ -1,5 +1,9 @@
 """Ledger balances and year figures, dashboard objectives and budget lines
 
+ledger_balance: a version's lines summed per account, month and journal (VAT lines also by the entry they
+are in), written by every import; ledger_year_figures: the figures of each active fiscal year;
+dashboard_objective and dashboard_budget_line: what the firm plans for a dossier's fiscal year.
+
 Revision ID: c5b03e31a6c4
 Revises: 31bc4994b486
 Create Date: 2026-12-07 12:24:08.003033
@@ -53,13 +57,14 @@ def upgrade() -> None:
     sa.Column('fiscal_year_id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),
     sa.Column('account_number', sa.String().with_variant(sa.String(collation='C'), 'postgresql'), nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
-    sa.Column('opening', sa.Boolean(), nullable=False),
+    sa.Column('journal_code', sa.String().with_variant(sa.String(collation='C'), 'postgresql'), nullable=False),
     sa.Column('flags', sa.SmallInteger(), nullable=False),
+    sa.Column('account_label', sa.String(), nullable=False),
     sa.Column('debit', sa.BigInteger(), nullable=False),
     sa.Column('credit', sa.BigInteger(), nullable=False),
     sa.Column('line_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['fiscal_year_id'], ['ledger_fiscal_year.id'], name=op.f('fk_ledger_balance_fiscal_year_id_ledger_fiscal_year'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('fiscal_year_id', 'account_number', 'month', 'opening', 'flags', name=op.f('pk_ledger_balance'))
+    sa.PrimaryKeyConstraint('fiscal_year_id', 'account_number', 'month', 'journal_code', 'flags', name=op.f('pk_ledger_balance'))
     )
     op.create_table('ledger_year_figures',
     sa.Column('fiscal_year_id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),

@@ -26,7 +26,15 @@ from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, Dossie
 from portal.clients.services import DossierService
 from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError
 from portal.firm.pages import GENERAL_SETTINGS
-from portal.firm.services import MAX_GRACE_DAYS, FirmService, UserError, UserService, status_of
+from portal.firm.services import (
+    MAX_DSO_DAYS,
+    MAX_GRACE_DAYS,
+    MAX_REVENUE_DROP_PERCENT,
+    FirmService,
+    UserError,
+    UserService,
+    status_of,
+)
 from portal.i18n import _
 from portal.jobs.diagnostic import diagnostic
 from portal.jobs.services import JobRunService
@@ -71,6 +79,24 @@ class SecondFactorRuleForm:
 
     obligatoire: str = forms.text(forms.CHOICE_MAX_LENGTH)
     delai: str = forms.text(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
+class DashboardAlertsForm:
+    """Paramètres › Alertes du tableau de bord: the thresholds of Accueil's KPI alerts."""
+
+    baisse_ca: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    dso: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    tresorerie: str = forms.text(forms.CHOICE_MAX_LENGTH)
+
+
+def _whole_number(typed: str, highest: int) -> int | None:
+    """A whole number from 1 to ``highest`` typed in a form, or None."""
+    typed = typed.strip()
+    if not (typed.isascii() and typed.isdigit() and len(typed) <= len(str(highest))):
+        return None
+    value = int(typed)
+    return value if 1 <= value <= highest else None
 
 
 @dataclass
@@ -607,6 +633,38 @@ class SettingsController(Controller):
             message = _("La double authentification est facultative.")
         flash(request, message, category="success")
         return Redirect("/parametres#double-authentification", status_code=303)
+
+    @post(
+        "/alertes-tableau-de-bord",
+        guards=[requires(Permission.SETTINGS_UPDATE)],
+        name="firm:dashboard_alerts",
+        media_type=MediaType.HTML,
+    )
+    async def dashboard_alerts(
+        self,
+        request: Request[Any, Any, Any],
+        general_page: NamedDependency[GeneralPage],
+        data: Annotated[DashboardAlertsForm, forms.POSTED],
+    ) -> Template | Redirect:
+        """The thresholds of the KPI alerts every person's Accueil shows on their dossiers."""
+        errors: dict[str, str] = {}
+        drop = _whole_number(data.baisse_ca, MAX_REVENUE_DROP_PERCENT)
+        if drop is None:
+            errors["baisse_ca"] = _(
+                "La baisse du chiffre d'affaires doit être un pourcentage entier entre 1 et %(max)s."
+            ) % {"max": MAX_REVENUE_DROP_PERCENT}
+        days = _whole_number(data.dso, MAX_DSO_DAYS)
+        if days is None:
+            errors["dso"] = _("Le délai clients doit être un nombre de jours entre 1 et %(max)s.") % {
+                "max": MAX_DSO_DAYS
+            }
+        if drop is None or days is None:
+            return await self._general(request, general_page, alerts_form=data, alerts_errors=errors)
+        await general_page.firms.set_dashboard_alerts(
+            principal_of(request), revenue_drop_percent=drop, dso_days=days, negative_cash=data.tresorerie == "1"
+        )
+        flash(request, _("Les alertes du tableau de bord sont enregistrées."), category="success")
+        return Redirect("/parametres#alertes-tableau-de-bord", status_code=303)
 
     @get("/roles", guards=[requires(Permission.SETTINGS_READ)], name="firm:roles")
     async def roles(self) -> Template:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
@@ -35,6 +35,11 @@ class Firm(Audited, Base):
     # and how many days each has, from their first sign-in under the rule, to enrol.
     second_factor_required_since: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     second_factor_grace_days: Mapped[int] = mapped_column(Integer, default=7)
+    # Alertes du tableau de bord (Accueil): a fall of the chiffre d'affaires on N-1 at the same date beyond
+    # this percentage, a DSO beyond this many days, and whether a negative trésorerie nette is an alert.
+    alert_revenue_drop_percent: Mapped[int] = mapped_column(Integer, default=20)
+    alert_dso_days: Mapped[int] = mapped_column(Integer, default=60)
+    alert_negative_cash: Mapped[bool] = mapped_column(Boolean, default=True)
     own_dossier: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[own_dossier_id])
     billing_entity: Mapped[Dossier | None] = relationship(lazy="joined", foreign_keys=[billing_entity_id])
 

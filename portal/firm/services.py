@@ -402,6 +402,9 @@ async def second_factor_requirement(session: AsyncSession) -> Requirement | None
 
 
 MAX_GRACE_DAYS = 90
+# Bounds of the dashboard alerts' thresholds (Paramètres › Alertes du tableau de bord).
+MAX_REVENUE_DROP_PERCENT = 100
+MAX_DSO_DAYS = 365
 
 
 class FirmRepository(SQLAlchemyAsyncRepository[Firm]):
@@ -430,5 +433,20 @@ class FirmService(SQLAlchemyAsyncRepositoryService[Firm, FirmRepository]):
         elif not required:
             firm.second_factor_required_since = None
         firm.second_factor_grace_days = grace_days
+        await self.repository.session.flush()
+        return firm
+
+    async def set_dashboard_alerts(
+        self, actor: Principal, *, revenue_drop_percent: int, dso_days: int, negative_cash: bool
+    ) -> Firm:
+        """The thresholds of Accueil's KPI alerts; audited as a change of the firm."""
+        if not actor.can(Permission.SETTINGS_UPDATE):
+            raise PermissionDeniedException
+        firm = await self.current()
+        if firm is None:
+            raise NotFoundException
+        firm.alert_revenue_drop_percent = revenue_drop_percent
+        firm.alert_dso_days = dso_days
+        firm.alert_negative_cash = negative_cash
         await self.repository.session.flush()
         return firm

@@ -26,6 +26,8 @@ plugin = Domain(
         pennylane_tasks.fiscal_years,
         pennylane_tasks.import_fiscal_years,
         pennylane_tasks.revoke,
+        pennylane_tasks.refresh,
+        pennylane_tasks.daily,
         tasks.notify_authorization_lost,
         commerce_tasks.reference,
         commerce_tasks.sync_connection,
@@ -35,5 +37,6 @@ plugin = Domain(
     schedules=[
         every("0 6 * * *", commerce_tasks.scheduled, name="commerce.daily", frequency="daily"),
         every("0 6 1 * *", commerce_tasks.scheduled, name="commerce.monthly", frequency="monthly"),
+        every("0 6 * * *", pennylane_tasks.daily, name="pennylane.daily"),
     ],
 )

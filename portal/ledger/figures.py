@@ -144,6 +144,16 @@ LINE_LABELS: dict[str, str] = {
 CHARGE_LINES = frozenset({"achats_consommes", "charges_externes", "impots_taxes", "charges_personnel", "dotations"})
 
 
+OPENING_JOURNALS = frozenset({"AN", "ANO", "RAN", "OUV"})
+OPENING_WORDS = ("nouveau", "ouverture")
+
+
+def is_opening(journal_code: str, journal_label: str) -> bool:
+    """The à-nouveaux journal: code AN, ANO, RAN or OUV, or a label containing « nouveau » or « ouverture »."""
+    label = journal_label.casefold()
+    return journal_code.strip().upper() in OPENING_JOURNALS or any(word in label for word in OPENING_WORDS)
+
+
 @dataclass(frozen=True)
 class BalanceRow:
     """The lines of one account in one month of a fiscal year, as ``ledger_balance`` keeps them (cents)."""
@@ -190,6 +200,11 @@ def _charge(label: str, *prefixes: str, excluding: tuple[str, ...] = ()) -> Part
     return Part(label, Selection(prefixes, excluding), -1, charge=True)
 
 
+def _alone(part: Part) -> Part:
+    """A charge counted for itself: its debit − credit, added."""
+    return Part(part.label, part.selection, +1, charge=True)
+
+
 _CONSUMED = ("601", "602", "607", "6031", "6032", "6037", "6081", "6082", "6087", "6091", "6092", "6097")
 _SALES = _product(N_("Ventes de produits, de marchandises et de services (70)"), "70")
 _CONSUMED_PART = _charge(N_("Achats consommés"), *_CONSUMED)
@@ -221,12 +236,13 @@ _FINANCIAL = (
 
 PARTS: dict[str, tuple[Part, ...]] = {
     "chiffre_affaires": (_SALES,),
-    "achats_consommes": (_CONSUMED_PART,),
+    # A charge line alone is a positive amount (what was spent), as a budget line is typed.
+    "achats_consommes": (_alone(_CONSUMED_PART),),
     "marge_brute": (_SALES, _CONSUMED_PART),
-    "charges_externes": (_EXTERNAL_PART,),
-    "impots_taxes": (_charge(N_("Impôts, taxes et versements assimilés (63)"), "63"),),
-    "charges_personnel": (_charge(N_("Charges de personnel (64)"), "64"),),
-    "dotations": (_charge(N_("Dotations d'exploitation (681)"), "681"),),
+    "charges_externes": (_alone(_EXTERNAL_PART),),
+    "impots_taxes": (_alone(_charge(N_("Impôts, taxes et versements assimilés (63)"), "63")),),
+    "charges_personnel": (_alone(_charge(N_("Charges de personnel (64)"), "64")),),
+    "dotations": (_alone(_charge(N_("Dotations d'exploitation (681)"), "681")),),
     "marge_commerciale": (
         _product(N_("Ventes de marchandises (707, 7097)"), "707", "7097"),
         _charge(N_("Coût d'achat des marchandises vendues (607, 6097, 6037)"), "607", "6097", "6037"),
@@ -569,6 +585,7 @@ def cascade(figures: Figures) -> tuple[Step, ...]:
     sales, gross, added = value("chiffre_affaires"), value("marge_brute"), value("valeur_ajoutee")
     ebe, operating, current = value("ebe"), value("resultat_exploitation"), value("resultat_courant_avant_impot")
     exceptional, net = value("resultat_exceptionnel"), value("resultat_net")
+    # A charge line alone is what was spent (positive): it lowers the result.
     taxes, staff = monthly_total["impots_taxes"], monthly_total["charges_personnel"]
     return (
         _total(N_("Chiffre d'affaires"), sales),

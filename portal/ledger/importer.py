@@ -327,8 +327,9 @@ class Version:
 
 
 async def _derive(sessions: Sessions, version: Version, report: fec.Report, lines: int) -> int:
-    """Entries, journals and accounts of the version, from its lines, in two passes over them (entries,
-    accounts) and joins on the entries' first lines; returns how many lines are dated outside the year."""
+    """Entries, journals, balances and accounts of the version, from its lines, in passes over them (entries;
+    balances per account, month and journal; VAT lines), joins on the entries' first lines, and the accounts
+    summed from the balances; returns how many lines are dated outside the year."""
     fiscal_year_id, start, end = version.fiscal_year_id, version.start, version.end
     of_version = Line.fiscal_year_id == fiscal_year_id
     entries = (
@@ -370,15 +371,7 @@ async def _derive(sessions: Sessions, version: Version, report: fec.Report, line
                 .where(of_entries).group_by(Entry.fiscal_year_id, Entry.journal_code),
             )
         )  # fmt: skip
-        await session.execute(
-            insert(Account).from_select(
-                ["fiscal_year_id", "number", "label", "debit_total", "credit_total", "line_count"],
-                select(
-                    Line.fiscal_year_id, Line.account_number, func.coalesce(func.max(Line.account_label), ""),
-                    func.sum(Line.debit), func.sum(Line.credit), func.count(),
-                ).where(of_version).group_by(Line.fiscal_year_id, Line.account_number),
-            )
-        )  # fmt: skip
+        # The balances per account, month and journal, then the accounts' totals from them.
         await write_balances(session, fiscal_year_id)
         # Every line of an entry has the entry's date (the check refuses an entry that mixes dates).
         outside, journals, accounts, entry_count = (

@@ -24,7 +24,6 @@ from advanced_alchemy.base import DefaultBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -230,11 +229,12 @@ class Line(DefaultBase):
 
 
 class Balance(DefaultBase):
-    """The lines of one account in one month of a fiscal-year version, summed: what every figure reads.
+    """The lines of one account, month and journal of a fiscal-year version, summed: what every figure reads.
 
-    Written by the import in the same set-based derivation as the accounts, so a version and its
-    balances come and go together. ``opening`` marks the lines of the à-nouveaux journal; ``flags`` is
-    set on VAT lines only (``portal.ledger.figures``: 1 when their entry also posts to 70…, 2 to 60/61/62…).
+    Written by the import in one set-based pass over the lines (the accounts' totals are then summed from
+    these rows), so a version and its balances come and go together. The journal tells the à-nouveaux
+    lines apart (``portal.ledger.figures.is_opening``); ``flags`` is set on VAT lines only
+    (``portal.ledger.figures``: 1 when their entry also posts to 70…, 2 to 60/61/62…).
     """
 
     __tablename__ = "ledger_balance"
@@ -244,8 +244,9 @@ class Balance(DefaultBase):
     )
     account_number: Mapped[str] = mapped_column(Code, primary_key=True)
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    opening: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    journal_code: Mapped[str] = mapped_column(Code, primary_key=True)
     flags: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    account_label: Mapped[str] = mapped_column(Label, default="")
     debit: Mapped[int] = mapped_column(BigInteger)
     credit: Mapped[int] = mapped_column(BigInteger)
     line_count: Mapped[int] = mapped_column(Integer)

@@ -1,14 +1,14 @@
-"""Pages that belong to no domain: home and the visitors' language switch."""
+"""Pages that belong to no domain: the visitors' language switch (Accueil is ``portal.home``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, post
 from litestar.response import Redirect
 
-from portal.auth.guards import PUBLIC, signed_in
+from portal.auth.guards import PUBLIC
 from portal.i18n import LOCALES
 from portal.web import forms
 from portal.web.context import LOCALE_COOKIE
@@ -24,10 +24,6 @@ class LocaleForm:
 class WebController(Controller):
     path = "/"
     include_in_schema = False
-
-    @get("/", guards=[signed_in], name="web:home")
-    async def home(self) -> Redirect:
-        return Redirect("/entreprises")
 
     @post("/langue", opt=PUBLIC, name="web:locale")
     async def switch_locale(self, data: Annotated[LocaleForm, forms.POSTED]) -> Redirect:

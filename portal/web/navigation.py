@@ -33,6 +33,7 @@ class NavItem:
 
 
 MAIN_MENU = (
+    NavItem(N_("Accueil"), "/"),
     NavItem(N_("Entreprises"), "/entreprises"),
     NavItem(N_("Mes dossiers"), "/entreprises/mes-dossiers", dossier_role=DossierRole.ACCOUNTANT),
     # Partners and admins firm-wide, a Comptable on their dossiers: the page lists what each may read.

@@ -50,6 +50,8 @@ from portal.billing.tasks import create_dossier_clients
 from portal.clients.identifiers import format_siren
 from portal.clients.models import Dossier, DossierAccess
 from portal.clients.services import DossierService
+from portal.dashboard.models import Report, ReportStatus
+from portal.dashboard.reports import report_files
 from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition
 from portal.expenses.services import today
 from portal.firm.invitations import Grant, InvitationService, token_digest
@@ -63,7 +65,19 @@ from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, Provider
 from portal.jobs.diagnostic import diagnostic
 from portal.jobs.models import JobRun
-from portal.ledger.models import Entry, FiscalYear, ImportStatus, LedgerImport, LedgerSource, Line, VersionState
+from portal.ledger.aggregates import stored_detail
+from portal.ledger.figures import compute
+from portal.ledger.models import (
+    Entry,
+    FiscalYear,
+    ImportStatus,
+    LedgerImport,
+    LedgerSource,
+    Line,
+    VersionState,
+    YearFigures,
+)
+from portal.settings import load_settings
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.expenses import make_note
@@ -88,8 +102,10 @@ PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 INVITATION_TOKEN = "jeton-d-invitation-du-test-de-fuite"
 # Path parameters that address no row (the static files' path, an invitation link): what to put there.
 # A source of the catalogue is no row either: the dossier in the same path is what must stay hidden; nor is
-# a single sign-on provider (none is configured here: its pages send back to the sign-in page).
-PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty", "provider": "oidc"}
+# a single sign-on provider (none is configured here: its pages send back to the sign-in page); nor is a
+# figure of the Tableau de bord (its fiscal year in the same path is what must stay hidden).
+PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty", "provider": "oidc",
+                    "key": "chiffre_affaires"}  # fmt: skip
 LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -114,6 +130,7 @@ class World:
     secret_run_ids: list[uuid.UUID]
     visible_run_id: uuid.UUID
     secret_person_ids: list[uuid.UUID] = field(default_factory=list)
+    secret_report_id: uuid.UUID | None = None
     hidden: dict[str, uuid.UUID] = field(default_factory=dict)
     visible: dict[str, uuid.UUID] = field(default_factory=dict)
 
@@ -124,6 +141,22 @@ def principal(user: User) -> Principal:
 
 async def _one(session: AsyncSession, statement: Any) -> Any:
     return (await session.execute(statement)).scalar_one()
+
+
+async def _in_the_red(session: AsyncSession, *years: FiscalYear) -> None:
+    """Figures in the red for these years: Accueil's KPI alerts name their dossiers."""
+    for year in years:
+        empty = compute([], start=year.start_date, end=year.end_date)
+        session.add(
+            YearFigures(
+                fiscal_year_id=year.id, dossier_id=year.dossier_id, start_date=year.start_date,
+                end_date=year.end_date, chiffre_affaires=12_000, marge_brute=0, resultat_exploitation=0,
+                resultat_net=0, tresorerie_nette=-50_000, taux_marge_brute=None, taux_marge_exploitation=None,
+                dso_jours=None, dpo_jours=None, figures=empty.to_json(), detail=stored_detail(empty),
+                computed_at=dt.datetime.now(dt.UTC),
+            )
+        )  # fmt: skip
+    await session.flush()
 
 
 async def build_world(session: AsyncSession) -> World:
@@ -199,6 +232,9 @@ async def build_world(session: AsyncSession) -> World:
 
     secret_year, secret_import = await _ledger(session, secret, f"Vente {NAME_WORD}")
     visible_year, visible_import = await _ledger(session, twin, "Vente ordinaire")
+    secret_report = await _report(session, secret, secret_year, granted, f"Rapport {NAME_WORD}")
+    visible_report = await _report(session, twin, visible_year, ungranted, "Rapport ordinaire")
+    await _in_the_red(session, secret_year, visible_year)
 
     world = World(
         granted=granted,
@@ -214,6 +250,7 @@ async def build_world(session: AsyncSession) -> World:
         secret_run_ids=[hook_run_id, own_run.id, person_run_id],
         visible_run_id=visible_run.id,
         secret_person_ids=[secret_client.id, person_invitation.id],
+        secret_report_id=secret_report.id,
     )
     world.hidden = {
         "dossier_id": secret.id,
@@ -226,6 +263,7 @@ async def build_world(session: AsyncSession) -> World:
         "user_id": secret_client.id,
         "import_id": secret_import.id,
         "fiscal_year_id": secret_year.id,
+        "report_file": f"{secret_report.id}.pdf",  # type: ignore[dict-item]
     }
     world.visible = {
         "dossier_id": twin.id,
@@ -238,6 +276,7 @@ async def build_world(session: AsyncSession) -> World:
         "user_id": twin_client.id,
         "import_id": visible_import.id,
         "fiscal_year_id": visible_year.id,
+        "report_file": f"{visible_report.id}.pdf",  # type: ignore[dict-item]
     }
     return world
 
@@ -290,11 +329,24 @@ async def _ledger(session: AsyncSession, dossier: Dossier, label: str) -> tuple[
             credentials={"api_token": f"jeton-{dossier.id.hex}"},
             token_hint="…abcd",
             label=label,
+            # Its last daily refresh failed: Accueil lists it to whoever manages the dossier.
+            last_error="Pennylane ne répond pas pour le moment. Réessayez plus tard.",
         )
     )
     await _till(session, dossier, label)
     await session.flush()
     return year, record
+
+
+async def _report(session: AsyncSession, dossier: Dossier, year: FiscalYear, user: User, title: str) -> Report:
+    """A PDF report of the fiscal year, printed, its file in place (a download answers with it)."""
+    name, size = report_files(load_settings()).save_bytes(b"%PDF-1.7 " + title.encode())
+    report = Report(dossier_id=dossier.id, end_date=year.end_date, fiscal_year_id=year.id,
+                    period_start=year.start_date, period_end=year.end_date, title=title, requested_by_id=user.id,
+                    status=ReportStatus.READY, storage_name=name, size_bytes=size)  # fmt: skip
+    session.add(report)
+    await session.flush()
+    return report
 
 
 async def _till(session: AsyncSession, dossier: Dossier, label: str) -> None:
@@ -385,7 +437,7 @@ def person_tokens() -> set[str]:
 def id_tokens(world: World) -> set[str]:
     owned = ("note_id", "line_id", "receipt_id", "import_id", "fiscal_year_id")
     ids = [world.secret.id, world.secret_client_id, world.secret_pair_id, *world.secret_run_ids,
-           *world.secret_person_ids, *(world.hidden[name] for name in owned)]  # fmt: skip
+           *world.secret_person_ids, *(world.hidden[name] for name in owned), world.secret_report_id]  # fmt: skip
     return {str(value) for value in ids} | {value.hex for value in ids}
 
 
@@ -496,6 +548,14 @@ async def crawl(client: Client, seeds: Iterable[str], *, limit: int = MAX_PAGES)
     return seen
 
 
+def allowed_statuses(requested: str, dashboard_served: bool) -> set[int]:
+    """What a crawled page may answer: a page, a refusal, a redirect (and 400 where parameters are needed)."""
+    allowed = {200, 403, *REDIRECTS} | ({400} if requested.split("?", maxsplit=1)[0] in NEEDS_PARAMETERS else set())
+    if not dashboard_served and requested.endswith("/tableau-de-bord"):
+        allowed.add(404)
+    return allowed
+
+
 def get_seeds(app: Litestar, values: Mapping[str, object]) -> list[str]:
     seeds: list[str] = []
     for path, handler in _handlers(app):
@@ -538,7 +598,7 @@ def count_on(page: str, noun: str) -> int:
 
 def test_every_path_parameter_of_the_app_is_known_to_the_leak_test(app: Litestar) -> None:
     known = {"dossier_id", "duplicate_id", "run_id", "client_id", "user_id", "note_id", "line_id", "receipt_id",
-             "import_id", "fiscal_year_id", *PLAIN_PARAMETERS}  # fmt: skip
+             "import_id", "fiscal_year_id", "report_file", *PLAIN_PARAMETERS}  # fmt: skip
     unknown = {(path, name) for path, _handler in _handlers(app) for name in _parameters(path) if name not in known}
     assert not unknown, (
         f"routes with path parameters the leak test cannot fill: {sorted(unknown)}. Map each to an object "
@@ -589,16 +649,21 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
         if not addresses_objects(url):
             pages[url + "#hx"] = await client.get(url, headers=HX, follow_redirects=False)
     assert len(pages) > 60
+    # Accueil's KPI alerts link to the Tableau de bord: until a branch serves it, its address answers 404.
+    dashboard_served = any(path.endswith("/tableau-de-bord") for path, _handler in handlers)
     for url, response in pages.items():
         requested = url.removesuffix("#hx")
         assert leaks(response.text, secrets, requested=requested) == [], f"{url} shows the confidential dossier"
-        allowed = {200, 403, *REDIRECTS} | ({400} if requested.split("?")[0] in NEEDS_PARAMETERS else set())
-        assert response.status_code in allowed, (url, response.status_code)
+        assert response.status_code in allowed_statuses(requested, dashboard_served), (url, response.status_code)
     required = ["/entreprises", "/entreprises/export.csv", "/parametres/journal", "/travaux", "/facturation/clients",
                 "/facturation/doublons", f"/entreprises/{world.twin.id}?onglet=historique",
                 f"/entreprises/{world.twin.id}?onglet=facturation", f"/travaux/{world.visible_run_id}"]  # fmt: skip
-    assert [url for url in required if pages[url].status_code != 200] == []
+    assert [url for url in [*required, "/", "/accueil/connexions"] if pages[url].status_code != 200] == []
     assert "text/csv" in pages["/entreprises/export.csv"].headers["content-type"]
+    # Accueil counts the visible twin's failing connection, never the hidden dossier's.
+    assert re.search(r"<h3[^>]*>\s*1 connexion expirée ou en erreur", pages["/"].text)
+    assert re.search(r"<h3[^>]*>\s*1 dossier en alerte", pages["/"].text)
+    assert pages["/accueil/alertes"].status_code == 200
     # The audit log, every page of it, and the runs were crawled: none names the dossier's client user.
     journal = [url for url in pages if url.startswith("/parametres/journal")]
     assert len(journal) >= 2, journal
@@ -667,6 +732,13 @@ async def test_the_granted_partner_sees_it_on_the_same_pages(
     assert formatted in detail
     assert "dossier.create" in pages[f"/entreprises/{world.secret.id}?onglet=historique"].text
     assert f"Séminaire {NAME_WORD}" in html.unescape(pages["/notes-de-frais/a-valider"].text)
+    # Accueil: its note to approve and its failing connection, counted with the twin's.
+    home = html.unescape(pages["/"].text)
+    assert f"Séminaire {NAME_WORD}" in home
+    assert SECRET_NAME in home
+    assert re.search(r"<h3[^>]*>\s*2 connexions expirées ou en erreur", home)
+    assert re.search(r"<h3[^>]*>\s*2 dossiers en alerte", home)
+    assert f'href="/entreprises/{world.secret.id}/tableau-de-bord"' in home
     assert SECRET_NAME in pages["/notes-de-frais/suivi/lignes.csv"].text
 
 
@@ -692,6 +764,7 @@ async def _state(session: AsyncSession) -> dict[str, Any]:
         "imports": await rows(LedgerImport.id, LedgerImport.status),
         "fiscal_years": await rows(FiscalYear.id, FiscalYear.state),
         "connections": await rows(Connection.id, Connection.status, Connection.credentials_version),
+        "reports": await rows(Report.id, Report.status, Report.storage_name),
     }
 
 

@@ -42,6 +42,11 @@ def test_the_cascade_reaches_each_subtotal() -> None:
         row("771000", (2024, 9), credit=1_000), row("695000", (2024, 9), debit=50_000),
     ]  # fmt: skip
     figures = compute(rows, start=START, end=END)
+    # A charge line alone reads as what was spent; in the cascade it lowers the result.
+    assert figures.monthly["charges_personnel"]["2024-09"] == Decimal("2000.00")
+    labels = {step.label: step.amount for step in cascade(figures)}
+    assert (labels["Impôts et taxes"], labels["Charges de personnel"]) == (Decimal("-200.00"), Decimal("-2000.00"))
+    assert labels["Subventions d'exploitation"] == Decimal("50.00")
     first, *steps = cascade(figures)
     running = first.amount
     for step in steps:
@@ -51,3 +56,8 @@ def test_the_cascade_reaches_each_subtotal() -> None:
             running += step.amount
     # 10 000 − 3 000 − 1 000 − 200 − 2 000 + 50 − 300 − 40 + 10 − 500
     assert running == figures.values["resultat_net"] == Decimal("3020.00")
+    # Charges are falls, products rises.
+    amounts = {step.label: step.amount for step in steps}
+    assert amounts["Impôts et taxes"] == Decimal("-200.00")
+    assert amounts["Charges de personnel"] == Decimal("-2000.00")
+    assert amounts["Subventions d'exploitation"] == Decimal("50.00")

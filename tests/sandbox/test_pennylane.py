@@ -204,11 +204,14 @@ async def test_fiscal_years_paginate_with_a_cursor(pennylane_settings: Settings,
         bad = await http.get(url, params={"cursor": "not-a-cursor"}, headers=headers)
     assert [item["start"] for item in first["items"]] == ["2023-01-01", "2024-01-01", "2025-01-01"]
     assert first["has_more"] is True
+    (last,) = second["items"]
     assert second == {
-        "items": [{"id": second["items"][0]["id"], "start": "2026-01-01", "finish": "2026-12-31", "status": "open"}],
+        "items": [{"id": last["id"], "start": "2026-01-01", "finish": "2026-12-31", "status": "open",
+                   "created_at": "2026-01-01T09:00:00+00:00", "updated_at": last["updated_at"]}],
         "has_more": False,
         "next_cursor": None,
-    }
+    }  # fmt: skip
+    assert first["items"][0]["updated_at"] == "2024-03-30T18:00:00+00:00"  # a closed year: when it was closed
     assert {item["status"] for item in first["items"]} <= {"closed", "frozen"}
     assert bad.status_code == 400
     assert sandbox.counters["api_requests"] == 3

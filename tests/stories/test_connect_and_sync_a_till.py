@@ -103,7 +103,7 @@ async def _sign_in(page: Page, base: str) -> None:
     await page.get_by_label("Adresse e-mail").fill(PARTNER[0])
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name="Se connecter").click()
-    await expect(page).to_have_url(f"{base}/entreprises")
+    await expect(page).to_have_url(f"{base}/")
 
 
 async def _open_source(story: Story, dossier_id: uuid.UUID, source: str) -> None:

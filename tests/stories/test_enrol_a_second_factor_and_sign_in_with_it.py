@@ -78,7 +78,7 @@ async def test_a_partner_enrols_and_signs_in_with_a_code_then_a_recovery_code(
     await page.get_by_label("Adresse e-mail").fill(EMAIL)
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name="Se connecter").click()
-    await expect(page).to_have_url(f"{live_url}/entreprises")
+    await expect(page).to_have_url(f"{live_url}/")
     await page.locator(".account-name").click()
     await expect(page.get_by_role("heading", name="Mon compte")).to_be_visible()
     section = page.locator("#double-authentification")
@@ -92,7 +92,7 @@ async def test_a_partner_enrols_and_signs_in_with_a_code_then_a_recovery_code(
     await password_step(page, live_url)
     await page.get_by_label("Code", exact=True).fill(code)
     await page.get_by_role("button", name="Vérifier").click()
-    await expect(page).to_have_url(f"{live_url}/entreprises")
+    await expect(page).to_have_url(f"{live_url}/")
     await expect(page.locator(".account-name")).to_have_text("Claire Durand")
     await sign_out(page, live_url)
 
@@ -107,7 +107,7 @@ async def test_a_partner_enrols_and_signs_in_with_a_code_then_a_recovery_code(
     # A recovery code instead: it works once.
     await page.get_by_label("Code", exact=True).fill(codes[0])
     await page.get_by_role("button", name="Vérifier").click()
-    await expect(page).to_have_url(f"{live_url}/entreprises")
+    await expect(page).to_have_url(f"{live_url}/")
     await expect(page.get_by_role("status").first).to_contain_text("il vous en reste 9")
     await sign_out(page, live_url)
     await password_step(page, live_url)

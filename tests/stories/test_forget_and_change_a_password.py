@@ -49,7 +49,7 @@ async def _sign_in(page: Page, base: str, password: str) -> None:
     await page.get_by_label("Adresse e-mail").fill(JULIE[0])
     await page.get_by_label("Mot de passe", exact=True).fill(password)
     await page.get_by_role("button", name="Se connecter").click()
-    await expect(page).to_have_url(f"{base}/entreprises")
+    await expect(page).to_have_url(f"{base}/")
 
 
 async def _signed_out(page: Page, base: str) -> None:
@@ -83,7 +83,7 @@ async def _forget(desk: Page, base: str, inbox: Inbox, shots: Path) -> None:
     await desk.get_by_label("Confirmation du nouveau mot de passe").fill(RESET_PASSWORD)
     await desk.screenshot(path=str(shots / "1-nouveau-mot-de-passe.png"), full_page=True)
     await desk.get_by_role("button", name="Enregistrer et me connecter").click()
-    await expect(desk).to_have_url(f"{base}/entreprises")
+    await expect(desk).to_have_url(f"{base}/")
     await expect(desk.get_by_role("status").first).to_contain_text("Votre nouveau mot de passe est enregistré")
     # The old password is gone; the new one signs her in.
     await desk.get_by_role("button", name="Se déconnecter").click()

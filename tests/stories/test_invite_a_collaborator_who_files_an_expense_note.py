@@ -75,7 +75,7 @@ async def _sign_in(page: Page, base: str, email: str, password: str) -> None:
     await page.get_by_label("Adresse e-mail").fill(email)
     await page.get_by_label("Mot de passe").fill(password)
     await page.get_by_role("button", name="Se connecter").click()
-    await expect(page).to_have_url(f"{base}/entreprises")
+    await expect(page).to_have_url(f"{base}/")
 
 
 async def _sign_out(page: Page, base: str) -> None:

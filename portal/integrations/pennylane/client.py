@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,22 @@ class FiscalYearInfo:
     start: date
     finish: date
     status: str  # open | reopen | closed | frozen
+    # When Pennylane says the year last changed (2026 behaviour); None when it does not say.
+    updated_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in {"open", "reopen"}
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return None  # a date the portal cannot read only means it cannot tell the year changed
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 def _fiscal_year(item: Any) -> FiscalYearInfo:
@@ -68,6 +84,7 @@ def _fiscal_year(item: Any) -> FiscalYearInfo:
             start=date.fromisoformat(item["start"]),
             finish=date.fromisoformat(item["finish"]),
             status=str(item["status"]),
+            updated_at=_timestamp(item.get("updated_at")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PennylaneError(UNEXPECTED, detail=f"fiscal year {item!r:.200}") from exc

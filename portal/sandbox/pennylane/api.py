@@ -16,7 +16,7 @@ import base64
 import binascii
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import anyio
@@ -120,7 +120,15 @@ async def fiscal_years(request: Request[Any, Any, Any]) -> Response[Any]:
     has_more = start + limit < len(years)
     body = {
         "items": [
-            {"id": year.id, "start": year.start.isoformat(), "finish": year.finish.isoformat(), "status": year.status}
+            {
+                "id": year.id,
+                "start": year.start.isoformat(),
+                "finish": year.finish.isoformat(),
+                "status": year.status,
+                # The 2026 behaviour: when the year was created, and last changed (an entry, its status).
+                "created_at": datetime.combine(year.start, time(9, 0), tzinfo=UTC).isoformat(),
+                "updated_at": state.fiscal_year_updated_at(year).isoformat(),
+            }
             for year in page
         ],
         "has_more": has_more,

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from portal.sandbox.oauth_server import TokenIssuer, digest
-from portal.sandbox.pennylane.data import COMPANIES, Company
+from portal.sandbox.pennylane.data import COMPANIES, Company, FiscalYear
 from portal.sandbox.rate import RateDecision, RateWindow, count_request
 
 
@@ -88,9 +88,24 @@ class SandboxState(TokenIssuer[Consented]):
     exports: dict[int, Export] = field(default_factory=dict)
     links: dict[str, FileLink] = field(default_factory=dict)
     windows: dict[str, RateWindow] = field(default_factory=dict)
+    # When each fiscal year last changed at Pennylane (``updated_at``), by id; unlisted: ``fiscal_year_updated_at``.
+    year_changes: dict[int, datetime] = field(default_factory=dict)
 
     def company(self, company_id: int) -> Company | None:
         return next((found for found in self.companies if found.id == company_id), None)
+
+    def fiscal_year_updated_at(self, year: FiscalYear) -> datetime:
+        """When Pennylane says the year last changed: a closed year at its closing (three months after its end),
+        an open one now (its entries keep coming), or when a test said it changed (``change_fiscal_year``)."""
+        if year.id in self.year_changes:
+            return self.year_changes[year.id]
+        if year.status in {"open", "reopen"}:
+            return datetime.now(UTC).replace(microsecond=0)
+        return datetime.combine(year.finish + timedelta(days=90), time(18, 0), tzinfo=UTC)
+
+    def change_fiscal_year(self, year_id: int, at: datetime | None = None) -> None:
+        """An accountant changed an entry of the year at Pennylane (even a closed one, reopened then closed)."""
+        self.year_changes[year_id] = at or datetime.now(UTC).replace(microsecond=0)
 
     # --- personal API tokens ---
 

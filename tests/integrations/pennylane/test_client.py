@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from datetime import date
 from pathlib import Path
@@ -66,7 +67,14 @@ async def test_authorization_code_flow_with_pkce(pennylane_settings: Settings, s
     async with PennylaneClient(pennylane_settings, token=token) as pennylane:
         years = await pennylane.fiscal_years()
     garage = sandbox.companies[1]
-    assert years == [FiscalYearInfo(year.id, year.start, year.finish, year.status) for year in garage.fiscal_years]
+    assert [FiscalYearInfo(year.id, year.start, year.finish, year.status) for year in years] == [
+        FiscalYearInfo(year.id, year.start, year.finish, year.status) for year in garage.fiscal_years
+    ]
+    # When each year last changed (the 2026 behaviour): a closed year at its closing, the open one lately.
+    assert years[0].updated_at == dt.datetime.combine(years[0].finish + dt.timedelta(days=90), dt.time(18), dt.UTC)
+    assert years[-1].is_open
+    assert years[-1].updated_at is not None
+    assert dt.datetime.now(dt.UTC) - years[-1].updated_at < dt.timedelta(minutes=1)
 
 
 async def test_a_wrong_state_is_refused(pennylane_settings: Settings, sandbox: SandboxState) -> None:

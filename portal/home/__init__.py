@@ -1,0 +1,1 @@
+"""Accueil: the page after sign-in, what needs the person."""
