@@ -69,14 +69,15 @@ def _date(day: dt.date) -> str:
     return f"{day:%Y%m%d}"
 
 
-def _entries(lines: int, rng: random.Random) -> Iterator[list[list[str]]]:
-    """Balanced entries in date order, exactly ``lines`` lines in all (``lines`` >= 2)."""
-    start = dt.date(2024, 1, 1)
+def _entries(lines: int, rng: random.Random, year: int = 2024) -> Iterator[list[list[str]]]:
+    """Balanced entries in date order over calendar ``year``, exactly ``lines`` lines in all (``lines`` >= 2)."""
+    start = dt.date(year, 1, 1)
+    days = (dt.date(year, 12, 31) - start).days
     numbers = dict.fromkeys(JOURNALS, 0)
     written = 0
     while written < lines:
         left = lines - written
-        day = start + dt.timedelta(days=min(365, written * 366 // lines))
+        day = start + dt.timedelta(days=min(days, written * (days + 1) // lines))
         journal = "OD" if left < 8 else rng.choices(list(JOURNALS), weights=(30, 30, 12, 8, 5, 10, 5))[0]
         numbers[journal] += 1
         entry = _Entry(rng, journal, f"{journal}{numbers[journal]:06d}", day, lettering=_letters(written))
@@ -180,15 +181,15 @@ def _letters(number: int) -> str:
             return text
 
 
-def generate(path: Path, lines: int = LINES, *, seed: int = SEED) -> Path:
-    """Write a realistic FEC of ``lines`` data lines (plus the header) to ``path``; returns ``path``.
+def generate(path: Path, lines: int = LINES, *, seed: int = SEED, year: int = 2024) -> Path:
+    """Write a realistic FEC of ``lines`` data lines (plus the header) over calendar ``year`` to ``path``.
 
     Every entry balances; the file is UTF-8, so that the bare parsers read it as it is.
     """
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(HEADER + "\r\n")
-        for entry in _entries(lines, rng):
+        for entry in _entries(lines, rng, year):
             out.write("".join("\t".join(fields) + "\r\n" for fields in entry))
     return path
 

@@ -221,6 +221,36 @@ def fec_import(siren: str, path: str) -> None:
 # --- demo -----------------------------------------------------------------------------
 
 
+# --- figures --------------------------------------------------------------------------
+
+
+@main.command("kpi")
+@click.option("--siren", required=True, help="The dossier's SIREN (or a SIRET of it).")
+@click.option("--exercice", "closing", default=None, metavar="AAAA-MM-JJ", help="Closing date (default: the latest).")
+@click.option("--json", "as_json", is_flag=True, help="Figures.to_json(): amounts as strings, rates in %.")
+def kpi(siren: str, closing: str | None, as_json: bool) -> None:
+    """Print the figures of the dossier's fiscal year closing on --exercice (the latest by default)."""
+    from portal.dashboard import commands
+    from portal.ledger.commands import CommandError
+
+    async def work() -> commands.YearReport:
+        from portal import domains
+        from portal.db.engine import make_engine, make_session_maker
+
+        domains.install()
+        engine = make_engine(get_settings().database_url)
+        try:
+            return await commands.year_report(make_session_maker(engine), siren, commands.parse_closing(closing))
+        finally:
+            await engine.dispose()
+
+    try:
+        report = _run(work)
+    except CommandError as refused:
+        raise click.ClickException(str(refused)) from refused
+    click.echo(commands.as_json(report) if as_json else commands.as_table(report))
+
+
 @main.group()
 def demo() -> None:
     """Demo data."""

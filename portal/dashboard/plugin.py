@@ -5,13 +5,14 @@ from __future__ import annotations
 from portal.dashboard import models, policy, tasks
 from portal.dashboard.controllers import DashboardController
 from portal.dashboard.planning import PlanningController
+from portal.dashboard.portfolio_controller import PortfolioController
 from portal.dashboard.report_pages import ReportController
 from portal.domain import Domain
 
 plugin = Domain(
     name="dashboard",
     models=[models],
-    routes=lambda _settings: [DashboardController, PlanningController, ReportController],
+    routes=lambda _settings: [DashboardController, PlanningController, ReportController, PortfolioController],
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.render_report, tasks.email_report],
 )

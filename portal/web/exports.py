@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -27,9 +28,15 @@ def reader_sessions(request: Request[Any, Any, Any]) -> Callable[[], AsyncSessio
     return maker
 
 
+# A plain number (``-1234,50``, ``-12.5``) is no formula: it stays a number for the spreadsheet.
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+
+
 def spreadsheet_safe(value: str) -> str:
     """A cell a spreadsheet will not run as a formula (a name typed as "=HYPERLINK(…)", say)."""
-    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+    if value[:1] in {"=", "+", "-", "@", "\t", "\r"} and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def csv_stream(rows: AsyncIterator[Iterable[str]], columns: Iterable[str], filename: str) -> Stream:

@@ -36,6 +36,8 @@ MAIN_MENU = (
     NavItem(N_("Accueil"), "/"),
     NavItem(N_("Entreprises"), "/entreprises"),
     NavItem(N_("Mes dossiers"), "/entreprises/mes-dossiers", dossier_role=DossierRole.ACCOUNTANT),
+    # Partners and admins firm-wide, a Comptable on their dossiers: the page lists what each may read.
+    NavItem(N_("Portefeuille"), "/portefeuille", Permission.KPI_READ, on_a_dossier=True),
     NavItem(
         N_("Notes de frais"),
         "/notes-de-frais",

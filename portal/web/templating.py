@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, parse_pattern
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from portal.auth.permissions import Permission
@@ -17,6 +19,20 @@ from portal.web.context import current_principal
 from portal.web.navigation import navigation
 
 
+@lru_cache(maxsize=8)
+def _babel(code: str) -> Locale:
+    """The reader's locale, parsed once: babel parses a locale given by name on every number or date it formats,
+    which a list of a few hundred figures pays tens of milliseconds for."""
+    return Locale.parse(code)
+
+
+def current_babel_locale() -> Locale:
+    return _babel(get_locale())
+
+
+_TENTHS = parse_pattern("#,##0.0")
+
+
 def local_datetime(value: dt.datetime | str | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
     """A moment in the firm's time zone; also one kept as ISO text (in a session)."""
     if value is None or value == "":
@@ -25,7 +41,7 @@ def local_datetime(value: dt.datetime | str | None, pattern: str = "dd/MM/yyyy H
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=get_locale())
+    return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=current_babel_locale())
 
 
 def local_date(value: dt.date | dt.datetime | None) -> str:
@@ -35,16 +51,21 @@ def local_date(value: dt.date | dt.datetime | None) -> str:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         value = value.astimezone(FIRM_TIMEZONE).date()
-    return format_date(value, "dd/MM/yyyy", locale=get_locale())
+    return format_date(value, "dd/MM/yyyy", locale=current_babel_locale())
 
 
 def cents(value: int | None) -> str:
     """An amount kept in cents, as money: ``1 234,50 €``."""
-    return format_currency(Decimal(value or 0) / 100, "EUR", locale=get_locale())
+    return format_currency(Decimal(value or 0) / 100, "EUR", locale=current_babel_locale())
 
 
 def number(value: int | Decimal | None) -> str:
-    return format_decimal(value or 0, locale=get_locale())
+    return format_decimal(value or 0, locale=current_babel_locale())
+
+
+def tenths(value: Decimal | None) -> str:
+    """A rate or a delay to one decimal, as the reader's language writes it: ``12,3``."""
+    return str(_TENTHS.apply(value or 0, current_babel_locale()))
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
@@ -64,6 +85,7 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.filters["date"] = local_date
     env.filters["cents"] = cents
     env.filters["number"] = number
+    env.filters["tenths"] = tenths
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
     env.trim_blocks = True
     env.lstrip_blocks = True
