@@ -110,7 +110,8 @@ LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
 REDIRECTS = {301, 302, 303, 307, 308}
 HX = {"HX-Request": "true", "HX-Target": "resultats", "HX-Current-URL": "http://127.0.0.1:8000/entreprises"}
-MAX_PAGES = 800
+# Portefeuille alone links each search to its ten columns sorted both ways: a few hundred pages more.
+MAX_PAGES = 1500
 # Pages that only make sense with parameters of their own: without them, a plain 400.
 NEEDS_PARAMETERS = {"/connexions/pennylane/retour", "/connexions/sources/retour"}
 
