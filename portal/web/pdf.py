@@ -98,8 +98,24 @@ def render_html(settings: Settings, template: str, *, locale: str = "fr", **cont
         return _environment(settings.templates_dir).get_template(template).render(**context, locale=locale)
 
 
+def _weasyprint() -> Any:
+    """WeasyPrint, imported with Pillow kept strict.
+
+    Importing WeasyPrint sets Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` for the whole process, after which
+    Pillow decodes truncated or malformed images instead of refusing them: the receipts' content check
+    (``portal.expenses.receipts``) would then see a different Pillow in a process that has printed a report.
+    The portal's documents draw no raster image of unknown origin, so the default is put back.
+    """
+    import weasyprint  # noqa: PLC0415 - needs Pango: only when printing
+    from PIL import ImageFile  # noqa: PLC0415
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return weasyprint
+
+
 def static_only_fetcher(static_dir: Path) -> URLFetcher:
     """A WeasyPrint URL fetcher that serves files under ``static_dir`` and ``data:`` URLs, and nothing else."""
+    _weasyprint()
     from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: PLC0415 - needs Pango: only when printing
 
     root = static_dir.resolve()
@@ -121,10 +137,8 @@ def static_only_fetcher(static_dir: Path) -> URLFetcher:
 
 def html_to_pdf(html: str, static_dir: Path) -> bytes:
     """Print ``html`` (blocking): relative URLs resolve against ``static_dir``, the only files it may read."""
-    from weasyprint import HTML  # noqa: PLC0415 - needs Pango: only when printing
-
     fetcher = static_only_fetcher(static_dir)
-    document = HTML(string=html, base_url=static_dir.resolve().as_uri() + "/", url_fetcher=fetcher)
+    document = _weasyprint().HTML(string=html, base_url=static_dir.resolve().as_uri() + "/", url_fetcher=fetcher)
     pdf: bytes = document.write_pdf()
     return pdf
 

@@ -112,3 +112,21 @@ def test_formats() -> None:
     assert pdf.decimal(Decimal(45)) == "45,0"
     assert pdf.long_date(None) == ""
     assert pdf.long_date(dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)) == "1 janvier 2027"  # Paris time
+
+
+async def test_printing_leaves_pillow_refusing_truncated_images(document_settings: Settings) -> None:
+    """WeasyPrint loosens Pillow for the whole process when imported; the receipts' check must not see it."""
+    import io  # noqa: PLC0415 - this test only
+
+    from PIL import Image  # noqa: PLC0415
+
+    from portal.expenses.receipts import ReceiptError, detect  # noqa: PLC0415
+
+    picture = io.BytesIO()
+    Image.effect_noise((64, 64), 80).convert("RGB").save(picture, format="PNG")
+    whole = picture.getvalue()
+    truncated = whole[: len(whole) // 2]
+    await pdf.render_pdf(document_settings, "documents/essai.html", **_context())
+    assert detect(whole) == "image/png"
+    with pytest.raises(ReceiptError):
+        detect(truncated)
