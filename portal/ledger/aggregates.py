@@ -54,7 +54,7 @@ COLUMNS = ("fiscal_year_id", "account_number", "month", "journal_code", "flags",
 
 async def write_balances(session: AsyncSession, fiscal_year_id: uuid.UUID) -> None:
     """Sum the version's lines per account, month and journal in one pass (VAT lines in a second, also by
-    whether their entry posts to sales or purchases), then the accounts' totals from those sums."""
+    whether their entry posts to sales or purchases)."""
     line = Line.__table__.alias("line")
     key = literal(fiscal_year_id, Balance.fiscal_year_id.type)
     month = month_start(line.c.entry_date)
@@ -99,6 +99,11 @@ async def write_balances(session: AsyncSession, fiscal_year_id: uuid.UUID) -> No
             ).group_by(vat.c.account_number, vat.c.month, vat.c.journal_code, vat.c.flags),
         )
     )  # fmt: skip
+
+
+async def write_accounts(session: AsyncSession, fiscal_year_id: uuid.UUID) -> None:
+    """The version's accounts with their totals, summed from its balances (``write_balances`` first)."""
+    key = literal(fiscal_year_id, Balance.fiscal_year_id.type)
     await session.execute(
         insert(Account).from_select(
             ["fiscal_year_id", "number", "label", "debit_total", "credit_total", "line_count"],
@@ -240,5 +245,6 @@ __all__ = [
     "month_start",
     "previous_of",
     "refresh_year_figures",
+    "write_accounts",
     "write_balances",
 ]

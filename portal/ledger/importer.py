@@ -37,11 +37,12 @@ from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record
+from portal.clients.locks import lock_dossier
 from portal.clients.models import Dossier
 from portal.db.bulk import analyze, copy_rows, uuid_value
 from portal.i18n import N_
 from portal.ledger import fec
-from portal.ledger.aggregates import refresh_year_figures, write_balances
+from portal.ledger.aggregates import refresh_year_figures, write_accounts, write_balances
 from portal.ledger.cleanup import delete_version, discard_staging, purge, purge_versions
 from portal.ledger.models import (
     Account,
@@ -373,6 +374,7 @@ async def _derive(sessions: Sessions, version: Version, report: fec.Report, line
         )  # fmt: skip
         # The balances per account, month and journal, then the accounts' totals from them.
         await write_balances(session, fiscal_year_id)
+        await write_accounts(session, fiscal_year_id)
         # Every line of an entry has the entry's date (the check refuses an entry that mixes dates).
         outside, journals, accounts, entry_count = (
             await session.execute(
@@ -408,10 +410,7 @@ async def _activate(sessions: Sessions, version: Version, report: fec.Report) ->
     dossier_id, import_id, fiscal_year_id = version.dossier_id, version.import_id, version.fiscal_year_id
     start, end = version.start, version.end
     async with sessions() as session, session.begin():
-        lock = select(Dossier.id).where(Dossier.id == dossier_id)
-        if session.get_bind().dialect.name == "postgresql":
-            lock = lock.with_for_update()
-        await session.execute(lock)
+        await lock_dossier(session, dossier_id)
         active = FiscalYear.state == VersionState.ACTIVE
         same = list(
             (

@@ -4,21 +4,25 @@ balances give it (computed); a re-import replaces them, and N's DSO follows when
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.clients.models import Dossier
+from portal.jobs.models import JobStatus
+from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
-from portal.ledger import aggregates
+from portal.ledger import aggregates, tasks
 from portal.ledger.commands import import_path
-from portal.ledger.models import Balance, FiscalYear, ImportStatus, VersionState, YearFigures
+from portal.ledger.models import Account, Balance, FiscalYear, ImportStatus, VersionState, YearFigures
 from portal.ledger.services import LedgerService
 from portal.settings import Settings
 from tests.factories.clients import make_dossier
+from tests.waiting import wait_for_run
 
 Maker = async_sessionmaker[AsyncSession]
 HEADER = (
@@ -169,3 +173,35 @@ async def test_n_minus_one_gives_the_opening_and_a_reimport_replaces_the_figures
     assert balances == 2
     latest = next(row for row in figures if row.end_date.year == 2025)
     assert latest.figures["dso_jours"] == "300.0"  # its own à-nouveaux again
+
+
+async def test_the_hourly_pass_computes_the_figures_of_years_imported_before_they_were_kept(
+    committed: Maker, jobs: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    """A year imported before balances and figures were kept (its lines, entries and accounts only): the hourly
+    job writes its balances, leaves its accounts as they were, and stores the same figures an import would."""
+    async with committed() as session, session.begin():
+        dossier = await make_dossier(session, name="Importé Avant Les Indicateurs", closing_day=31, closing_month=12)
+    await _import(settings, committed, tmp_path, dossier.id, name="FEC20251231.txt", text=fec(2025, YEAR_N))
+    async with committed() as session, session.begin():
+        year = (await session.execute(select(FiscalYear).where(FiscalYear.dossier_id == dossier.id))).scalar_one()
+        accounts = sorted(
+            (row.number, row.debit_total, row.credit_total, row.line_count)
+            for row in (await session.execute(select(Account).where(Account.fiscal_year_id == year.id))).scalars()
+        )
+        await session.execute(delete(YearFigures).where(YearFigures.fiscal_year_id == year.id))
+        await session.execute(delete(Balance).where(Balance.fiscal_year_id == year.id))
+
+    async with committed() as session, session.begin():
+        run = await tasks.refresh_figures.enqueue(session)
+    await relay_once(jobs.sessions, jobs.broker, redeliver_after=dt.timedelta(seconds=300))
+    assert (await wait_for_run(committed, run.id, timeout=60)).status is JobStatus.SUCCEEDED
+
+    async with committed() as session:
+        stored = await session.get_one(YearFigures, year.id)
+        again = sorted(
+            (row.number, row.debit_total, row.credit_total, row.line_count)
+            for row in (await session.execute(select(Account).where(Account.fiscal_year_id == year.id))).scalars()
+        )
+    assert {key: stored.figures[key] for key in EXPECTED_N} == EXPECTED_N
+    assert again == accounts
