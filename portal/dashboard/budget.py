@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.clients.models import Dossier
+from portal.clients.locks import lock_dossier
 from portal.dashboard.amounts import CENT, NUMBER_MAX_LENGTH, NumberError, from_cents, parse_number, to_cents, typed
 from portal.dashboard.models import BudgetLine
 from portal.i18n import N_
@@ -315,11 +315,3 @@ class BudgetService:
         """The month of the year's latest entry: « à date » counts the months up to it."""
         latest = await self.session.scalar(select(func.max(Entry.entry_date)).where(Entry.fiscal_year_id == year.id))
         return latest.replace(day=1) if latest is not None else None
-
-
-async def lock_dossier(session: AsyncSession, dossier_id: uuid.UUID) -> None:
-    """Hold the dossier's row until the transaction ends (PostgreSQL; SQLite's writers are serial already)."""
-    statement = select(Dossier.id).where(Dossier.id == dossier_id)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    await session.execute(statement)

@@ -18,8 +18,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.clients.locks import lock_dossier
 from portal.dashboard.amounts import NUMBER_MAX_LENGTH, NumberError, parse_number, typed
-from portal.dashboard.budget import CHARGE_KEYS, REVENUE_KEY, lock_dossier
+from portal.dashboard.budget import CHARGE_KEYS, REVENUE_KEY
 from portal.dashboard.models import Objective
 from portal.i18n import N_
 from portal.ledger import figures

@@ -8,9 +8,9 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from portal.clients.models import Dossier
+from portal.clients.locks import lock_dossier
 from portal.i18n import N_
 from portal.jobs.context import JobContext
 from portal.jobs.registry import job
@@ -115,10 +115,7 @@ async def refresh_figures(ctx: JobContext) -> dict[str, Any]:
         by_dossier.setdefault(dossier_id, []).append((fiscal_year_id, written))
     for dossier_id, versions in by_dossier.items():
         async with ctx.session() as session, session.begin():
-            lock = select(Dossier.id).where(Dossier.id == dossier_id)
-            if session.get_bind().dialect.name == "postgresql":
-                lock = lock.with_for_update()
-            await session.execute(lock)
+            await lock_dossier(session, dossier_id)
             active = {year.id for year in await active_years(session, dossier_id)}
             for fiscal_year_id, written in versions:
                 if not written and fiscal_year_id in active:
