@@ -346,6 +346,9 @@ class _Balances:
     def __init__(self, rows: Iterable[BalanceRow]) -> None:
         self.by_account: dict[str, int] = defaultdict(int)
         self.flagged: dict[tuple[str, int], int] = defaultdict(int)
+        self.add(rows)
+
+    def add(self, rows: Iterable[BalanceRow]) -> None:
         for row in rows:
             self.by_account[row.account] += row.debit - row.credit
             if row.flags:
@@ -460,14 +463,13 @@ def _monthly(rows: list[BalanceRow], start: dt.date, end: dt.date) -> dict[str, 
         by_month[row.month.replace(day=1)].append(row)
     months = months_of(start, end)
     result: dict[str, dict[str, Decimal | None]] = {key: {} for key in (*MONTHLY_KEYS, "dso_jours", "dpo_jours")}
-    to_date: list[BalanceRow] = []
+    cumulated = _Balances(())  # the year to date, one month added at a time
     for elapsed, month in enumerate(months, start=1):
         label = f"{month:%Y-%m}"
         balances = _Balances(by_month.get(month, ()))
         for key in MONTHLY_KEYS:
             result[key][label] = _euros(balances.parts(PARTS[key]))
-        to_date.extend(by_month.get(month, ()))
-        cumulated = _Balances(to_date)
+        cumulated.add(by_month.get(month, ()))
         delays = _delays(cumulated, None, None)
         days = MONTH_DAYS * elapsed
         result["dso_jours"][label] = _ratio(_euros(delays.receivables_close), _euros(delays.sales_ttc), days)
