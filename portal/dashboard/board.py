@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.dashboard.models import BudgetLine, Objective
+from portal.dashboard.objectives import objective_progress
 from portal.i18n import N_, _, get_locale
 from portal.integrations.models import Connection, ConnectionStatus, Provider
 from portal.ledger import figures as formulas
@@ -162,14 +163,13 @@ def _difference(key: str, value: Decimal | None, previous: Decimal | None) -> tu
 
 
 def progress(key: str, value: Decimal | None, target: Decimal) -> Progress:
+    """The card's view of ``objective_progress``, the one rule every page showing an objective follows."""
     unit = unit_of(key)
-    ceiling = BY_KEY[key].lower_is_better  # days customers take to pay: the objective is a ceiling
-    if value is None or target <= 0 or (ceiling and value <= 0):
-        return Progress(format_value(target, unit), 0, "—", reached=False)
-    share = target / value if ceiling else value / target
-    percent = int((share * 100).to_integral_value())
-    reached = value <= target if ceiling else value >= target
-    return Progress(format_value(target, unit), max(0, min(percent, 100)), f"{max(percent, 0)}\u202f%", reached)
+    reached = objective_progress(key, value, target)
+    if reached.percent is None:
+        return Progress(format_value(target, unit), 0, "—", reached=bool(reached.achieved))
+    percent = int(reached.percent.to_integral_value(rounding=ROUND_HALF_UP))
+    return Progress(format_value(target, unit), reached.bar, f"{max(percent, 0)}\u202f%", bool(reached.achieved))
 
 
 def groups(figures: Figures, previous: Figures | None, objectives: Mapping[str, Decimal]) -> list[Group]:

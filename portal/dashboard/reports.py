@@ -24,7 +24,7 @@ import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from portal.dashboard.models import (
     Report,
     ReportStatus,
 )
+from portal.dashboard.objectives import objective_progress
 from portal.firm.models import Firm
 from portal.i18n import N_, get_locale, gettext
 from portal.ledger import figures
@@ -292,14 +293,9 @@ def variation(kind: str, current: Decimal | None, previous: Decimal | None) -> D
 
 
 def progress(definition: figures.Definition, current: Decimal | None, objective: Decimal | None) -> Decimal | None:
-    """How much of the objective N reached, in %; for a figure where lower is better (days), objective ÷ N."""
-    if current is None or objective is None:
-        return None
-    if definition.lower_is_better:
-        return (objective / current * 100).quantize(Decimal(1)) if current > 0 and objective > 0 else None
-    if objective <= 0:
-        return None
-    return (current / objective * 100).quantize(Decimal(1))
+    """How much of the objective N reached, in % to the unit: ``objective_progress``'s rule, as the pages show it."""
+    percent = objective_progress(definition.key, current, objective).percent
+    return None if percent is None else percent.quantize(Decimal(1), rounding=ROUND_HALF_UP)
 
 
 def kpi_groups(
