@@ -18,6 +18,7 @@ from portal.auth.permissions import Permission
 from portal.clients.services import DossierService
 from portal.dashboard import board
 from portal.dashboard.board import BoardService
+from portal.ledger import aggregates
 from portal.ledger.figures import BY_KEY
 from portal.ledger.services import LedgerService
 from portal.web.charts import format_value
@@ -59,13 +60,12 @@ class DashboardController(Controller):
         if year is None:
             return Template(template_name="dashboard/dashboard.html", context=context)
         figures = await ledger.figures(year)
-        previous_year = await ledger.previous_year(year)
+        previous_year = aggregates.previous_of(years, year)
         previous = await ledger.figures(previous_year) if previous_year is not None else None
         objectives = await boards.objectives(dossier.id, year.end_date)
         budget = await boards.budget(dossier.id, year.end_date, "chiffre_affaires")
         context |= {
             "previous_year": previous_year,
-            "label": board.short_label(year),
             "previous_label": board.short_label(previous_year) if previous_year is not None else None,
             "groups": board.groups(figures, previous, objectives),
             "charts": [

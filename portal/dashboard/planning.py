@@ -47,7 +47,7 @@ from portal.dashboard.budget import (
 )
 from portal.dashboard.objectives import ObjectiveService, objective_rows, read_targets, target_values
 from portal.i18n import N_, _, get_locale
-from portal.ledger import figures
+from portal.ledger import aggregates, figures
 from portal.ledger.models import FiscalYear
 from portal.ledger.services import LedgerService
 from portal.web import forms
@@ -86,14 +86,15 @@ class Year:
     years: list[FiscalYear]
     year: FiscalYear | None
     can_plan: bool
-    has_dashboard: bool = False  # the Tableau de bord page is served (the link back to it)
+
+    @property
+    def previous(self) -> FiscalYear | None:
+        """The year before the chosen one, among the dossier's years already read."""
+        return aggregates.previous_of(self.years, self.year) if self.year is not None else None
 
     @property
     def query(self) -> str:
         return f"?exercice={self.year.id}" if self.year else ""
-
-
-DASHBOARD_PATH = "/entreprises/{dossier_id:uuid}/tableau-de-bord"
 
 
 async def _year(
@@ -121,8 +122,7 @@ async def _year(
         raise NotFoundException
     if chosen is None and years:
         chosen = years[0]
-    has_dashboard = any(route.path == DASHBOARD_PATH for route in request.app.routes)
-    return Year(dossier, years, chosen, can_plan, has_dashboard)
+    return Year(dossier, years, chosen, can_plan)
 
 
 async def _planned(
@@ -270,7 +270,7 @@ class PlanningController(Controller):
                 rate = parse_rate(data.taux)
             except NumberError as wrong:
                 errors["taux"] = wrong.message
-        previous = await ledger.previous_year(year)
+        previous = chosen.previous
         if previous is None and not errors:
             errors["taux"] = NO_PREVIOUS
         if errors or previous is None:
@@ -377,7 +377,7 @@ async def _objectives_page(
     context: dict[str, Any] = {"chosen": chosen, "dossier": chosen.dossier, "errors": errors or {}, **HELPERS}
     year = chosen.year
     if year is not None:
-        previous = await ledger.previous_year(year)
+        previous = chosen.previous
         current_figures = await ledger.figures(year)
         previous_figures = await ledger.figures(previous) if previous is not None else None
         targets = await objectives.targets(chosen.dossier.id, year.end_date)
@@ -421,7 +421,7 @@ async def _budget_page(
             row_totals={key: row_total(grid, key) for key in figures.BUDGET_KEYS},
             column_totals={month: balance(grid, month) for month in months},
             year_balance=balance(grid),
-            previous=await ledger.previous_year(year),
+            previous=chosen.previous,
             comparison=compare(actual, grid, months, last_month),
             typed=typed,
         )

@@ -24,7 +24,8 @@ from decimal import Decimal
 from babel.numbers import format_currency, format_decimal
 from markupsafe import Markup, escape
 
-from portal.i18n import get_locale, gettext
+from portal.i18n import gettext
+from portal.web.templating import current_babel_locale
 
 # The Okabe–Ito palette (Okabe & Ito 2008), darkest first so the first series reads best on white.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
@@ -63,7 +64,7 @@ def format_value(value: Decimal | None, unit: str = "€", *, signed: bool = Fal
     """A value as a reader reads it: ``12 345,67 €``, ``12,3 %``, ``45,2 j``; « — » for none."""
     if value is None:
         return "—"
-    locale = get_locale()
+    locale = current_babel_locale()
     if unit == "€":
         text = format_currency(value, "EUR", locale=locale)
     elif unit == "%":
@@ -95,13 +96,9 @@ def tick_labels(ticks: Sequence[Decimal], unit: str) -> list[str]:
     decimals = max((max(0, -value.normalize().as_tuple().exponent) for value in scaled), default=0)  # type: ignore[operator]
     decimals = min(decimals, 2)
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    space = NNBSP if shown == "%" else NBSP
-    return [
-        (format_decimal(value, format=pattern, locale=get_locale()) + (space + shown if shown else "")).replace(
-            "-", MINUS
-        )
-        for value in scaled
-    ]
+    space, locale = (NNBSP if shown == "%" else NBSP), current_babel_locale()
+    suffix = space + shown if shown else ""
+    return [(format_decimal(value, format=pattern, locale=locale) + suffix).replace("-", MINUS) for value in scaled]
 
 
 def nice_ticks(low: Decimal, high: Decimal, count: int = 5) -> list[Decimal]:
