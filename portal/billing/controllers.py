@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
@@ -60,7 +61,10 @@ class EntityForm:
 
 @dataclass
 class MergeForm:
+    """The client to keep, and ``confirme`` once the confirmation page naming both was shown."""
+
     conserver: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    confirme: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -117,6 +121,29 @@ class BillingController(Controller):
             context["open_duplicates"] = context["result"].total
         return Template(template_name="billing/duplicates.html", context=context)
 
+    @get(
+        "/doublons/{duplicate_id:uuid}/fusionner",
+        guards=[requires(Permission.BILLING_DUPLICATES_RESOLVE)],
+        name="billing:merge_confirm",
+    )
+    async def confirm_merge(
+        self,
+        request: Request[Any, Any, Any],
+        clients: NamedDependency[BillingClientService],
+        billing: NamedDependency[BillingEntityService],
+        duplicate_id: FromPath[uuid.UUID],
+        keep: Annotated[str, QueryParameter(name="conserver")] = "",
+    ) -> Template | Redirect:
+        """« Fusionner »: the confirmation page, naming the client kept and the one that goes (irreversible)."""
+        pair = await _pair(request, clients, billing, duplicate_id)
+        try:
+            kept, removed = clients.merge_plan(pair, _uuid(forms.query_text(keep, forms.CHOICE_MAX_LENGTH)))
+        except BillingError as refused:
+            flash(request, _(refused.message), category="error")
+            return Redirect("/facturation/doublons", status_code=303)
+        context = {"pair": pair, "kept": kept, "removed": removed}
+        return Template(template_name="billing/merge_confirm.html", context=context)
+
     @post(
         "/doublons/{duplicate_id:uuid}/fusionner",
         guards=[requires(Permission.BILLING_DUPLICATES_RESOLVE)],
@@ -130,10 +157,13 @@ class BillingController(Controller):
         duplicate_id: FromPath[uuid.UUID],
         data: Annotated[MergeForm, forms.POSTED],
     ) -> Redirect:
+        """The merge itself, once confirmed; a form posted without the confirmation goes to it first."""
         pair = await _pair(request, clients, billing, duplicate_id)
-        keep = _uuid(data.conserver)
+        if data.confirme != "oui":
+            query = urlencode({"conserver": data.conserver[: forms.CHOICE_MAX_LENGTH]})
+            return Redirect(f"/facturation/doublons/{pair.id}/fusionner?{query}", status_code=303)
         try:
-            kept = await clients.merge(pair, keep=keep or uuid.UUID(int=0))
+            kept = await clients.merge(pair, keep=_uuid(data.conserver))
         except BillingError as refused:
             flash(request, _(refused.message), category="error")
         else:
