@@ -25,6 +25,7 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.firm.models import Firm
 from portal.i18n import _
+from portal.jobs.services import JobRunService
 from portal.web import forms
 from portal.web.deps import provide
 from portal.web.htmx import partial_or_redirect
@@ -45,12 +46,14 @@ async def settings_section(principal: Principal, session: AsyncSession, firm: Fi
     """The billing entity, the dossiers it may be, and the last "Créer mes clients"."""
     billing = BillingEntityService(session)
     linked = firm is not None and firm.billing_entity_id is not None
+    last_run = await billing.last_client_creation(principal) if linked else None
     return {
         "entity": await DossierService(session=session).find_visible(principal, firm.billing_entity_id)
         if firm
         else None,
         "entity_choices": await billing.choices(principal),
-        "last_run": await billing.last_client_creation(principal) if linked else None,
+        "last_run": last_run,
+        "last_shown": await JobRunService(session=session).shown(principal, last_run) if last_run else None,
     }
 
 
