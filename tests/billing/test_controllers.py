@@ -195,6 +195,26 @@ async def test_creer_mes_clients_starts_the_job_and_shows_its_run(client: Client
     assert ">Créer mes clients</button>" in settings_page.text
 
 
+async def test_the_billing_entitys_own_dossier_says_it_bills_and_promises_no_client(
+    client: Client, db_session: AsyncSession
+) -> None:
+    """The billing entity does not bill itself: its Facturation tab says so, instead of a client « créé en
+    arrière-plan » that never comes. Another dossier of the firm gets its client like any other."""
+    place = await cabinet(db_session)
+    await with_client_base(db_session, place)
+    await as_user(client, place.partner)
+    for path in (
+        f"/entreprises/{place.entity.id}?onglet=facturation",
+        f"/entreprises/{place.entity.id}/volet?onglet=facturation",
+    ):
+        text = html.unescape((await client.get(path)).text)
+        assert "Ce dossier est l'entité facturante du cabinet : c'est lui qui facture les clients" in text, path
+        assert "arrière-plan" not in text, path
+    other = html.unescape((await client.get(f"/entreprises/{place.other_firm_dossier.id}?onglet=facturation")).text)
+    assert "entité facturante du cabinet" not in other
+    assert "SCI des Associés" in other
+
+
 async def test_a_collaborator_is_refused_the_billing_settings_and_pages(
     client: Client, db_session: AsyncSession
 ) -> None:
