@@ -30,7 +30,7 @@ from portal.integrations.commerce.client import CommerceClient
 from portal.integrations.commerce.models import CommerceDay, CommerceEntry, CommerceEntryLine, CommerceSetup, DayState
 from portal.integrations.commerce.services import CommerceConnectionService as CommerceService
 from portal.integrations.models import Connection, ConnectionStatus
-from portal.jobs.context import JobContext
+from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
@@ -326,8 +326,9 @@ async def test_a_source_that_fails_is_retried_and_a_revoked_key_stops_the_connec
     days = sync.days_between(TODAY - dt.timedelta(days=1), TODAY)
     assert await _posted(live) == await _source_records(commerce_settings, commerce, CEDRE, days)
     commerce.revoke_key(CEDRE)
-    result = await _sync(live, commerce_settings, connection_id)
-    assert result[tasks.RESULT] == tasks.LOST
+    with pytest.raises(JobFailed) as failed:  # the run fails for good: « Échec », never « Terminé »
+        await _sync(live, commerce_settings, connection_id)
+    assert failed.value.message == tasks.LOST
     async with live() as session:
         connection = await session.get(Connection, connection_id)
         notices = await session.scalar(
