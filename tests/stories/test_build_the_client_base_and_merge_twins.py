@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,8 +27,9 @@ from portal.clients.models import Dossier, DossierAccess
 from portal.firm.models import Firm
 from portal.jobs.models import JobRun
 from tests.factories.clients import valid_siren
-from tests.factories.firm import PASSWORD, make_user
+from tests.factories.firm import make_user
 from tests.stories.console import watch_errors
+from tests.stories.pages import fact, no_sideways_scroll, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -53,10 +54,6 @@ class Walk:
     async def shot(self, name: str) -> None:
         await self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
-    async def no_sideways_scroll(self) -> None:
-        width = await self.page.evaluate("document.documentElement.scrollWidth")
-        assert width <= self.page.viewport_size["width"], f"{self.page.url} is {width} px wide"  # type: ignore[index]
-
 
 async def _seed(committed: async_sessionmaker[AsyncSession]) -> uuid.UUID:
     """The firm and its own dossier, three client dossiers, the holding granted to the partner only."""
@@ -74,20 +71,6 @@ async def _seed(committed: async_sessionmaker[AsyncSession]) -> uuid.UUID:
     return firm_dossier.id
 
 
-async def _sign_in(walk: Walk, who: tuple[str, str]) -> None:
-    email, name = who
-    await walk.page.context.clear_cookies()
-    await walk.page.goto(f"{walk.base}/connexion")
-    await walk.page.get_by_label("Adresse e-mail").fill(email)
-    await walk.page.get_by_label("Mot de passe").fill(PASSWORD)
-    await walk.page.get_by_role("button", name="Se connecter").click()
-    await expect(walk.page.locator(".account-name")).to_have_text(name)
-
-
-def _fact(scope: Locator, term: str) -> Locator:
-    return scope.locator("dt", has_text=term).locator("xpath=following-sibling::dd[1]")
-
-
 async def _create_my_clients(walk: Walk) -> None:
     """The partner's summary counts the holding she sees, as her client base does."""
     page = walk.page
@@ -102,13 +85,13 @@ async def _create_my_clients(walk: Walk) -> None:
     run = page.locator("#travail")
     await expect(run).to_have_attribute("data-status", "succeeded", timeout=WAIT)
     mine = str(len(PUBLIC) + 1)  # the three client dossiers and the holding, not the billing entity itself
-    await expect(_fact(run, "Dossiers examinés")).to_have_text(mine)
-    await expect(_fact(run, "Clients créés")).to_have_text(mine)
-    await expect(_fact(run, "Déjà présents")).to_have_text("0")
+    await expect(fact(run, "Dossiers examinés")).to_have_text(mine)
+    await expect(fact(run, "Clients créés")).to_have_text(mine)
+    await expect(fact(run, "Déjà présents")).to_have_text("0")
     await expect(run.locator("#travail-note")).to_have_text(NOT_COUNTED)
     await walk.shot("01-creer-mes-clients-associee")
     await page.reload()  # read again from Paramètres: the same figures
-    await expect(_fact(page.locator("#travail"), "Clients créés")).to_have_text(mine)
+    await expect(fact(page.locator("#travail"), "Clients créés")).to_have_text(mine)
 
     await page.goto(f"{walk.base}/facturation/clients")
     await expect(page.locator(".result-count")).to_have_text(f"{mine} clients")
@@ -134,7 +117,7 @@ async def _merge_after_confirming(walk: Walk) -> None:
     pair = page.get_by_role("region", name="Doublon potentiel")
     await expect(pair).to_have_count(1)
     await pair.get_by_label("Boulangerie Dupont SARL").check()
-    await walk.no_sideways_scroll()
+    await no_sideways_scroll(walk.page)
     await walk.shot("03-doublons-390")
     await pair.get_by_role("button", name="Fusionner…").click()
 
@@ -142,9 +125,9 @@ async def _merge_after_confirming(walk: Walk) -> None:
     question = page.get_by_role("heading", name="Fusionner « Boulangerie Dupont » dans « Boulangerie Dupont SARL » ?")
     await expect(question).to_be_visible()
     await expect(page.get_by_text("Cette fusion est irréversible.")).to_be_visible()
-    await expect(_fact(page.locator(".duplicate-pair > div").nth(0), "Client")).to_have_text("Boulangerie Dupont SARL")
-    await expect(_fact(page.locator(".duplicate-pair > div").nth(1), "Client")).to_have_text("Boulangerie Dupont")
-    await walk.no_sideways_scroll()
+    await expect(fact(page.locator(".duplicate-pair > div").nth(0), "Client")).to_have_text("Boulangerie Dupont SARL")
+    await expect(fact(page.locator(".duplicate-pair > div").nth(1), "Client")).to_have_text("Boulangerie Dupont")
+    await no_sideways_scroll(walk.page)
     await walk.shot("04-confirmer-la-fusion-390")
     await page.get_by_role("link", name="Annuler").click()
     await expect(page).to_have_url(f"{walk.base}/facturation/doublons")
@@ -163,12 +146,12 @@ async def _merge_after_confirming(walk: Walk) -> None:
 
 async def _admin_reads_the_run_without_the_holding(walk: Walk, run_id: uuid.UUID) -> None:
     page = walk.page
-    await _sign_in(walk, ADMIN)
+    await sign_in(walk.page, walk.base, *ADMIN)
     await page.goto(f"{walk.base}/travaux/{run_id}")
     run = page.locator("#travail")
     public = str(len(PUBLIC))
-    await expect(_fact(run, "Dossiers examinés")).to_have_text(public)
-    await expect(_fact(run, "Clients créés")).to_have_text(public)
+    await expect(fact(run, "Dossiers examinés")).to_have_text(public)
+    await expect(fact(run, "Clients créés")).to_have_text(public)
     await expect(run.locator("#travail-note")).to_have_text(NOT_COUNTED)  # said to everyone alike
     await expect(page.get_by_text(HOLDING)).to_have_count(0)
     await walk.shot("06-travail-administrateur")
@@ -181,7 +164,7 @@ async def test_the_client_base_summary_the_firm_dossier_and_a_confirmed_merge(
     page = await browser.new_page(locale="fr-FR", viewport=DESKTOP)
     errors = watch_errors(page)
     walk = Walk(base=live_url, page=page, shots=tmp_path, firm_dossier_id=firm_dossier_id)
-    await _sign_in(walk, PARTNER)
+    await sign_in(walk.page, walk.base, *PARTNER)
     await _create_my_clients(walk)
     await _firm_dossier_is_the_billing_entity(walk)
     await _merge_after_confirming(walk)
