@@ -137,10 +137,14 @@ class BillingController(Controller):
         duplicate_id: FromPath[uuid.UUID],
         keep: Annotated[str, QueryParameter(name="conserver")] = "",
     ) -> Template | Redirect:
-        """« Fusionner »: the confirmation page, naming the client kept and the one that goes (irreversible)."""
+        """« Fusionner »: the confirmation page, naming the client kept and the one that goes (irreversible).
+
+        Without a choice, the client the list offers to keep (the pair's candidate) is the one kept.
+        """
         pair = await _pair(request, clients, billing, duplicate_id)
+        keep = forms.query_text(keep, forms.CHOICE_MAX_LENGTH)
         try:
-            kept, removed = clients.merge_plan(pair, _uuid(forms.query_text(keep, forms.CHOICE_MAX_LENGTH)))
+            kept, removed = clients.merge_plan(pair, _uuid(keep) if keep else pair.candidate_id)
         except BillingError as refused:
             flash(request, _(refused.message), category="error")
             return Redirect("/facturation/doublons", status_code=303)

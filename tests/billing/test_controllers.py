@@ -375,6 +375,9 @@ async def test_merging_asks_first_naming_both_clients(client: Client, db_session
     assert 'name="_csrf_token"' in asked.text
     assert 'href="/facturation/doublons">Annuler</a>' in asked.text
     assert len(await open_pairs(db_session)) == 2  # asking changed nothing
+    # Without a choice, the client the list offers to keep is the one kept.
+    default = html.unescape((await client.get(f"/facturation/doublons/{bakery_pair}/fusionner")).text)
+    assert "Fusionner « Boulangerie Martin » dans « Boulangerie Martin SARL » ?" in default
     # A merge posted without that confirmation (an old page, another tool) is sent to it, and merges nothing.
     unconfirmed = await post(client, f"/facturation/doublons/{bakery_pair}/fusionner", {"conserver": str(sarl.id)})
     assert unconfirmed.status_code == 303
