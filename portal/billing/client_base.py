@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC
@@ -32,6 +32,8 @@ from sqlalchemy.orm import aliased
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.clients.models import Dossier
 
+CREATED, PRESENT = "created", "present"
+
 
 @dataclass
 class Outcome:
@@ -39,18 +41,24 @@ class Outcome:
 
     The figures leave confidential dossiers out (they are processed all the same): a run's
     summary is read by people who may not see them, and a count would reveal they exist.
+    What was done for each confidential dossier is kept apart, by its id (``confidential``:
+    ``CREATED`` or ``PRESENT``), so that the summary counts it for whoever may see it.
     """
 
     dossiers: int = 0
     created: int = 0
     already_present: int = 0
     duplicates: int = 0
+    confidential: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: Outcome) -> None:
         self.dossiers += other.dossiers
         self.created += other.created
         self.already_present += other.already_present
         self.duplicates += other.duplicates
+        for dossier_id, done in other.confidential.items():
+            # A dossier met again by a resumed batch was created by the attempt that met it first.
+            self.confidential[dossier_id] = CREATED if CREATED in {done, self.confidential.get(dossier_id)} else done
 
 
 CLIENT_COLUMNS = ["id", "created_at", "updated_at", "billing_entity_id", "name", "sort_name", "match_name", "siren",
@@ -90,30 +98,41 @@ async def ensure_clients(session: AsyncSession, entity_id: uuid.UUID, batch: Col
     batch = and_(batch, Dossier.id != entity_id)  # the billing entity does not bill itself
     counted = select(func.count()).select_from(Dossier).where(batch, Dossier.is_confidential.is_(False))
     outcome.dossiers = int((await session.execute(counted)).scalar_one())
+    confidential = and_(batch, Dossier.is_confidential.is_(True))
+    hidden = [
+        str(dossier_id) for dossier_id in (await session.execute(select(Dossier.id).where(confidential))).scalars()
+    ]
+    created_hidden: set[str] = set()
     pending = select(Dossier.id).where(batch, _unlinked(entity_id)).limit(1)
     if (await session.execute(pending)).first() is not None:
         # Confidential dossiers get their clients in a statement of their own, so the figure stays clean.
         outcome.created = await _create(session, entity_id, and_(batch, Dossier.is_confidential.is_(False)), stamp)
-        await _create(session, entity_id, and_(batch, Dossier.is_confidential.is_(True)), stamp)
+        created_hidden = await _create_each(session, entity_id, confidential, stamp)
         await _link(session, entity_id, batch, stamp)
     outcome.already_present = outcome.dossiers - outcome.created
+    outcome.confidential = {dossier_id: CREATED if dossier_id in created_hidden else PRESENT for dossier_id in hidden}
     return outcome
 
 
-async def _create(session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElement[bool], stamp: Any) -> int:
+def _creation(entity_id: uuid.UUID, batch: ColumnElement[bool], stamp: Any) -> Any:
+    """The clients to create for the dossiers of ``batch`` without one (and whose SIREN is not in the base)."""
     same_siren = exists().where(BillingClient.billing_entity_id == entity_id, BillingClient.siren == Dossier.siren)
-    create = select(
+    return select(
         new_id(), stamp, stamp, literal(entity_id, BillingClient.billing_entity_id.type), Dossier.name,
         Dossier.sort_name, Dossier.match_name, Dossier.siren, Dossier.id,
     ).where(batch, _unlinked(entity_id), or_(Dossier.siren.is_(None), not_(same_siren)))  # fmt: skip
-    created = await session.execute(
-        _insert(
-            session,
-            BillingClient,
-            CLIENT_COLUMNS,
-            create,
-        )
-    )
+
+
+async def _create_each(session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElement[bool], stamp: Any) -> set[str]:
+    """As ``_create``, returning the ids of the dossiers whose client it created."""
+    table = BillingClient.__table__
+    insert = _insert(session, BillingClient, CLIENT_COLUMNS, _creation(entity_id, batch, stamp))
+    created = await session.execute(insert.returning(table.c.origin_dossier_id))
+    return {str(dossier_id) for dossier_id in created.scalars()}
+
+
+async def _create(session: AsyncSession, entity_id: uuid.UUID, batch: ColumnElement[bool], stamp: Any) -> int:
+    created = await session.execute(_insert(session, BillingClient, CLIENT_COLUMNS, _creation(entity_id, batch, stamp)))
     return int(created.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
@@ -24,6 +25,7 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.firm.models import Firm
 from portal.i18n import _
+from portal.jobs.services import JobRunService
 from portal.web import forms
 from portal.web.deps import provide
 from portal.web.htmx import partial_or_redirect
@@ -44,12 +46,14 @@ async def settings_section(principal: Principal, session: AsyncSession, firm: Fi
     """The billing entity, the dossiers it may be, and the last "Créer mes clients"."""
     billing = BillingEntityService(session)
     linked = firm is not None and firm.billing_entity_id is not None
+    last_run = await billing.last_client_creation(principal) if linked else None
     return {
         "entity": await DossierService(session=session).find_visible(principal, firm.billing_entity_id)
         if firm
         else None,
         "entity_choices": await billing.choices(principal),
-        "last_run": await billing.last_client_creation(principal) if linked else None,
+        "last_run": last_run,
+        "last_shown": await JobRunService(session=session).shown(principal, last_run) if last_run else None,
     }
 
 
@@ -60,7 +64,10 @@ class EntityForm:
 
 @dataclass
 class MergeForm:
+    """The client to keep, and ``confirme`` once the confirmation page naming both was shown."""
+
     conserver: str = forms.text(forms.CHOICE_MAX_LENGTH)
+    confirme: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -117,6 +124,33 @@ class BillingController(Controller):
             context["open_duplicates"] = context["result"].total
         return Template(template_name="billing/duplicates.html", context=context)
 
+    @get(
+        "/doublons/{duplicate_id:uuid}/fusionner",
+        guards=[requires(Permission.BILLING_DUPLICATES_RESOLVE)],
+        name="billing:merge_confirm",
+    )
+    async def confirm_merge(
+        self,
+        request: Request[Any, Any, Any],
+        clients: NamedDependency[BillingClientService],
+        billing: NamedDependency[BillingEntityService],
+        duplicate_id: FromPath[uuid.UUID],
+        keep: Annotated[str, QueryParameter(name="conserver")] = "",
+    ) -> Template | Redirect:
+        """« Fusionner »: the confirmation page, naming the client kept and the one that goes (irreversible).
+
+        Without a choice, the client the list offers to keep (the pair's candidate) is the one kept.
+        """
+        pair = await _pair(request, clients, billing, duplicate_id)
+        keep = forms.query_text(keep, forms.CHOICE_MAX_LENGTH)
+        try:
+            kept, removed = clients.merge_plan(pair, _uuid(keep) if keep else pair.candidate_id)
+        except BillingError as refused:
+            flash(request, _(refused.message), category="error")
+            return Redirect("/facturation/doublons", status_code=303)
+        context = {"pair": pair, "kept": kept, "removed": removed}
+        return Template(template_name="billing/merge_confirm.html", context=context)
+
     @post(
         "/doublons/{duplicate_id:uuid}/fusionner",
         guards=[requires(Permission.BILLING_DUPLICATES_RESOLVE)],
@@ -130,10 +164,13 @@ class BillingController(Controller):
         duplicate_id: FromPath[uuid.UUID],
         data: Annotated[MergeForm, forms.POSTED],
     ) -> Redirect:
+        """The merge itself, once confirmed; a form posted without the confirmation goes to it first."""
         pair = await _pair(request, clients, billing, duplicate_id)
-        keep = _uuid(data.conserver)
+        if data.confirme != "oui":
+            query = urlencode({"conserver": data.conserver[: forms.CHOICE_MAX_LENGTH]})
+            return Redirect(f"/facturation/doublons/{pair.id}/fusionner?{query}", status_code=303)
         try:
-            kept = await clients.merge(pair, keep=keep or uuid.UUID(int=0))
+            kept = await clients.merge(pair, keep=_uuid(data.conserver))
         except BillingError as refused:
             flash(request, _(refused.message), category="error")
         else:

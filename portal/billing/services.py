@@ -162,17 +162,24 @@ class BillingClientService(SQLAlchemyAsyncRepositoryService[BillingClient, Billi
         pair.resolved_at = dt.datetime.now(dt.UTC)
         await self.repository.session.flush()
 
-    async def merge(self, pair: DuplicateCandidate, *, keep: uuid.UUID) -> BillingClient:
+    @staticmethod
+    def merge_plan(pair: DuplicateCandidate, keep: uuid.UUID | None) -> tuple[BillingClient, BillingClient]:
+        """The client kept and the client merged into it (which goes), for ``keep`` among the pair's two."""
+        if keep not in {pair.client_id, pair.candidate_id}:
+            raise BillingError(N_("Choisissez l'un des deux clients à conserver."))
+        if keep == pair.client_id:
+            return pair.client, pair.candidate
+        return pair.candidate, pair.client
+
+    async def merge(self, pair: DuplicateCandidate, *, keep: uuid.UUID | None) -> BillingClient:
         """Merge the pair into the client ``keep``: every link and reference moves to it, the other goes.
 
         References to the removed client from any table (links, and whatever billing adds
         later) are found from the schema's foreign keys, so nothing is left pointing at it.
+        Irreversible: the pages ask for a confirmation naming both clients first.
         """
-        if keep not in {pair.client_id, pair.candidate_id}:
-            raise BillingError(N_("Choisissez l'un des deux clients à conserver."))
+        kept, removed = self.merge_plan(pair, keep)
         session = self.repository.session
-        kept = pair.client if keep == pair.client_id else pair.candidate
-        removed = pair.candidate if keep == pair.client_id else pair.client
         removed_snapshot = {"name": removed.name, "siren": removed.siren, "id": str(removed.id)}
         moved_links = [str(link.dossier_id) for link in removed.links]
         for link in list(removed.links):

@@ -10,12 +10,16 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restrict
+from portal.billing import client_base
 from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
 from portal.clients.models import Dossier
 from portal.firm.services import billing_entity_id
 from portal.i18n import N_
 from portal.jobs.context import JobContext
-from portal.jobs.registry import job
+from portal.jobs.models import JobRun
+from portal.jobs.registry import Shown, job
 
 BATCH_SIZE = 5_000
 ID_CHUNK = 500
@@ -29,6 +33,7 @@ STEP_CREATE = N_("Création des clients")
 STEP_DUPLICATES = N_("Recherche des doublons")
 STEP_DONE = N_("Terminé")
 NO_ENTITY = N_("Aucune entité facturante n'est liée au cabinet : aucun client à créer.")
+NOT_COUNTED = N_("Les dossiers confidentiels auxquels vous n'avez pas accès ne sont pas comptés ici.")
 
 
 async def _entity(ctx: JobContext, entity_id: str | None) -> uuid.UUID | None:
@@ -43,7 +48,7 @@ def _resumed(ctx: JobContext) -> tuple[Outcome, dict[str, Any]]:
     """What earlier attempts of this run committed (nothing on a first attempt), and where they stood."""
     state = dict(ctx.checkpoint or {})
     figures = {name: int(state.pop(name, 0)) for name in ("dossiers", "created", "already_present", "duplicates")}
-    return Outcome(**figures), state
+    return Outcome(**figures, confidential=dict(state.pop("confidential", None) or {})), state
 
 
 async def _batch_done(ctx: JobContext, session: AsyncSession, total: Outcome, **position: Any) -> None:
@@ -66,6 +71,26 @@ async def _last_step(
         await _batch_done(ctx, session, total, finished=True, **position)
 
 
+async def summary_for(session: AsyncSession, principal: Principal, run: JobRun) -> Shown:
+    """The run's figures for ``principal``: those of every dossier they may see, confidential ones included.
+
+    The run's ``counts`` leave confidential dossiers out; its checkpoint says what was done for
+    each of them, and those the reader may see are added. The note is there whoever reads it:
+    whether some dossier is left out for them is never told.
+    """
+    counts = dict(run.counts or {})
+    done: dict[str, str] = dict((run.checkpoint or {}).get("confidential") or {})
+    if done and CREATED in counts:
+        ids = [uuid.UUID(value) for value in done]
+        seen = restrict(select(Dossier.id).where(Dossier.id.in_(ids)), principal, Permission.DOSSIERS_READ, Dossier)
+        visible = [str(dossier_id) for dossier_id in (await session.execute(seen)).scalars()]
+        created = sum(done[dossier_id] == client_base.CREATED for dossier_id in visible)
+        counts[EXAMINED] = int(counts.get(EXAMINED, 0)) + len(visible)
+        counts[CREATED] = int(counts.get(CREATED, 0)) + created
+        counts[ALREADY_PRESENT] = int(counts.get(ALREADY_PRESENT, 0)) + len(visible) - created
+    return Shown(counts=counts, note=NOT_COUNTED if CREATED in counts else None)
+
+
 async def _summary(ctx: JobContext, total: Outcome) -> dict[str, Any]:
     counts = {EXAMINED: total.dossiers, CREATED: total.created, ALREADY_PRESENT: total.already_present,
               DUPLICATES: total.duplicates}  # fmt: skip
@@ -73,7 +98,7 @@ async def _summary(ctx: JobContext, total: Outcome) -> dict[str, Any]:
     return counts
 
 
-@job("billing.create_clients", title=N_("Créer mes clients"))
+@job("billing.create_clients", title=N_("Créer mes clients"), summary=summary_for)
 async def create_clients(ctx: JobContext, entity_id: str | None = None) -> dict[str, Any]:
     """Every dossier gets its client in the billing entity, batch by batch (keyset on the dossier id).
 
@@ -123,7 +148,7 @@ async def create_clients(ctx: JobContext, entity_id: str | None = None) -> dict[
     return await _summary(ctx, total)
 
 
-@job("billing.create_dossier_clients", title=N_("Création du client dans la base clients"))
+@job("billing.create_dossier_clients", title=N_("Création du client dans la base clients"), summary=summary_for)
 async def create_dossier_clients(ctx: JobContext, dossier_ids: list[str]) -> dict[str, Any]:
     """The client of dossiers just created (by a person, an import or an integration), resumable like
     ``create_clients``."""

@@ -143,6 +143,7 @@ class ApiClient:
         bearer: str | None = None,
         on_token: TokenCallback | None = None,
         retries: Retries,
+        timeout: httpx2.Timeout | None = None,
     ) -> None:
         self._settings = settings
         self._endpoints = self.provider.endpoints(settings)
@@ -158,7 +159,7 @@ class ApiClient:
         else:
             headers = {"User-Agent": self.provider.user_agent, **dict(self.static_headers)}
             self._headers = {"Authorization": f"Bearer {bearer}"}
-            self._http = httpx2.AsyncClient(timeout=self.provider.timeout, headers=headers)
+            self._http = httpx2.AsyncClient(timeout=timeout or self.provider.timeout, headers=headers)
 
     async def __aenter__(self) -> Self:
         return self

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.policy import Principal
 from portal.clients.models import Dossier
+from portal.i18n import gettext
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 
 
@@ -24,6 +25,10 @@ class ConnectionRequestError(ValueError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def text(self) -> str:
+        """The sentence to show, in the current language."""
+        return gettext(self.message)
 
 
 def check_pasted(secret: str, *, shortest: int, too_short: str, spaces: str) -> str:

@@ -20,6 +20,20 @@ class RunTakenOverError(RuntimeError):
         super().__init__(f"run {run_id} was taken over by another attempt")
 
 
+class JobFailed(Exception):  # noqa: N818 - named for what the run becomes
+    """The work cannot be done, and trying again will not help (an authorisation the source refuses…).
+
+    Raised by a job, it records the run as failed at once, without retrying: ``message`` (a
+    msgid, translated where it is shown) is its error, ``counts`` what it did before. A job that
+    returned instead would read « Terminé » for work that was never done.
+    """
+
+    def __init__(self, message: str, counts: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.counts = dict(counts or {})
+
+
 class JobContext:
     """Passed as first argument to every job function."""
 

@@ -40,8 +40,10 @@ class JobRunController(Controller):
     async def detail(
         self, request: HTMXRequest, job_runs: NamedDependency[JobRunService], run_id: FromPath[uuid.UUID]
     ) -> Any:
-        run = await job_runs.get_for(principal_of(request), run_id)
-        return page_or_partial(request, "jobs/detail.html", "jobs/_partials/run.html", {"run": run})
+        principal = principal_of(request)
+        run = await job_runs.get_for(principal, run_id)
+        context = {"run": run, "shown": await job_runs.shown(principal, run)}
+        return page_or_partial(request, "jobs/detail.html", "jobs/_partials/run.html", context)
 
 
 def broker_status() -> dict[str, Any]:

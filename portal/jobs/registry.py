@@ -25,11 +25,25 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import Session
 
+    from portal.auth.policy import Principal
     from portal.jobs.context import JobContext
     from portal.jobs.models import JobRun
 
 P = ParamSpec("P")
 JobResult = dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a person reads of a run's summary: its figures, and a sentence about what they leave out."""
+
+    counts: dict[str, Any]
+    note: str | None = None  # a msgid
+
+
+# How a job's summary reads for one person, when it depends on who reads it (a run's figures
+# that count confidential dossiers count only those the reader may see).
+Summary = Callable[["AsyncSession", "Principal", "JobRun"], Awaitable[Shown]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,7 @@ class Job(Generic[P]):
     queue: str = "default"
     max_retries: int | None = None
     time_limit_ms: int = 6 * 3600 * 1000
+    summary: Summary | None = None
 
     def register(self) -> None:
         """Make the job known to every runtime of this process (its domain's plugin does). Idempotent."""
@@ -139,12 +154,16 @@ class Request(Generic[P]):
 
 
 def job(
-    name: str, *, title: str, queue: str = "default", max_retries: int | None = None
+    name: str, *, title: str, queue: str = "default", max_retries: int | None = None, summary: Summary | None = None
 ) -> Callable[[Callable[Concatenate[JobContext, P], Awaitable[JobResult]]], Job[P]]:
-    """Make ``function`` a job named ``name`` (the only place that name is written)."""
+    """Make ``function`` a job named ``name`` (the only place that name is written).
+
+    ``summary`` reads a run's figures for one person, when they depend on who reads them;
+    without it, everyone reads the run's ``counts``.
+    """
 
     def define(function: Callable[Concatenate[JobContext, P], Awaitable[JobResult]]) -> Job[P]:
-        return Job(name=name, title=title, function=function, queue=queue, max_retries=max_retries)
+        return Job(name=name, title=title, function=function, queue=queue, max_retries=max_retries, summary=summary)
 
     return define
 
@@ -201,6 +220,11 @@ def add_schedules(*schedules: Schedule) -> None:
 
 def jobs() -> list[Job[...]]:
     return list(_jobs.values())
+
+
+def get(name: str) -> Job[...] | None:
+    """The job registered under ``name``, if any."""
+    return _jobs.get(name)
 
 
 def schedules() -> list[Schedule]:

@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, or_, update
 from portal.audit.context import Actor, acting_as
 from portal.db.engine import LoopBoundSessions
 from portal.jobs import outbox, registry
-from portal.jobs.context import JobContext, RunTakenOverError
+from portal.jobs.context import JobContext, JobFailed, RunTakenOverError
 from portal.jobs.heartbeat import Heartbeats, lock_key
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import now
@@ -194,6 +194,10 @@ async def execute(runtime: Runtime, spec: registry.Job[...], run_id: uuid.UUID) 
         if isinstance(stopped, asyncio.CancelledError) and not lost.is_set():
             raise  # the worker itself is stopping
         log.warning("job %s run %s attempt %s: taken over by another worker, stopped", spec.name, run_id, run.attempts)
+    except JobFailed as failed:
+        log.info("job %s run %s attempt %s: failed for good: %s", spec.name, run_id, run.attempts, failed.message)
+        await _finish(runtime, run, status=JobStatus.FAILED, error=failed.message, finished_at=now(),
+                      counts=context.counts | failed.counts)  # fmt: skip
     except Exception as exc:
         # Everything after the claim is inside this block: a claimed run always ends recorded.
         final = run.attempts > max_retries

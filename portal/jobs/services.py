@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.jobs import registry
 from portal.jobs.models import JobRun, JobStatus
-from portal.jobs.registry import Job, P, Request
+from portal.jobs.registry import Job, P, Request, Shown
 
 RECENT_LIMIT = 100
 
@@ -56,3 +57,10 @@ class JobRunService(SQLAlchemyAsyncRepositoryService[JobRun, JobRunRepository]):
         if run is None:
             raise NotFoundException
         return run
+
+    async def shown(self, principal: Principal, run: JobRun) -> Shown:
+        """The run's summary as ``principal`` may read it (its job's own reading, else its counts)."""
+        spec = registry.get(run.actor_name)
+        if spec is None or spec.summary is None:
+            return Shown(counts=dict(run.counts or {}))
+        return await spec.summary(cast("AsyncSession", self.repository.session), principal, run)

@@ -30,7 +30,7 @@ from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.billing.services import BillingClientService, BillingEntityService
 from portal.billing.tasks import create_clients, create_dossier_clients
-from portal.clients.models import Dossier, DossierStatus
+from portal.clients.models import Dossier, DossierAccess, DossierStatus
 from portal.clients.schemas import DossierValues
 from portal.clients.services import DossierService
 from portal.db.engine import make_engine, make_read_only_session_maker
@@ -38,6 +38,7 @@ from portal.firm.models import Firm
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
+from portal.jobs.services import JobRunService
 from portal.settings import Settings
 from tests.factories.clients import make_dossier, valid_siren
 from tests.factories.firm import make_user
@@ -255,6 +256,41 @@ async def test_a_confidential_dossier_gets_its_client_but_no_summary_counts_it(c
     assert ids[0] in dict(base["links"])  # processed all the same
     assert len(base["pairs"]) == 1  # and its possible duplicate flagged
     assert counts == {EXAMINED: 2, CREATED: 2, ALREADY_PRESENT: 0, DUPLICATES: 0}
+
+
+async def test_the_summary_counts_a_confidential_dossier_for_those_who_see_it(committed: Maker, jobs: Runtime) -> None:
+    """A partner granted the holding reads it in the figures, as in her client base; an administrator
+    who may not open it reads the figures without it. Both read the same sentence about what is
+    left out, so it never tells whether there is anything."""
+    ids = await add_dossiers(committed, [("Holding Zéphyrin", True), ("Garage du Centre", True),
+                                         ("Boulangerie Martin", False)])  # fmt: skip
+    entity_id, partner = await link_entity(committed)
+    async with committed() as session, session.begin():
+        admin = await make_user(session, roles=(FirmRole.ADMIN,))
+        secret = await session.get(Dossier, ids[0])
+        assert secret is not None
+        secret.is_confidential = True
+        session.add(DossierAccess(dossier_id=secret.id, user_id=partner.id))
+    run = await run_to_the_end(committed, jobs, (await start_creation(committed, partner)).id)
+    assert run.counts == {EXAMINED: 2, CREATED: 2, ALREADY_PRESENT: 0, DUPLICATES: 0}  # what anyone may read
+    async with committed() as session:
+        service = JobRunService(session=session)
+        hers = await service.shown(principal(partner), run)
+        his = await service.shown(principal(admin), run)
+        visible = BillingClientService(session=session)
+        her_base = (await visible.visible_page(principal(partner), entity_id)).total
+        his_base = (await visible.visible_page(principal(admin), entity_id)).total
+    assert hers.counts == {EXAMINED: 3, CREATED: 3, ALREADY_PRESENT: 0, DUPLICATES: 0}
+    assert her_base == hers.counts[CREATED]
+    assert his.counts == run.counts
+    assert his_base == his.counts[CREATED]
+    assert hers.note == his.note == "Les dossiers confidentiels auxquels vous n'avez pas accès ne sont pas comptés ici."
+
+    # Run again, the holding is already there: counted as such, for her only.
+    again = await run_to_the_end(committed, jobs, (await start_creation(committed, partner)).id)
+    async with committed() as session:
+        hers = await JobRunService(session=session).shown(principal(partner), again)
+    assert hers.counts == {EXAMINED: 3, CREATED: 0, ALREADY_PRESENT: 3, DUPLICATES: 0}
 
 
 async def test_a_siren_already_in_the_client_base_is_linked_not_doubled(committed: Maker, jobs: Runtime) -> None:

@@ -195,6 +195,26 @@ async def test_creer_mes_clients_starts_the_job_and_shows_its_run(client: Client
     assert ">Créer mes clients</button>" in settings_page.text
 
 
+async def test_the_billing_entitys_own_dossier_says_it_bills_and_promises_no_client(
+    client: Client, db_session: AsyncSession
+) -> None:
+    """The billing entity does not bill itself: its Facturation tab says so, instead of a client « créé en
+    arrière-plan » that never comes. Another dossier of the firm gets its client like any other."""
+    place = await cabinet(db_session)
+    await with_client_base(db_session, place)
+    await as_user(client, place.partner)
+    for path in (
+        f"/entreprises/{place.entity.id}?onglet=facturation",
+        f"/entreprises/{place.entity.id}/volet?onglet=facturation",
+    ):
+        text = html.unescape((await client.get(path)).text)
+        assert "Ce dossier est l'entité facturante du cabinet : c'est lui qui facture les clients" in text, path
+        assert "arrière-plan" not in text, path
+    other = html.unescape((await client.get(f"/entreprises/{place.other_firm_dossier.id}?onglet=facturation")).text)
+    assert "entité facturante du cabinet" not in other
+    assert "SCI des Associés" in other
+
+
 async def test_a_collaborator_is_refused_the_billing_settings_and_pages(
     client: Client, db_session: AsyncSession
 ) -> None:
@@ -273,22 +293,31 @@ async def test_a_partner_merges_and_dismisses_possible_duplicates(client: Client
     assert page.status_code == 200
     assert page.text.count('class="panel duplicate"') == 2
     for pair, kept, other in ((bakery_pair, sarl, bakery), (cafe_pair, cafe, cafe_again)):
-        assert f'action="/facturation/doublons/{pair}/fusionner"' in page.text
-        assert f'formaction="/facturation/doublons/{pair}/ecarter"' in page.text
+        # « Fusionner… » only asks (a GET form, no token in it); « Écarter » posts its own form, with its token.
+        assert f'<form method="get" action="/facturation/doublons/{pair}/fusionner">' in page.text
+        assert f'action="/facturation/doublons/{pair}/ecarter" id="ecarter-{pair}"' in page.text
+        assert f'form="ecarter-{pair}"' in page.text
         assert f'name="conserver" value="{kept.id}"' in page.text
         assert f'name="conserver" value="{other.id}"' in page.text
     assert "sans SIREN" in page.text
-    assert ">Fusionner</button>" in page.text
+    assert ">Fusionner…</button>" in page.text
 
-    # A client to keep that is not in the pair is refused.
-    wrong = await post(client, f"/facturation/doublons/{bakery_pair}/fusionner", {"conserver": str(cafe.id)})
+    # A client to keep that is not in the pair is refused, at the confirmation as at the merge.
+    wrong = await client.get(f"/facturation/doublons/{bakery_pair}/fusionner?conserver={cafe.id}")
+    assert wrong.status_code == 303
+    assert ("error", "Choisissez l'un des deux clients à conserver.") in flashes(
+        await client.get("/facturation/doublons")
+    )
+    wrong = await post(client, f"/facturation/doublons/{bakery_pair}/fusionner",
+                       {"conserver": str(cafe.id), "confirme": "oui"})  # fmt: skip
     assert wrong.status_code == 303
     assert ("error", "Choisissez l'un des deux clients à conserver.") in flashes(
         await client.get("/facturation/doublons")
     )
     assert len(await open_pairs(db_session)) == 2
 
-    merged = await post(client, f"/facturation/doublons/{bakery_pair}/fusionner", {"conserver": str(sarl.id)})
+    merged = await post(client, f"/facturation/doublons/{bakery_pair}/fusionner",
+                        {"conserver": str(sarl.id), "confirme": "oui"})  # fmt: skip
     assert merged.status_code == 303
     assert merged.headers["location"] == "/facturation/doublons"
     page = await client.get("/facturation/doublons")
@@ -322,6 +351,50 @@ async def test_a_partner_merges_and_dismisses_possible_duplicates(client: Client
     assert (
         await post(client, f"/facturation/doublons/{bakery_pair}/fusionner", {"conserver": str(sarl.id)})
     ).status_code == 404
+    assert (await client.get(f"/facturation/doublons/{bakery_pair}/fusionner?conserver={sarl.id}")).status_code == 404
+
+
+async def test_merging_asks_first_naming_both_clients(client: Client, db_session: AsyncSession) -> None:
+    """Irreversible: « Fusionner… » leads to a page naming the client kept and the one that goes; only its
+    confirmation, with its token, merges."""
+    place = await cabinet(db_session)
+    await with_client_base(db_session, place)
+    sarl, bakery = await client_of(db_session, place.bakery_sarl), await client_of(db_session, place.bakery)
+    bakery_pair = await pair_id(db_session, sarl, bakery)
+    await as_user(client, place.partner)
+
+    # The merge is irreversible: the form leads to a page naming both clients, which asks for the confirmation.
+    asked = await client.get(f"/facturation/doublons/{bakery_pair}/fusionner?conserver={sarl.id}")
+    assert asked.status_code == 200
+    text = html.unescape(asked.text)
+    assert "Fusionner « Boulangerie Martin » dans « Boulangerie Martin SARL » ?" in text
+    assert "Cette fusion est irréversible." in text
+    assert "Client conservé" in text
+    assert "Client supprimé" in text
+    assert ">Confirmer la fusion</button>" in asked.text
+    assert 'name="_csrf_token"' in asked.text
+    assert 'href="/facturation/doublons">Annuler</a>' in asked.text
+    assert len(await open_pairs(db_session)) == 2  # asking changed nothing
+    # Without a choice, the client the list offers to keep is the one kept.
+    default = html.unescape((await client.get(f"/facturation/doublons/{bakery_pair}/fusionner")).text)
+    assert "Fusionner « Boulangerie Martin » dans « Boulangerie Martin SARL » ?" in default
+    # A merge posted without that confirmation (an old page, another tool) is sent to it, and merges nothing.
+    unconfirmed = await post(client, f"/facturation/doublons/{bakery_pair}/fusionner", {"conserver": str(sarl.id)})
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["location"] == f"/facturation/doublons/{bakery_pair}/fusionner?conserver={sarl.id}"
+    assert len(await open_pairs(db_session)) == 2
+    assert (await db_session.execute(select(BillingClient.id).where(BillingClient.id == bakery.id))).first()
+    # Without its token, the confirmation is refused.
+    forged = await client.post(f"/facturation/doublons/{bakery_pair}/fusionner",
+                               data={"conserver": str(sarl.id), "confirme": "oui"}, follow_redirects=False)  # fmt: skip
+    assert forged.status_code == 403
+    assert len(await open_pairs(db_session)) == 2
+
+    merged = await post(client, f"/facturation/doublons/{bakery_pair}/fusionner",
+                        {"conserver": str(sarl.id), "confirme": "oui"})  # fmt: skip
+    assert merged.status_code == 303
+    assert len(await open_pairs(db_session)) == 1
+    assert (await db_session.execute(select(BillingClient.id).where(BillingClient.id == bakery.id))).first() is None
 
 
 async def test_an_administrator_sees_possible_duplicates_but_may_not_resolve_them(
@@ -336,9 +409,10 @@ async def test_an_administrator_sees_possible_duplicates_but_may_not_resolve_the
     page = await client.get("/facturation/doublons")
     assert page.status_code == 200
     assert page.text.count('class="panel duplicate"') == 2
-    assert ">Fusionner</button>" not in page.text
-    assert "formaction=" not in page.text
+    assert ">Fusionner…</button>" not in page.text
+    assert "/ecarter" not in page.text
     assert " disabled>" in page.text
+    assert (await client.get(f"/facturation/doublons/{bakery_pair}/fusionner?conserver={sarl.id}")).status_code == 403
 
     refused = await post(client, f"/facturation/doublons/{bakery_pair}/fusionner", {"conserver": str(sarl.id)})
     assert refused.status_code == 403

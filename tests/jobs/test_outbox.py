@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
+import re
 from collections import Counter
 from typing import Any
 
@@ -12,12 +14,17 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from portal.app import create_app
+from portal.auth.roles import FirmRole
 from portal.jobs import registry
-from portal.jobs.context import JobContext
+from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 from portal.jobs.outbox import relay_once
 from portal.jobs.registry import Job, job
 from portal.jobs.runtime import Runtime
+from portal.settings import Settings
+from tests.browsing import serve_in_process, sign_in
+from tests.factories.firm import PASSWORD, make_user
 from tests.waiting import wait_for_run
 
 Maker = async_sessionmaker[AsyncSession]
@@ -42,7 +49,16 @@ async def slow(ctx: JobContext) -> dict[str, Any]:
     return {}
 
 
-registry.register(flaky, slow)
+@job("tests.gives_up", title="Travail qui renonce", max_retries=3)
+async def gives_up(ctx: JobContext) -> dict[str, Any]:
+    """Starts, then meets what no retry mends (an authorisation refused): a failure, not a finished run."""
+    executions[str(ctx.run_id)] += 1
+    await ctx.progress(0, 4, step="Lecture")
+    await ctx.count(Lus=0)
+    raise JobFailed("La source n'accepte plus l'autorisation de ce dossier : reconnectez-la.", {"Écrits": 0})
+
+
+registry.register(flaky, slow, gives_up)
 
 
 async def _request(maker: Maker, handle: Job[...], **arguments: Any) -> JobRun:
@@ -193,3 +209,32 @@ async def test_a_running_job_with_a_live_heartbeat_is_left_alone(committed: Make
     async with committed() as session:
         assert (await session.get(JobRun, run.id)).status == JobStatus.RUNNING  # type: ignore[union-attr]
     assert executions[str(run.id)] == 0
+
+
+async def test_a_job_that_cannot_do_its_work_fails_at_once_and_never_reads_finished(
+    committed: Maker, jobs: Runtime, settings: Settings
+) -> None:
+    """« Terminé 0 % » was a job that returned after giving up: now it fails, once, with its reason, and
+    Travaux shows « Échec » without a percentage."""
+    run = await _request(committed, gives_up)
+    assert await _relay(jobs) == 1
+    finished = await wait_for_run(committed, run.id)
+    assert (finished.status, finished.attempts) == (JobStatus.FAILED, 1)  # no retry: it would not help
+    assert executions[str(run.id)] == 1
+    assert finished.error == "La source n'accepte plus l'autorisation de ce dossier : reconnectez-la."
+    assert finished.counts == {"Lus": 0, "Écrits": 0}
+    assert finished.finished_at is not None
+
+    async with committed() as session, session.begin():
+        admin = await make_user(session, roles=(FirmRole.ADMIN,))
+    app = create_app(settings, background=False, embedded_worker=False, migrate_on_start=False)
+    async with serve_in_process(app) as client:
+        await sign_in(client, admin.email, PASSWORD)
+        listing = html.unescape((await client.get("/travaux")).text)
+        row = next(row for row in re.findall(r"<tr>(.*?)</tr>", listing, re.DOTALL) if "Travail qui renonce" in row)
+        assert "Échec" in row
+        assert "Terminé" not in row
+        assert "%" not in row
+        page = html.unescape((await client.get(f"/travaux/{run.id}")).text)
+        assert "Le travail a échoué après 1 essai." in page
+        assert "<progress" not in page

@@ -96,6 +96,7 @@ class CommerceClient(ApiClient):
         max_retries_on_failure: int = 2,
         retry_delay: float = 0.5,
         page_size: int = PAGE_SIZE,
+        timeout: httpx2.Timeout | None = None,
     ) -> None:
         api_key, token = credentials.get("api_key"), credentials.get("token")
         if bool(api_key) == bool(token):
@@ -107,8 +108,9 @@ class CommerceClient(ApiClient):
             self._consumer_id = token.get("consumer_id") or self._consumer_id
         retries = Retries(on_429=max_retries_on_429, on_failure=max_retries_on_failure, delay=retry_delay)
         super().__init__(
-            settings, token=dict(token) if token else None, bearer=api_key, on_token=on_token, retries=retries
-        )
+            settings, token=dict(token) if token else None, bearer=api_key, on_token=on_token, retries=retries,
+            timeout=timeout,
+        )  # fmt: skip
 
     @property
     def consumer_id(self) -> str | None:

@@ -207,21 +207,23 @@ class CommerceController(Controller):
         dossier_id: FromPath[uuid.UUID],
         code: FromPath[str],
         data: Annotated[KeyForm, forms.POSTED],
+        settings: NamedDependency[Settings],
         dossiers: NamedDependency[DossierService],
         commerce: NamedDependency[CommerceConnectionService],
     ) -> Any:
-        """« Connecter » with an API key: stored encrypted, never shown again but for its last characters."""
+        """« Connecter » with an API key: tried at the source, then stored encrypted, never shown again but
+        for its last characters; a key the source refuses is said so on the form, and nothing is kept."""
         principal = principal_of(request)
         source = _source(code)
         dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         if source.auth is not SourceAuth.API_KEY:
             raise NotFoundException
-        errors = forms.clip(data)
+        errors = {name: _(message) for name, message in forms.clip(data).items()}
         if not errors:
             try:
-                await commerce.connect_api_key(principal, dossier, source, data.cle)
+                await commerce.connect_api_key(settings, principal, dossier, source, data.cle)
             except ConnectionRequestError as refused:
-                errors = {"cle": refused.message}
+                errors = {"cle": refused.text()}  # in words already: it may quote the key's last characters
         if errors:
             context = await source_context(principal, dossier, source, commerce, key_errors=errors)
             return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)

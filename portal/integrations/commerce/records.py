@@ -57,10 +57,12 @@ class Consumer:
 
     id: str
     name: str
+    source: str | None = None  # the software the account is on (``zelty``…), when the API says it
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Consumer:
-        return cls(id=str(data.get("consumerid") or data["id"]), name=str(data.get("name") or ""))
+        return cls(id=str(data.get("consumerid") or data["id"]), name=str(data.get("name") or ""),
+                   source=_text(data.get("source")))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

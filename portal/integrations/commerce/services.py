@@ -4,21 +4,25 @@ Three services, by what they serve: ``CommerceConnectionService`` (the catalogue
 the schedule, syncs and their runs, inviting the mapping's delegate), ``CommerceMappingService``
 (the mapping screen) and ``CommerceEntryService`` (the posted entries, their balance and FEC
 export). The rules live here; the controllers only read forms and render. Credentials are
-written here and read by the jobs only. Every call to a source happens in a worker: connecting
-asks a worker for the account and its reference data (registers, payment methods, VAT
-rates…), from which the default mapping is drawn.
+written here and read by the jobs only. A pasted API key is tried at the source while the
+person waits (one small request: which account it speaks for), so that a mistyped key is
+refused on the form and never becomes a connection; every other call to a source happens in
+a worker: connecting asks a worker for the account's reference data (registers, payment
+methods, VAT rates…), from which the default mapping is drawn.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 from sqlalchemy import Select, and_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +35,8 @@ from portal.firm.invitations import Grant, InvitationService, InviteOutcome
 from portal.i18n import N_, _
 from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce import tasks
+from portal.integrations.commerce.client import CommerceClient
+from portal.integrations.commerce.errors import AuthorizationLost, CommerceError, SourceUnavailable
 from portal.integrations.commerce.models import (
     CommerceCustomer,
     CommerceDay,
@@ -39,14 +45,17 @@ from portal.integrations.commerce.models import (
     CommerceSetup,
     SyncFrequency,
 )
-from portal.integrations.commerce.records import ReferenceData
-from portal.integrations.commerce.sources import SOURCES, Source
+from portal.integrations.commerce.records import Consumer, ReferenceData
+from portal.integrations.commerce.sources import SOURCES, Source, get_source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.registry import Job
+from portal.settings import Settings
 from portal.web import forms
 from portal.web.exports import EXPORT_CHUNK
+
+log = logging.getLogger(__name__)
 
 KEY_TOO_SHORT = N_("Collez la clé d'API telle que le logiciel l'a affichée : celle-ci est trop courte.")
 KEY_SPACES = N_("Une clé d'API ne contient pas d'espace : vérifiez ce qui a été collé.")
@@ -59,6 +68,30 @@ START_TOO_OLD = N_("La date de début ne peut pas précéder de plus de cinq ans
 BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
 BAD_FREQUENCY = N_("Choisissez une fréquence de synchronisation.")
 SYNC_JOBS = (tasks.sync_connection, tasks.reference)
+
+
+# A key is tried while the person waits: a short wait, one retry, then a clear message.
+KEY_CHECK_TIMEOUT = httpx2.Timeout(15.0, connect=5.0)
+KEY_REFUSED = N_(
+    "Clé refusée par %(source)s : la clé se terminant par « %(end)s » n'est pas reconnue. Vérifiez qu'elle a été "
+    "copiée en entier depuis le bon compte, puis collez-la de nouveau. Rien n'a été enregistré."
+)
+KEY_WITHOUT_ACCOUNT = N_(
+    "Clé refusée par %(source)s : elle ne donne accès à aucun compte. Créez une clé avec l'accès en lecture aux "
+    "ventes, puis collez-la de nouveau. Rien n'a été enregistré."
+)
+KEY_OF_ANOTHER_SOURCE = N_(
+    "Clé refusée par %(source)s : cette clé est celle d'un compte %(other)s. Collez la clé créée dans "
+    "%(source)s. Rien n'a été enregistré."
+)
+SOURCE_DOWN = N_(
+    "%(source)s ne répond pas pour le moment : la clé n'a pas pu être vérifiée et rien n'a été enregistré. "
+    "Réessayez dans quelques minutes."
+)
+SOURCE_ODD = N_(
+    "%(source)s a donné une réponse inattendue : la clé n'a pas pu être vérifiée et rien n'a été enregistré. "
+    "Réessayez plus tard."
+)
 
 
 class CommerceRequestError(ConnectionRequestError):
@@ -245,15 +278,54 @@ class CommerceConnectionService:
             setup.last_error = None
         return connection
 
-    async def connect_api_key(self, principal: Principal, dossier: Dossier, source: Source, key: str) -> Connection:
-        """An API key pasted once: stored encrypted, then a worker identifies the account and its data."""
+    async def connect_api_key(
+        self, settings: Settings, principal: Principal, dossier: Dossier, source: Source, key: str
+    ) -> Connection:
+        """An API key pasted once, tried at the source first: stored encrypted only once the source
+        accepted it, then a worker reads the account's reference data.
+
+        A key the source refuses, or that it could not check, leaves nothing behind: no
+        connection, no job, no email; the refusal says which, in the source's name.
+        """
         key = check_api_key(key)
+        await self.try_api_key(settings, source, key)
         connection = await self._upsert(principal, dossier, source, AuthMethod.API_KEY)
         connection.credentials = {"api_key": key}
         connection.token_hint = hint(key)
         await self.session.flush()
         await self.request_reference(principal, connection)
         return connection
+
+    async def try_api_key(self, settings: Settings, source: Source, key: str) -> Consumer:
+        """The account ``key`` speaks for at ``source``, asked through the source's own client, or
+        ``CommerceRequestError`` saying why not: refused (the source's 401 or 403), an account of
+        another software, no account at all, or the source unreachable or answering oddly."""
+        try:
+            async with CommerceClient(
+                settings,
+                source=source,
+                credentials={"api_key": key},
+                max_retries_on_429=0,
+                max_retries_on_failure=1,
+                retry_delay=0.3,
+                timeout=KEY_CHECK_TIMEOUT,
+            ) as client:
+                consumers = await client.consumers()
+        except AuthorizationLost as refused:
+            log.info("%s refused a pasted key: %s", source.name, refused.detail)
+            raise CommerceRequestError(KEY_REFUSED, source=source.name, end=hint(key)) from None
+        except SourceUnavailable as down:
+            log.warning("%s could not check a pasted key: %s", source.name, down.detail)
+            raise CommerceRequestError(SOURCE_DOWN, source=source.name) from None
+        except CommerceError as odd:
+            log.warning("%s answered a key check oddly: %s", source.name, odd.detail)
+            raise CommerceRequestError(SOURCE_ODD, source=source.name) from None
+        if not consumers:
+            raise CommerceRequestError(KEY_WITHOUT_ACCOUNT, source=source.name)
+        other = get_source(consumers[0].source or source.code)
+        if other is not None and other != source:
+            raise CommerceRequestError(KEY_OF_ANOTHER_SOURCE, source=source.name, other=other.name)
+        return consumers[0]
 
     async def connect_oauth(
         self, principal: Principal, dossier: Dossier, source: Source, token: dict[str, Any]

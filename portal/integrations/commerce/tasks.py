@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +32,7 @@ from portal.integrations.commerce.sources import Source, get_source
 from portal.integrations.credentials import token_saver
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus
 from portal.integrations.tasks import GONE, RESULT, authorization_lost
-from portal.jobs.context import JobContext
+from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.registry import job
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,16 @@ async def _note_error(ctx: JobContext, setup: CommerceSetup, message: str) -> No
         await session.execute(update(CommerceSetup).where(CommerceSetup.id == setup.id).values(last_error=message))
 
 
-async def _authorization_lost(ctx: JobContext, connection: Connection, setup: CommerceSetup) -> dict[str, Any]:
-    """The connection marked (and its people told), the setup showing why."""
+async def _authorization_lost(
+    ctx: JobContext, connection: Connection, setup: CommerceSetup, counts: dict[str, Any] | None = None
+) -> NoReturn:
+    """The connection marked (and its people told), the setup showing why; the run fails for good."""
 
     async def note(session: AsyncSession) -> None:
         await session.execute(update(CommerceSetup).where(CommerceSetup.id == setup.id).values(last_error=LOST))
 
     await authorization_lost(ctx, connection, LOST, also=note)
-    return {RESULT: LOST}
+    raise JobFailed(LOST, counts)
 
 
 def merged_mapping(source: Source, reference: ReferenceData, current: dict[str, Any] | None) -> dict[str, Any]:
@@ -140,7 +142,7 @@ async def reference(ctx: JobContext, connection_id: str) -> dict[str, Any]:
         async with _client(ctx, connection, source) as client:
             setup = await _refresh(ctx, client, connection, setup, source)
     except AuthorizationLost:
-        return await _authorization_lost(ctx, connection, setup)
+        await _authorization_lost(ctx, connection, setup)
     except SourceUnavailable as down:
         await _note_error(ctx, setup, down.message)
         raise
@@ -171,7 +173,7 @@ async def sync_connection(ctx: JobContext, connection_id: str, mode: str = "manu
             setup = await _refresh(ctx, client, connection, setup, source)
             outcome = await _sync_days(ctx, client, setup, source, mode=mode, tally=tally)
     except AuthorizationLost:
-        return await _authorization_lost(ctx, connection, setup) | tally
+        await _authorization_lost(ctx, connection, setup, tally)
     except SourceUnavailable as down:
         await _note_error(ctx, setup, down.message)
         raise

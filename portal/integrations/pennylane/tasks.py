@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from sqlalchemy import or_, select, update
@@ -29,7 +29,7 @@ from portal.integrations.pennylane.client import (
     PennylaneError,
 )
 from portal.integrations.tasks import GONE, RESULT, authorization_lost
-from portal.jobs.context import JobContext
+from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.registry import job
 from portal.ledger.models import FiscalYear, ImportStatus, LedgerImport, LedgerSource, VersionState
 from portal.ledger.services import LedgerService
@@ -66,10 +66,12 @@ def _client(ctx: JobContext, connection: Connection) -> PennylaneClient:
     return PennylaneClient(ctx.settings, token=token, on_token=token_saver(ctx, connection))
 
 
-async def _authorization_lost(ctx: JobContext, connection: Connection, error: PennylaneError) -> dict[str, Any]:
-    """The connection marked with what Pennylane said (and its people told)."""
+async def _authorization_lost(
+    ctx: JobContext, connection: Connection, error: PennylaneError, counts: dict[str, Any] | None = None
+) -> NoReturn:
+    """The connection marked with what Pennylane said (and its people told); the run fails for good."""
     await authorization_lost(ctx, connection, error.message)
-    return {RESULT: LOST}
+    raise JobFailed(LOST, counts)
 
 
 @job("pennylane.fiscal_years", title=N_("Lecture des exercices Pennylane"))
@@ -83,7 +85,7 @@ async def fiscal_years(ctx: JobContext, connection_id: str) -> dict[str, Any]:
         async with _client(ctx, connection) as client:
             years = await client.fiscal_years()
     except (AuthorizationLost, MissingScope) as lost:
-        return await _authorization_lost(ctx, connection, lost)
+        await _authorization_lost(ctx, connection, lost)
     listed = _listed(years)
     async with ctx.session() as session, session.begin():
         await session.execute(
@@ -125,7 +127,7 @@ async def _import_years(
             try:
                 record = await _download(ctx, client, connection, root=files.root, start=start, end=end)
             except (AuthorizationLost, MissingScope) as lost:
-                return await _authorization_lost(ctx, connection, lost) | {IMPORTED: imported}
+                await _authorization_lost(ctx, connection, lost, {IMPORTED: imported})
         if not record.status.is_final:
             await import_one(ctx, record.id)
             async with ctx.reader() as session:
@@ -217,12 +219,11 @@ async def refresh(ctx: JobContext, connection_id: str) -> dict[str, Any]:
             chosen = await _years_to_refresh(ctx, connection, years)
             summary = await _import_years(ctx, client, connection, chosen) if chosen else {RESULT: UP_TO_DATE}
     except (AuthorizationLost, MissingScope) as lost:
-        return await _authorization_lost(ctx, connection, lost)
+        await _authorization_lost(ctx, connection, lost)
     except PennylaneError as failed:
         await _note_error(ctx, connection, failed.message)
         raise
-    if summary.get(RESULT) != LOST:
-        await _note_error(ctx, connection, None)
+    await _note_error(ctx, connection, None)
     return summary
 
 

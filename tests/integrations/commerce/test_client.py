@@ -83,7 +83,7 @@ async def test_pos_reference_data(commerce_settings: Settings, commerce: Commerc
     async with CommerceClient(commerce_settings, source=ZELTY, credentials=_key(commerce, CEDRE)) as client:
         consumers = await client.consumers()
         reference = await client.reference(consumers[0].id)
-    assert consumers == [Consumer(commerce.account(CEDRE).id, "Restaurant Le Cèdre")]
+    assert consumers == [Consumer(commerce.account(CEDRE).id, "Restaurant Le Cèdre", source="zelty")]
     assert reference.locations == (Location("loc-salle", "Salle"), Location("loc-bar", "Bar"))
     assert [m.name for m in reference.payment_methods] == [
         "Espèces", "Carte bancaire", "Ticket restaurant", "Chèque", "Lydia"

@@ -8,17 +8,22 @@ proven against the sandbox in ``tests/integrations/commerce/test_sync.py``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
+from litestar import Litestar
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.accounts.models import DossierMembership, User
 from portal.accounts.passwords import hash_password
+from portal.app import create_app
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier, DossierAccess
 from portal.integrations.commerce import mapping as mappings
@@ -28,13 +33,19 @@ from portal.integrations.commerce.models import CommerceEntry, CommerceSetup, Sy
 from portal.integrations.commerce.records import Location, PaymentMethod, ReferenceData, TaxRate
 from portal.integrations.commerce.sources import get_source
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
-from portal.jobs.models import JobRun
+from portal.jobs.models import JobRun, OutboxMessage
 from portal.ledger import fec
-from tests.browsing import csrf_token, sign_in
+from portal.sandbox.commerce import CommerceState
+from portal.settings import Settings
+from tests import commerce_fixtures
+from tests.browsing import csrf_token, serve_in_process, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, add_role, make_user
 
 Client = httpx.AsyncClient
+commerce = commerce_fixtures.commerce
+commerce_settings = commerce_fixtures.commerce_settings
+CEDRE = "zelty-le-cedre"
 KEY = "zelty-sk-live-0123456789abcdef"
 ZELTY = get_source("zelty")
 assert ZELTY is not None
@@ -47,6 +58,24 @@ REFERENCE = ReferenceData(
     ),
     tax_rates=(TaxRate("t10", "TVA 10 %", Decimal(10)), TaxRate("t20", "TVA 20 %", Decimal(20))),
 )
+
+
+@contextlib.asynccontextmanager
+async def _portal(settings: Settings, session_maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[Client]:
+    app: Litestar = create_app(
+        settings, session_maker=session_maker, background=False, embedded_worker=False, migrate_on_start=False
+    )
+    async with serve_in_process(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def till(
+    commerce_settings: Settings, session_maker: async_sessionmaker[AsyncSession], jobs: object
+) -> AsyncIterator[Client]:
+    """The portal (in process) whose POS and e-commerce API is the sandbox: keys are tried there."""
+    async with _portal(commerce_settings, session_maker) as client:
+        yield client
 
 
 async def _person(client: Client, db_session: AsyncSession, *roles: FirmRole, name: str = "Claire Durand") -> User:
@@ -111,26 +140,96 @@ async def test_a_key_too_short_is_refused_in_french_and_nothing_is_stored(
     assert await db_session.scalar(select(func.count()).select_from(Connection)) == 0
 
 
-async def test_a_key_is_stored_encrypted_and_a_worker_reads_the_account(
-    client: Client, db_session: AsyncSession
+async def test_a_key_the_source_accepts_is_stored_encrypted_and_a_worker_reads_the_account(
+    till: Client, db_session: AsyncSession, commerce: CommerceState
 ) -> None:
-    await _person(client, db_session, FirmRole.PARTNER)
+    await _person(till, db_session, FirmRole.PARTNER)
     dossier = await make_dossier(db_session, name="Restaurant Le Cèdre")
-    response = await _post(client, dossier, "/cle", {"cle": f"  {KEY}  "})
+    key = commerce.account(CEDRE).api_key
+    assert key is not None
+    response = await _post(till, dossier, "/cle", {"cle": f"  {key}  "})
     assert response.status_code == 303
     connection = (await db_session.execute(select(Connection))).scalar_one()
     assert connection.provider is Provider.ZELTY
-    assert connection.credentials == {"api_key": KEY}
+    assert connection.credentials == {"api_key": key}
     raw = await db_session.scalar(text("SELECT credentials FROM integration_connection"))
-    assert KEY not in str(raw)
+    assert key not in str(raw)
     assert str(raw).startswith("gAAAAA")
     setup = (await db_session.execute(select(CommerceSetup))).scalar_one()
     assert setup.sync_start == dt.date(dt.datetime.now(dt.UTC).year, 1, 1) or setup.sync_start.month == 1
     run = (await db_session.execute(select(JobRun).where(JobRun.actor_name == "commerce.reference"))).scalar_one()
     assert run.arguments == {"connection_id": str(connection.id)}
-    page = await client.get(_page(dossier))
-    assert "…cdef" in page.text
-    assert KEY not in page.text
+    page = await till.get(_page(dossier))
+    assert "…" + key[-4:] in page.text
+    assert key not in page.text
+
+
+async def _nothing_kept(db_session: AsyncSession) -> None:
+    """No connection, no setup, no job (so no email, nothing in Travaux): as if nothing was pasted."""
+    for model in (Connection, CommerceSetup, JobRun, OutboxMessage):
+        assert await db_session.scalar(select(func.count()).select_from(model)) == 0, model
+
+
+async def test_a_mistyped_key_is_refused_by_the_source_on_the_form_and_nothing_is_kept(
+    till: Client, db_session: AsyncSession, commerce: CommerceState
+) -> None:
+    """The sandbox answers 401 for a key it does not know: « Clé refusée par Zelty » on the form, before
+    anything is saved; never « Zelty est connecté », then a lost authorisation and its emails."""
+    await _person(till, db_session, FirmRole.PARTNER)
+    dossier = await make_dossier(db_session, name="Restaurant Le Cèdre")
+    key = commerce.account(CEDRE).api_key
+    assert key is not None
+    typo = key[:-4] + "zz99"
+    response = await _post(till, dossier, "/cle", {"cle": typo})
+    assert response.status_code == 422
+    text_ = html.unescape(response.text)
+    assert "Clé refusée par Zelty : la clé se terminant par « …zz99 » n'est pas reconnue." in text_
+    assert "Rien n'a été enregistré." in text_
+    assert 'aria-invalid="true" aria-describedby="erreur-cle"' in response.text
+    assert typo not in response.text  # the secret is not written back into the page
+    assert "est connecté" not in text_
+    assert "Autorisation" not in text_
+    await _nothing_kept(db_session)
+    assert (await till.get("/travaux")).text.count("Lecture du compte") == 0
+
+
+async def test_a_key_of_another_software_is_refused_in_the_sources_name(
+    till: Client, db_session: AsyncSession, commerce: CommerceState
+) -> None:
+    await _person(till, db_session, FirmRole.PARTNER)
+    dossier = await make_dossier(db_session, name="Restaurant Le Cèdre")
+    shop_key = commerce.account("woocommerce-epicerie-fine").api_key
+    assert shop_key is not None
+    response = await _post(till, dossier, "/cle", {"cle": shop_key})
+    assert response.status_code == 422
+    assert "Clé refusée par Zelty : cette clé est celle d'un compte WooCommerce." in html.unescape(response.text)
+    await _nothing_kept(db_session)
+
+
+async def test_a_source_that_cannot_check_the_key_says_so_and_nothing_is_kept(
+    till: Client, db_session: AsyncSession, commerce: CommerceState, commerce_settings: Settings,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:  # fmt: skip
+    """Down (5xx after a retry) or unreachable: its own message, not « clé refusée »; nothing saved."""
+    await _person(till, db_session, FirmRole.PARTNER)
+    dossier = await make_dossier(db_session, name="Restaurant Le Cèdre")
+    key = commerce.account(CEDRE).api_key
+    assert key is not None
+    commerce.fail_next(5, status=503)
+    response = await _post(till, dossier, "/cle", {"cle": key})
+    assert response.status_code == 422
+    down = html.unescape(response.text)
+    assert "Zelty ne répond pas pour le moment : la clé n'a pas pu être vérifiée et rien n'a été enregistré." in down
+    assert "Clé refusée" not in down
+    await _nothing_kept(db_session)
+
+    nowhere = commerce_settings.with_overrides(commerce_api_url="http://127.0.0.1:9/api")  # nothing listens there
+    async with _portal(nowhere, session_maker) as elsewhere:
+        elsewhere.cookies = till.cookies
+        response = await _post(elsewhere, dossier, "/cle", {"cle": key})
+    assert response.status_code == 422
+    assert "Zelty ne répond pas pour le moment" in html.unescape(response.text)
+    await _nothing_kept(db_session)
 
 
 async def test_the_mapping_screen_lists_what_is_missing_and_refuses_a_wrong_account_whole(

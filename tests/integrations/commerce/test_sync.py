@@ -30,7 +30,7 @@ from portal.integrations.commerce.client import CommerceClient
 from portal.integrations.commerce.models import CommerceDay, CommerceEntry, CommerceEntryLine, CommerceSetup, DayState
 from portal.integrations.commerce.services import CommerceConnectionService as CommerceService
 from portal.integrations.models import Connection, ConnectionStatus
-from portal.jobs.context import JobContext
+from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.models import JobRun, JobStatus, OutboxMessage
 from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
@@ -79,7 +79,7 @@ async def _context(maker: Maker, settings: Settings, user_id: uuid.UUID | None =
 
 
 async def _connect(
-    maker: Maker, commerce: CommerceState, ref: str = CEDRE, *, days: int = 6
+    maker: Maker, settings: Settings, commerce: CommerceState, ref: str = CEDRE, *, days: int = 6
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """A dossier, its partner, and the source connected with its API key (as the page does)."""
     account = commerce.account(ref)
@@ -88,7 +88,8 @@ async def _connect(
         dossier = await make_dossier(session, name=account.name)
         partner = await make_user(session, roles=(FirmRole.PARTNER,))
         principal = await _principal(session, partner)
-        connection = await CommerceService(session).connect_api_key(principal, dossier, account.source, account.api_key)
+        connection = await CommerceService(session).connect_api_key(settings, principal, dossier, account.source,
+                                                                    account.api_key)  # fmt: skip
         setup = (await session.execute(select(CommerceSetup))).scalar_one()
         setup.sync_start = TODAY - dt.timedelta(days=days)
         del code
@@ -145,7 +146,7 @@ async def _unbalanced(maker: Maker) -> list[Any]:
 async def test_a_sync_posts_each_record_once_with_closed_days_final_and_today_provisional(
     live: Maker, commerce_settings: Settings, commerce: CommerceState
 ) -> None:
-    _dossier_id, connection_id = await _connect(live, commerce)
+    _dossier_id, connection_id = await _connect(live, commerce_settings, commerce)
     await _reference(live, commerce_settings, connection_id)
     result = await _sync(live, commerce_settings, connection_id)
     days = sync.days_between(TODAY - dt.timedelta(days=6), TODAY)
@@ -175,7 +176,7 @@ async def test_a_sync_posts_each_record_once_with_closed_days_final_and_today_pr
 async def test_overlapping_runs_through_the_workers_and_reconnections_double_nothing(
     live: Maker, commerce_settings: Settings, commerce: CommerceState, jobs: Runtime
 ) -> None:
-    dossier_id, connection_id = await _connect(live, commerce, days=4)
+    dossier_id, connection_id = await _connect(live, commerce_settings, commerce, days=4)
     await _reference(live, commerce_settings, connection_id)
     async with live() as session, session.begin():
         runs = [
@@ -202,8 +203,8 @@ async def test_overlapping_runs_through_the_workers_and_reconnections_double_not
         partner = (await session.execute(select(User))).scalars().first()
         assert dossier is not None
         assert partner is not None
-        await CommerceService(session).connect_api_key(await _principal(session, partner), dossier, account.source,
-                                                       account.api_key)  # fmt: skip
+        await CommerceService(session).connect_api_key(commerce_settings, await _principal(session, partner), dossier,
+                                                       account.source, account.api_key)  # fmt: skip
     await _reference(live, commerce_settings, connection_id)
     await _sync(live, commerce_settings, connection_id)
     assert await _posted(live) == expected
@@ -215,8 +216,8 @@ async def test_overlapping_runs_through_the_workers_and_reconnections_double_not
         partner = (await session.execute(select(User))).scalars().first()
         assert dossier is not None
         assert partner is not None
-        fresh = await CommerceService(session).connect_api_key(await _principal(session, partner), dossier,
-                                                               account.source, account.api_key)  # fmt: skip
+        fresh = await CommerceService(session).connect_api_key(commerce_settings, await _principal(session, partner),
+                                                               dossier, account.source, account.api_key)  # fmt: skip
         setup = (
             await session.execute(select(CommerceSetup).where(CommerceSetup.connection_id == fresh.id))
         ).scalar_one()
@@ -232,7 +233,7 @@ async def test_a_sync_resumed_after_an_interrupted_attempt_counts_what_every_att
     live: Maker, commerce_settings: Settings, commerce: CommerceState, jobs: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first attempt stops after two days; the run's summary still counts them, and nothing twice."""
-    dossier_id, connection_id = await _connect(live, commerce, days=5)
+    dossier_id, connection_id = await _connect(live, commerce_settings, commerce, days=5)
     await _reference(live, commerce_settings, connection_id)
     real_sync_day = sync.sync_day
     calls: Counter[str] = Counter()
@@ -268,7 +269,7 @@ async def test_a_sync_resumed_after_an_interrupted_attempt_counts_what_every_att
 async def test_the_open_day_is_replaced_until_the_source_closes_it(
     live: Maker, commerce_settings: Settings, commerce: CommerceState
 ) -> None:
-    _dossier_id, connection_id = await _connect(live, commerce, days=0)
+    _dossier_id, connection_id = await _connect(live, commerce_settings, commerce, days=0)
     await _reference(live, commerce_settings, connection_id)
     await _sync(live, commerce_settings, connection_id)
     first = await _posted(live)
@@ -310,7 +311,7 @@ async def test_the_open_day_is_replaced_until_the_source_closes_it(
 async def test_a_source_that_fails_is_retried_and_a_revoked_key_stops_the_connection(
     live: Maker, commerce_settings: Settings, commerce: CommerceState
 ) -> None:
-    _dossier_id, connection_id = await _connect(live, commerce, days=1)
+    _dossier_id, connection_id = await _connect(live, commerce_settings, commerce, days=1)
     await _reference(live, commerce_settings, connection_id)
     commerce.fail_next(10, status=503)
     with pytest.raises(Exception, match="ne répond pas"):
@@ -326,8 +327,9 @@ async def test_a_source_that_fails_is_retried_and_a_revoked_key_stops_the_connec
     days = sync.days_between(TODAY - dt.timedelta(days=1), TODAY)
     assert await _posted(live) == await _source_records(commerce_settings, commerce, CEDRE, days)
     commerce.revoke_key(CEDRE)
-    result = await _sync(live, commerce_settings, connection_id)
-    assert result[tasks.RESULT] == tasks.LOST
+    with pytest.raises(JobFailed) as failed:  # the run fails for good: « Échec », never « Terminé »
+        await _sync(live, commerce_settings, connection_id)
+    assert failed.value.message == tasks.LOST
     async with live() as session:
         connection = await session.get(Connection, connection_id)
         notices = await session.scalar(
@@ -342,7 +344,7 @@ async def test_a_source_that_fails_is_retried_and_a_revoked_key_stops_the_connec
 async def test_a_web_shop_posts_only_once_its_countries_are_mapped(
     live: Maker, commerce_settings: Settings, commerce: CommerceState
 ) -> None:
-    _dossier_id, connection_id = await _connect(live, commerce, SHOP, days=20)
+    _dossier_id, connection_id = await _connect(live, commerce_settings, commerce, SHOP, days=20)
     await _reference(live, commerce_settings, connection_id)
     result = await _sync(live, commerce_settings, connection_id)
     assert result[tasks.RESULT] == tasks.INCOMPLETE
@@ -370,7 +372,7 @@ async def test_a_web_shop_posts_only_once_its_countries_are_mapped(
 async def test_the_daily_schedule_asks_each_connection_once_per_day(
     live: Maker, commerce_settings: Settings, commerce: CommerceState
 ) -> None:
-    _dossier_id, connection_id = await _connect(live, commerce, days=1)
+    _dossier_id, connection_id = await _connect(live, commerce_settings, commerce, days=1)
     await _reference(live, commerce_settings, connection_id)
     first = await tasks.scheduled(await _context(live, commerce_settings), "daily")
     second = await tasks.scheduled(await _context(live, commerce_settings), "daily")

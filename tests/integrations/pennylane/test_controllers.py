@@ -27,7 +27,7 @@ from portal.clients.models import Dossier
 from portal.integrations import tasks as connection_tasks
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.pennylane import tasks
-from portal.jobs.context import JobContext
+from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.models import JobRun, OutboxMessage
 from portal.ledger.models import FiscalYear, LedgerImport, VersionState
 from portal.sandbox.pennylane import SandboxState
@@ -263,8 +263,9 @@ async def test_a_revoked_authorization_shows_on_the_connection_and_tells_the_com
     token = (connection.credentials or {})["token"]
     assert sandbox.revoke(token["refresh_token"])  # revoked from Pennylane's side
     context = _context(session_maker, _settings(portal), partner)
-    summary = await tasks.fiscal_years(context, str(connection.id))
-    assert summary == {tasks.RESULT: tasks.LOST}
+    with pytest.raises(JobFailed) as failed:  # the run fails for good: « Échec », never « Terminé »
+        await tasks.fiscal_years(context, str(connection.id))
+    assert failed.value.message == tasks.LOST
     connection = await _connection(db_session, dossier)
     assert connection is not None
     assert connection.status is ConnectionStatus.AUTHORIZATION_LOST
@@ -330,5 +331,6 @@ async def test_a_personal_token_is_kept_encrypted_and_never_shown_again(
     assert found == {tasks.FOUND: 4}
     # A token Pennylane deleted: the connection says so.
     sandbox.delete_api_token(_record.id)
-    lost = await tasks.fiscal_years(_context(session_maker, _settings(portal), partner), str(connection.id))
-    assert lost == {tasks.RESULT: tasks.LOST}
+    with pytest.raises(JobFailed) as lost:
+        await tasks.fiscal_years(_context(session_maker, _settings(portal), partner), str(connection.id))
+    assert lost.value.message == tasks.LOST
