@@ -24,6 +24,7 @@ class Permission(StrEnum):
     KPI_PLAN = "dashboard:objective:update"
     KPI_READ = "dashboard:kpi:read"
     JOBS_RUN_DIAGNOSTIC = "jobs:diagnostic:run"
+    LEDGER_DELETE = "ledger:fiscal_year:delete"
     LEDGER_EXPORT = "ledger:fec:export"
     LEDGER_READ = "ledger:entry:read"
     SETTINGS_READ = "firm:settings:read"
@@ -50,6 +51,7 @@ LABELS: dict[Permission, str] = {
     Permission.JOBS_RUN_DIAGNOSTIC: N_("Lancer le diagnostic du système"),
     Permission.KPI_PLAN: N_("Fixer les objectifs et le prévisionnel d'un dossier"),
     Permission.KPI_READ: N_("Voir le tableau de bord d'un dossier"),
+    Permission.LEDGER_DELETE: N_("Supprimer un exercice importé d'un dossier"),
     Permission.LEDGER_EXPORT: N_("Exporter le FEC d'un dossier"),
     Permission.LEDGER_READ: N_("Voir les connexions et les écritures d'un dossier"),
     Permission.SETTINGS_READ: N_("Voir les paramètres du cabinet"),

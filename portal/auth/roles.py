@@ -96,6 +96,7 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.JOBS_RUN_DIAGNOSTIC,
             P.KPI_PLAN,
             P.KPI_READ,
+            P.LEDGER_DELETE,
             P.LEDGER_EXPORT,
             P.LEDGER_READ,
             P.SETTINGS_READ,
@@ -137,6 +138,7 @@ DOSSIER_ROLE_PERMISSIONS: dict[DossierRole, frozenset[Permission]] = {
             P.DOSSIERS_READ,
             P.KPI_PLAN,
             P.KPI_READ,
+            P.LEDGER_DELETE,
             P.LEDGER_EXPORT,
             P.LEDGER_READ,
         }

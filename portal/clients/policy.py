@@ -11,6 +11,8 @@ count, an export or a log. Forbidden dossiers answer 404, exactly like missing o
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, union
@@ -62,6 +64,17 @@ def visible(principal: Principal, permission: Permission = Permission.DOSSIERS_R
         return granted(principal)  # every dossier role grants reading its dossier
     roles = dossier_roles_granting(permission)
     return member(principal, *roles) if roles else false()
+
+
+def seen_by(principals: Sequence[Principal], dossier_id: uuid.UUID) -> Select[Any]:
+    """One row: for each of ``principals``, whether ``visible`` lets them read the dossier ``dossier_id``.
+
+    The very rule every list, count and page applies, asked for several people at once (who sees a dossier,
+    shown beside its confidentiality).
+    """
+    columns: list[Any] = [visible(principal).label(f"p{index}") for index, principal in enumerate(principals)]
+    statement: Select[Any] = select(*columns).where(Dossier.id == dossier_id)
+    return statement
 
 
 def not_hidden(

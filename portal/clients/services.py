@@ -19,14 +19,14 @@ from portal.accounts.models import DossierMembership, User, UserRole
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
-from portal.auth.roles import DossierRole, in_order
+from portal.auth.roles import ROLE_PERMISSIONS, DossierRole, FirmRole, in_order
 from portal.clients import search
 from portal.clients.models import Dossier, DossierAccess, DossierStatus
-from portal.clients.policy import member, visible_count
+from portal.clients.policy import member, seen_by, visible_count
 from portal.clients.schemas import DossierValues
 from portal.clients.tasks import notify_siren_referred
 from portal.db.paging import Page, paginate
-from portal.i18n import N_
+from portal.i18n import N_, _
 
 
 class DossierSort(StrEnum):
@@ -53,6 +53,9 @@ class DossierSort(StrEnum):
         return self.value.lstrip("-") == "siren"
 
 
+# People whose sight of a dossier one statement asks at once (``access_choices``).
+SEEN_BY_BATCH = 100
+
 # The one answer for a SIREN a partner must look at (``DossierService._check_siren``): the same words and
 # status whether the dossier holding it is hidden from the person or archived.
 REFERRED = N_("Ce SIREN ne peut pas être utilisé pour ce dossier. Un associé du cabinet a été prévenu.")
@@ -77,8 +80,28 @@ class DuplicateSirenError(ValueError):
 
 @dataclass(frozen=True)
 class AccessChoice:
+    """A person who may be put on a dossier's access list, and whether they see the dossier now, and why.
+
+    ``sees`` is the permission rule's own answer (``policy.seen_by``); the reasons say which part of it
+    lets them: ticked on the list, a role on the dossier, or a firm role that sees every dossier not
+    confidential.
+    """
+
     user: User
     granted: bool
+    sees: bool = False
+    roles: tuple[DossierRole, ...] = ()
+    firm_roles: tuple[FirmRole, ...] = ()
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the person sees the dossier, in words (French, translated here)."""
+        reasons = [_("coché ci-dessous")] if self.granted else []
+        reasons.extend(_("%(role)s sur ce dossier") % {"role": _(role.label)} for role in self.roles)
+        reasons.extend(
+            _("%(role)s : voit les dossiers non confidentiels") % {"role": _(role.label)} for role in self.firm_roles
+        )
+        return reasons
 
 
 @dataclass(frozen=True)
@@ -247,19 +270,46 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         )
 
     async def access_choices(self, dossier: Dossier) -> list[AccessChoice]:
-        """The people who may be granted the dossier, and whether they are on its access list."""
+        """The people who may be granted the dossier: whether they are on its access list, whether they see it
+        now (the rule of ``portal.clients.policy.visible``, asked for each) and through what."""
         session = self.repository.session
-        users = (
-            await session.execute(
-                select(User).where(User.is_active.is_(True), self._grantable(dossier)).order_by(User.name)
-            )
-        ).scalars()
+        users = list(
+            (
+                await session.execute(
+                    select(User).where(User.is_active.is_(True), self._grantable(dossier)).order_by(User.name)
+                )
+            ).scalars()
+        )
         granted = set(
             (
                 await session.execute(select(DossierAccess.user_id).where(DossierAccess.dossier_id == dossier.id))
             ).scalars()
         )
-        return [AccessChoice(user=user, granted=user.id in granted) for user in users]
+        roles: dict[uuid.UUID, list[DossierRole]] = {}
+        memberships = select(DossierMembership.user_id, DossierMembership.role).where(
+            DossierMembership.dossier_id == dossier.id
+        )
+        for user_id, role in await session.execute(memberships):
+            roles.setdefault(user_id, []).append(role)
+        principals = [
+            Principal.build(user_id=user.id, email=user.email, name=user.name, locale=user.locale,
+                            roles=user.firm_roles, dossier_roles={dossier.id: frozenset(roles.get(user.id, ()))})
+            for user in users
+        ]  # fmt: skip
+        sees: list[bool] = []
+        for start in range(0, len(principals), SEEN_BY_BATCH):
+            row = (await session.execute(seen_by(principals[start : start + SEEN_BY_BATCH], dossier.id))).one()
+            sees.extend(bool(value) for value in row)
+        choices = []
+        for user, principal, seen in zip(users, principals, sees, strict=True):
+            firm_wide = () if dossier.is_confidential or not principal.can(Permission.DOSSIERS_READ) else tuple(
+                role for role in principal.sorted_roles if Permission.DOSSIERS_READ in ROLE_PERMISSIONS[role]
+            )  # fmt: skip
+            choices.append(
+                AccessChoice(user=user, granted=user.id in granted, sees=seen,
+                             roles=tuple(in_order(roles.get(user.id, ()))), firm_roles=firm_wide)
+            )  # fmt: skip
+        return choices
 
     async def set_confidentiality(
         self, principal: Principal, dossier: Dossier, *, confidential: bool, user_ids: Iterable[uuid.UUID]

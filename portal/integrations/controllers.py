@@ -81,7 +81,8 @@ class ConnectionController(Controller):
         if report is not None:  # errors first, then warnings, each in file order
             report.issues.sort(key=lambda issue: (issue.severity is not fec.Severity.ERROR, issue.line or 0))
         context = {"dossier": dossier, "record": record, "report": report,
-                   "fiscal_year": await ledger.fiscal_year_of(record)}  # fmt: skip
+                   "fiscal_year": await ledger.fiscal_year_of(record),
+                   "can_manage": principal.can(Permission.CONNECTIONS_MANAGE, dossier.id)}  # fmt: skip
         return page_or_partial(request, "integrations/import.html", "integrations/_partials/import_state.html", context)
 
 

@@ -45,7 +45,7 @@ VERSIONS_PER_PASS = 100
 # An unfinished import with no run to finish it (recorded before imports always had one) is
 # taken as abandoned after this long without any change.
 ABANDONED_AFTER = dt.timedelta(days=1)
-FINAL = [ImportStatus.SUCCEEDED, ImportStatus.REFUSED, ImportStatus.FAILED]
+FINAL = [ImportStatus.SUCCEEDED, ImportStatus.REFUSED, ImportStatus.FAILED, ImportStatus.CANCELLED]
 INTERRUPTED = N_("L'import a été interrompu : importez le fichier de nouveau.")
 DELETED = N_("Versions supprimées")
 ABANDONED = N_("Imports interrompus")
@@ -141,10 +141,24 @@ async def fail_abandoned_imports(sessions: Sessions, files: ImportFiles) -> int:
                 )
             ).scalars()
         )  # fmt: skip
-    for storage_name in abandoned:
+    async with sessions() as session, session.begin():
+        # An upload left waiting for its confirmation a day long: nobody will confirm it now.
+        left = (
+            LedgerImport.status == ImportStatus.TO_CONFIRM,
+            LedgerImport.updated_at < dt.datetime.now(dt.UTC) - ABANDONED_AFTER,
+        )
+        waiting = (await session.execute(select(LedgerImport.id, LedgerImport.storage_name).where(*left))).all()
+        await session.execute(
+            update(LedgerImport)
+            .where(LedgerImport.id.in_([row.id for row in waiting]), *left)
+            .values(status=ImportStatus.CANCELLED, storage_name=None, finished_at=dt.datetime.now(dt.UTC))
+            .execution_options(synchronize_session=False)
+        )
+        unconfirmed = [row.storage_name for row in waiting]
+    for storage_name in abandoned + unconfirmed:
         if storage_name:
             files.discard(storage_name)
-    return len(abandoned)
+    return len(abandoned) + len(unconfirmed)
 
 
 @job("ledger.purge_versions", title=N_("Nettoyage des versions comptables remplacées"))

@@ -24,22 +24,24 @@ from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
-from portal.i18n import N_, _
-from portal.ledger import fec
+from portal.i18n import N_, _, ngettext
+from portal.ledger import belonging, fec
 from portal.ledger.files import ImportFiles
-from portal.ledger.models import LedgerSource
+from portal.ledger.models import LedgerImport, LedgerSource
 from portal.ledger.services import EntryFilter, LedgerService
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.deps import provide
 from portal.web.exports import download, in_chunks, reader_sessions
 from portal.web.files import TooLargeError, display_name
+from portal.web.templating import number
 
 NO_FILE = N_("Choisissez le fichier des écritures comptables (FEC) à importer.")
 EMPTY_FILE = N_("Le fichier est vide : exportez de nouveau le FEC depuis votre logiciel comptable.")
 TOO_LARGE = N_("Le fichier dépasse la taille maximale de %(size)s Mo.")
 BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
 DATES_ORDER = N_("La date de fin d'exercice doit suivre la date de début.")
+NOT_WAITING = N_("Cet import n'attend plus de confirmation.")
 
 
 @dataclass
@@ -97,6 +99,7 @@ class LedgerController(Controller):
         context: dict[str, Any] = {
             "dossier": dossier, "years": years, "year": chosen, "filters": filters, "view": vue,
             "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
+            "can_delete": principal.can(Permission.LEDGER_DELETE, dossier.id),
         }  # fmt: skip
         if chosen is not None:
             context["journals"] = await ledger.journals(chosen)
@@ -123,9 +126,7 @@ class LedgerController(Controller):
         """The fiscal year as a FEC file named ``<SIREN>FEC<AAAAMMJJ>.txt``, streamed."""
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_EXPORT)
-        year = await ledger.get_fiscal_year(principal, fiscal_year_id, Permission.LEDGER_EXPORT)
-        if year.dossier_id != dossier.id:
-            raise NotFoundException
+        year = await ledger.year_of(principal, dossier, fiscal_year_id, Permission.LEDGER_EXPORT)
         sessions = reader_sessions(request)
         cash_basis = year.cash_basis is not None
 
@@ -139,6 +140,52 @@ class LedgerController(Controller):
         filename = fec.fec_filename(dossier.siren or "000000000", year.end_date)
         # What the FEC writer writes (the legal charset).
         return download(body(), media_type="text/plain", charset="iso-8859-15", filename=filename)
+
+    @get(
+        "/exercices/{fiscal_year_id:uuid}/supprimer",
+        guards=[requires_somewhere(Permission.LEDGER_DELETE)],
+        name="ledger:delete_year",
+    )
+    async def delete_page(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        fiscal_year_id: FromPath[uuid.UUID],
+        dossiers: NamedDependency[DossierService],
+        ledger: NamedDependency[LedgerService],
+    ) -> Template:
+        """« Supprimer l'exercice »: what goes with it, and what the person should know, before confirming."""
+        principal = principal_of(request)
+        dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_DELETE)
+        year = await ledger.year_of(principal, dossier, fiscal_year_id, Permission.LEDGER_DELETE)
+        context = {"dossier": dossier, "year": year, "following": await ledger.following_year(year)}
+        return Template(template_name="ledger/delete_year.html", context=context)
+
+    @post(
+        "/exercices/{fiscal_year_id:uuid}/supprimer",
+        guards=[requires_somewhere(Permission.LEDGER_DELETE)],
+        name="ledger:delete_year_confirmed",
+    )
+    async def delete(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        fiscal_year_id: FromPath[uuid.UUID],
+        dossiers: NamedDependency[DossierService],
+        ledger: NamedDependency[LedgerService],
+    ) -> Redirect:
+        principal = principal_of(request)
+        dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_DELETE)
+        deleted = await ledger.delete_fiscal_year(principal, dossier, fiscal_year_id)
+        message = ngettext(
+            "L'exercice du %(start)s au %(end)s est supprimé, avec son écriture.",
+            "L'exercice du %(start)s au %(end)s est supprimé, avec ses %(count)s écritures.",
+            deleted.entries,
+        ) % {"start": f"{deleted.start:%d/%m/%Y}", "end": f"{deleted.end:%d/%m/%Y}", "count": number(deleted.entries)}
+        flash(request, message, category="success")
+        return Redirect(f"/entreprises/{dossier.id}/connexions#exercices-titre", status_code=303)
 
 
 class FecUploadController(Controller):
@@ -189,13 +236,74 @@ class FecUploadController(Controller):
             await received.close()
         if errors or stored is None or upload is None:
             return await upload_refused_page(request, dossier, values=values, errors=errors)
-        await ledger.request_import(
-            principal, dossier, source=LedgerSource.UPLOAD, filename=display_name(upload.filename),
-            storage_name=stored[0], size_bytes=stored[1], period_start=period.get("debut"),
-            period_end=period.get("fin"),
+        filename = display_name(upload.filename)
+        doubts = belonging.mismatches(dossier, filename, period.get("fin"))
+        record = await ledger.request_import(
+            principal, dossier, source=LedgerSource.UPLOAD, filename=filename, storage_name=stored[0],
+            size_bytes=stored[1], period_start=period.get("debut"), period_end=period.get("fin"), to_confirm=doubts,
         )  # fmt: skip
+        if doubts:  # nothing is imported before the person has read why the file may not be the dossier's
+            return Redirect(f"/entreprises/{dossier.id}/connexions/imports/{record.id}", status_code=303)
         flash(request, _("Fichier reçu : l'import a commencé."), category="success")
         return Redirect(f"/entreprises/{dossier.id}/connexions#imports", status_code=303)
+
+    @post("/imports/{import_id:uuid}/importer", guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)],
+          name="ledger:upload_confirm")  # fmt: skip
+    async def confirm(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        import_id: FromPath[uuid.UUID],
+        dossiers: NamedDependency[DossierService],
+        ledger: NamedDependency[LedgerService],
+    ) -> Redirect:
+        """« Importer quand même »: the file the person was warned about goes to a worker."""
+        dossier, record = await _waiting(request, dossier_id, import_id, dossiers, ledger)
+        if await ledger.confirm_import(record):
+            flash(request, _("Fichier reçu : l'import a commencé."), category="success")
+            return Redirect(f"/entreprises/{dossier.id}/connexions#imports", status_code=303)
+        flash(request, _(NOT_WAITING), category="error")
+        return Redirect(f"/entreprises/{dossier.id}/connexions/imports/{record.id}", status_code=303)
+
+    @post("/imports/{import_id:uuid}/annuler", guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)],
+          name="ledger:upload_cancel")  # fmt: skip
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        import_id: FromPath[uuid.UUID],
+        dossiers: NamedDependency[DossierService],
+        ledger: NamedDependency[LedgerService],
+        settings: NamedDependency[Settings],
+    ) -> Redirect:
+        """« Annuler »: nothing is imported and the stored file is removed."""
+        dossier, record = await _waiting(request, dossier_id, import_id, dossiers, ledger)
+        storage_name = await ledger.cancel_import(record)
+        if storage_name is None:
+            flash(request, _(NOT_WAITING), category="error")
+            return Redirect(f"/entreprises/{dossier.id}/connexions/imports/{record.id}", status_code=303)
+        await ledger.session.commit()  # the file goes only once nothing can point at it any more
+        ImportFiles(settings.imports_dir, max_bytes=settings.fec_max_bytes).discard(storage_name)
+        flash(request, _("Import annulé : rien n'a été importé et le fichier a été supprimé."), category="success")
+        return Redirect(f"/entreprises/{dossier.id}/connexions#imports", status_code=303)
+
+
+async def _waiting(
+    request: Request[Any, Any, Any],
+    dossier_id: uuid.UUID,
+    import_id: uuid.UUID,
+    dossiers: DossierService,
+    ledger: LedgerService,
+) -> tuple[Dossier, LedgerImport]:
+    """The dossier (404 unless the person may import into it) and one of its uploads (404 when not an upload)."""
+    principal = principal_of(request)
+    dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+    record = await ledger.get_import(principal, dossier.id, import_id)
+    if record.source is not LedgerSource.UPLOAD:
+        raise NotFoundException
+    return dossier, record
 
 
 async def _store(

@@ -41,7 +41,7 @@ from portal.clients.locks import lock_dossier
 from portal.clients.models import Dossier
 from portal.db.bulk import analyze, copy_rows, uuid_value
 from portal.i18n import N_
-from portal.ledger import fec
+from portal.ledger import belonging, fec
 from portal.ledger.aggregates import refresh_year_figures, write_accounts, write_balances
 from portal.ledger.cleanup import delete_version, discard_staging, purge, purge_versions
 from portal.ledger.models import (
@@ -180,6 +180,8 @@ async def run_import(
         return Outcome(status=ImportStatus.REFUSED, report=report)
 
     start, end = period
+    for issue in belonging.mismatches(dossier, record.filename, end):  # what the upload asked about, kept
+        report = _with_warning(report, issue.code, issue.message, **issue.params)
     await step(loaded, loaded, STEP_DATABASE)
     version = Version(dossier_id=record.dossier_id, import_id=record.id, fiscal_year_id=fiscal_year_id,
                       start=start, end=end)  # fmt: skip
@@ -210,6 +212,8 @@ async def _prepare(
         dossier = await session.get(Dossier, record.dossier_id) if record is not None else None
     if record is None or dossier is None:
         return Outcome(status=ImportStatus.FAILED)
+    if record.status is ImportStatus.TO_CONFIRM:  # nothing is imported before the person confirms
+        return Outcome(status=record.status)
     if record.status is ImportStatus.SUCCEEDED:
         await purge_versions(sessions, record.dossier_id)
         await progress(record.progress_done, record.progress_total, STEP_DONE)

@@ -72,6 +72,10 @@ _SOURCE_LABELS = {
 
 
 class ImportStatus(StrEnum):
+    # The file does not look like the dossier's (another SIREN in its name, another closing date): it waits,
+    # stored, until the person imports it anyway (then QUEUED) or cancels (then CANCELLED, the file removed).
+    TO_CONFIRM = "to_confirm"
+    CANCELLED = "cancelled"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -84,10 +88,17 @@ class ImportStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self in {ImportStatus.SUCCEEDED, ImportStatus.REFUSED, ImportStatus.FAILED}
+        return self in {ImportStatus.SUCCEEDED, ImportStatus.REFUSED, ImportStatus.FAILED, ImportStatus.CANCELLED}
+
+    @property
+    def in_progress(self) -> bool:
+        """Queued or running: a worker has it (what the pages follow live)."""
+        return self in {ImportStatus.QUEUED, ImportStatus.RUNNING}
 
 
 _IMPORT_LABELS = {
+    ImportStatus.TO_CONFIRM: N_("À confirmer"),
+    ImportStatus.CANCELLED: N_("Annulé"),
     ImportStatus.QUEUED: N_("En attente"),
     ImportStatus.RUNNING: N_("En cours"),
     ImportStatus.SUCCEEDED: N_("Importé"),

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy import Select, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.audit.recorder import record as audit
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.clients.locks import lock_dossier
 from portal.clients.models import Dossier
 from portal.db.paging import Page, paginate
-from portal.ledger import aggregates, fec
+from portal.ledger import aggregates, fec, removal
 from portal.ledger import figures as formulas
 from portal.ledger.models import (
     Account,
@@ -40,6 +42,18 @@ class EntryFilter:
     journal: str = ""
     account: str = ""
     query: str = ""
+
+
+@dataclass(frozen=True)
+class DeletedYear:
+    """What « Supprimer l'exercice » removed (the row itself is gone)."""
+
+    id: uuid.UUID
+    start: dt.date
+    end: dt.date
+    entries: int
+    lines: int
+    source: LedgerSource
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,15 @@ class LedgerService:
         if fiscal_year is None:
             raise NotFoundException
         return fiscal_year
+
+    async def year_of(
+        self, principal: Principal, dossier: Dossier, fiscal_year_id: uuid.UUID, permission: Permission
+    ) -> FiscalYear:
+        """An active fiscal year of ``dossier``, or 404 (another dossier's id included)."""
+        year = await self.get_fiscal_year(principal, fiscal_year_id, permission)
+        if year.dossier_id != dossier.id:
+            raise NotFoundException
+        return year
 
     async def journals(self, fiscal_year: FiscalYear) -> list[Journal]:
         statement = select(Journal).where(Journal.fiscal_year_id == fiscal_year.id).order_by(Journal.code)
@@ -134,6 +157,15 @@ class LedgerService:
         """The active year before this one (ending the day before it starts, else the latest ending before)."""
         return aggregates.previous_of(await aggregates.active_years(self.session, fiscal_year.dossier_id), fiscal_year)
 
+    async def following_year(self, fiscal_year: FiscalYear) -> FiscalYear | None:
+        """The active year whose N-1 this one is (it loses its comparisons when this one goes)."""
+        years = await aggregates.active_years(self.session, fiscal_year.dossier_id)
+        for other in years:
+            before = aggregates.previous_of(years, other)
+            if before is not None and before.id == fiscal_year.id:
+                return other
+        return None
+
     async def figures(self, fiscal_year: FiscalYear) -> formulas.Figures:
         """The year's figures: as stored with it, or computed from its balances when not stored yet."""
         stored = await self.session.get(YearFigures, fiscal_year.id)
@@ -191,19 +223,89 @@ class LedgerService:
         period_end: dt.date | None = None,
         connection_id: uuid.UUID | None = None,
         enqueue_job: bool = True,
+        to_confirm: list[fec.Issue] | None = None,
     ) -> LedgerImport:
-        """Record the import of a stored file and ask a worker for it, in the caller's transaction."""
+        """Record the import of a stored file and ask a worker for it, in the caller's transaction.
+
+        With ``to_confirm`` (why the file may not be the dossier's), the import waits for the person
+        (``confirm_import`` or ``cancel_import``) with those warnings as its report; nothing is imported.
+        """
         record = LedgerImport(
             dossier_id=dossier.id, source=source, filename=filename, storage_name=storage_name,
             size_bytes=size_bytes, period_start=period_start, period_end=period_end, connection_id=connection_id,
             created_by_id=principal.user_id if principal else None, status=ImportStatus.QUEUED,
         )  # fmt: skip
+        if to_confirm:
+            record.status = ImportStatus.TO_CONFIRM
+            record.report = fec.Report(issues=list(to_confirm), warning_count=len(to_confirm)).to_dict()
         self.session.add(record)
         await self.session.flush()
-        if enqueue_job:
-            run = await import_fec.options(created_by_id=record.created_by_id, dossier_id=dossier.id).enqueue(
-                self.session, import_id=str(record.id)
-            )
-            record.job_run_id = run.id
-            await self.session.flush()
+        if enqueue_job and not to_confirm:
+            await self._enqueue(record)
         return record
+
+    async def _enqueue(self, record: LedgerImport) -> None:
+        run = await import_fec.options(created_by_id=record.created_by_id, dossier_id=record.dossier_id).enqueue(
+            self.session, import_id=str(record.id)
+        )
+        record.job_run_id = run.id
+        await self.session.flush()
+
+    async def _leave_confirmation(self, record: LedgerImport, status: ImportStatus, **values: Any) -> bool:
+        """Move an import waiting for confirmation to ``status``; False when it no longer waits (done already)."""
+        changed = await self.session.execute(
+            update(LedgerImport)
+            .where(LedgerImport.id == record.id, LedgerImport.status == ImportStatus.TO_CONFIRM)
+            .values(status=status, **values)
+            .returning(LedgerImport.id)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.scalar() is None:
+            return False
+        await self.session.refresh(record)
+        return True
+
+    async def confirm_import(self, record: LedgerImport) -> bool:
+        """« Importer quand même »: the waiting import goes to a worker. False when it was not waiting."""
+        if not await self._leave_confirmation(record, ImportStatus.QUEUED, report=None):
+            return False
+        await self._enqueue(record)
+        audit(self.session, "ledger.import_confirmed", object_type="ledger_import", object_id=str(record.id),
+              dossier_id=record.dossier_id, filename=record.filename)  # fmt: skip
+        return True
+
+    async def cancel_import(self, record: LedgerImport) -> str | None:
+        """« Annuler »: the waiting import ends cancelled; the stored file's name, for the caller to remove
+        (None when it was not waiting)."""
+        storage_name = record.storage_name
+        finished = dt.datetime.now(dt.UTC)
+        if not await self._leave_confirmation(record, ImportStatus.CANCELLED, storage_name=None, finished_at=finished):
+            return None
+        audit(self.session, "ledger.import_cancelled", object_type="ledger_import", object_id=str(record.id),
+              dossier_id=record.dossier_id, filename=record.filename)  # fmt: skip
+        return storage_name
+
+    # --- deleting a fiscal year ---------------------------------------------------------
+
+    async def delete_fiscal_year(
+        self, principal: Principal, dossier: Dossier, fiscal_year_id: uuid.UUID
+    ) -> DeletedYear:
+        """« Supprimer l'exercice », in the caller's transaction: the year, its entries and all derived from it.
+
+        Under the dossier's lock (an import's activation waits, and sees the year gone), set-based
+        (``removal.delete_year``), then every remaining year's figures recomputed (the next year loses its
+        N-1), and audited. 404 when the year is not (or no longer) an active year of the dossier the person
+        may delete from.
+        """
+        await lock_dossier(self.session, dossier.id)
+        year = await self.year_of(principal, dossier, fiscal_year_id, Permission.LEDGER_DELETE)
+        await self.session.refresh(year)
+        if year.state is not VersionState.ACTIVE:
+            raise NotFoundException
+        deleted = DeletedYear(year.id, year.start_date, year.end_date, year.entry_count, year.line_count, year.source)
+        await removal.delete_year(self.session, year.id)
+        await aggregates.refresh_year_figures(self.session, dossier.id)
+        audit(self.session, "ledger.fiscal_year_deleted", object_type="ledger_fiscal_year",
+              object_id=str(deleted.id), dossier_id=dossier.id, start=deleted.start, end=deleted.end,
+              entries=deleted.entries, lines=deleted.lines, source=deleted.source.value)  # fmt: skip
+        return deleted

@@ -19,61 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.app import create_app
 from portal.auth.roles import DossierRole, FirmRole
-from portal.clients.models import Dossier
 from portal.jobs.models import JobRun
 from portal.ledger import fec
-from portal.ledger.importer import run_import
-from portal.ledger.models import Entry, FiscalYear, ImportStatus, LedgerImport, Line, VersionState
+from portal.ledger.models import Entry, FiscalYear, ImportStatus, LedgerImport, Line
 from portal.settings import Settings
 from tests.browsing import csrf_token, serve_in_process, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, add_role, make_user
+from tests.ledger.uploads import active_years, latest_import, partner, run, upload
 from tests.samples import FEC_SAMPLES
 
 Client = httpx.AsyncClient
 DATA = FEC_SAMPLES
+_partner, _upload, _latest_import, _run, _active_years = partner, upload, latest_import, run, active_years
 NEOLEGAL = DATA / "neolegal-fec-reader" / "0000000001FEC20220831.txt"
 PIPE = DATA / "neolegal-fec-reader" / "111111111FEC20221231.TXT"
 TAB_SMALL = DATA / "lsn-fec-reader" / "sample_tab.txt"
-
-
-async def _partner(client: Client, db_session: AsyncSession) -> None:
-    user = await make_user(db_session, roles=(FirmRole.PARTNER,))
-    assert (await sign_in(client, user.email, PASSWORD)).status_code in {302, 303}
-
-
-async def _upload(client: Client, dossier: Dossier, name: str, content: bytes, **fields: str) -> httpx.Response:
-    page = f"/entreprises/{dossier.id}/connexions"
-    token = await csrf_token(client, page)
-    return await client.post(
-        f"{page}/fec",
-        data={"_csrf_token": token, **fields},
-        files={"fichier": (name, io.BytesIO(content), "text/plain")},
-        follow_redirects=False,
-    )
-
-
-async def _latest_import(db_session: AsyncSession, dossier: Dossier) -> LedgerImport:
-    statement = (
-        select(LedgerImport).where(LedgerImport.dossier_id == dossier.id).order_by(LedgerImport.created_at.desc())
-    )
-    return (await db_session.execute(statement)).scalars().first()  # type: ignore[return-value]
-
-
-async def _run(
-    session_maker: async_sessionmaker[AsyncSession], settings: Settings, record: LedgerImport
-) -> LedgerImport:
-    outcome = await run_import(session_maker, settings.imports_dir, record.id)
-    async with session_maker() as session:
-        refreshed = await session.get(LedgerImport, record.id)
-        assert refreshed is not None
-        assert refreshed.status is outcome.status
-        return refreshed
-
-
-async def _active_years(db_session: AsyncSession, dossier: Dossier) -> list[FiscalYear]:
-    statement = select(FiscalYear).where(FiscalYear.dossier_id == dossier.id, FiscalYear.state == VersionState.ACTIVE)
-    return list((await db_session.execute(statement.execution_options(populate_existing=True))).scalars())
 
 
 async def test_a_real_fec_uploaded_from_connexions_becomes_the_dossiers_ledger(

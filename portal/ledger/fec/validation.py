@@ -314,19 +314,27 @@ _NAME = re.compile(r"(?P<siren>[0-9]{9})FEC(?P<date>[0-9]{8})(?:\.[A-Za-z0-9]{1,
 _CLOSING = re.compile(r"(?P<prefix>.*)FEC(?P<date>[0-9]{8})", re.IGNORECASE)
 
 
+def name_parts(name: str) -> tuple[str, str | None, dt.date | None]:
+    """The file's own name (without a path), what comes before ``FEC`` and the closing date after it, as the
+    tester reads a name (``<SIREN>FEC<AAAAMMJJ>``): (name, prefix or None, date or None)."""
+    name = re.split(r"[\\/]", name)[-1]  # some browsers send the whole path
+    found = _CLOSING.match(name)
+    if not found:
+        return name, None, None
+    try:
+        closing = dt.datetime.strptime(found["date"], "%Y%m%d").date()  # noqa: DTZ007 - a calendar date
+    except ValueError:
+        closing = None
+    return name, found["prefix"], closing
+
+
 def file_name(notes: IssueLog, name: str) -> tuple[str | None, dt.date | None]:
     """(SIREN, closing date) read from the file's name; a warning when it is not ``<SIREN>FEC<AAAAMMJJ>``.
 
     The closing date is kept whenever ``FEC`` is followed by a real date, as the tester
     reads it (its SIREN part is anything before ``FEC``); the SIREN only when it is one.
     """
-    name = re.split(r"[\\/]", name)[-1]  # some browsers send the whole path
-    closing = None
-    if found := _CLOSING.match(name):
-        try:
-            closing = dt.datetime.strptime(found["date"], "%Y%m%d").date()  # noqa: DTZ007 - a calendar date
-        except ValueError:
-            closing = None
+    name, _prefix, closing = name_parts(name)
     exact = _NAME.fullmatch(name)
     if not exact or closing is None:
         notes.warning("file_name", FILE_NAME, name=name)
