@@ -157,6 +157,7 @@ class Sort:
     def value(self) -> str:
         return ("-" if self.descending else "") + self.key
 
-    def order(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    def order(self, column: Any) -> ColumnElement[Any]:
         """``column`` in this direction, blanks last either way."""
-        return (column.desc() if self.descending else column.asc()).nulls_last()
+        ordered: ColumnElement[Any] = (column.desc() if self.descending else column.asc()).nulls_last()
+        return ordered

@@ -51,7 +51,7 @@ class BalanceTotals:
     credit_balance: int
 
 
-def sides(debit: ColumnElement[Any], credit: ColumnElement[Any]) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+def sides(debit: Any, credit: Any) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """The solde of ``debit − credit`` on its side: (Solde débiteur, Solde créditeur), the other one 0."""
     net = debit - credit
     zero = literal(0)
@@ -61,12 +61,12 @@ def sides(debit: ColumnElement[Any], credit: ColumnElement[Any]) -> tuple[Column
     )
 
 
-def balance_columns(debit: ColumnElement[Any], credit: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+def balance_columns(debit: Any, credit: Any) -> list[ColumnElement[Any]]:
     """``debit``, ``credit`` and their soldes, labelled as a balance's statement carries them."""
     return [debit.label("debit"), credit.label("credit"), *sides(debit, credit)]
 
 
-async def totals(session: AsyncSession, rows: Select[Any]) -> BalanceTotals:
+async def totals(session: AsyncSession, rows: Select[*tuple[Any, ...]]) -> BalanceTotals:
     """The total row of the balance ``rows`` selects, summed by the database over all its rows."""
     every = rows.order_by(None).limit(None).offset(None).subquery()
     statement = select(

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.roles import DossierRole, FirmRole
-from portal.db.paging import Paging, Sort
+from portal.db.paging import FIRST_PAGE, Paging, Sort
 from portal.expenses.categories import ExpenseCategory
 from portal.expenses.services import MY_NOTES_ORDER, NOTE_SORTS, TO_APPROVE_ORDER, ExpenseNoteService
 from tests.browsing import sign_in
@@ -58,7 +58,7 @@ async def test_notes_to_approve_sort_and_page(db_session: AsyncSession) -> None:
     service = ExpenseNoteService(session=db_session)
     principal = await principal_of(db_session, partner)
 
-    async def titles(sort: Sort, paging: Paging = Paging()) -> list[str]:
+    async def titles(sort: Sort, paging: Paging = FIRST_PAGE) -> list[str]:
         return [note.title for note in (await service.to_approve(principal, paging, sort)).items]
 
     assert await titles(TO_APPROVE_ORDER) == ["Brest", "Caen", "Dijon"]  # the longest waiting first

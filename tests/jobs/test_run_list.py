@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import User
 from portal.auth.roles import FirmRole
-from portal.db.paging import Paging, Sort
+from portal.db.paging import FIRST_PAGE, Paging, Sort
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.services import RUN_SORTS, RUNS_ORDER, JobRunService
 from tests.browsing import sign_in
@@ -38,7 +38,7 @@ async def test_runs_sort_by_each_column_and_page(db_session: AsyncSession) -> No
     service = JobRunService(session=db_session)
     principal = await principal_of(db_session, person)
 
-    async def titles(sort: Sort, paging: Paging = Paging()) -> list[str]:
+    async def titles(sort: Sort, paging: Paging = FIRST_PAGE) -> list[str]:
         return [run.title for run in (await service.visible_page(principal, paging, sort)).items]
 
     assert await titles(RUNS_ORDER) == ["Travail A003", "Travail B002", "Travail C001", "Travail D000"]

@@ -22,7 +22,7 @@ from portal.ledger.models import FiscalYear, ImportStatus, LedgerSource, Version
 from portal.ledger.services import LedgerService
 from portal.ledger.trial_balance import BalanceTotals
 from portal.settings import Settings
-from tests.balances import Expected, Totals, fec_balance, page_totals
+from tests.balances import Totals, fec_balance, page_totals
 from tests.browsing import sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user
@@ -59,7 +59,8 @@ async def test_the_balances_and_their_total_rows_match_the_file(
     content = NEOLEGAL.read_text(encoding="utf-8-sig")
     general, auxiliary = fec_balance(content), fec_balance(content, auxiliary=True)
     assert general.totals.debit == general.totals.credit > 0  # a balanced file: the check checks something
-    assert auxiliary.totals.debit_balance and auxiliary.totals.credit_balance
+    assert auxiliary.totals.debit_balance
+    assert auxiliary.totals.credit_balance
     async with committed() as session:
         ledger = LedgerService(session)
         rows, totals = await ledger.general_balance(year)
@@ -106,7 +107,8 @@ async def test_the_balance_pages_show_the_total_rows_of_the_file(
     general = (await client.get(base, params={"exercice": str(year.id), "vue": "balance"})).text
     assert page_totals(general, "balance") == fec_balance(content).totals
     text = html.unescape(general)
-    assert "Solde débiteur" in text and "Solde créditeur" in text
+    assert "Solde débiteur" in text
+    assert "Solde créditeur" in text
     assert f"Total ({len(fec_balance(content).rows)} comptes)" in text
     assert '<span class="mono">101500</span> <span class="account-label">Capital souscrit appelé, versé</span>' in text
 

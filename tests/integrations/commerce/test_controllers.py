@@ -361,7 +361,8 @@ async def test_the_balance_total_row_is_the_sum_of_the_exported_fec(client: Clie
     page = (await client.get(_page(dossier, "/ecritures?vue=balance"))).text
     assert page_totals(page, "balance") == expected.totals
     text = html.unescape(page)
-    assert "Solde débiteur" in text and "Solde créditeur" in text
+    assert "Solde débiteur" in text
+    assert "Solde créditeur" in text
     assert f"Total ({len(expected.rows)} comptes)" in text
     label = mappings.account_label("4457100")
     assert f'<span class="mono">4457100</span> <span class="account-label">{label}</span>' in text
