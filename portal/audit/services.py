@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.audit.models import AuditEvent
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
-from portal.db.paging import Page, paginate
+from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
 
 
 class AuditEventRepository(SQLAlchemyAsyncRepository[AuditEvent]):
@@ -21,11 +21,11 @@ class AuditEventRepository(SQLAlchemyAsyncRepository[AuditEvent]):
 class AuditEventService(SQLAlchemyAsyncRepositoryService[AuditEvent, AuditEventRepository]):
     repository_type = AuditEventRepository
 
-    async def visible_page(self, principal: Principal, *, page: int = 1) -> Page[AuditEvent]:
+    async def visible_page(self, principal: Principal, paging: Paging = FIRST_PAGE) -> Page[AuditEvent]:
         """Events ``principal`` may read, newest first, through the permission model's restriction."""
         visible = restrict(select(AuditEvent), principal, Permission.AUDIT_LOG_READ, AuditEvent)
         statement = visible.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-        return await paginate(self.repository.session, statement, page=page)
+        return await paginate(self.repository.session, statement, paging)
 
     async def for_dossier(self, principal: Principal, dossier_id: uuid.UUID, *, limit: int = 50) -> list[AuditEvent]:
         """The latest events about one dossier and what belongs to it (its panel's Historique)."""

@@ -23,6 +23,7 @@ from portal.auth.policy import Principal
 from portal.billing.services import BillingClientService, BillingEntityService, BillingError
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
+from portal.db.paging import Paging
 from portal.firm.models import Firm
 from portal.i18n import _
 from portal.jobs.services import JobRunService
@@ -96,15 +97,15 @@ class BillingController(Controller):
         request: Request[Any, Any, Any],
         clients: NamedDependency[BillingClientService],
         billing: NamedDependency[BillingEntityService],
+        paging: NamedDependency[Paging],
         q: FromQuery[str] = "",
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         principal = principal_of(request)
         entity_id, entity = await billing.entity(principal)
         q = forms.query_text(q)
         context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "q": q.strip(), "result": None}
         if entity_id is not None:
-            context["result"] = await clients.visible_page(principal, entity_id, query=q, page=page)
+            context["result"] = await clients.visible_page(principal, entity_id, query=q, paging=paging)
             context["open_duplicates"] = await clients.count_open_duplicates(principal, entity_id)
         return Template(template_name="billing/clients.html", context=context)
 
@@ -114,13 +115,13 @@ class BillingController(Controller):
         request: Request[Any, Any, Any],
         clients: NamedDependency[BillingClientService],
         billing: NamedDependency[BillingEntityService],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        paging: NamedDependency[Paging],
     ) -> Template:
         principal = principal_of(request)
         entity_id, entity = await billing.entity(principal)
         context: dict[str, Any] = {"entity": entity, "entity_id": entity_id, "result": None}
         if entity_id is not None:
-            context["result"] = await clients.open_duplicates(principal, entity_id, page=page)
+            context["result"] = await clients.open_duplicates(principal, entity_id, paging=paging)
             context["open_duplicates"] = context["result"].total
         return Template(template_name="billing/duplicates.html", context=context)
 

@@ -22,7 +22,7 @@ from portal.clients import search
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.base import metadata
-from portal.db.paging import Page, paginate
+from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
 from portal.firm.models import Firm
 from portal.firm.services import FirmService
 from portal.i18n import N_
@@ -101,7 +101,7 @@ class BillingClientService(SQLAlchemyAsyncRepositoryService[BillingClient, Billi
     repository_type = BillingClientRepository
 
     async def visible_page(
-        self, principal: Principal, entity_id: uuid.UUID, *, query: str = "", page: int = 1
+        self, principal: Principal, entity_id: uuid.UUID, *, query: str = "", paging: Paging = FIRST_PAGE
     ) -> Page[BillingClient]:
         statement = restrict(select(BillingClient), principal, Permission.BILLING_CLIENTS_READ, BillingClient).where(
             BillingClient.billing_entity_id == entity_id
@@ -115,7 +115,7 @@ class BillingClientService(SQLAlchemyAsyncRepositoryService[BillingClient, Billi
                 )
             )
         statement = statement.order_by(BillingClient.sort_name, BillingClient.id)
-        return await paginate(self.repository.session, statement, page=page)
+        return await paginate(self.repository.session, statement, paging)
 
     async def client_of(
         self, principal: Principal, entity_id: uuid.UUID, dossier_id: uuid.UUID
@@ -135,12 +135,12 @@ class BillingClientService(SQLAlchemyAsyncRepositoryService[BillingClient, Billi
         ).where(DuplicateCandidate.billing_entity_id == entity_id, DuplicateCandidate.status == DuplicateStatus.OPEN)
 
     async def open_duplicates(
-        self, principal: Principal, entity_id: uuid.UUID, *, page: int = 1
+        self, principal: Principal, entity_id: uuid.UUID, paging: Paging = FIRST_PAGE
     ) -> Page[DuplicateCandidate]:
         statement = self._duplicates(principal, entity_id).order_by(
             DuplicateCandidate.created_at, DuplicateCandidate.id
         )
-        return await paginate(self.repository.session, statement, page=page)
+        return await paginate(self.repository.session, statement, paging)
 
     async def count_open_duplicates(self, principal: Principal, entity_id: uuid.UUID) -> int:
         statement = select(func.count()).select_from(self._duplicates(principal, entity_id).subquery())

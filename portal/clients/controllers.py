@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
@@ -23,6 +23,7 @@ from portal.clients import schemas
 from portal.clients.models import Dossier, DossierStatus
 from portal.clients.pages import PANEL_TABS
 from portal.clients.services import DossierService, DossierSort, DuplicateSirenError
+from portal.db.paging import Paging
 from portal.i18n import _
 from portal.web import forms
 from portal.web.deps import provide
@@ -56,10 +57,12 @@ def _form_of(dossier: Dossier) -> schemas.DossierForm:
     )  # fmt: skip
 
 
-async def _list(request: HTMXRequest, dossiers: DossierService, *, q: str, tri: str, page: int, mine: bool) -> Template:
+async def _list(
+    request: HTMXRequest, dossiers: DossierService, *, q: str, tri: str, paging: Paging, mine: bool
+) -> Template:
     sort = _sort(tri)
     q = forms.query_text(q)
-    result = await dossiers.visible_page(principal_of(request), query=q, sort=sort, page=page, mine=mine)
+    result = await dossiers.visible_page(principal_of(request), query=q, sort=sort, paging=paging, mine=mine)
     base = "/entreprises/mes-dossiers" if mine else "/entreprises"
     context = {"result": result, "q": q.strip(), "sort": sort, "base": base, "mine": mine}
     if request.htmx and request.htmx.target == "resultats":
@@ -67,7 +70,7 @@ async def _list(request: HTMXRequest, dossiers: DossierService, *, q: str, tri: 
         # (the search as answered, when what was typed was longer than a search may be).
         query = request.url.query
         if len(query) > forms.NEXT_MAX_LENGTH:
-            query = urlencode({"q": q, "tri": sort.value, "page": page})
+            query = urlencode({"q": q, "tri": sort.value, "page": result.page})
         location = request.url.path + (f"?{query}" if query else "")
         context["live"] = True
         return HTMXTemplate(template_name="clients/_partials/results.html", context=context, push_url=location)
@@ -100,23 +103,23 @@ class DossierController(Controller):
         self,
         request: HTMXRequest,
         dossiers: NamedDependency[DossierService],
+        paging: NamedDependency[Paging],
         q: FromQuery[str] = "",
         tri: FromQuery[str] = DossierSort.NAME.value,
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
-        return await _list(request, dossiers, q=q, tri=tri, page=page, mine=False)
+        return await _list(request, dossiers, q=q, tri=tri, paging=paging, mine=False)
 
     @get("/mes-dossiers", name="clients:mine", media_type=MediaType.HTML)
     async def mine(
         self,
         request: HTMXRequest,
         dossiers: NamedDependency[DossierService],
+        paging: NamedDependency[Paging],
         q: FromQuery[str] = "",
         tri: FromQuery[str] = DossierSort.NAME.value,
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         """Mes dossiers: the dossiers where the person is Comptable."""
-        return await _list(request, dossiers, q=q, tri=tri, page=page, mine=True)
+        return await _list(request, dossiers, q=q, tri=tri, paging=paging, mine=True)
 
     @get("/export.csv", guards=[requires(Permission.DOSSIERS_EXPORT)], name="clients:export")
     async def export(self, request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Stream:

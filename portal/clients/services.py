@@ -25,7 +25,7 @@ from portal.clients.models import Dossier, DossierAccess, DossierStatus
 from portal.clients.policy import member, seen_by, visible_count
 from portal.clients.schemas import DossierValues
 from portal.clients.tasks import notify_siren_referred
-from portal.db.paging import Page, paginate
+from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
 from portal.i18n import N_, _
 
 
@@ -42,6 +42,10 @@ class DossierSort(StrEnum):
     @property
     def column(self) -> Any:
         return {"nom": Dossier.sort_name, "siren": Dossier.siren, "ajout": Dossier.created_at}[self.value.lstrip("-")]
+
+    @property
+    def key(self) -> str:
+        return self.value.lstrip("-")
 
     @property
     def descending(self) -> bool:
@@ -129,7 +133,7 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         *,
         query: str = "",
         sort: DossierSort = DossierSort.NAME,
-        page: int = 1,
+        paging: Paging = FIRST_PAGE,
         mine: bool = False,
     ) -> Page[Dossier]:
         """The dossiers ``principal`` may see that match ``query``, one sorted page, with their count.
@@ -148,7 +152,7 @@ class DossierService(SQLAlchemyAsyncRepositoryService[Dossier, DossierRepository
         count = (
             select(func.count()).select_from(Dossier).where(matching) if mine else visible_count(principal, matching)
         )
-        return await paginate(self.repository.session, statement, page=page, count=count)
+        return await paginate(self.repository.session, statement, paging, count=count)
 
     async def find_visible(
         self, principal: Principal, dossier_id: uuid.UUID | None, permission: Permission = Permission.DOSSIERS_READ

@@ -28,7 +28,7 @@ from portal.auth.policy import Principal, restrict
 from portal.clients import search
 from portal.clients.models import Dossier
 from portal.dashboard.models import Objective
-from portal.db.paging import PAGE_SIZE, Page
+from portal.db.paging import FIRST_PAGE, Page, Paging, last_page
 from portal.i18n import N_
 from portal.ledger.models import ImportStatus, LedgerImport, YearFigures
 
@@ -268,17 +268,16 @@ class PortfolioService:
         query: str = "",
         filters: frozenset[Filter] = frozenset(),
         sort: Sort = Sort(),
-        page: int = 1,
-        page_size: int = PAGE_SIZE,
+        paging: Paging = FIRST_PAGE,
     ) -> Page[PortfolioRow]:
         """One sorted page of the dossiers ``principal`` may read the figures of, and how many there are."""
         total = int((await self.session.execute(self._count(principal, query=query, filters=filters))).scalar_one())
-        page = min(max(1, page), Page(items=[], total=total, page=1, page_size=page_size).pages)
+        shown = Paging(page=last_page(paging, total), size=paging.size)
         statement = self._statement(
-            principal, query=query, filters=filters, sort=sort, limit=page_size, offset=(page - 1) * page_size
+            principal, query=query, filters=filters, sort=sort, limit=shown.size, offset=shown.offset
         )
         rows = await self.session.execute(statement)
-        return Page(items=[_row(row) for row in rows], total=total, page=page, page_size=page_size)
+        return Page.of([_row(row) for row in rows], total, paging)
 
     async def export_rows(
         self,

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromQuery
 from litestar.response import Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
 
 from portal.auth.guards import principal_of, requires_somewhere, signed_in
 from portal.auth.permissions import Permission
 from portal.dashboard.portfolio import Column, Filter, PortfolioRow, PortfolioService, Sort
+from portal.db.paging import Paging
 from portal.settings import FIRM_TIMEZONE
 from portal.web import forms
 from portal.web.deps import provide
@@ -68,14 +69,14 @@ class PortfolioController(Controller):
         self,
         request: HTMXRequest,
         portfolio: NamedDependency[PortfolioService],
+        paging: NamedDependency[Paging],
         q: FromQuery[str] = "",
         tri: FromQuery[str] = Column.NAME.value,
         filtre: FromQuery[list[str] | None] = None,
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         """One row per dossier with a fiscal year: its latest year's figures beside the year before."""
         sort, filters, q = Sort.parse(tri), Filter.parse(filtre or ()), forms.query_text(q)
-        result = await portfolio.page(principal_of(request), query=q, filters=filters, sort=sort, page=page)
+        result = await portfolio.page(principal_of(request), query=q, filters=filters, sort=sort, paging=paging)
         state = _params(q.strip(), filters)
         context: dict[str, Any] = {
             "result": result, "q": q.strip(), "sort": sort, "filters": filters, "all_filters": list(Filter),

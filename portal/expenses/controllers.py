@@ -13,7 +13,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Stream, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
@@ -21,6 +21,7 @@ from litestar_htmx import HTMXRequest, HTMXTemplate
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
+from portal.db.paging import Paging, Sort
 from portal.expenses import schemas
 from portal.expenses.accounting import FEC_COLUMNS
 from portal.expenses.categories import RECEIPT_CATEGORIES
@@ -29,7 +30,15 @@ from portal.expenses.mileage import HORSEPOWERS
 from portal.expenses.models import ExpenseNote
 from portal.expenses.receipts import ReceiptError, ReceiptStore
 from portal.expenses.reports import ExpenseReportService, Tracked
-from portal.expenses.services import ExpenseError, ExpenseNoteService, allowance_of, today
+from portal.expenses.services import (
+    MY_NOTES_ORDER,
+    NOTE_SORTS,
+    TO_APPROVE_ORDER,
+    ExpenseError,
+    ExpenseNoteService,
+    allowance_of,
+    today,
+)
 from portal.i18n import N_, _, get_locale
 from portal.settings import Settings
 from portal.web import forms
@@ -115,13 +124,16 @@ class ExpenseNoteController(Controller):
         self,
         request: Request[Any, Any, Any],
         notes: NamedDependency[ExpenseNoteService],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        paging: NamedDependency[Paging],
+        tri: FromQuery[str] = "",
     ) -> Template:
-        """Mes notes de frais."""
+        """Mes notes de frais, sorted by any column."""
         principal = principal_of(request)
+        sort = Sort.read(tri, NOTE_SORTS, MY_NOTES_ORDER)
         return _page(
             "expenses/mine.html",
-            result=await notes.my_notes(principal, page=page),
+            result=await notes.my_notes(principal, paging, sort),
+            sort=sort,
             can_file=bool(await notes.filing_dossiers(principal)),
             **_tabs(principal, "mine"),
         )
@@ -131,12 +143,15 @@ class ExpenseNoteController(Controller):
         self,
         request: Request[Any, Any, Any],
         notes: NamedDependency[ExpenseNoteService],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        paging: NamedDependency[Paging],
+        tri: FromQuery[str] = "",
     ) -> Template:
         principal = principal_of(request)
+        sort = Sort.read(tri, NOTE_SORTS, TO_APPROVE_ORDER)
         return _page(
             "expenses/to_approve.html",
-            result=await notes.to_approve(principal, page=page),
+            result=await notes.to_approve(principal, paging, sort),
+            sort=sort,
             **_tabs(principal, "to_approve"),
         )
 

@@ -21,7 +21,7 @@ import anyio
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
-from sqlalchemy import CursorResult, exists, func, select, update
+from sqlalchemy import CursorResult, case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,7 +32,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.auth.roles import DossierRole
 from portal.clients.models import Dossier
-from portal.db.paging import Page, paginate
+from portal.db.paging import FIRST_PAGE, Page, Paging, Sort, paginate
 from portal.expenses import mileage
 from portal.expenses.accounting import payable_account
 from portal.expenses.categories import ExpenseCategory
@@ -53,6 +53,30 @@ NOT_APPROVER = N_("Vous ne validez pas les notes de frais de ce dossier.")
 CHANGED = N_("Cette note a changé entre-temps (une autre personne l'a peut-être déjà traitée) : rechargez la page.")
 NO_COMMENT = N_("Indiquez le motif du refus : il est obligatoire.")
 NOT_FILING = N_("Choisissez l'un des dossiers du cabinet où vous êtes Employé.")
+
+
+NOTE_SORTS = ("numero", "titre", "employe", "dossier", "statut", "date", "montant")
+"""The columns notes lists sort by (``tri``); ``date`` is when the note was created (Mes notes) or submitted
+(À valider)."""
+MY_NOTES_ORDER = Sort("date", descending=True)
+TO_APPROVE_ORDER = Sort("date")
+
+
+def _note_sort_column(key: str, date: Any) -> Any:
+    """The column (or SQL expression) a notes list sorts by; the note's total is summed from its lines in SQL."""
+    if key == "montant":
+        return (
+            select(func.coalesce(func.sum(ExpenseLine.amount_ttc), 0))
+            .where(ExpenseLine.note_id == ExpenseNote.id)
+            .scalar_subquery()
+        )
+    columns = {
+        "numero": ExpenseNote.year * 1_000_000 + ExpenseNote.sequence, "titre": func.lower(ExpenseNote.title),
+        "employe": select(func.lower(User.name)).where(User.id == ExpenseNote.author_id).scalar_subquery(),
+        "dossier": select(Dossier.sort_name).where(Dossier.id == ExpenseNote.dossier_id).scalar_subquery(),
+        "statut": case({status: rank for rank, status in enumerate(NoteStatus)}, value=ExpenseNote.status),
+    }  # fmt: skip
+    return columns.get(key, date)
 
 
 class ExpenseError(ValueError):
@@ -129,22 +153,26 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
         ).order_by(Dossier.sort_name)
         return list((await self.session.execute(statement)).scalars())
 
-    async def my_notes(self, principal: Principal, *, page: int = 1) -> Page[ExpenseNote]:
-        statement = (
-            self._seen(principal)
-            .where(ExpenseNote.author_id == principal.user_id)
-            .order_by(ExpenseNote.created_at.desc(), ExpenseNote.id)
-        )
-        return await paginate(self.session, statement, page=page)
+    async def my_notes(
+        self, principal: Principal, paging: Paging = FIRST_PAGE, sort: Sort = MY_NOTES_ORDER
+    ) -> Page[ExpenseNote]:
+        """The person's own notes, one sorted page (``NOTE_SORTS``; the latest first by default)."""
+        statement = self._seen(principal).where(ExpenseNote.author_id == principal.user_id)
+        statement = statement.order_by(sort.order(_note_sort_column(sort.key, ExpenseNote.created_at)), ExpenseNote.id)
+        return await paginate(self.session, statement, paging)
 
-    async def to_approve(self, principal: Principal, *, page: int = 1) -> Page[ExpenseNote]:
-        """Submitted notes the person may approve, their own left out."""
+    async def to_approve(
+        self, principal: Principal, paging: Paging = FIRST_PAGE, sort: Sort = TO_APPROVE_ORDER
+    ) -> Page[ExpenseNote]:
+        """Submitted notes the person may approve, their own left out (the longest waiting first by default)."""
         statement = (
             self._seen(principal, Permission.EXPENSES_APPROVE)
             .where(ExpenseNote.status == NoteStatus.SUBMITTED, ExpenseNote.author_id != principal.user_id)
-            .order_by(ExpenseNote.submitted_at, ExpenseNote.id)
+        )  # fmt: skip
+        statement = statement.order_by(
+            sort.order(_note_sort_column(sort.key, ExpenseNote.submitted_at)), ExpenseNote.id
         )
-        return await paginate(self.session, statement, page=page)
+        return await paginate(self.session, statement, paging)
 
     async def get_visible(self, principal: Principal, note_id: uuid.UUID, *, history: bool = False) -> ExpenseNote:
         """The note, or 404 when there is none or the person may not see it."""

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, MediaType, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar_htmx import HTMXRequest, HTMXTemplate
@@ -24,12 +24,16 @@ from portal.auth.permissions import LABELS, Permission
 from portal.auth.policy import Principal
 from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, DossierRole, FirmRole
 from portal.clients.services import DossierService
+from portal.db.paging import Paging, Sort
 from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError
 from portal.firm.pages import GENERAL_SETTINGS
 from portal.firm.services import (
     MAX_DSO_DAYS,
     MAX_GRACE_DAYS,
     MAX_REVENUE_DROP_PERCENT,
+    ROLES_PAGE_SIZE,
+    USER_SORTS,
+    USERS_ORDER,
     FirmService,
     UserError,
     UserService,
@@ -197,7 +201,6 @@ async def _detail_context(
     invitations: InvitationService,
     user: User,
     *,
-    page: int = 1,
     error: str | None = None,
 ) -> dict[str, Any]:
     principal = principal_of(request)
@@ -207,7 +210,9 @@ async def _detail_context(
         "invitation": invitation,
         "status": status_of(user, invitation),
         "firm_roles": sorted(user.firm_roles, key=list(FirmRole).index),
-        "memberships": await users.dossier_roles(principal, user, page=page),
+        "memberships": await users.dossier_roles(
+            principal, user, Paging.from_query(request.query_params, default_size=ROLES_PAGE_SIZE)
+        ),
         "can_invite": principal.can(Permission.USERS_INVITE),
         "can_manage": principal.can(Permission.USERS_MANAGE),
         "is_self": user.id == principal.user_id,
@@ -234,12 +239,14 @@ class UserController(Controller):
         self,
         request: Request[Any, Any, Any],
         users: NamedDependency[UserService],
+        paging: NamedDependency[Paging],
         q: FromQuery[str] = "",
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        tri: FromQuery[str] = "",
     ) -> Template:
         q = forms.query_text(q)
-        result = await users.visible_page(principal_of(request), query=q, page=page)
-        return Template(template_name="firm/users.html", context={"result": result, "q": q.strip()})
+        sort = Sort.read(tri, USER_SORTS, USERS_ORDER)
+        result = await users.visible_page(principal_of(request), query=q, paging=paging, sort=sort)
+        return Template(template_name="firm/users.html", context={"result": result, "q": q.strip(), "sort": sort})
 
     @get("/nouveau", guards=[requires(Permission.USERS_INVITE)], name="firm:user_new")
     async def new(
@@ -316,10 +323,9 @@ class UserController(Controller):
         users: NamedDependency[UserService],
         invitations: NamedDependency[InvitationService],
         user_id: FromPath[uuid.UUID],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         user = await users.get_visible(principal_of(request), user_id)
-        context = await _detail_context(request, users, invitations, user, page=page)
+        context = await _detail_context(request, users, invitations, user)
         return Template(template_name="firm/user_detail.html", context=context)
 
     async def _act(
@@ -693,9 +699,9 @@ class SettingsController(Controller):
         self,
         request: Request[Any, Any, Any],
         audit_events: NamedDependency[AuditEventService],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        paging: NamedDependency[Paging],
     ) -> Template:
-        result = await audit_events.visible_page(principal_of(request), page=page)
+        result = await audit_events.visible_page(principal_of(request), paging)
         return Template(template_name="firm/settings/audit_log.html", context={"result": result})
 
     @get("/systeme", guards=[requires(Permission.JOBS_RUN_DIAGNOSTIC)], name="firm:system")

@@ -27,12 +27,16 @@ from portal.auth.policy import Principal, restrict
 from portal.auth.roles import DossierRole, FirmRole, in_order
 from portal.clients.models import Dossier
 from portal.clients.policy import visible
-from portal.db.paging import PAGE_SIZE, Page, paginate
+from portal.db.paging import FIRST_PAGE, Page, Paging, Sort, paginate
 from portal.firm.models import Firm, Invitation
 from portal.firm.policy import seen_member
 from portal.i18n import N_, _
 
 ROLES_PAGE_SIZE = 100
+USER_SORTS = ("nom", "email", "ajout", "connexion")
+"""The columns Utilisateurs sorts by (``tri``): name, address, when the account was made, the last sign-in."""
+USERS_ORDER = Sort("nom")
+ROLES_FIRST_PAGE = Paging(size=ROLES_PAGE_SIZE)
 # Dossier names shown per role on the Utilisateurs list ("Comptable : A, B (+3)").
 NAMES_PER_ROLE = 2
 
@@ -156,8 +160,11 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
     def _visible(self, viewer: Principal) -> Select[Any]:
         return restrict(select(User), viewer, Permission.USERS_READ, User)
 
-    async def visible_page(self, viewer: Principal, *, query: str = "", page: int = 1) -> Page[PersonRow]:
-        """The people ``viewer`` may see (``portal.firm.policy``), by name, with their status and dossier roles."""
+    async def visible_page(
+        self, viewer: Principal, *, query: str = "", paging: Paging = FIRST_PAGE, sort: Sort = USERS_ORDER
+    ) -> Page[PersonRow]:
+        """The people ``viewer`` may see (``portal.firm.policy``), one sorted page (``USER_SORTS``), with their
+        status and dossier roles."""
         session = self.repository.session
         statement = self._visible(viewer)
         words = query.strip().lower()
@@ -166,16 +173,11 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             statement = statement.where(
                 or_(User.name.ilike(pattern, escape="\\"), User.email.like(pattern, escape="\\"))
             )
-        total = int((await session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one())
-        pages = max(1, -(-total // PAGE_SIZE))
-        page = min(max(1, page), pages)
-        users = list(
-            (
-                await session.execute(
-                    statement.order_by(func.lower(User.name), User.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-                )
-            ).scalars()
+        column = {"email": User.email, "ajout": User.created_at, "connexion": User.last_login_at}.get(
+            sort.key, func.lower(User.name)
         )
+        shown = await paginate(session, statement.order_by(sort.order(column), User.id), paging)
+        users: list[User] = shown.items
         ids = [user.id for user in users]
         invitations = await self.invitations_of(ids)
         summaries = await self._role_summaries(viewer, ids)
@@ -188,7 +190,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             )
             for user in users
         ]
-        return Page(items=rows, total=total, page=page, page_size=PAGE_SIZE)
+        return replace(shown, items=rows)
 
     async def invitations_of(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Invitation]:
         if not user_ids:
@@ -239,7 +241,9 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             raise NotFoundException
         return user
 
-    async def dossier_roles(self, viewer: Principal, user: User, *, page: int = 1) -> Page[DossierRoles]:
+    async def dossier_roles(
+        self, viewer: Principal, user: User, paging: Paging = ROLES_FIRST_PAGE
+    ) -> Page[DossierRoles]:
         """``user``'s roles, dossier by dossier, on the dossiers ``viewer`` may see (a page of dossiers)."""
         session = self.repository.session
         member = seen_member()
@@ -251,7 +255,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             )
             .order_by(Dossier.sort_name, Dossier.id)
         )
-        shown = await paginate(session, dossiers, page=page, page_size=ROLES_PAGE_SIZE)
+        shown = await paginate(session, dossiers, paging)
         roles: dict[uuid.UUID, list[DossierRole]] = {}
         if shown.items:
             held = await session.execute(

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import QueryParameter
 from litestar.response import Template
 
 from portal.auth.guards import principal_of, requires, requires_somewhere, signed_in
 from portal.auth.permissions import Permission
-from portal.db.paging import PAGE_SIZE
+from portal.db.paging import Paging
 from portal.expenses.formatting import money
 from portal.home.services import HomeService
 from portal.web.deps import provide
-
-Page = Annotated[int, QueryParameter(ge=1)]
 
 
 class HomeController(Controller):
@@ -41,30 +38,31 @@ class HomeController(Controller):
 
     @get("/accueil/connexions", guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)], name="home:connections")
     async def connections(
-        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], page: Page = 1
+        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], paging: NamedDependency[Paging]
     ) -> Template:
-        result = await home.failing_connections(principal_of(request), page=page, page_size=PAGE_SIZE)
+        result = await home.failing_connections(principal_of(request), page=paging.page, page_size=paging.size)
         return self._list("connections", result, "/accueil/connexions")
 
     @get("/accueil/imports", guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)], name="home:imports")
     async def imports(
-        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], page: Page = 1
+        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], paging: NamedDependency[Paging]
     ) -> Template:
-        result = await home.failed_imports(principal_of(request), page=page, page_size=PAGE_SIZE)
+        result = await home.failed_imports(principal_of(request), page=paging.page, page_size=paging.size)
         return self._list("imports", result, "/accueil/imports")
 
     @get("/accueil/alertes", guards=[requires_somewhere(Permission.KPI_READ)], name="home:alerts")
     async def alerts(
-        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], page: Page = 1
+        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], paging: NamedDependency[Paging]
     ) -> Template:
         principal = principal_of(request)
-        result = await home.kpi_alerts(principal, await home.firm(), page=page, page_size=PAGE_SIZE)
+        result = await home.kpi_alerts(principal, await home.firm(), page=paging.page, page_size=paging.size)
         return self._list("alerts", result, "/accueil/alertes")
 
     @get("/accueil/facturation", guards=[requires(Permission.BILLING_CLIENTS_READ)], name="home:billing")
     async def billing(
-        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], page: Page = 1
+        self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], paging: NamedDependency[Paging]
     ) -> Template:
         principal = principal_of(request)
-        result = await home.dossiers_without_client(principal, await home.firm(), page=page, page_size=PAGE_SIZE)
+        firm = await home.firm()
+        result = await home.dossiers_without_client(principal, firm, page=paging.page, page_size=paging.size)
         return self._list("billing", result, "/accueil/facturation")

@@ -23,7 +23,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.billing.models import ClientDossierLink
 from portal.clients.models import Dossier, DossierStatus
-from portal.db.paging import Page
+from portal.db.paging import Page, Paging, last_page
 from portal.expenses.models import ExpenseNote, NoteStatus
 from portal.firm.models import Firm
 from portal.firm.services import current_firm
@@ -115,11 +115,12 @@ class HomeService:
 
     async def _page(self, statement: Select[Any], build: Callable[[Any], T], *, page: int, page_size: int) -> Page[T]:
         """Count the rows ``statement`` selects, then load page ``page`` of them: two bounded queries."""
+        paging = Paging(page=page, size=page_size)
         counted = select(func.count()).select_from(statement.order_by(None).subquery())
         total = int((await self.session.execute(counted)).scalar_one())
-        page = min(max(1, page), Page(items=[], total=total, page=1, page_size=page_size).pages)
-        rows = (await self.session.execute(statement.offset((page - 1) * page_size).limit(page_size))).all()
-        return Page(items=[build(row) for row in rows], total=total, page=page, page_size=page_size)
+        shown = last_page(paging, total)
+        rows = (await self.session.execute(statement.offset((shown - 1) * page_size).limit(page_size))).all()
+        return Page.of([build(row) for row in rows], total, paging)
 
     # --- expense notes ---------------------------------------------------------------
 
@@ -273,11 +274,9 @@ class HomeService:
             )  # fmt: skip
             if alerts:
                 found.append(DossierAlerts(dossier_id, name, end_date, alerts))
-        pages = Page(items=[], total=len(found), page=1, page_size=page_size).pages
-        page = min(max(1, page), pages)
-        return Page(
-            items=found[(page - 1) * page_size : page * page_size], total=len(found), page=page, page_size=page_size
-        )
+        paging = Paging(page=page, size=page_size)
+        shown = last_page(paging, len(found))
+        return Page.of(found[(shown - 1) * page_size : shown * page_size], len(found), paging)
 
     # --- everything ------------------------------------------------------------------
 

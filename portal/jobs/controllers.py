@@ -10,15 +10,16 @@ from typing import Any
 import anyio
 from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from litestar_htmx import HTMXRequest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import PUBLIC, principal_of, signed_in
+from portal.db.paging import Paging, Sort
 from portal.jobs import runtime
-from portal.jobs.services import JobRunService
+from portal.jobs.services import RUN_SORTS, RUNS_ORDER, JobRunService
 from portal.web.deps import provide
 from portal.web.htmx import page_or_partial
 
@@ -32,9 +33,17 @@ class JobRunController(Controller):
     dependencies: Mapping[str, Provide] = {"job_runs": provide(JobRunService)}
 
     @get("/", name="jobs:list")
-    async def index(self, request: HTMXRequest, job_runs: NamedDependency[JobRunService]) -> Template:
-        runs = await job_runs.recent_for(principal_of(request))
-        return Template(template_name="jobs/list.html", context={"runs": runs})
+    async def index(
+        self,
+        request: HTMXRequest,
+        job_runs: NamedDependency[JobRunService],
+        paging: NamedDependency[Paging],
+        tri: FromQuery[str] = "",
+    ) -> Template:
+        """Travaux: the runs the person may follow, paged and sorted by any column."""
+        sort = Sort.read(tri, RUN_SORTS, RUNS_ORDER)
+        result = await job_runs.visible_page(principal_of(request), paging, sort)
+        return Template(template_name="jobs/list.html", context={"result": result, "sort": sort})
 
     @get("/{run_id:uuid}", name="jobs:detail", media_type=MediaType.HTML)
     async def detail(

@@ -9,16 +9,19 @@ from typing import cast
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.db.paging import FIRST_PAGE, Page, Paging, Sort, paginate
 from portal.jobs import registry
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.registry import Job, P, Request, Shown
 
-RECENT_LIMIT = 100
+RUN_SORTS = ("travail", "date", "statut", "fin")
+"""The columns Travaux sorts by (``tri``): the work, when it was asked for, its status, when it ended."""
+RUNS_ORDER = Sort("date", descending=True)
 
 
 class JobRunRepository(SQLAlchemyAsyncRepository[JobRun]):
@@ -35,9 +38,16 @@ class JobRunService(SQLAlchemyAsyncRepositoryService[JobRun, JobRunRepository]):
     def _visible(self, principal: Principal) -> Select[JobRun]:
         return restrict(select(JobRun), principal, Permission.JOBS_READ_ALL, JobRun)
 
-    async def recent_for(self, principal: Principal) -> list[JobRun]:
-        statement = self._visible(principal).order_by(JobRun.created_at.desc()).limit(RECENT_LIMIT)
-        return list((await self.repository.session.execute(statement)).scalars())
+    async def visible_page(
+        self, principal: Principal, paging: Paging = FIRST_PAGE, sort: Sort = RUNS_ORDER
+    ) -> Page[JobRun]:
+        """The runs the person may follow, one sorted page (``RUN_SORTS``; the latest first by default)."""
+        column = {
+            "travail": JobRun.title, "fin": JobRun.finished_at,
+            "statut": case({status: rank for rank, status in enumerate(JobStatus)}, value=JobRun.status),
+        }.get(sort.key, JobRun.created_at)  # fmt: skip
+        statement = self._visible(principal).order_by(sort.order(column), JobRun.id)
+        return await paginate(self.repository.session, statement, paging)
 
     async def unfinished_about(
         self, principal: Principal, dossier_id: uuid.UUID, jobs: Iterable[Job[...]]

@@ -8,14 +8,14 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
 from litestar import Controller, MediaType, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest
@@ -24,7 +24,8 @@ from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
-from portal.i18n import N_, _, ngettext
+from portal.db.paging import Paging
+from portal.i18n import N_, _, ngettext, number
 from portal.ledger import belonging, fec
 from portal.ledger.files import ImportFiles
 from portal.ledger.models import LedgerImport, LedgerSource
@@ -34,7 +35,6 @@ from portal.web import forms
 from portal.web.deps import provide
 from portal.web.exports import download, in_chunks, reader_sessions
 from portal.web.files import TooLargeError, display_name
-from portal.web.templating import number
 
 NO_FILE = N_("Choisissez le fichier des écritures comptables (FEC) à importer.")
 EMPTY_FILE = N_("Le fichier est vide : exportez de nouveau le FEC depuis votre logiciel comptable.")
@@ -82,14 +82,15 @@ class LedgerController(Controller):
         dossier_id: FromPath[uuid.UUID],
         dossiers: NamedDependency[DossierService],
         ledger: NamedDependency[LedgerService],
+        paging: NamedDependency[Paging],
         exercice: FromQuery[str] = "",
         journal: FromQuery[str] = "",
         compte: FromQuery[str] = "",
         q: FromQuery[str] = "",
         vue: FromQuery[str] = "ecritures",
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
-        """The entries of one fiscal year (the latest by default), filtered by journal, account or words."""
+        """The entries of one fiscal year (the latest by default), filtered by journal, account or words; or its
+        balance générale (``vue=balance``) or auxiliaire (``vue=auxiliaire``)."""
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_READ)
         years = await ledger.fiscal_years(principal, dossier.id)
@@ -104,9 +105,11 @@ class LedgerController(Controller):
         if chosen is not None:
             context["journals"] = await ledger.journals(chosen)
             if vue == "balance":
-                context["accounts"] = await ledger.accounts(chosen)
+                context["rows"], context["totals"] = await ledger.general_balance(chosen)
+            elif vue == "auxiliaire":
+                context["result"], context["totals"] = await ledger.auxiliary_balance(chosen, paging)
             else:
-                context["result"] = await ledger.entries_page(chosen, filters, page=page)
+                context["result"] = await ledger.entries_page(chosen, filters, paging=paging)
         return Template(template_name="ledger/entries.html", context=context)
 
     @get(

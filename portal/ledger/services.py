@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, or_, select, tuple_, update
+from sqlalchemy import Select, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record as audit
@@ -17,7 +17,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.clients.locks import lock_dossier
 from portal.clients.models import Dossier
-from portal.db.paging import Page, paginate
+from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
 from portal.ledger import aggregates, fec, removal
 from portal.ledger import figures as formulas
 from portal.ledger.models import (
@@ -33,6 +33,7 @@ from portal.ledger.models import (
     YearFigures,
 )
 from portal.ledger.tasks import import_fec
+from portal.ledger.trial_balance import BalanceRow, BalanceTotals, balance_columns, totals
 
 RECENT_IMPORTS = 20
 
@@ -104,7 +105,42 @@ class LedgerService:
         statement = select(Account).where(Account.fiscal_year_id == fiscal_year.id).order_by(Account.number)
         return list((await self.session.execute(statement)).scalars())
 
-    async def entries_page(self, fiscal_year: FiscalYear, filters: EntryFilter, *, page: int) -> Page[EntryWithLines]:
+    async def general_balance(self, fiscal_year: FiscalYear) -> tuple[list[BalanceRow], BalanceTotals]:
+        """The balance générale: every account (CompteNum, CompteLib) with its debit, credit and solde on its side,
+        and the total row, all summed by the database."""
+        statement = (
+            select(
+                Account.number.label("account"), Account.label.label("label"),
+                *balance_columns(Account.debit_total, Account.credit_total),
+            )
+            .where(Account.fiscal_year_id == fiscal_year.id)
+            .order_by(Account.number)
+        )  # fmt: skip
+        rows = [BalanceRow.of(row) for row in await self.session.execute(statement)]
+        return rows, await totals(self.session, statement)
+
+    async def auxiliary_balance(
+        self, fiscal_year: FiscalYear, paging: Paging = FIRST_PAGE
+    ) -> tuple[Page[BalanceRow], BalanceTotals]:
+        """The balance auxiliaire: per auxiliary account (CompAuxNum, CompAuxLib) under its account, one page of
+        them, and the total row over all of them; grouped and summed by the database from the lines."""
+        statement = (
+            select(
+                Line.account_number.label("account"), func.max(Line.account_label).label("label"),
+                Line.aux_account_number.label("aux_account"), func.max(Line.aux_account_label).label("aux_label"),
+                *balance_columns(func.sum(Line.debit), func.sum(Line.credit)),
+            )
+            .where(Line.fiscal_year_id == fiscal_year.id, Line.aux_account_number.is_not(None),
+                   Line.aux_account_number != "")
+            .group_by(Line.account_number, Line.aux_account_number)
+            .order_by(Line.account_number, Line.aux_account_number)
+        )  # fmt: skip
+        shown = await paginate(self.session, statement, paging)
+        return replace(shown, items=[BalanceRow.of(row) for row in shown.items]), await totals(self.session, statement)
+
+    async def entries_page(
+        self, fiscal_year: FiscalYear, filters: EntryFilter, paging: Paging = FIRST_PAGE
+    ) -> Page[EntryWithLines]:
         """One page of the fiscal year's entries in date order, each with its lines."""
         statement: Select[Any] = select(Entry).where(Entry.fiscal_year_id == fiscal_year.id)
         if filters.journal:
@@ -121,7 +157,7 @@ class LedgerService:
             )
             statement = statement.where(tuple_(Entry.journal_code, Entry.number).in_(keys))
         statement = statement.order_by(Entry.entry_date, Entry.first_line_no)
-        result = await paginate(self.session, statement, page=page)
+        result = await paginate(self.session, statement, paging)
         entries: list[Entry] = result.items
         lines: dict[tuple[str, str], list[Line]] = {}
         if entries:
@@ -136,7 +172,7 @@ class LedgerService:
             for line in rows.scalars():
                 lines.setdefault((line.journal_code, line.entry_number), []).append(line)
         items = [EntryWithLines(entry, lines.get((entry.journal_code, entry.number), [])) for entry in entries]
-        return Page(items=items, total=result.total, page=result.page, page_size=result.page_size)
+        return Page.of(items, result.total, paging)
 
     async def export_rows(self, fiscal_year: FiscalYear, *, chunk: int = 5_000) -> AsyncIterator[tuple[Any, ...]]:
         """The version's lines as FEC rows (``fec.ROW_FIELDS`` order), streamed in file order."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from portal.i18n import get_locale, gettext, ngettext, set_locale
+from portal.i18n import get_locale, install_gettext, number, set_locale
 from portal.settings import Settings
 
 
@@ -32,7 +32,8 @@ def _environment(templates_dir: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    install_gettext(env)
+    env.filters["number"] = number
     return env
 
 

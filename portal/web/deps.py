@@ -1,4 +1,4 @@
-"""Dependencies every controller may ask for: the settings, and its services.
+"""Dependencies every controller may ask for: the settings, the paging of a list, and its services.
 
 Controllers receive their services as Litestar dependencies, never the request's session
 itself. ``provide(DossierService)`` is the dependency for one service: an advanced-alchemy
@@ -23,12 +23,18 @@ from litestar import Request
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.db.paging import Paging
 from portal.settings import Settings
 
 
 def provide_settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def provide_paging(request: Request[Any, Any, Any]) -> Paging:
+    """The page and page size a list is asked for (``page``, ``taille``), read leniently: a list never fails on them."""
+    return Paging.from_query(request.query_params)
 
 
 def provide(service: type[Any]) -> Provide:

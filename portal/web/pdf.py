@@ -29,9 +29,9 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from portal.i18n import get_locale, gettext, ngettext, set_locale
+from portal.i18n import get_locale, install_gettext, number, set_locale
 from portal.settings import FIRM_TIMEZONE, Settings
-from portal.web.templating import cents, local_date, local_datetime, number
+from portal.web.templating import cents, local_date, local_datetime
 
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher
@@ -74,7 +74,7 @@ def _environment(templates_dir: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    install_gettext(env)
     env.filters.update(
         date=local_date, datetime=local_datetime, long_date=long_date, cents=cents, number=number, euros=euros,
         decimal=decimal,

@@ -416,12 +416,28 @@ async def test_paging(client: Client, db_session: AsyncSession) -> None:
 
     first = await client.get("/entreprises")
     assert "55 dossiers" in first.text
-    assert "Page 1 sur 2" in first.text
+    assert "1–50 sur 55" in first.text
+    assert '<span aria-current="page">1</span>' in first.text
     assert 'rel="next"' in first.text
     second = await client.get("/entreprises", params={"page": "2"})
     assert second.status_code == 200
-    assert "Page 2 sur 2" in second.text
+    assert "51–55 sur 55" in second.text
     assert 'rel="prev"' in second.text
+    # The links keep the search and the order; a page size among those offered, anything else the default.
+    assert 'href="/entreprises?q=&amp;tri=nom&amp;page=2"' not in first.text
+    assert 'href="/entreprises?tri=nom&amp;page=2"' in first.text
+    assert 'href="/entreprises?tri=nom&amp;taille=25"' in first.text
+    quarter = await client.get("/entreprises", params={"taille": "25", "page": "3"})
+    assert "51–55 sur 55" in quarter.text
+    assert len(_names(quarter)) == 5
+    assert 'href="/entreprises?tri=nom&amp;page=2&amp;taille=25"' in quarter.text
+    odd = await client.get("/entreprises", params={"taille": "33", "page": "abc"})
+    assert odd.status_code == 200
+    assert "1–50 sur 55" in odd.text
+    # A page past the end shows the last one, and says so.
+    beyond = await client.get("/entreprises", params={"page": "9"})
+    assert _names(beyond) == _names(second)
+    assert "La page 9 n'existe pas : voici la dernière page (2)." in html.unescape(beyond.text)
 
     first_names, second_names = _names(first), _names(second)
     assert len(first_names) == 50

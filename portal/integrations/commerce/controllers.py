@@ -29,6 +29,7 @@ from portal.auth.policy import Principal
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
+from portal.db.paging import Paging
 from portal.firm.invitations import InviteError
 from portal.i18n import N_, _
 from portal.integrations import authorizations
@@ -437,7 +438,7 @@ class CommerceController(Controller):
         dossiers: NamedDependency[DossierService],
         commerce: NamedDependency[CommerceConnectionService],
         entries: NamedDependency[CommerceEntryService],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        paging: NamedDependency[Paging],
         start: Annotated[str, QueryParameter(name="du")] = "",
         end: Annotated[str, QueryParameter(name="au")] = "",
         journal: Annotated[str, QueryParameter(name="journal")] = "",
@@ -465,12 +466,12 @@ class CommerceController(Controller):
             "dossier": dossier, "source": source, "setup": state.setup, "filters": filters, "errors": errors,
             "form": {"du": start, "au": end}, "view": "balance" if view == "balance" else "ecritures",
             "journals": await entries.journals(state.setup), "kinds": list(EntryKind),
-            "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
+            "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id), "account_label": mappings.account_label,
         }  # fmt: skip
         if context["view"] == "balance":
-            context["accounts"] = await entries.balance(state.setup, filters)
+            context["rows"], context["totals"] = await entries.balance(state.setup, filters)
         else:
-            result, lines, totals = await entries.entries_page(state.setup, filters, page=page)
+            result, lines, totals = await entries.entries_page(state.setup, filters, paging=paging)
             auxiliaries = {line.aux_account for rows in lines.values() for line in rows if line.aux_account}
             context.update(result=result, lines=lines, totals=totals,
                            aux_labels=await entries.aux_labels(state.setup, auxiliaries))  # fmt: skip

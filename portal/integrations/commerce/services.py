@@ -19,7 +19,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from collections.abc import Mapping as MappingType
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx2
@@ -30,7 +30,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.auth.roles import DossierRole
 from portal.clients.models import Dossier
-from portal.db.paging import Page, paginate
+from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
 from portal.firm.invitations import Grant, InvitationService, InviteOutcome
 from portal.i18n import N_, _
 from portal.integrations.commerce import mapping as mappings
@@ -51,6 +51,7 @@ from portal.integrations.models import AuthMethod, Connection, ConnectionStatus,
 from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.registry import Job
+from portal.ledger.trial_balance import BalanceRow, BalanceTotals, balance_columns, totals
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.exports import EXPORT_CHUNK
@@ -421,7 +422,7 @@ class CommerceEntryService:
         return and_(*conditions)
 
     async def entries_page(
-        self, setup: CommerceSetup, filters: EntryFilters, *, page: int = 1
+        self, setup: CommerceSetup, filters: EntryFilters, paging: Paging = FIRST_PAGE
     ) -> tuple[Page[CommerceEntry], dict[uuid.UUID, list[CommerceEntryLine]], EntryTotals]:
         """One page of posted entries (latest first) with their lines, and the totals of all that match."""
         where = self._entries(setup, filters)
@@ -432,7 +433,7 @@ class CommerceEntryService:
                       CommerceEntry.kind, CommerceEntry.id)
         )  # fmt: skip
         count_statement = select(func.count()).select_from(CommerceEntry).where(where)
-        result = await paginate(self.session, statement, page=page, count=count_statement)
+        result = await paginate(self.session, statement, paging, count=count_statement)
         ids = [entry.id for entry in result.items]
         lines: dict[uuid.UUID, list[CommerceEntryLine]] = {entry_id: [] for entry_id in ids}
         if ids:
@@ -465,16 +466,22 @@ class CommerceEntryService:
             labels.setdefault(walk_in, mappings.WALK_IN_LABEL)
         return labels
 
-    async def balance(self, setup: CommerceSetup, filters: EntryFilters) -> list[tuple[str, int, int]]:
-        """Debit and credit per account over the entries that match (what the accountant checks first)."""
+    async def balance(self, setup: CommerceSetup, filters: EntryFilters) -> tuple[list[BalanceRow], BalanceTotals]:
+        """Debit, credit and solde per account over the entries that match (what the accountant checks first), each
+        account with its PCG label, and the total row; grouped and summed by the database."""
         statement = (
-            select(CommerceEntryLine.account, func.sum(CommerceEntryLine.debit), func.sum(CommerceEntryLine.credit))
+            select(
+                CommerceEntryLine.account.label("account"), literal("").label("label"),
+                *balance_columns(func.sum(CommerceEntryLine.debit), func.sum(CommerceEntryLine.credit)),
+            )
             .join(CommerceEntry, CommerceEntry.id == CommerceEntryLine.entry_id)
             .where(self._entries(setup, filters))
             .group_by(CommerceEntryLine.account)
             .order_by(CommerceEntryLine.account)
-        )
-        return [(account, int(debit), int(credit)) for account, debit, credit in await self.session.execute(statement)]
+        )  # fmt: skip
+        rows = [BalanceRow.of(row) for row in await self.session.execute(statement)]
+        labelled = [replace(row, label=mappings.account_label(row.account)) for row in rows]
+        return labelled, await totals(self.session, statement)
 
     async def export_rows(
         self, setup: CommerceSetup, filters: EntryFilters, *, chunk: int = EXPORT_CHUNK

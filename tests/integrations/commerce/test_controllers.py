@@ -38,6 +38,7 @@ from portal.ledger import fec
 from portal.sandbox.commerce import CommerceState
 from portal.settings import Settings
 from tests import commerce_fixtures
+from tests.balances import fec_balance, page_totals
 from tests.browsing import csrf_token, serve_in_process, sign_in
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, add_role, make_user
@@ -444,3 +445,23 @@ def test_every_catalogue_source_is_a_connection_provider() -> None:
     from portal.integrations.commerce.sources import SOURCES  # noqa: PLC0415
 
     assert {source.code for source in SOURCES} <= {provider.value for provider in Provider}
+
+
+async def test_the_balance_total_row_is_the_sum_of_the_exported_fec(client: Client, db_session: AsyncSession) -> None:
+    """The balance of the posted entries (labels, soldes on their side, the total row summed by the database)
+    against the same sums worked out with Decimal from the FEC the page exports for the same filters."""
+    await _person(client, db_session, FirmRole.PARTNER)
+    dossier = await make_dossier(db_session, name="Restaurant Le Cèdre")
+    setup = await _connected(db_session, dossier)
+    await _post_entries(db_session, dossier, setup)
+    exported = (await client.get(_page(dossier, "/ecritures/fec"))).content.decode("iso8859-15")
+    expected = fec_balance(exported)
+    assert expected.totals.debit == expected.totals.credit > 0
+    page = (await client.get(_page(dossier, "/ecritures?vue=balance"))).text
+    assert page_totals(page, "balance") == expected.totals
+    text = html.unescape(page)
+    assert "Solde débiteur" in text
+    assert "Solde créditeur" in text
+    assert f"Total ({len(expected.rows)} comptes)" in text
+    label = mappings.account_label("4457100")
+    assert f'<span class="mono">4457100</span> <span class="account-label">{label}</span>' in text
