@@ -7,8 +7,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Annotated, Any
 
+import anyio
 from babel.dates import format_date
-from litestar import Controller, MediaType, Request, Router, get, post
+from litestar import Controller, MediaType, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -25,9 +26,9 @@ from portal.expenses import schemas
 from portal.expenses.accounting import FEC_COLUMNS
 from portal.expenses.categories import RECEIPT_CATEGORIES
 from portal.expenses.formatting import TEMPLATE_HELPERS, csv_amount, money
-from portal.expenses.mileage import HORSEPOWERS
+from portal.expenses.mileage import HORSEPOWERS, scale_for
 from portal.expenses.models import ExpenseNote
-from portal.expenses.receipts import ReceiptError, ReceiptStore
+from portal.expenses.receipts import THUMBNAIL_TYPE, ReceiptError, ReceiptStore, thumbnail
 from portal.expenses.reports import ExpenseReportService, Tracked
 from portal.expenses.services import ExpenseError, ExpenseNoteService, allowance_of, today
 from portal.i18n import N_, _, get_locale
@@ -35,8 +36,11 @@ from portal.settings import Settings
 from portal.web import forms
 from portal.web.deps import provide
 from portal.web.exports import csv_stream, reader_sessions
+from portal.web.navigation import menu_count
 
 FILES = requires_somewhere(Permission.EXPENSES_FILE)
+TO_APPROVE_PATH = "/notes-de-frais"
+"""The menu entry whose count is the number of notes waiting for the person's approval."""
 APPROVES = requires_somewhere(Permission.EXPENSES_APPROVE)
 FILES_OR_APPROVES = (Permission.EXPENSES_FILE, Permission.EXPENSES_APPROVE)
 RECEIPT_MISSING = N_("Joignez le justificatif : une photo ou un scan (JPEG, PNG, WebP) ou un PDF.")
@@ -86,6 +90,7 @@ async def _note_page(
         "categories": RECEIPT_CATEGORIES,
         "horsepowers": HORSEPOWERS,
         "today": today(),
+        "scale": scale_for(today().year),
         "error": error,
         "line_form": schemas.ExpenseLineForm(),
         "line_errors": {},
@@ -110,7 +115,17 @@ class ExpenseNoteController(Controller):
 
     # --- lists ------------------------------------------------------------------------
 
-    @get("/", name="expenses:mine")
+    @get("/", name="expenses:landing")
+    async def landing(
+        self, request: Request[Any, Any, Any], notes: NamedDependency[ExpenseNoteService]
+    ) -> Template | Redirect:
+        """Notes de frais from the menu: À valider when notes wait for the person's approval, else their own."""
+        principal = principal_of(request)
+        if await notes.count_to_approve(principal):
+            return Redirect("/notes-de-frais/a-valider", status_code=303)
+        return await self._mine(request, notes, 1)
+
+    @get("/mes-notes", name="expenses:mine")
     async def mine(
         self,
         request: Request[Any, Any, Any],
@@ -118,6 +133,9 @@ class ExpenseNoteController(Controller):
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         """Mes notes de frais."""
+        return await self._mine(request, notes, page)
+
+    async def _mine(self, request: Request[Any, Any, Any], notes: ExpenseNoteService, page: int) -> Template:
         principal = principal_of(request)
         return _page(
             "expenses/mine.html",
@@ -134,22 +152,22 @@ class ExpenseNoteController(Controller):
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
         principal = principal_of(request)
-        return _page(
-            "expenses/to_approve.html",
-            result=await notes.to_approve(principal, page=page),
-            **_tabs(principal, "to_approve"),
-        )
+        result = await notes.to_approve(principal, page=page)
+        return _page("expenses/to_approve.html", result=result, **_tabs(principal, "to_approve", result.total))
 
     @get("/suivi", guards=[APPROVES], name="expenses:tracking")
     async def tracking(
         self,
         request: Request[Any, Any, Any],
         reports: NamedDependency[ExpenseReportService],
+        *,
         du: FromQuery[str] = "",
         au: FromQuery[str] = "",
         statut: FromQuery[str] = "",
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
-        """Suivi: totals by month and by employee over a period, and the exports."""
+        """Suivi: totals by month and by employee over a period, the entries of the notes approved in it (a page
+        of notes at a time), and the exports."""
         principal = principal_of(request)
         period = schemas.parse_period(du, au, today())
         tracked = Tracked.parse(statut)
@@ -159,6 +177,7 @@ class ExpenseNoteController(Controller):
             tracked=tracked,
             tracked_choices=list(Tracked),
             totals=await reports.totals(principal, period, tracked),
+            booked=await reports.entry_page(principal, period, page=page),
             **_tabs(principal, "tracking"),
         )
 
@@ -442,6 +461,27 @@ class ExpenseNoteController(Controller):
             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
         )
 
+    @get("/justificatifs/{receipt_id:uuid}/miniature", name="expenses:receipt_thumbnail")
+    async def receipt_thumbnail(
+        self,
+        request: Request[Any, Any, Any],
+        notes: NamedDependency[ExpenseNoteService],
+        receipts: NamedDependency[ReceiptStore],
+        receipt_id: FromPath[uuid.UUID],
+    ) -> Response[bytes]:
+        """An image receipt reduced on the server (the note's lines show it); only to people who see its note.
+        A PDF has no thumbnail (the page shows an icon): 404."""
+        receipt = await notes.get_receipt(principal_of(request), receipt_id)
+        path = receipts.path(receipt.storage_name)
+        if not receipt.content_type.startswith("image/") or not path.is_file():
+            raise NotFoundException
+        reduced = await anyio.to_thread.run_sync(thumbnail, path)
+        return Response(
+            reduced,
+            media_type=THUMBNAIL_TYPE,
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+        )
+
 
 async def _act(
     request: Request[Any, Any, Any], notes: ExpenseNoteService, note_id: uuid.UUID, action: str, done: str
@@ -457,8 +497,14 @@ async def _act(
     return Redirect(f"/notes-de-frais/{note.id}", status_code=303)
 
 
-def _tabs(principal: Principal, active: str) -> dict[str, Any]:
-    return {"tab": active, "approver": principal.can_somewhere(Permission.EXPENSES_APPROVE)}
+def _tabs(principal: Principal, active: str, waiting: int | None = None) -> dict[str, Any]:
+    """The tabs' context: which is open, whether À valider shows, and its count (the menu's, read for this page,
+    unless the page counted it itself)."""
+    return {
+        "tab": active,
+        "approver": principal.can_somewhere(Permission.EXPENSES_APPROVE),
+        "waiting": menu_count(TO_APPROVE_PATH) if waiting is None else waiting,
+    }
 
 
 def _uuid(value: str) -> uuid.UUID | None:

@@ -16,7 +16,7 @@ from portal.auth.roles import DossierRole, FirmRole
 from portal.i18n import LOCALES, get_locale, gettext, ngettext
 from portal.settings import FIRM_TIMEZONE
 from portal.web.context import current_principal
-from portal.web.navigation import navigation
+from portal.web.navigation import menu_count, menu_count_label, navigation
 
 
 @lru_cache(maxsize=8)
@@ -77,6 +77,8 @@ def configure(engine: JinjaTemplateEngine) -> None:
         current_locale=get_locale,
         locales=LOCALES,
         navigation=navigation,
+        menu_count=menu_count,
+        menu_count_label=menu_count_label,
         Permission=Permission,
         DossierRole=DossierRole,
         FirmRole=FirmRole,
