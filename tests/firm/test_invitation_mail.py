@@ -138,6 +138,11 @@ async def link_page(app: Litestar, token: str) -> tuple[int, str]:
         return response.status_code, html.unescape(response.text)
 
 
+def _lines(text: str) -> str:
+    """A body as it reads, whatever line endings the mail server gave it."""
+    return text.replace("\r\n", "\n")
+
+
 def check_invitation_email(message: EmailMessage, run: JobRun) -> str:
     """Claire's invitation, as she reads it; returns its link's token."""
     assert message["To"].addresses[0].addr_spec == "claire.martin@boulangerie-martin.fr"
@@ -148,8 +153,10 @@ def check_invitation_email(message: EmailMessage, run: JobRun) -> str:
     assert "Choisir mon mot de passe" in html_of(message)
     token = link_token(message)
     assert f"{BASE}/invitation/{token}" in text_of(message)
-    # The dossier is not named: not in the email, not in the run that sent it.
-    assert "Boulangerie" not in message.as_string()
+    # The email lists the roles given and the dossier of each (she will see it); the run that sent it names none.
+    assert "Vos accès sur le portail :\n- Utilisateur client : Boulangerie Martin\n" in _lines(text_of(message))
+    assert "<strong>Utilisateur client</strong> : Boulangerie Martin" in html_of(message)
+    assert "Garage" not in message.as_string()
     assert "Boulangerie" not in repr((run.title, run.counts, run.arguments))
     assert run.counts["Destinataire"] == "claire.martin@boulangerie-martin.fr"
     return token
@@ -331,8 +338,11 @@ async def test_someone_with_an_account_gets_the_role_and_a_notice_not_a_second_a
     assert "vous avez désormais accès" in text_of(message)
     assert "Comptable" in text_of(message)
     assert "/invitation/" not in message.as_string()
-    assert "Boulangerie" not in message.as_string()
+    # His access as it stands, with the dossier he was given; nothing he does not see.
+    assert "- Rôle dans le cabinet : Collaborateur\n- Comptable : Boulangerie Martin\n" in _lines(text_of(message))
     assert garage.name not in message.as_string()
+    [run] = await runs_of(committed, "firm.send_access_notice")
+    assert "Boulangerie" not in repr((run.title, run.counts, run.arguments))
 
 
 async def test_the_sending_job_is_idempotent_and_a_failed_send_draws_a_new_link(
