@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -27,7 +28,7 @@ from portal.expenses.accounting import FEC_COLUMNS
 from portal.expenses.categories import RECEIPT_CATEGORIES
 from portal.expenses.formatting import TEMPLATE_HELPERS, csv_amount, money
 from portal.expenses.mileage import HORSEPOWERS, scale_for
-from portal.expenses.models import ExpenseNote
+from portal.expenses.models import ExpenseNote, ExpenseReceipt
 from portal.expenses.receipts import THUMBNAIL_TYPE, ReceiptError, ReceiptStore, thumbnail
 from portal.expenses.reports import ExpenseReportService, Tracked
 from portal.expenses.services import ExpenseError, ExpenseNoteService, allowance_of, today
@@ -449,10 +450,7 @@ class ExpenseNoteController(Controller):
         receipt_id: FromPath[uuid.UUID],
     ) -> File:
         """The receipt, inline, with the type found from its content; only to people who see its note."""
-        receipt = await notes.get_receipt(principal_of(request), receipt_id)
-        path = receipts.path(receipt.storage_name)
-        if not path.is_file():
-            raise NotFoundException
+        receipt, path = await _receipt_file(request, notes, receipts, receipt_id)
         return File(
             path=path,
             media_type=receipt.content_type,
@@ -471,9 +469,8 @@ class ExpenseNoteController(Controller):
     ) -> Response[bytes]:
         """An image receipt reduced on the server (the note's lines show it); only to people who see its note.
         A PDF has no thumbnail (the page shows an icon): 404."""
-        receipt = await notes.get_receipt(principal_of(request), receipt_id)
-        path = receipts.path(receipt.storage_name)
-        if not receipt.content_type.startswith("image/") or not path.is_file():
+        receipt, path = await _receipt_file(request, notes, receipts, receipt_id)
+        if not receipt.content_type.startswith("image/"):
             raise NotFoundException
         reduced = await anyio.to_thread.run_sync(thumbnail, path)
         return Response(
@@ -481,6 +478,17 @@ class ExpenseNoteController(Controller):
             media_type=THUMBNAIL_TYPE,
             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
         )
+
+
+async def _receipt_file(
+    request: Request[Any, Any, Any], notes: ExpenseNoteService, receipts: ReceiptStore, receipt_id: uuid.UUID
+) -> tuple[ExpenseReceipt, Path]:
+    """A receipt of a note the person sees, and its file (404 for anyone else, or when the file is gone)."""
+    receipt = await notes.get_receipt(principal_of(request), receipt_id)
+    path = receipts.path(receipt.storage_name)
+    if not path.is_file():
+        raise NotFoundException
+    return receipt, path
 
 
 async def _act(

@@ -25,8 +25,9 @@ from portal.firm.models import Firm
 from portal.settings import FIRM_TIMEZONE
 from tests.factories.clients import make_dossier
 from tests.factories.expenses import make_note
-from tests.factories.firm import PASSWORD, add_role, make_user
+from tests.factories.firm import add_role, make_user
 from tests.stories.console import watch_errors
+from tests.stories.signing_in import sign_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -54,14 +55,6 @@ async def _seed(committed: async_sessionmaker[AsyncSession]) -> None:
         await make_note(session, partner, dossier, title="Frais de Claire", day=day, submit=True)
 
 
-async def _sign_in(page: Page, base: str, email: str) -> None:
-    await page.goto(f"{base}/connexion")
-    await page.get_by_label("Adresse e-mail").fill(email)
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name="Se connecter").click()
-    await expect(page).to_have_url(f"{base}/")
-
-
 async def _shots(page: Page, folder: Path, name: str, *, check_width: bool = True) -> None:
     """The page at both widths, with no sideways scroll on the phone (``check_width``: a draft's entry forms are
     laid out by the shared form styles, not checked here)."""
@@ -82,7 +75,7 @@ def _expected(km: int) -> str:
 async def _approve_from_a_valider(page: Page, base: str, shots: Path) -> None:
     """The partner signs in: 2 notes wait for them (their own is not theirs to approve)."""
     menu = page.get_by_role("navigation", name="Menu principal")
-    await _sign_in(page, base, PARTNER[0])
+    await sign_in_page(page, base, PARTNER[0])
     entry = menu.get_by_role("link", name="Notes de frais")
     await expect(entry.locator(".nav-count")).to_have_text("2")
     await expect(entry).to_contain_text("2 notes à valider")
@@ -125,7 +118,7 @@ async def _file_trips_of_three_years(page: Page, base: str, shots: Path) -> None
     """Julie, an Employé who approves nothing, files trips of three years on a new note."""
     menu = page.get_by_role("navigation", name="Menu principal")
     await page.context.clear_cookies()
-    await _sign_in(page, base, JULIE[0])
+    await sign_in_page(page, base, JULIE[0])
     await expect(menu.locator(".nav-count")).to_have_count(0)
     await menu.get_by_role("link", name="Notes de frais").click()
     await expect(page).to_have_url(f"{base}/notes-de-frais")

@@ -25,7 +25,8 @@ from portal.jobs.runtime import Runtime
 from portal.settings import Settings
 from tests.browsing import loopback_listener, serving
 from tests.factories.clients import make_dossier
-from tests.factories.firm import PASSWORD, make_user
+from tests.factories.firm import make_user
+from tests.stories.signing_in import sign_in_page
 from tests.waiting import wait_for_run
 
 pytestmark = pytest.mark.browser
@@ -46,16 +47,8 @@ async def _seed(committed: async_sessionmaker[AsyncSession]) -> None:
         await make_user(session, roles=(FirmRole.PARTNER,), name="Claire Durand")
 
 
-async def _sign_in(page: Page, base: str) -> None:
-    await page.goto(f"{base}/connexion")
-    await page.get_by_label("Adresse e-mail").fill(ADMIN)
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
-    await page.get_by_role("button", name="Se connecter").click()
-    await expect(page).to_have_url(f"{base}/")
-
-
 async def _invite_after_a_change_of_mind(page: Page, base: str, shots: Path) -> None:
-    await _sign_in(page, base)
+    await sign_in_page(page, base, ADMIN)
     await page.goto(f"{base}/utilisateurs/nouveau")
     await page.get_by_label("Adresse e-mail").fill(INVITED[0])
     await page.get_by_label("Nom", exact=True).fill(INVITED[1])
