@@ -42,7 +42,7 @@ from portal.jobs import runtime
 from portal.jobs.scheduler import BackgroundLoop
 from portal.mail.controllers import DevMailController
 from portal.settings import Settings, get_settings, private_folder
-from portal.web import context, errors
+from portal.web import context, errors, navigation
 from portal.web.controllers import WebController
 from portal.web.csrf import session_bound_csrf
 from portal.web.deps import provide_paging, provide_settings
@@ -60,7 +60,8 @@ __all__ = ["create_app"]
 async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """After authentication, before every handler: the request's context, and who acts in the audit log.
 
-    Someone the firm's rule obliges to enrol a second factor now is sent to enrolment instead.
+    Someone the firm's rule obliges to enrol a second factor now is sent to enrolment instead; a page's menu
+    counts are read here, before its template is drawn.
     """
     await context.before_request(request)
     principal = context.current_principal()
@@ -72,7 +73,17 @@ async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | Non
             ip_address=context.client_address(request),
         )
     )
-    return enrolment_first(request)
+    elsewhere = enrolment_first(request)
+    navigation.clear_menu_counts()
+    if (
+        elsewhere is None
+        and principal is not None
+        and navigation.wants_menu_counts(request.method, request.url.path, request.headers)
+    ):
+        # The menu's counts, on the request's own session (a second connection per page could starve the pool).
+        alchemy: SQLAlchemyAsyncConfig = request.app.state.alchemy
+        await navigation.load_menu_counts(alchemy.provide_session(request.app.state, request.scope), principal)
+    return elsewhere
 
 
 def outermost_first(*outermost: Middleware) -> Callable[[AppConfig], AppConfig]:
@@ -208,5 +219,7 @@ def create_app(
         lifespan=[lifespan],
         openapi_config=None,
         debug=settings.debug,
-        state=State({"settings": settings, "session_maker_key": alchemy.session_maker_app_state_key}),
+        state=State(
+            {"settings": settings, "session_maker_key": alchemy.session_maker_app_state_key, "alchemy": alchemy}
+        ),
     )

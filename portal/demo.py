@@ -1,7 +1,8 @@
 """Demo data: a firm with its own dossier, client dossiers (valid SIRENs, and two associations
 without one that look alike), a confidential dossier, and four people: two of them Comptable on
 client dossiers and Employé of the firm's own, one Gestionnaire de facturation; an expense note
-waiting for approval and a till whose authorisation was lost (Accueil has both for the partner); the
+waiting for approval (a receipt and a trip) and one approved (Suivi shows its entry), and a till
+whose authorisation was lost (Accueil has both for the partner); the
 confidential dossier's client user, invited by the partner, whom the administrator never sees on the
 portal's pages (the development mail page, a development aid only the demo serves, shows every email
 written, their invitation included, its link masked).
@@ -14,6 +15,7 @@ print the sign-in without a well-known password ever existing.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -21,14 +23,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import DossierMembership
 from portal.accounts.services import load_principal
+from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier, DossierAccess
-from portal.expenses.schemas import MileageValues
+from portal.expenses.categories import ExpenseCategory
+from portal.expenses.models import ExpenseNote
+from portal.expenses.receipts import ReceiptStore
+from portal.expenses.schemas import ExpenseValues, MileageValues
 from portal.expenses.services import ExpenseNoteService, today
 from portal.firm.invitations import Grant, InvitationService
 from portal.firm.models import Firm
@@ -132,7 +139,9 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
         for person, dossier, role in MEMBERSHIPS
     )
     await session.flush()
-    await _expense_note(session, people[2].id, dossiers[0].id)
+    receipts = ReceiptStore(settings.receipts_dir, max_bytes=settings.receipt_max_bytes)
+    await _expense_note(session, people[2].id, dossiers[0].id, receipts)
+    await _approved_note(session, people[3].id, people[0].id, dossiers[0].id, receipts)
     _lost_till(session, dossiers[3].id, people[3].id)
     partner = await load_principal(session, people[0].id, 0)
     if partner is not None:
@@ -143,18 +152,62 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     return DemoLogin(email=PEOPLE[0][0], password=password)
 
 
-async def _expense_note(session: AsyncSession, author_id: uuid.UUID, firm_dossier_id: uuid.UUID) -> None:
-    """A note submitted by a collaborator, through the same service as the pages: "À valider" has one."""
+def _ticket(merchant: str, total: str) -> bytes:
+    """A photographed till receipt, drawn: what the thumbnails of the demo's notes show."""
+    image = Image.new("RGB", (600, 900), "#fbfaf6")
+    draw = ImageDraw.Draw(image)
+    draw.text((40, 40), merchant.upper(), fill="#222222", font_size=36)
+    for row, (label, amount) in enumerate((("Menu du jour x2", total), ("TVA 10 %", ""), ("CB", total))):
+        draw.text((40, 160 + row * 60), label, fill="#333333", font_size=28)
+        draw.text((430, 160 + row * 60), amount, fill="#333333", font_size=28)
+    draw.line((40, 380, 560, 380), fill="#999999", width=3)
+    draw.text((40, 410), f"TOTAL TTC  {total} EUR", fill="#111111", font_size=32)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def _receipt_line(
+    notes: ExpenseNoteService, author: Principal, note: ExpenseNote, receipts: ReceiptStore, *, merchant: str, ttc: str
+) -> None:
+    vat = (Decimal(ttc) / 11).quantize(Decimal("0.01"))
+    values = ExpenseValues(today(), merchant, ExpenseCategory.BUSINESS_MEAL, Decimal(ttc), vat, "Déjeuner client")
+    receipt = await receipts.check(_ticket(merchant, ttc.replace(".", ",")), "ticket.png")
+    await notes.add_expense_line(author, note, values, receipt, receipts)
+
+
+async def _expense_note(
+    session: AsyncSession, author_id: uuid.UUID, firm_dossier_id: uuid.UUID, receipts: ReceiptStore
+) -> None:
+    """A note submitted by a collaborator, through the same service as the pages: "À valider" has one, with a
+    receipt (its thumbnail) and a trip on the barème."""
     author = await load_principal(session, author_id, 0)
     if author is None:
         return
     notes = ExpenseNoteService(session=session)
     note = await notes.create_note(author, firm_dossier_id, "Inventaire chez Boulangerie Martin")
+    await _receipt_line(notes, author, note, receipts, merchant="Brasserie des Terreaux", ttc="48.40")
     trip = MileageValues(
         expense_date=today(), purpose="Lyon – Villeurbanne aller-retour", horsepower=5, distance_km=24, electric=False
     )
     await notes.add_mileage_line(author, note, trip)
     await notes.submit(author, note)
+
+
+async def _approved_note(
+    session: AsyncSession, author_id: uuid.UUID, approver_id: uuid.UUID, firm_dossier_id: uuid.UUID,
+    receipts: ReceiptStore,
+) -> None:  # fmt: skip
+    """A note the partner approved: Suivi shows its entry in the NDF journal from the start."""
+    author = await load_principal(session, author_id, 0)
+    approver = await load_principal(session, approver_id, 0)
+    if author is None or approver is None:
+        return
+    notes = ExpenseNoteService(session=session)
+    note = await notes.create_note(author, firm_dossier_id, "Rendez-vous Garage du Centre")
+    await _receipt_line(notes, author, note, receipts, merchant="Bistrot du Centre", ttc="33.00")
+    await notes.submit(author, note)
+    await notes.approve(approver, note)
 
 
 def _lost_till(session: AsyncSession, dossier_id: uuid.UUID, connected_by_id: uuid.UUID) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from babel.dates import format_date
-from litestar import Controller, MediaType, Request, Router, get, post
+from litestar import Controller, MediaType, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -26,9 +28,9 @@ from portal.expenses import schemas
 from portal.expenses.accounting import FEC_COLUMNS
 from portal.expenses.categories import RECEIPT_CATEGORIES
 from portal.expenses.formatting import TEMPLATE_HELPERS, csv_amount, money
-from portal.expenses.mileage import HORSEPOWERS
-from portal.expenses.models import ExpenseNote
-from portal.expenses.receipts import ReceiptError, ReceiptStore
+from portal.expenses.mileage import HORSEPOWERS, scale_for
+from portal.expenses.models import ExpenseNote, ExpenseReceipt
+from portal.expenses.receipts import THUMBNAIL_TYPE, ReceiptError, ReceiptStore, thumbnail
 from portal.expenses.reports import ExpenseReportService, Tracked
 from portal.expenses.services import (
     MY_NOTES_ORDER,
@@ -44,8 +46,11 @@ from portal.settings import Settings
 from portal.web import forms
 from portal.web.deps import provide
 from portal.web.exports import csv_stream, reader_sessions
+from portal.web.navigation import menu_count
 
 FILES = requires_somewhere(Permission.EXPENSES_FILE)
+TO_APPROVE_PATH = "/notes-de-frais"
+"""The menu entry whose count is the number of notes waiting for the person's approval."""
 APPROVES = requires_somewhere(Permission.EXPENSES_APPROVE)
 FILES_OR_APPROVES = (Permission.EXPENSES_FILE, Permission.EXPENSES_APPROVE)
 RECEIPT_MISSING = N_("Joignez le justificatif : une photo ou un scan (JPEG, PNG, WebP) ou un PDF.")
@@ -95,6 +100,7 @@ async def _note_page(
         "categories": RECEIPT_CATEGORIES,
         "horsepowers": HORSEPOWERS,
         "today": today(),
+        "scale": scale_for(today().year),
         "error": error,
         "line_form": schemas.ExpenseLineForm(),
         "line_errors": {},
@@ -119,7 +125,21 @@ class ExpenseNoteController(Controller):
 
     # --- lists ------------------------------------------------------------------------
 
-    @get("/", name="expenses:mine")
+    @get("/", name="expenses:landing")
+    async def landing(
+        self,
+        request: Request[Any, Any, Any],
+        notes: NamedDependency[ExpenseNoteService],
+        paging: NamedDependency[Paging],
+        tri: FromQuery[str] = "",
+    ) -> Template | Redirect:
+        """Notes de frais from the menu: À valider when notes wait for the person's approval, else their own."""
+        principal = principal_of(request)
+        if await notes.count_to_approve(principal):
+            return Redirect("/notes-de-frais/a-valider", status_code=303)
+        return await self._mine(request, notes, paging, tri)
+
+    @get("/mes-notes", name="expenses:mine")
     async def mine(
         self,
         request: Request[Any, Any, Any],
@@ -128,6 +148,11 @@ class ExpenseNoteController(Controller):
         tri: FromQuery[str] = "",
     ) -> Template:
         """Mes notes de frais, sorted by any column."""
+        return await self._mine(request, notes, paging, tri)
+
+    async def _mine(
+        self, request: Request[Any, Any, Any], notes: ExpenseNoteService, paging: Paging, tri: str
+    ) -> Template:
         principal = principal_of(request)
         sort = Sort.read(tri, NOTE_SORTS, MY_NOTES_ORDER)
         return _page(
@@ -148,11 +173,9 @@ class ExpenseNoteController(Controller):
     ) -> Template:
         principal = principal_of(request)
         sort = Sort.read(tri, NOTE_SORTS, TO_APPROVE_ORDER)
+        result = await notes.to_approve(principal, paging, sort)
         return _page(
-            "expenses/to_approve.html",
-            result=await notes.to_approve(principal, paging, sort),
-            sort=sort,
-            **_tabs(principal, "to_approve"),
+            "expenses/to_approve.html", result=result, sort=sort, **_tabs(principal, "to_approve", result.total)
         )
 
     @get("/suivi", guards=[APPROVES], name="expenses:tracking")
@@ -160,11 +183,14 @@ class ExpenseNoteController(Controller):
         self,
         request: Request[Any, Any, Any],
         reports: NamedDependency[ExpenseReportService],
+        *,
         du: FromQuery[str] = "",
         au: FromQuery[str] = "",
         statut: FromQuery[str] = "",
+        paging: NamedDependency[Paging],
     ) -> Template:
-        """Suivi: totals by month and by employee over a period, and the exports."""
+        """Suivi: totals by month and by employee over a period, the entries of the notes approved in it (a page
+        of notes at a time), and the exports."""
         principal = principal_of(request)
         period = schemas.parse_period(du, au, today())
         tracked = Tracked.parse(statut)
@@ -174,6 +200,7 @@ class ExpenseNoteController(Controller):
             tracked=tracked,
             tracked_choices=list(Tracked),
             totals=await reports.totals(principal, period, tracked),
+            booked=await reports.entry_page(principal, period, paging),
             **_tabs(principal, "tracking"),
         )
 
@@ -445,10 +472,7 @@ class ExpenseNoteController(Controller):
         receipt_id: FromPath[uuid.UUID],
     ) -> File:
         """The receipt, inline, with the type found from its content; only to people who see its note."""
-        receipt = await notes.get_receipt(principal_of(request), receipt_id)
-        path = receipts.path(receipt.storage_name)
-        if not path.is_file():
-            raise NotFoundException
+        receipt, path = await _receipt_file(request, notes, receipts, receipt_id)
         return File(
             path=path,
             media_type=receipt.content_type,
@@ -456,6 +480,37 @@ class ExpenseNoteController(Controller):
             filename=f"justificatif-{receipt.id}{path.suffix}",
             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
         )
+
+    @get("/justificatifs/{receipt_id:uuid}/miniature", name="expenses:receipt_thumbnail")
+    async def receipt_thumbnail(
+        self,
+        request: Request[Any, Any, Any],
+        notes: NamedDependency[ExpenseNoteService],
+        receipts: NamedDependency[ReceiptStore],
+        receipt_id: FromPath[uuid.UUID],
+    ) -> Response[bytes]:
+        """An image receipt reduced on the server (the note's lines show it); only to people who see its note.
+        A PDF has no thumbnail (the page shows an icon): 404."""
+        receipt, path = await _receipt_file(request, notes, receipts, receipt_id)
+        if not receipt.content_type.startswith("image/"):
+            raise NotFoundException
+        reduced = await anyio.to_thread.run_sync(thumbnail, path)
+        return Response(
+            reduced,
+            media_type=THUMBNAIL_TYPE,
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+        )
+
+
+async def _receipt_file(
+    request: Request[Any, Any, Any], notes: ExpenseNoteService, receipts: ReceiptStore, receipt_id: uuid.UUID
+) -> tuple[ExpenseReceipt, Path]:
+    """A receipt of a note the person sees, and its file (404 for anyone else, or when the file is gone)."""
+    receipt = await notes.get_receipt(principal_of(request), receipt_id)
+    path = receipts.path(receipt.storage_name)
+    if not path.is_file():
+        raise NotFoundException
+    return receipt, path
 
 
 async def _act(
@@ -472,8 +527,14 @@ async def _act(
     return Redirect(f"/notes-de-frais/{note.id}", status_code=303)
 
 
-def _tabs(principal: Principal, active: str) -> dict[str, Any]:
-    return {"tab": active, "approver": principal.can_somewhere(Permission.EXPENSES_APPROVE)}
+def _tabs(principal: Principal, active: str, waiting: int | None = None) -> dict[str, Any]:
+    """The tabs' context: which is open, whether À valider shows, and its count (the menu's, read for this page,
+    unless the page counted it itself)."""
+    return {
+        "tab": active,
+        "approver": principal.can_somewhere(Permission.EXPENSES_APPROVE),
+        "waiting": menu_count(TO_APPROVE_PATH) if waiting is None else waiting,
+    }
 
 
 def _uuid(value: str) -> uuid.UUID | None:

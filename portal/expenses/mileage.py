@@ -1,5 +1,10 @@
 """The barème kilométrique (cars), as data, and the allowance of one trip.
 
+A barème is named by the year it is published in and applies to trips from then on: the one
+published in 2025 (for the 2024 income, unchanged from the one published in 2024, domain notes
+§8) applies to the trips of 2025 and, until the next one is published, to those of 2026. A trip
+takes the barème of its own year, else the latest published before it (else the oldest known).
+
 The official scale gives a yearly amount f(d) for the d kilometres driven in a calendar
 year. A trip of ``km`` kilometres, after ``prior`` kilometres already declared by the
 same person that year, is worth f(prior + km) − f(prior): trips add up to the yearly
@@ -33,10 +38,18 @@ class Band:
 
 @dataclass(frozen=True)
 class Scale:
-    """One year's barème: three bands per horsepower class."""
+    """One year's barème: three bands per horsepower class.
+
+    ``year`` is the year it is published in (and applies from); ``income_year`` the income it was
+    published for (the year before).
+    """
 
     year: int
     bands: dict[int, tuple[Band, Band, Band]]
+
+    @property
+    def income_year(self) -> int:
+        return self.year - 1
 
     def band_for(self, horsepower: int, distance: Decimal) -> Band:
         for band in self.bands[horsepower]:
@@ -59,23 +72,25 @@ def _bands(first: str, middle: str, middle_fixed: int, last: str) -> tuple[Band,
     )
 
 
-# Published in 2025 for the 2024 income, unchanged from the previous year (domain notes §8).
-SCALE_2024 = Scale(
-    year=2024,
-    bands={
-        3: _bands("0.529", "0.316", 1_065, "0.370"),
-        4: _bands("0.606", "0.340", 1_330, "0.407"),
-        5: _bands("0.636", "0.357", 1_395, "0.427"),
-        6: _bands("0.665", "0.374", 1_457, "0.447"),
-        7: _bands("0.697", "0.394", 1_515, "0.470"),
-    },
-)
+# The cars scale, as published (domain notes §8 [BK]): the same figures in 2024 (2023 income) and 2025 (2024
+# income). No later barème is known: the 2025 one applies to 2026 trips until the next is published.
+_FIGURES = {
+    3: _bands("0.529", "0.316", 1_065, "0.370"),
+    4: _bands("0.606", "0.340", 1_330, "0.407"),
+    5: _bands("0.636", "0.357", 1_395, "0.427"),
+    6: _bands("0.665", "0.374", 1_457, "0.447"),
+    7: _bands("0.697", "0.394", 1_515, "0.470"),
+}
+SCALE_2024 = Scale(year=2024, bands=_FIGURES)
+SCALE_2025 = Scale(year=2025, bands=_FIGURES)
+CURRENT_SCALE = SCALE_2025
 
-SCALES: dict[int, Scale] = {scale.year: scale for scale in (SCALE_2024,)}
+SCALES: dict[int, Scale] = {scale.year: scale for scale in (SCALE_2024, SCALE_2025)}
 
 
 def scale_for(year: int) -> Scale:
-    """The scale of ``year``, else the latest one published before it (else the oldest known)."""
+    """The scale for trips of ``year``: the one published that year, else the latest published before it (else the
+    oldest known)."""
     earlier = [known for known in SCALES if known <= year]
     return SCALES[max(earlier) if earlier else min(SCALES)]
 
@@ -85,6 +100,8 @@ class TripAllowance:
     """A trip's amount and how it was reached (what the note page shows as "the rate used")."""
 
     scale_year: int
+    # The year of the trip: later than ``scale_year`` while that year's barème is not published.
+    trip_year: int
     horsepower: int
     electric: bool
     prior_km: int
@@ -94,7 +111,9 @@ class TripAllowance:
     bands: tuple[Band, ...]
 
 
-def trip_allowance(scale: Scale, horsepower: int, *, prior_km: int, km: int, electric: bool) -> TripAllowance:
+def trip_allowance(
+    scale: Scale, horsepower: int, *, prior_km: int, km: int, electric: bool, trip_year: int | None = None
+) -> TripAllowance:
     """f(prior + km) − f(prior), +20 % when electric, rounded half up to the cent."""
     if horsepower not in scale.bands:
         raise ValueError(f"unknown horsepower class {horsepower}")
@@ -109,6 +128,7 @@ def trip_allowance(scale: Scale, horsepower: int, *, prior_km: int, km: int, ele
     )
     return TripAllowance(
         scale_year=scale.year,
+        trip_year=trip_year or scale.year,
         horsepower=horsepower,
         electric=electric,
         prior_km=prior_km,

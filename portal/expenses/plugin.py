@@ -1,10 +1,19 @@
-"""Notes de frais: their pages, and the receipts deleted from disk once their deletion commits."""
+"""Notes de frais: their pages, the receipts deleted from disk once their deletion commits, and the count of
+notes to approve beside the menu entry."""
 
 from __future__ import annotations
 
 from portal.domain import Domain
 from portal.expenses import models, policy, receipts
-from portal.expenses.controllers import expense_routes
+from portal.expenses.controllers import TO_APPROVE_PATH, expense_routes
+from portal.expenses.services import approves_somewhere, count_to_approve
+from portal.i18n import N_
+from portal.web.navigation import MenuCount
+
+# Beside Notes de frais in the main menu: the notes waiting for the person's approval.
+TO_APPROVE = MenuCount(
+    TO_APPROVE_PATH, approves_somewhere, count_to_approve, N_("%(num)s note à valider"), N_("%(num)s notes à valider")
+)
 
 plugin = Domain(
     name="expenses",
@@ -12,4 +21,5 @@ plugin = Domain(
     routes=lambda settings: [expense_routes(settings)],
     listeners=[receipts.install],
     restrictions=policy.RESTRICTIONS,
+    parts=[TO_APPROVE],
 )

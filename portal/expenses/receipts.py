@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import anyio
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,9 @@ EXTENSIONS = {PDF: ".pdf", **dict(IMAGE_TYPES.values())}
 # A receipt photo needs no more: 50 megapixels is a 8,660 × 5,770 picture.
 MAX_PIXELS = 50_000_000
 _PDF_TAIL = 2048
+# A receipt's thumbnail fits this square (twice the size it is shown at, for high-density screens).
+THUMBNAIL_PIXELS = 192
+THUMBNAIL_TYPE = "image/jpeg"
 _DISCARD_AFTER_COMMIT = "portal_expense_receipts_to_discard"
 
 NOT_A_RECEIPT = N_("Le justificatif doit être une image (JPEG, PNG ou WebP) ou un PDF.")
@@ -93,6 +96,26 @@ def _decoded_image_format(data: bytes) -> str | None:
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
             SyntaxError, ValueError):  # fmt: skip
         return None
+
+
+def thumbnail(path: Path, size: int = THUMBNAIL_PIXELS) -> bytes:
+    """A stored image receipt reduced to fit ``size`` × ``size`` pixels, upright, as a JPEG. Blocking.
+
+    The file was checked when uploaded (a decodable image within ``MAX_PIXELS``); a JPEG is decoded
+    already reduced (``draft``), so a large photo costs little.
+    """
+    with Image.open(path, formats=list(IMAGE_TYPES)) as image:
+        image.draft("RGB", (size, size))
+        upright = ImageOps.exif_transpose(image)
+        upright.thumbnail((size, size))
+        if upright.mode in {"RGBA", "LA", "P"}:
+            rgba = upright.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, "white")
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            upright = flat
+        buffer = io.BytesIO()
+        upright.convert("RGB").save(buffer, "JPEG", quality=80, optimize=True)
+        return buffer.getvalue()
 
 
 class ReceiptStore:

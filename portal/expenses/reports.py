@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.accounts.models import User
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
+from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
 from portal.expenses.accounting import EntryLine, NoteForBooks, entry_lines
 from portal.expenses.models import ExpenseLine, ExpenseNote, NoteStatus
 from portal.expenses.schemas import Period
@@ -95,6 +96,48 @@ class Totals:
     overall: Total = field(default_factory=Total)
 
 
+"""Notes whose entries Suivi shows on one page."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One note's entry in the NDF journal: its lines, debits equal to credits."""
+
+    note_id: uuid.UUID
+    reference: str
+    lines: list[EntryLine]
+
+    @property
+    def debit(self) -> Decimal:
+        return sum((line.debit for line in self.lines), ZERO)
+
+    @property
+    def credit(self) -> Decimal:
+        return sum((line.credit for line in self.lines), ZERO)
+
+    @property
+    def balanced(self) -> bool:
+        return self.debit == self.credit
+
+    @property
+    def date(self) -> dt.date:
+        return self.lines[0].entry_date
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    """A page of the period's entries, and the totals of every entry of the period."""
+
+    entries: list[Entry]
+    notes: Page[ExpenseNote]
+    debit: Decimal
+    credit: Decimal
+
+    @property
+    def balanced(self) -> bool:
+        return self.debit == self.credit
+
+
 class ExpenseReportService:
     """Reads for approvers: totals, the lines of a period and the entries of approved notes."""
 
@@ -161,19 +204,32 @@ class ExpenseReportService:
         async for line, note in result:
             yield line, note
 
-    async def entries(self, principal: Principal, period: Period, *, chunk: int = 200) -> AsyncIterator[EntryLine]:
-        """The entry lines of every note approved (paid ones included) on a day of ``period``."""
-        statement = self._approvable(
+    def _booked(self, principal: Principal, period: Period) -> Any:
+        """The notes approved (paid ones included) on a day of ``period`` that the person approves, in book order."""
+        return self._approvable(
             select(ExpenseNote)
             .where(
                 ExpenseNote.status.in_((NoteStatus.APPROVED, NoteStatus.PAID)),
                 ExpenseNote.accounting_date >= period.start,
                 ExpenseNote.accounting_date <= period.end,
             )
-            .order_by(ExpenseNote.accounting_date, ExpenseNote.year, ExpenseNote.sequence)
-            .execution_options(yield_per=chunk),
+            .order_by(ExpenseNote.accounting_date, ExpenseNote.year, ExpenseNote.sequence),
             principal,
         )
+
+    async def entry_page(self, principal: Principal, period: Period, paging: Paging = FIRST_PAGE) -> EntryPage:
+        """The entries of a page of the period's approved notes, with the totals of the whole period."""
+        notes = await paginate(self.session, self._booked(principal, period), paging)
+        entries = [Entry(note.id, note.reference, entry_lines(for_books(note))) for note in notes.items]
+        debit = credit = ZERO
+        async for line in self.entries(principal, period):
+            debit += line.debit
+            credit += line.credit
+        return EntryPage(entries=entries, notes=notes, debit=debit, credit=credit)
+
+    async def entries(self, principal: Principal, period: Period, *, chunk: int = 200) -> AsyncIterator[EntryLine]:
+        """The entry lines of every note approved (paid ones included) on a day of ``period``."""
+        statement = self._booked(principal, period).execution_options(yield_per=chunk)
         result = await self.session.stream_scalars(statement)
         async for note in result:
             for line in entry_lines(for_books(note)):

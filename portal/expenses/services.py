@@ -21,8 +21,9 @@ import anyio
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar.exceptions import NotFoundException
-from sqlalchemy import CursorResult, case, exists, func, select, update
+from sqlalchemy import CursorResult, Select, case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -119,6 +120,7 @@ def allowance_of(line: ExpenseLine) -> mileage.TripAllowance | None:
         prior_km=line.prior_km or 0,
         km=line.distance_km,
         electric=line.electric,
+        trip_year=line.expense_date.year,
     )
 
 
@@ -165,14 +167,14 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
         self, principal: Principal, paging: Paging = FIRST_PAGE, sort: Sort = TO_APPROVE_ORDER
     ) -> Page[ExpenseNote]:
         """Submitted notes the person may approve, their own left out (the longest waiting first by default)."""
-        statement = (
-            self._seen(principal, Permission.EXPENSES_APPROVE)
-            .where(ExpenseNote.status == NoteStatus.SUBMITTED, ExpenseNote.author_id != principal.user_id)
-        )  # fmt: skip
-        statement = statement.order_by(
+        statement = _waiting_for(principal).order_by(
             sort.order(_note_sort_column(sort.key, ExpenseNote.submitted_at)), ExpenseNote.id
         )
         return await paginate(self.session, statement, paging)
+
+    async def count_to_approve(self, principal: Principal) -> int:
+        """How many notes wait for the person's approval (the count of À valider and of the menu)."""
+        return await count_to_approve(self.session, principal)
 
     async def get_visible(self, principal: Principal, note_id: uuid.UUID, *, history: bool = False) -> ExpenseNote:
         """The note, or 404 when there is none or the person may not see it."""
@@ -314,6 +316,7 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
             prior_km=await self.declared_km(note.author_id, year),
             km=values.distance_km,
             electric=values.electric,
+            trip_year=year,
         )
 
     async def add_mileage_line(self, principal: Principal, note: ExpenseNote, values: MileageValues) -> ExpenseLine:
@@ -441,6 +444,25 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
     async def mark_paid(self, principal: Principal, note: ExpenseNote) -> None:
         self.check_approver(principal, note)
         await self._move(principal, note, NoteStatus.APPROVED, NoteStatus.PAID, paid_at=_now())
+
+
+def _waiting_for(principal: Principal) -> Select[Any]:
+    """Submitted notes ``principal`` approves (through the permission model), never their own."""
+    return restrict(select(ExpenseNote), principal, Permission.EXPENSES_APPROVE, ExpenseNote).where(
+        ExpenseNote.status == NoteStatus.SUBMITTED, ExpenseNote.author_id != principal.user_id
+    )
+
+
+def approves_somewhere(principal: Principal) -> bool:
+    return principal.can_somewhere(Permission.EXPENSES_APPROVE)
+
+
+async def count_to_approve(session: AsyncSession, principal: Principal) -> int:
+    """How many notes wait for ``principal``'s approval, read through the permission model."""
+    if not approves_somewhere(principal):
+        return 0
+    counted = _waiting_for(principal).with_only_columns(func.count(ExpenseNote.id)).order_by(None)
+    return int(await session.scalar(counted) or 0)
 
 
 def _rowcount(result: Any) -> int:

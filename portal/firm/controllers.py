@@ -25,7 +25,7 @@ from portal.auth.policy import Principal
 from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, DossierRole, FirmRole
 from portal.clients.services import DossierService
 from portal.db.paging import Paging, Sort
-from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError
+from portal.firm.invitations import Grant, InvitationService, InviteError, LinkError, grantable_firm_roles
 from portal.firm.pages import GENERAL_SETTINGS
 from portal.firm.services import (
     MAX_DSO_DAYS,
@@ -119,7 +119,7 @@ class AcceptForm:
     confirmation: str = forms.text(forms.PASSWORD_MAX_LENGTH)
 
 
-# Firm roles an administrator may give from the form besides Collaborateur (a checkbox).
+# Firm roles the form may offer besides Collaborateur (a checkbox): those the inviter may give.
 NAMED_FIRM_ROLES = (FirmRole.PARTNER, FirmRole.ADMIN)
 FIRM_DOSSIER_ROLES = (("employe", DossierRole.EMPLOYEE), ("facturation", DossierRole.BILLING_MANAGER))
 PICKERS = {"comptable": False, "client": False}  # picker name → lists firm dossiers (both: client dossiers)
@@ -191,7 +191,7 @@ async def _new_form(
         "errors": dict(errors or {}),
         "firm_dossiers": firm_dossiers,
         "pickers": {"comptable": comptable, "client": client},
-        "named_roles": NAMED_FIRM_ROLES if principal.can(Permission.USERS_MANAGE) else (),
+        "named_roles": [role for role in NAMED_FIRM_ROLES if role in grantable_firm_roles(principal)],
     }
 
 
@@ -279,7 +279,7 @@ class UserController(Controller):
         except InviteError as refused:
             # Nothing was kept: a 4xx response rolls the request's transaction back.
             context = await _new_form(principal, invitations, values, {refused.field or "general": refused.message})
-            return Template(template_name="firm/user_new.html", context=context, status_code=422)
+            return Template(template_name="firm/user_new.html", context=context, status_code=refused.status)
         if outcome.created or outcome.user is None:
             # A new person, or (the same answer, to the byte) someone hidden from the inviter, whose
             # page must not be the difference: the list either way (``portal.firm.invitations``).

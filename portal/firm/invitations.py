@@ -63,12 +63,32 @@ GRANT_FIELDS = {
 
 
 class InviteError(UserError):
-    """An invitation refused; ``message`` is translated, ``field`` the form field it is about (or None)."""
+    """An invitation refused; ``message`` is translated, ``field`` the form field it is about (or None), ``status``
+    the HTTP answer (422: correct the form; 403: what was asked is not the inviter's to give)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, status: int = 422) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.status = status
+
+
+# Firm roles from the highest: one gives by invitation a firm role at or below the highest one holds (a partner
+# names partners and administrators, an administrator administrators), never one above it.
+FIRM_RANKS = (FirmRole.PARTNER, FirmRole.ADMIN, FirmRole.COLLABORATOR)
+NOT_YOURS_TO_GIVE = {
+    FirmRole.PARTNER: N_("Seul un associé peut nommer un associé."),
+    FirmRole.ADMIN: N_("Seul un associé ou un administrateur peut nommer un administrateur."),
+    FirmRole.COLLABORATOR: N_("Seul un associé ou un administrateur peut inviter un collaborateur."),
+}
+
+
+def grantable_firm_roles(inviter: Principal) -> tuple[FirmRole, ...]:
+    """The firm roles ``inviter`` may give: theirs and those below (none without the right to invite)."""
+    if not inviter.can(Permission.USERS_INVITE):
+        return ()
+    held = [FIRM_RANKS.index(role) for role in inviter.roles]
+    return FIRM_RANKS[min(held) :] if held else ()
 
 
 class LinkError(Exception):
@@ -226,8 +246,10 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         if len(name) > MAX_NAME_LENGTH:
             raise InviteError(_("Le nom ne doit pas dépasser %(max)d caractères.") % {"max": MAX_NAME_LENGTH}, "nom")
         roles = set(firm_roles)
-        if roles & {FirmRole.PARTNER, FirmRole.ADMIN} and not inviter.can(Permission.USERS_MANAGE):
-            raise InviteError(_("Seul un administrateur peut nommer un associé ou un administrateur."), "role_cabinet")
+        grantable = grantable_firm_roles(inviter)
+        for role in FIRM_RANKS:
+            if role in roles and role not in grantable:  # only a forged form asks for it: the form never offers it
+                raise InviteError(_(NOT_YOURS_TO_GIVE[role]), "role_cabinet", status=403)
         wanted = list(dict.fromkeys(grants))
         if not roles and not wanted:
             raise InviteError(_("Choisissez au moins un rôle."))

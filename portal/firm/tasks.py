@@ -14,13 +14,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from portal.accounts.addresses import InvalidEmailError, checked_email
-from portal.accounts.models import User
+from portal.accounts.models import DossierMembership, User
+from portal.accounts.services import dossier_roles_of
+from portal.auth.permissions import Permission
+from portal.auth.policy import Principal, restrict
+from portal.auth.roles import DossierRole, FirmRole
+from portal.clients.models import Dossier
 from portal.firm.links import VALIDITY, draw_token
 from portal.firm.models import Firm, Invitation
 from portal.firm.services import current_firm
@@ -37,6 +43,35 @@ NOTHING_OWED = N_("Déjà envoyée : rien à faire.")
 NOT_NEEDED = N_("Invitation acceptée ou révoquée, ou compte désactivé : rien à envoyer.")
 GONE = N_("La personne n'existe plus : rien à envoyer.")
 UNUSABLE = N_("Adresse e-mail inutilisable : rien n'est envoyé. Invitez la personne avec une adresse valide.")
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a person may open, for their emails: firm role labels, and (role label, dossier names) per dossier role."""
+
+    firm_roles: list[str]
+    dossiers: list[tuple[str, list[str]]]
+
+
+async def access_of(session: Any, user: User) -> Access:
+    """``user``'s roles, and the dossiers of each dossier role among those ``user`` sees (msgid labels)."""
+    principal = Principal.build(
+        user_id=user.id, email=user.email, name=user.name, locale=user.locale, roles=user.firm_roles,
+        dossier_roles=await dossier_roles_of(session, user.id),
+    )  # fmt: skip
+    held = cast(
+        "Select[Any]",
+        select(Dossier.name, DossierMembership.role)
+        .join(DossierMembership, DossierMembership.dossier_id == Dossier.id)
+        .where(DossierMembership.user_id == user.id)
+        .order_by(Dossier.sort_name, Dossier.id),
+    )
+    seen = restrict(held, principal, Permission.DOSSIERS_READ, Dossier)
+    names: dict[DossierRole, list[str]] = {}
+    for name, role in await session.execute(seen):
+        names.setdefault(DossierRole(role), []).append(name)
+    firm_roles = [role.label for role in FirmRole if role in user.firm_roles]
+    return Access(firm_roles, [(role.label, names[role]) for role in DossierRole if role in names])
 
 
 async def _names(session: Any, inviter_id: uuid.UUID | None) -> tuple[str | None, str | None]:
@@ -79,11 +114,12 @@ async def send_invitation(ctx: JobContext, invitation_id: str) -> dict[str, Any]
         delivery = invitation.deliveries_requested
         inviter_name, firm_name = await _names(session, invitation.invited_by_id)
         recipient = (user.email, user.name, user.locale)
+        access = await access_of(session, user)
     # Committed: the link works from the moment the email can arrive.
     message = messages.invitation(
         ctx.settings, to_email=recipient[0], to_name=recipient[1], locale=recipient[2],
         link=f"{ctx.settings.base_url}/invitation/{token}", inviter_name=inviter_name, firm_name=firm_name,
-        valid_days=VALIDITY.days,
+        valid_days=VALIDITY.days, firm_roles=access.firm_roles, dossiers=access.dossiers,
     )  # fmt: skip
     await anyio.to_thread.run_sync(deliver, message, ctx.settings)
     async with ctx.session() as session, session.begin():
@@ -96,7 +132,8 @@ async def send_invitation(ctx: JobContext, invitation_id: str) -> dict[str, Any]
 
 @job("firm.send_access_notice", title=N_("Avis de nouveaux accès"))
 async def send_access_notice(ctx: JobContext, user_id: str, roles: list[str]) -> dict[str, Any]:
-    """Tell someone who already signs in that they were given ``roles`` (labels; never dossier names)."""
+    """Tell someone who already signs in that they were given ``roles`` (labels; the arguments never name a dossier),
+    with their access as it stands: the dossiers they see, by role."""
     async with ctx.reader() as session:
         user = await session.get(User, uuid.UUID(user_id))
         if user is None:
@@ -107,9 +144,10 @@ async def send_access_notice(ctx: JobContext, user_id: str, roles: list[str]) ->
             return {RECIPIENT: user.email, RESULT: UNUSABLE}
         inviter_name, firm_name = await _names(session, ctx.created_by_id)
         recipient = (user.email, user.name, user.locale)
+        access = await access_of(session, user)
     message = messages.access_notice(
         ctx.settings, to_email=recipient[0], to_name=recipient[1], locale=recipient[2], roles=roles,
-        inviter_name=inviter_name, firm_name=firm_name,
+        inviter_name=inviter_name, firm_name=firm_name, firm_roles=access.firm_roles, dossiers=access.dossiers,
     )  # fmt: skip
     await anyio.to_thread.run_sync(deliver, message, ctx.settings)
     return {RECIPIENT: recipient[0], RESULT: SENT}

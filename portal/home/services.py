@@ -291,7 +291,7 @@ class HomeService:
         if principal.can_somewhere(Permission.EXPENSES_APPROVE):
             add("notes_to_approve", await self.notes_to_approve(principal), "/notes-de-frais/a-valider")
         if principal.can_somewhere(Permission.EXPENSES_FILE):
-            add("my_notes", await self.my_pending_notes(principal), "/notes-de-frais")
+            add("my_notes", await self.my_pending_notes(principal), "/notes-de-frais/mes-notes")
         if principal.can_somewhere(Permission.CONNECTIONS_MANAGE):
             add("connections", await self.failing_connections(principal), "/accueil/connexions")
             add("imports", await self.failed_imports(principal), "/accueil/imports")

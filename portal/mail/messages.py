@@ -88,12 +88,15 @@ def invitation(
     inviter_name: str | None,
     firm_name: str | None,
     valid_days: int,
+    firm_roles: list[str] | None = None,
+    dossiers: list[tuple[str, list[str]]] | None = None,
 ) -> EmailMessage:
-    """The invitation: who invites, to which portal, and the link to choose a password."""
+    """The invitation: who invites, to which portal, the roles given (firm roles, and the dossiers of each dossier
+    role, only those the person will see), and the link to choose a password."""
     return build(
         settings, to_email=to_email, to_name=to_name, template="invitation", locale=locale, name=to_name,
         link=link, inviter_name=inviter_name, firm_name=firm_name, valid_days=valid_days,
-        sign_in_url=f"{settings.base_url}/connexion",
+        sign_in_url=f"{settings.base_url}/connexion", firm_roles=firm_roles or [], dossiers=dossiers or [],
     )  # fmt: skip
 
 
@@ -106,11 +109,15 @@ def access_notice(
     roles: list[str],
     inviter_name: str | None,
     firm_name: str | None,
+    firm_roles: list[str] | None = None,
+    dossiers: list[tuple[str, list[str]]] | None = None,
 ) -> EmailMessage:
-    """To someone who already has an account: they were given new roles (never which dossiers)."""
+    """To someone who already has an account: the roles they were given, and their access as it stands (firm roles,
+    and the dossiers they see by role)."""
     return build(
         settings, to_email=to_email, to_name=to_name, template="access", locale=locale, name=to_name,
         roles=roles, inviter_name=inviter_name, firm_name=firm_name, sign_in_url=f"{settings.base_url}/connexion",
+        firm_roles=firm_roles or [], dossiers=dossiers or [],
     )  # fmt: skip
 
 

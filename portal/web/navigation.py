@@ -1,13 +1,23 @@
-"""The firm space's main menu, filtered by what the signed-in person may open."""
+"""The firm space's main menu, filtered by what the signed-in person may open.
+
+An entry may carry a count (the notes waiting for the person's approval beside Notes de frais):
+the domain that knows it registers a ``MenuCount`` (through its plugin's ``parts``), read once per
+page before the handler runs, through the permission model, on the request's session.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
+
+from babel.numbers import format_decimal
 
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole
-from portal.i18n import N_
+from portal.i18n import N_, get_locale, ngettext
 from portal.web.context import current_principal
 
 
@@ -56,3 +66,56 @@ def navigation() -> list[NavItem]:
     if principal is None:
         return []
     return [item for item in MAIN_MENU if item.shown_to(principal)]
+
+
+@dataclass(frozen=True)
+class MenuCount:
+    """How many things wait for the person behind the menu entry at ``path`` (0: no count shown).
+
+    ``applies`` says whether the count means anything for the person (else it is not read); ``count`` reads
+    it on the request's session, through the permission model; ``singular``/``plural`` (msgids with
+    ``%(num)s``) say what is counted, for screen readers and the tooltip.
+    """
+
+    path: str
+    applies: Callable[[Principal], bool]
+    count: Callable[[Any, Principal], Awaitable[int]]
+    singular: str
+    plural: str
+
+    def register(self) -> None:
+        _COUNTERS[self.path] = self
+
+
+_COUNTERS: dict[str, MenuCount] = {}
+_counts: ContextVar[Mapping[str, int] | None] = ContextVar("portal_menu_counts", default=None)
+
+
+async def load_menu_counts(session: Any, principal: Principal) -> None:
+    """Read this page's menu counts for ``principal`` (before the handler: the template reads them)."""
+    counts = {path: await counter.count(session, principal) for path, counter in _COUNTERS.items()
+              if counter.applies(principal)}  # fmt: skip
+    _counts.set(counts)
+
+
+def clear_menu_counts() -> None:
+    _counts.set(None)
+
+
+def menu_count(path: str) -> int:
+    """The count read for this page beside the entry at ``path`` (0 when none was read)."""
+    return (_counts.get() or {}).get(path, 0)
+
+
+def menu_count_label(path: str) -> str:
+    """What the count beside ``path`` means, in words (``3 notes à valider``)."""
+    counter = _COUNTERS.get(path)
+    number = menu_count(path)
+    if counter is None or not number:
+        return ""
+    return ngettext(counter.singular, counter.plural, number) % {"num": format_decimal(number, locale=get_locale())}
+
+
+def wants_menu_counts(method: str, path: str, headers: Mapping[str, str]) -> bool:
+    """A full page is about to be drawn (the menu with it): a GET, not an htmx fragment nor a static file."""
+    return bool(_COUNTERS) and method == "GET" and "hx-request" not in headers and not path.startswith("/static/")

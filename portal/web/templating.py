@@ -19,7 +19,7 @@ from portal.db.paging import PAGE_SIZES
 from portal.i18n import LOCALES, babel_locale, get_locale, install_gettext, number
 from portal.settings import FIRM_TIMEZONE
 from portal.web.context import current_principal
-from portal.web.navigation import navigation
+from portal.web.navigation import menu_count, menu_count_label, navigation
 
 
 def current_babel_locale() -> Locale:
@@ -79,6 +79,8 @@ def configure(engine: JinjaTemplateEngine) -> None:
         navigation=navigation,
         url_with=url_with,
         PAGE_SIZES=PAGE_SIZES,
+        menu_count=menu_count,
+        menu_count_label=menu_count_label,
         Permission=Permission,
         DossierRole=DossierRole,
         FirmRole=FirmRole,

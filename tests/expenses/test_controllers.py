@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,12 +27,14 @@ from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.expenses.accounting import FEC_COLUMNS
 from portal.expenses.categories import ExpenseCategory
+from portal.expenses.mileage import scale_for
 from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, ExpenseTransition, NoteStatus
+from portal.expenses.schemas import MileageValues
 from portal.expenses.services import ExpenseNoteService, today
-from portal.settings import Settings
+from portal.settings import FIRM_TIMEZONE, Settings
 from tests.browsing import csrf_token, running, sign_in
 from tests.factories.clients import make_dossier
-from tests.factories.expenses import make_note, pdf_bytes, png_bytes, principal_of
+from tests.factories.expenses import line_of, make_note, pdf_bytes, png_bytes, principal_of
 from tests.factories.firm import PASSWORD, add_role, make_user
 
 Client = httpx.AsyncClient
@@ -191,7 +194,8 @@ async def test_an_employee_files_a_note_with_receipts_and_a_trip(
     mileage = next(line for line in note.lines if line.category is ExpenseCategory.MILEAGE)
     assert (mileage.amount_ttc, mileage.vat_amount) == (Decimal("76.32"), Decimal("0.00"))
     assert (mileage.horsepower, mileage.distance_km, mileage.electric, mileage.prior_km) == (5, 120, False, 0)
-    assert mileage.scale_year == 2024
+    trip_year = int(DAY[:4])
+    assert mileage.scale_year == scale_for(trip_year).year
 
     # The receipts: random names chosen by the server, the type found from the content.
     assert meal.receipt is not None
@@ -206,8 +210,13 @@ async def test_an_employee_files_a_note_with_receipts_and_a_trip(
     assert not list(settings.receipts_dir.rglob(".upload-*"))
 
     page = _text(await client.get(f"/notes-de-frais/{note_id}"))
+    bareme = (
+        f"Barème {mileage.scale_year} (en vigueur en {trip_year}), 5 CV"
+        if trip_year > mileage.scale_year
+        else f"Barème {mileage.scale_year}, 5 CV"
+    )
     for shown in ("Brasserie du Port", "SNCF", "Lyon - Vienne, client Durand", "76,32", "60,00", "10,00",
-                  "d × 0,636", "Barème 2024, 5 CV", "de 0 à 120 km", "184,52", "Soumettre"):  # fmt: skip
+                  "d × 0,636", bareme, "premier trajet déclaré cette année", "184,52", "Soumettre"):  # fmt: skip
         assert shown in page, shown
 
     receipt = await client.get(f"/notes-de-frais/justificatifs/{meal.receipt.id}")
@@ -238,6 +247,7 @@ async def test_a_second_trip_counts_the_kilometres_already_declared_this_year(
     page = _text(await client.get(f"/notes-de-frais/{note_id}"))
     assert "d × 0,636 puis d × 0,357 + 1 395" in page.replace("\u202f", " ").replace("\xa0", " ")
     assert "+20 % véhicule électrique" in page
+    assert "après 120 km déjà déclarés cette année" in page
 
 
 async def test_mileage_preview_shows_the_amount_before_saving(client: Client, db_session: AsyncSession) -> None:
@@ -796,3 +806,194 @@ async def test_two_approvers_clicking_at_once_make_one_transition(
         )
         assert sorted(t.to_status.value for t in transitions) == ["approved", "submitted"]
         assert (await _note(session, note.id)).status is NoteStatus.APPROVED
+
+
+# --- approvers land on À valider; the lists' dates; receipts as thumbnails; entries on screen --------------
+
+
+NAV_COUNT = re.compile(r'href="/notes-de-frais"[^>]*>Notes de frais <span class="nav-count"[^>]*>(\d+)</span>')
+TAB_COUNT = re.compile(
+    r'href="/notes-de-frais/a-valider"[^>]*>À valider <span class="badge badge-accent tab-count"[^>]*>(\d+)</span>'
+)
+
+
+def _words(response: httpx.Response) -> str:
+    """The page's text without its tags."""
+    return re.sub(r"<[^>]+>", "", _text(response))
+
+
+def _menu_count(page: str) -> int | None:
+    found = NAV_COUNT.search(page)
+    return int(found.group(1)) if found else None
+
+
+async def test_an_approver_lands_on_a_valider_with_its_count_in_the_menu_and_the_tab(
+    client: Client, db_session: AsyncSession
+) -> None:
+    firm = await _firm(db_session)
+    await add_role(db_session, firm.partner, firm.dossier, DossierRole.EMPLOYEE)
+    await make_note(db_session, firm.employee, firm.dossier, submit=True)
+    await make_note(db_session, firm.colleague, firm.dossier, submit=True)
+    await make_note(db_session, firm.colleague, firm.dossier)  # a draft waits for nobody
+    await make_note(db_session, firm.partner, firm.dossier, submit=True)  # their own: never counted for them
+    # A confidential firm dossier not granted to the partner: its notes neither show nor count.
+    secret = await make_dossier(db_session, name="Cabinet Secret", is_firm_dossier=True, is_confidential=True)
+    await add_role(db_session, firm.colleague, secret, DossierRole.EMPLOYEE)
+    await make_note(db_session, firm.colleague, secret, submit=True)
+
+    await _as(client, firm.partner)
+    home = _text(await client.get("/"))
+    assert _menu_count(home) == 2
+    assert "2 notes à valider" in home
+    landing = await client.get("/notes-de-frais")
+    assert landing.status_code == 303
+    assert landing.headers["location"] == "/notes-de-frais/a-valider"
+    waiting = _text(await client.get("/notes-de-frais/a-valider"))
+    tab = TAB_COUNT.search(waiting)
+    assert tab is not None
+    assert tab.group(1) == "2"
+    assert "2 notes à valider" in waiting
+    assert _menu_count(waiting) == 2
+    assert "Cabinet Secret" not in waiting
+    # Their own notes are one tab away.
+    mine = _text(await client.get("/notes-de-frais/mes-notes"))
+    assert 'aria-current="page">Mes notes de frais' in mine
+    assert len(NOTE_LINK.findall(mine)) == 1  # the partner's own note, not those waiting for them
+
+    # The billing manager approves the notes of their dossier only: the partner's own one counts for them.
+    await _as(client, firm.billing_manager)
+    assert _menu_count(_text(await client.get("/entreprises"))) == 3
+    # An Employé approves nothing: no count, and Notes de frais is their own notes.
+    await _as(client, firm.employee)
+    page = await client.get("/notes-de-frais")
+    assert page.status_code == 200
+    assert _menu_count(_text(page)) is None
+    assert "À valider" not in _text(page)
+
+    # Once nothing waits, the approver's Notes de frais is their own notes again, with no count.
+    for note in (
+        await db_session.execute(select(ExpenseNote).where(ExpenseNote.status == NoteStatus.SUBMITTED))
+    ).scalars():
+        note.status = NoteStatus.APPROVED
+    await db_session.flush()
+    await _as(client, firm.partner)
+    landing = await client.get("/notes-de-frais")
+    assert landing.status_code == 200
+    assert "Mes notes de frais" in _text(landing)
+    assert _menu_count(_text(landing)) is None
+    assert TAB_COUNT.search(_text(landing)) is None
+
+
+async def test_notes_lists_show_the_period_and_the_day_submitted(client: Client, db_session: AsyncSession) -> None:
+    firm = await _firm(db_session)
+    note = await make_note(
+        db_session, firm.employee, firm.dossier, day=dt.date(2026, 3, 2),
+        expenses=((ExpenseCategory.BUSINESS_MEAL, "60.00", "10.00"),),
+    )  # fmt: skip
+    await ExpenseNoteService(session=db_session).add_mileage_line(
+        await principal_of(db_session, firm.employee), note,
+        MileageValues(dt.date(2026, 3, 27), "Lyon - Vienne", 5, 40, electric=False),
+    )  # fmt: skip
+    await ExpenseNoteService(session=db_session).submit(await principal_of(db_session, firm.employee), note)
+    note = await _note(db_session, note.id)
+    assert note.submitted_at is not None
+    submitted = note.submitted_at.astimezone(FIRM_TIMEZONE).strftime("%d/%m/%Y %H:%M")
+    await _as(client, firm.employee)
+    mine = _words(await client.get("/notes-de-frais/mes-notes"))
+    assert "Période" in mine
+    assert "02/03/2026 – 27/03/2026" in mine
+    assert submitted in mine
+    await _as(client, firm.partner)
+    waiting = _words(await client.get("/notes-de-frais/a-valider"))
+    assert "02/03/2026 – 27/03/2026" in waiting
+    assert submitted in waiting
+
+
+async def test_receipts_show_as_thumbnails_reduced_by_the_server_and_pdfs_as_an_icon(
+    client: Client, db_session: AsyncSession
+) -> None:
+    firm = await _firm(db_session)
+    await _as(client, firm.employee)
+    note_id = await _new_note(client)
+    photo = png_bytes((1200, 900), "orange")
+    assert (await _add_line(client, note_id, file=("photo.png", photo, "image/png"))).status_code == 303
+    pdf = await _add_line(
+        client, note_id, file=("facture.pdf", pdf_bytes(), "application/pdf"), categorie="transport",
+        fournisseur="SNCF", montant_ttc="48,20", tva_recuperable="",
+    )  # fmt: skip
+    assert pdf.status_code == 303
+    note = await _note(db_session, note_id)
+    image_receipt = line_of(note, ExpenseCategory.BUSINESS_MEAL).receipt
+    pdf_receipt = line_of(note, ExpenseCategory.TRANSPORT).receipt
+    assert image_receipt is not None
+    assert pdf_receipt is not None
+
+    page = _text(await client.get(f"/notes-de-frais/{note_id}"))
+    thumb = f'src="/notes-de-frais/justificatifs/{image_receipt.id}/miniature" width="96" height="96"'
+    assert thumb in page
+    assert f'href="/notes-de-frais/justificatifs/{image_receipt.id}"' in page  # the original, a click away
+    assert f"/notes-de-frais/justificatifs/{pdf_receipt.id}/miniature" not in page
+    assert 'class="receipt-pdf"' in page
+    assert f'href="/notes-de-frais/justificatifs/{pdf_receipt.id}"' in page
+
+    mini = await client.get(f"/notes-de-frais/justificatifs/{image_receipt.id}/miniature")
+    assert mini.status_code == 200
+    assert mini.headers["content-type"] == "image/jpeg"
+    assert mini.headers["x-content-type-options"] == "nosniff"
+    with Image.open(io.BytesIO(mini.content)) as reduced:
+        assert reduced.format == "JPEG"
+        assert max(reduced.size) <= 192
+        assert reduced.size == (192, 144)  # the photo's 4:3 kept
+    assert len(mini.content) < len(photo)
+    assert (await client.get(f"/notes-de-frais/justificatifs/{pdf_receipt.id}/miniature")).status_code == 404
+    # Another employee does not see it, like the original.
+    await _as(client, firm.colleague)
+    assert (await client.get(f"/notes-de-frais/justificatifs/{image_receipt.id}/miniature")).status_code == 404
+    await _as(client, firm.collaborator)
+    assert (await client.get(f"/notes-de-frais/justificatifs/{image_receipt.id}/miniature")).status_code == 403
+
+
+async def test_suivi_shows_the_entries_of_approved_notes_balanced_with_totals(
+    client: Client, db_session: AsyncSession
+) -> None:
+    firm = await _firm(db_session)
+    meal_and_train = (
+        (ExpenseCategory.BUSINESS_MEAL, "60.00", "10.00"),
+        (ExpenseCategory.TRANSPORT, "48.20", "0.00"),
+    )
+    first = await make_note(db_session, firm.employee, firm.dossier, expenses=meal_and_train, submit=True)
+    second = await make_note(db_session, firm.colleague, firm.dossier, submit=True)
+    await _as(client, firm.partner)
+    assert (await _post(client, str(first.id), "approuver")).status_code == 303
+    assert (await _post(client, str(second.id), "approuver")).status_code == 303
+    month = today().strftime("%Y-%m")
+    page = _text(await client.get("/notes-de-frais/suivi", params={"du": month, "au": month}))
+    assert "Écritures comptables" in page
+    assert "2 écritures" in page
+    block = page[page.index('data-entry="' + first.reference + '"') :]
+    block = block[: block.index("</tbody>")]
+    for shown in ("NDF", "6257", "Réceptions", "6251", "Voyages et déplacements", "44566",
+                  "TVA sur autres biens et services", "421", "Personnel - rémunérations dues", "Claire Martin",
+                  "50,00", "48,20", "10,00", "108,20", "Équilibrée"):  # fmt: skip
+        assert shown in block, shown
+    # 108,20 € debited (50 + 48,20 + 10) and credited to Claire, then 60 € for Hugo: 168,20 € each side.
+    footer = page[page.index("Total de la période") :]
+    assert "débit = crédit" in footer
+    assert footer.count("168,20") == 2
+    # The CSV export is still there, with the same lines.
+    rows = _csv(await client.get("/notes-de-frais/suivi/ecritures.csv", params={"du": month, "au": month}))
+    assert len(rows) == 1 + 4 + 3  # the header, Claire's entry, Hugo's (6257, 44566, 421)
+
+
+async def test_a_note_says_when_it_was_approved_to_the_minute(client: Client, db_session: AsyncSession) -> None:
+    firm = await _firm(db_session)
+    note = await make_note(db_session, firm.employee, firm.dossier, submit=True)
+    await _as(client, firm.partner)
+    assert (await _post(client, str(note.id), "approuver")).status_code == 303
+    approval = (
+        await db_session.execute(select(ExpenseTransition).where(ExpenseTransition.to_status == NoteStatus.APPROVED))
+    ).scalar_one()
+    local = approval.created_at.astimezone(FIRM_TIMEZONE)
+    page = _text(await client.get(f"/notes-de-frais/{note.id}"))
+    shown = page[page.index("Approuvée le") :]
+    assert shown.startswith(f"Approuvée le</dt><dd>{local.strftime('%d/%m/%Y %H:%M')} · Paul Associé</dd>")

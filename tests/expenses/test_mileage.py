@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.expenses.mileage import HORSEPOWERS, SCALE_2024, scale_for, trip_allowance
+from portal.expenses.mileage import HORSEPOWERS, SCALE_2024, SCALE_2025, scale_for, trip_allowance
 
 
 def _trip(horsepower: int, prior: int, km: int, *, electric: bool = False) -> Decimal:
@@ -67,7 +67,22 @@ def test_every_horsepower_class_has_three_bands_and_unknown_ones_are_refused() -
         trip_allowance(SCALE_2024, 9, prior_km=0, km=10, electric=False)
 
 
-def test_the_scale_of_a_year_is_the_latest_published_before_it() -> None:
+def test_the_scale_of_a_trip_is_the_one_published_in_its_year_else_the_latest_before_it() -> None:
     assert scale_for(2024) is SCALE_2024
-    assert scale_for(2026) is SCALE_2024
+    assert scale_for(2025) is SCALE_2025
+    # No barème published in 2026 yet: the 2025 one applies until the next is published.
+    assert scale_for(2026) is SCALE_2025
     assert scale_for(2019) is SCALE_2024  # the oldest known
+    assert SCALE_2025.income_year == 2024
+
+
+def test_the_2025_bareme_has_the_published_figures_unchanged_from_2024() -> None:
+    # Domain notes §8 [BK]: the scale for 2024 income (published 2025) is unchanged from the previous year.
+    assert SCALE_2025.bands == SCALE_2024.bands
+    assert SCALE_2025.yearly_amount(4, Decimal(12_000)) == Decimal("5410.000")  # 12000 × 0.340 + 1330
+
+
+def test_a_trip_names_its_own_year_beside_its_bareme() -> None:
+    allowance = trip_allowance(scale_for(2026), 5, prior_km=0, km=10, electric=False, trip_year=2026)
+    assert (allowance.scale_year, allowance.trip_year) == (2025, 2026)
+    assert trip_allowance(SCALE_2024, 5, prior_km=0, km=10, electric=False).trip_year == 2024

@@ -36,6 +36,7 @@ from portal.firm.models import Firm, Invitation
 from portal.jobs.context import JobContext
 from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.runtime import Runtime
+from portal.mail.controllers import PREVIEW_POLICY
 from portal.mail.transport import list_messages
 from portal.settings import Settings
 from tests.browsing import csrf_token, serve_in_process, sign_in
@@ -138,6 +139,11 @@ async def link_page(app: Litestar, token: str) -> tuple[int, str]:
         return response.status_code, html.unescape(response.text)
 
 
+def _lines(text: str) -> str:
+    """A body as it reads, whatever line endings the mail server gave it."""
+    return text.replace("\r\n", "\n")
+
+
 def check_invitation_email(message: EmailMessage, run: JobRun) -> str:
     """Claire's invitation, as she reads it; returns its link's token."""
     assert message["To"].addresses[0].addr_spec == "claire.martin@boulangerie-martin.fr"
@@ -148,8 +154,10 @@ def check_invitation_email(message: EmailMessage, run: JobRun) -> str:
     assert "Choisir mon mot de passe" in html_of(message)
     token = link_token(message)
     assert f"{BASE}/invitation/{token}" in text_of(message)
-    # The dossier is not named: not in the email, not in the run that sent it.
-    assert "Boulangerie" not in message.as_string()
+    # The email lists the roles given and the dossier of each (she will see it); the run that sent it names none.
+    assert "Vos accès sur le portail :\n- Utilisateur client : Boulangerie Martin\n" in _lines(text_of(message))
+    assert "<strong>Utilisateur client</strong> : Boulangerie Martin" in html_of(message)
+    assert "Garage" not in message.as_string()
     assert "Boulangerie" not in repr((run.title, run.counts, run.arguments))
     assert run.counts["Destinataire"] == "claire.martin@boulangerie-martin.fr"
     return token
@@ -331,8 +339,11 @@ async def test_someone_with_an_account_gets_the_role_and_a_notice_not_a_second_a
     assert "vous avez désormais accès" in text_of(message)
     assert "Comptable" in text_of(message)
     assert "/invitation/" not in message.as_string()
-    assert "Boulangerie" not in message.as_string()
+    # His access as it stands, with the dossier he was given; nothing he does not see.
+    assert "- Rôle dans le cabinet : Collaborateur\n- Comptable : Boulangerie Martin\n" in _lines(text_of(message))
     assert garage.name not in message.as_string()
+    [run] = await runs_of(committed, "firm.send_access_notice")
+    assert "Boulangerie" not in repr((run.title, run.counts, run.arguments))
 
 
 async def test_the_sending_job_is_idempotent_and_a_failed_send_draws_a_new_link(
@@ -423,6 +434,25 @@ async def test_a_link_is_spent_once_even_when_used_at_the_same_moment(committed:
         assert verify_password(stored.password_hash, winners[0])
 
 
+async def check_preview(client: httpx.AsyncClient, name: str, token: str) -> None:
+    """The frame's document of the development mail page: the email's HTML, masked too, under a policy of its own
+    that lets its inline styles apply (the page's own forbids them) and nothing else, framed by the portal only."""
+    message = await client.get(f"/dev/courriels?message={name}")
+    assert f'src="/dev/courriels/apercu?message={name}"' in message.text
+    preview = await client.get(f"/dev/courriels/apercu?message={name}")
+    assert preview.status_code == 200
+    assert preview.headers["content-type"].startswith("text/html")
+    assert preview.headers["content-security-policy"] == PREVIEW_POLICY
+    assert "style-src 'unsafe-inline'" in PREVIEW_POLICY
+    assert "script-src" not in PREVIEW_POLICY  # default-src 'none': no script at all
+    assert preview.headers["x-frame-options"] == "SAMEORIGIN"
+    assert token not in preview.text
+    assert f"{BASE}/invitation/***" in preview.text
+    assert 'style="display: inline-block;' in preview.text
+    assert (await client.get("/dev/courriels/apercu?message=../../secret_key")).status_code == 404
+    assert (await client.get("/dev/courriels/apercu")).status_code == 404
+
+
 async def test_the_embedded_outbox_is_readable_on_the_development_mail_page(
     settings: Settings, committed: Maker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: Runtime
 ) -> None:
@@ -465,9 +495,11 @@ async def test_the_embedded_outbox_is_readable_on_the_development_mail_page(
         assert 'sandbox=""' in message.text
         assert "<b>Bois</b>" not in message.text  # the HTML part is escaped into the sandboxed frame
         assert (await client.get("/dev/courriels?message=../../secret_key")).status_code == 404
+        await check_preview(client, stored.name, token)
         client.cookies.clear()
         await sign_in(client, partner.email, PASSWORD)
         assert (await client.get("/dev/courriels")).status_code == 403
+        assert (await client.get(f"/dev/courriels/apercu?message={stored.name}")).status_code == 403
 
     # With a real mail server, the page does not exist.
     real = create_app(settings.with_overrides(smtp_url="smtp://127.0.0.1:9", dev_mail_page=False),

@@ -21,11 +21,12 @@ from portal.accounts.models import DossierMembership, User, UserRole
 from portal.audit.models import AuditEvent
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier
-from portal.firm.invitations import token_digest
+from portal.firm.invitations import InvitationService, InviteError, grantable_firm_roles, token_digest
 from portal.firm.models import Invitation
 from portal.jobs.models import JobRun
 from tests.browsing import CSRF_FIELD, csrf_token, sign_in
 from tests.factories.clients import make_dossier
+from tests.factories.expenses import principal_of
 from tests.factories.firm import PASSWORD, add_role, make_firm, make_user
 
 Client = httpx.AsyncClient
@@ -98,29 +99,64 @@ async def test_a_collaborator_sees_people_but_cannot_invite(client: Client, db_s
     assert await _state(db_session) == before
 
 
-async def test_only_administrators_are_offered_partner_and_administrator(
+async def test_a_partner_names_partners_and_administrators_an_administrator_administrators_only(
     client: Client, db_session: AsyncSession
 ) -> None:
     partner = await make_user(db_session, roles=(FirmRole.PARTNER,))
     admin = await make_user(db_session, roles=(FirmRole.ADMIN,))
     await _as(client, partner)
-    form = await client.get("/utilisateurs/nouveau")
-    assert form.status_code == 200
-    assert 'name="role_cabinet"' not in form.text
-    before = await _state(db_session)
-    refused = await _invite(client, email="nouvel.associe@cabinet.fr", nom="Nouvel Associé", role_cabinet="partner")
-    assert refused.status_code == 422
-    assert "Seul un administrateur peut nommer un associé ou un administrateur." in _text(refused)
-    assert await _state(db_session) == before
+    form = _text(await client.get("/utilisateurs/nouveau"))
+    assert '<option value="partner">Associé</option>' in form
+    assert '<option value="admin">Administrateur</option>' in form
+    for email, role, held in (("nouvel.associe@cabinet.fr", "partner", FirmRole.PARTNER),
+                              ("nouvelle.admin@cabinet.fr", "admin", FirmRole.ADMIN)):  # fmt: skip
+        created = await _invite(client, email=email, nom="Nouvelle Personne", role_cabinet=role)
+        assert created.status_code == 303, _text(created)
+        person = (await db_session.execute(select(User).where(User.email == email))).scalar_one()
+        await db_session.refresh(person, ["roles"])
+        assert person.firm_roles == {held}
 
     await _as(client, admin)
-    assert 'name="role_cabinet"' in (await client.get("/utilisateurs/nouveau")).text
-    created = await _invite(client, email="nouvel.associe@cabinet.fr", nom="Nouvel Associé", role_cabinet="partner")
-    assert created.status_code == 303
-    person = (await db_session.execute(select(User).where(User.email == "nouvel.associe@cabinet.fr"))).scalar_one()
-    await db_session.refresh(person, ["roles"])
-    assert person.firm_roles == {FirmRole.PARTNER}
-    assert person.password_hash is None
+    form = _text(await client.get("/utilisateurs/nouveau"))
+    assert '<option value="admin">Administrateur</option>' in form
+    assert '<option value="partner">' not in form  # not theirs to give: not offered
+    created = await _invite(client, email="autre.admin@cabinet.fr", nom="Autre Admin", role_cabinet="admin")
+    assert created.status_code == 303, _text(created)
+
+
+async def test_a_forged_firm_role_the_inviter_does_not_hold_is_refused_403_and_nothing_changes(
+    client: Client, db_session: AsyncSession
+) -> None:
+    admin = await make_user(db_session, roles=(FirmRole.ADMIN,))
+    await make_user(db_session, roles=(FirmRole.PARTNER,))
+    existing = await make_user(db_session, roles=(FirmRole.COLLABORATOR,), email="deja.la@cabinet.fr")
+    await _as(client, admin)
+    before = await _state(db_session)
+    # The form does not offer Associé to an administrator: the field is forged.
+    for email in ("nouvel.associe@cabinet.fr", existing.email):
+        refused = await _invite(client, email=email, nom="Nouvel Associé", role_cabinet="partner")
+        assert refused.status_code == 403
+        assert "Seul un associé peut nommer un associé." in _text(refused)
+        assert await _state(db_session) == before
+    await db_session.refresh(existing, ["roles"])
+    assert existing.firm_roles == {FirmRole.COLLABORATOR}
+    assert (await db_session.execute(select(User).where(User.email == "nouvel.associe@cabinet.fr"))).first() is None
+
+
+async def test_the_service_refuses_a_firm_role_above_the_inviters_own(db_session: AsyncSession) -> None:
+    admin = await make_user(db_session, roles=(FirmRole.ADMIN,))
+    principal = await principal_of(db_session, admin)
+    assert grantable_firm_roles(principal) == (FirmRole.ADMIN, FirmRole.COLLABORATOR)
+    with pytest.raises(InviteError) as refused:
+        await InvitationService(session=db_session).invite(
+            principal, email="x@cabinet.fr", name="X", firm_roles=[FirmRole.PARTNER]
+        )
+    assert refused.value.status == 403
+    assert refused.value.message == "Seul un associé peut nommer un associé."
+    partner = await principal_of(db_session, await make_user(db_session, roles=(FirmRole.PARTNER,)))
+    assert grantable_firm_roles(partner) == (FirmRole.PARTNER, FirmRole.ADMIN, FirmRole.COLLABORATOR)
+    collaborator = await principal_of(db_session, await make_user(db_session, roles=(FirmRole.COLLABORATOR,)))
+    assert grantable_firm_roles(collaborator) == ()
 
 
 # --- bad input ----------------------------------------------------------------------------

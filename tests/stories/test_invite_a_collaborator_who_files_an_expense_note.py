@@ -229,7 +229,7 @@ async def _approve_and_export(story: Story) -> None:
     await page.get_by_role("link", name="À valider").click()
     await page.locator("tr", has_text=INVITED[1]).get_by_role("link").first.click()
     async with page.context.expect_page() as opened:
-        await page.get_by_role("link", name="Voir").first.click()  # the receipt, in a new tab
+        await page.get_by_role("link", name="Ouvrir le justificatif").first.click()  # its thumbnail: the original
     receipt = await opened.value
     await receipt.wait_for_load_state()
     await receipt.close()
@@ -245,7 +245,7 @@ async def _approve_and_export(story: Story) -> None:
         "Brasserie des Terreaux",
         "Lyon – Villeurbanne aller-retour, inventaire",
     ]
-    entries = _rows(str(await (await _download(page, "Écritures comptables")).path()))
+    entries = _rows(str(await (await _download(page, "Exporter les écritures (CSV)")).path()))
     accounts = {row["CompteNum"] for row in entries}
     assert "44566" in accounts
     assert any(account.startswith("421") for account in accounts)
