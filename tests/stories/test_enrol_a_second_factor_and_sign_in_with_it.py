@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from portal.auth.roles import FirmRole
 from tests.factories.firm import PASSWORD, make_user
 from tests.stories.console import watch_errors
+from tests.stories.walking import open_menu
 
 pytestmark = pytest.mark.browser
 EMAIL = "claire@cabinet-test.fr"
@@ -33,6 +34,7 @@ async def password_step(page: Page, live_url: str) -> None:
 
 
 async def sign_out(page: Page, live_url: str) -> None:
+    await open_menu(page)
     await page.get_by_role("button", name="Se déconnecter").click()
     await expect(page).to_have_url(f"{live_url}/connexion?deconnecte=1")
 
@@ -79,6 +81,7 @@ async def test_a_partner_enrols_and_signs_in_with_a_code_then_a_recovery_code(
     await page.get_by_label("Mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name="Se connecter").click()
     await expect(page).to_have_url(f"{live_url}/")
+    await open_menu(page)
     await page.locator(".account-name").click()
     await expect(page.get_by_role("heading", name="Mon compte")).to_be_visible()
     section = page.locator("#double-authentification")

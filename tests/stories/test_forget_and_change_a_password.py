@@ -11,7 +11,6 @@ changes her password on the computer: the phone is signed out once more, the com
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,8 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.auth.roles import FirmRole
-from portal.jobs.runtime import Runtime
 from tests.factories.firm import PASSWORD, make_user
-from tests.smtp import Inbox, reset_token, smtp_server
+from tests.smtp import Inbox, reset_token
 from tests.stories.console import watch_errors
 
 pytestmark = pytest.mark.browser
@@ -34,14 +32,6 @@ PHONE = (
     "Version/18.1 Mobile/15E148 Safari/604.1"
 )
 WAIT = 20_000  # ms: the email goes through the outbox, the broker and a worker
-
-
-@pytest.fixture
-def inbox(jobs: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    """A real SMTP server the test workers send through."""
-    with smtp_server() as (url, received):
-        monkeypatch.setattr(jobs, "settings", jobs.settings.with_overrides(smtp_url=url, dev_mail_page=False))
-        yield received
 
 
 async def _sign_in(page: Page, base: str, password: str) -> None:

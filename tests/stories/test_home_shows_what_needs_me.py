@@ -25,6 +25,7 @@ from tests.factories.clients import make_dossier
 from tests.factories.expenses import make_note
 from tests.factories.firm import PASSWORD, add_role, make_user
 from tests.stories.console import watch_errors
+from tests.stories.walking import open_menu
 
 pytestmark = pytest.mark.browser
 
@@ -84,12 +85,14 @@ async def _walk(page: Page, base: str, ids: dict[str, uuid.UUID], shots: Path, w
     await _no_sideways_scroll(page)
 
     # Back on Accueil, the connection's link leads to the till's page, where it is connected again.
+    await open_menu(page)
     await page.locator(".main-nav").get_by_role("link", name="Accueil").click()
     await page.locator("#attente-connections").get_by_role("link", name=f"{RESTAURANT} · Zelty").click()
     await expect(page).to_have_url(f"{base}/entreprises/{ids['restaurant']}/connexions/sources/zelty")
     await expect(page.get_by_text("Zelty n'accepte plus l'autorisation de ce dossier")).to_be_visible()
     await expect(page.get_by_role("button", name="Connecter", exact=True)).to_be_visible()
     await _no_sideways_scroll(page)
+    await open_menu(page)
     await page.get_by_role("button", name="Se déconnecter").click()
 
 

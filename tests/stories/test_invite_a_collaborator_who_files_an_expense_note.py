@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import io
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -25,11 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from portal.auth.roles import FirmRole
 from portal.clients.models import Dossier
 from portal.firm.models import Firm
-from portal.jobs.runtime import Runtime
 from portal.settings import FIRM_TIMEZONE
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, make_user
-from tests.smtp import Inbox, link_token, smtp_server
+from tests.smtp import Inbox, link_token
 from tests.stories.console import watch_errors
 
 pytestmark = pytest.mark.browser
@@ -47,14 +45,6 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5f6c2b50000000049454e44ae426082"
 )
-
-
-@pytest.fixture
-def inbox(jobs: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    """A real SMTP server the test workers send through."""
-    with smtp_server() as (url, received):
-        monkeypatch.setattr(jobs, "settings", jobs.settings.with_overrides(smtp_url=url, dev_mail_page=False))
-        yield received
 
 
 async def _seed(committed: async_sessionmaker[AsyncSession]) -> dict[str, uuid.UUID]:

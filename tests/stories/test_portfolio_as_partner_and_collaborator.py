@@ -21,6 +21,7 @@ from tests.dashboard.ledgers import Year, import_fec
 from tests.factories.clients import make_dossier
 from tests.factories.firm import PASSWORD, add_role, make_user
 from tests.stories.console import watch_errors
+from tests.stories.walking import open_menu
 
 pytestmark = pytest.mark.browser
 
@@ -88,6 +89,7 @@ async def test_a_partner_then_a_collaborator_read_the_portfolio(  # noqa: PLR091
 
     await _sign_in(page, live_url, PARTNER[0])
     menu = page.get_by_role("navigation", name="Menu principal")
+    await open_menu(page)
     await menu.get_by_role("link", name="Portefeuille").click()
     await expect(page.get_by_role("heading", name="Portefeuille")).to_be_visible()
     await expect(page.locator(".result-count")).to_have_text("2 dossiers")
@@ -130,10 +132,12 @@ async def test_a_partner_then_a_collaborator_read_the_portfolio(  # noqa: PLR091
     await _fits(page)
     await page.get_by_placeholder("Rechercher une entreprise").fill("zéphyr")
     await expect(page.locator(".empty")).to_have_text("Aucune entreprise ne correspond à « zéphyr ».")
+    await open_menu(page)
     await page.get_by_role("button", name="Se déconnecter").click()
 
     # The collaborator: the dossier they are Comptable of, nothing else.
     await _sign_in(page, live_url, COLLABORATOR[0])
+    await open_menu(page)
     await page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Portefeuille").click()
     await expect(page.locator(".result-count")).to_have_text("1 dossier")
     assert await _names(page) == ["Boulangerie Martin"]
