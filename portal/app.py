@@ -41,6 +41,7 @@ from portal.domains import DOMAINS
 from portal.jobs import runtime
 from portal.jobs.scheduler import BackgroundLoop
 from portal.mail.controllers import DevMailController
+from portal.notifications import pages as notification_pages
 from portal.settings import Settings, get_settings, private_folder
 from portal.web import context, errors, navigation
 from portal.web.controllers import WebController
@@ -84,6 +85,25 @@ async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | Non
         alchemy: SQLAlchemyAsyncConfig = request.app.state.alchemy
         await navigation.load_menu_counts(alchemy.provide_session(request.app.state, request.scope), principal)
     return elsewhere
+
+
+def configure_page_templates(engine: JinjaTemplateEngine) -> None:
+    """The shared template set-up, and the bell's count (``templates/notifications/_bell.html``)."""
+    configure_templates(engine)
+    engine.engine.globals["unread_notifications"] = notification_pages.unread_notifications
+
+
+def with_the_bell(alchemy: SQLAlchemyAsyncConfig) -> Callable[[Request[Any, Any, Any]], Any]:
+    """``before_request``, then the unread count of the top bar's bell for the page about to be drawn."""
+
+    async def before(request: Request[Any, Any, Any]) -> Response[Any] | None:
+        response = await before_request(request)
+        principal = context.current_principal()
+        if response is None and principal is not None and notification_pages.draws_a_page(request):
+            await notification_pages.load(principal, alchemy.provide_session(request.app.state, request.scope))
+        return response
+
+    return before
 
 
 def outermost_first(*outermost: Middleware) -> Callable[[AppConfig], AppConfig]:
@@ -133,7 +153,7 @@ def create_app(
     if migrate_on_start is None:
         migrate_on_start = settings.is_sqlite
     template_config = TemplateConfig(
-        directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure_templates
+        directory=settings.templates_dir, engine=JinjaTemplateEngine, engine_callback=configure_page_templates
     )
     secure = settings.secure_cookies
     csrf = CSRFConfig(
@@ -204,7 +224,7 @@ def create_app(
             "settings": Provide(provide_settings, sync_to_thread=False),
             "paging": Provide(provide_paging, sync_to_thread=False),
         },
-        before_request=before_request,
+        before_request=with_the_bell(alchemy),
         after_request=context.after_request,
         # Every response, error pages and Litestar's own 404/405 included: see portal.web.headers.
         before_send=[

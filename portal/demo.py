@@ -42,6 +42,7 @@ from portal.firm.models import Firm
 from portal.firm.services import UserService
 from portal.integrations.commerce import tasks as commerce_tasks
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
+from portal.integrations.tasks import tell_authorization_lost
 from portal.sandbox.pennylane.data import fictional_siren
 from portal.settings import Settings, private_folder
 
@@ -142,7 +143,7 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     receipts = ReceiptStore(settings.receipts_dir, max_bytes=settings.receipt_max_bytes)
     await _expense_note(session, people[2].id, dossiers[0].id, receipts)
     await _approved_note(session, people[3].id, people[0].id, dossiers[0].id, receipts)
-    _lost_till(session, dossiers[3].id, people[3].id)
+    await _lost_till(session, dossiers[3].id, people[3].id)
     partner = await load_principal(session, people[0].id, 0)
     if partner is not None:
         await InvitationService(session=session).invite(
@@ -210,15 +211,17 @@ async def _approved_note(
     await notes.approve(approver, note)
 
 
-def _lost_till(session: AsyncSession, dossier_id: uuid.UUID, connected_by_id: uuid.UUID) -> None:
-    """A till whose authorisation the source no longer accepts: Accueil has a connection to fix from the start."""
-    session.add(
-        Connection(
-            dossier_id=dossier_id, provider=Provider.ZELTY, auth_method=AuthMethod.API_KEY,
-            status=ConnectionStatus.AUTHORIZATION_LOST, last_error=commerce_tasks.LOST, label=LOST_TILL,
-            connected_by_id=connected_by_id, connected_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40),
-        )
+async def _lost_till(session: AsyncSession, dossier_id: uuid.UUID, connected_by_id: uuid.UUID) -> None:
+    """A till whose authorisation the source no longer accepts: Accueil has a connection to fix from the start,
+    and its Comptable a notification (the bell) saying so, as the sync that finds it lost would write."""
+    till = Connection(
+        dossier_id=dossier_id, provider=Provider.ZELTY, auth_method=AuthMethod.API_KEY,
+        status=ConnectionStatus.AUTHORIZATION_LOST, last_error=commerce_tasks.LOST, label=LOST_TILL,
+        connected_by_id=connected_by_id, connected_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40),
     )  # fmt: skip
+    session.add(till)
+    await session.flush()
+    await tell_authorization_lost(session, till)
 
 
 # The fiscal years the demo's Comptabilité and Tableau de bord show from the first start: Restaurant Le
@@ -323,5 +326,6 @@ async def seed_report(session: AsyncSession, dossier_id: uuid.UUID, fiscal_year_
         return
     dossier = await session.get_one(Dossier, dossier_id)
     year = await session.get_one(FiscalYear, fiscal_year_id)
-    asked = ReportRequest(year=year, title=REPORT_TITLE, comment=REPORT_COMMENT, recipient_ids=())
+    # Sent to the partner: once printed, their bell tells them it is ready (and the PDF is emailed).
+    asked = ReportRequest(year=year, title=REPORT_TITLE, comment=REPORT_COMMENT, recipient_ids=(partner.id,))
     await ReportService(session).request(principal, dossier, asked)

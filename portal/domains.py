@@ -21,6 +21,7 @@ from portal.home.plugin import plugin as home
 from portal.integrations.plugin import plugin as integrations
 from portal.jobs.plugin import plugin as jobs
 from portal.ledger.plugin import plugin as ledger
+from portal.notifications.plugin import plugin as notifications
 from portal.sandbox.plugin import plugin as sandbox
 from portal.sso.plugin import plugin as sso
 
@@ -30,6 +31,7 @@ DOMAINS: list[Domain] = [
     clients,
     billing,
     firm,
+    notifications,  # below the domains whose events it tells of
     expenses,
     ledger,
     integrations,

@@ -32,7 +32,19 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"web", "mail"}),
     frozenset({"jobs"}),
     frozenset(
-        {"accounts", "clients", "firm", "billing", "expenses", "ledger", "integrations", "sso", "dashboard", "home"}
+        {
+            "accounts",
+            "clients",
+            "firm",
+            "billing",
+            "expenses",
+            "ledger",
+            "integrations",
+            "sso",
+            "dashboard",
+            "home",
+            "notifications",
+        }
     ),
     frozenset({"app", "cli", "demo", "domains", "sandbox", "worker", "__main__"}),
 )

@@ -25,7 +25,7 @@ from portal.accounts.flow import (
     second_factor_enrolled,
 )
 from portal.accounts.models import User
-from portal.accounts.pages import SIGN_IN
+from portal.accounts.pages import ACCOUNT, SIGN_IN
 from portal.accounts.second_factor import (
     LOCKED_OUT,
     REUSED_CODE,
@@ -373,12 +373,15 @@ class AccountController(Controller):
         **context: Any,
     ) -> Template:
         """Mon compte: the person, their password form, their second factor and their sessions."""
-        person = await accounts.person(principal_of(request).user_id)
+        principal = principal_of(request)
+        person = await accounts.person(principal.user_id)
         sessions = views(await accounts.sessions(person, settings), _row_of(request))
         return Template(
             template_name="accounts/profile.html",
             context={
                 **await _profile(person, second_factors),
+                **await ACCOUNT.context("notifications", principal, accounts.session),
+                "parts": ACCOUNT,
                 "sessions": sessions,
                 "password_errors": password_errors or {},
                 **context,

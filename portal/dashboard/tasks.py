@@ -5,7 +5,8 @@ delivered twice); one whose earlier attempt crashed is printed again and its fil
 under a new name, atomically, the row pointing at it only once it is complete. The report's
 row carries its step and progress, which its page polls. When it is ready, the same
 transaction requests ``email_report`` once, which sends to each chosen person still allowed
-(checked again then), each once: the row keeps who was already sent it.
+(checked again then), each once: the row keeps who was already sent it; the firm's people are
+notified as each chose (``portal.notifications``: in the portal, by this email, or both).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from portal.jobs.context import JobContext
 from portal.jobs.registry import job
 from portal.mail import messages
 from portal.mail.transport import deliver
+from portal.notifications.kinds import Kind
+from portal.notifications.services import Event, notify
 from portal.web.pdf import render_pdf
 
 RESULT = N_("Résultat")
@@ -128,13 +131,23 @@ async def email_report(ctx: JobContext, report_id: str) -> dict[str, Any]:
         allowed = {person.key: person for person in await allowed_recipients(session, dossier)}
         firm_name = (await session.execute(select(Firm.name).limit(1))).scalar_one_or_none() or ""
     chosen = list(report.recipient_ids)
-    targets = [allowed[value] for value in chosen if value in allowed and value not in report.emailed_ids]
     left_out = sum(1 for value in chosen if value not in allowed)
+    # The firm's people hear of it as each chose (in the portal, by email with the PDF, or both), once:
+    # the notice is keyed by the report. Client users have nothing of the portal to open: the email.
+    firm_people = [allowed[value].id for value in chosen if value in allowed and not allowed[value].client]
+    link = f"/entreprises/{dossier.id}/tableau-de-bord/rapports"
+    event = Event(kind=Kind.REPORT_READY, key=f"dashboard-report:{key}", target=link, dossier_id=dossier.id,
+                  params={"title": report.title})  # fmt: skip
+    async with ctx.session() as session, session.begin():
+        by_email = {delivery.recipient_id for delivery in await notify(session, event, firm_people, email=False)
+                    if delivery.by_email}  # fmt: skip
+    wanted = [allowed[value] for value in chosen if value in allowed and value not in report.emailed_ids]
+    targets = [person for person in wanted if person.client or person.id in by_email]
     if not targets:
         return {SENT: 0, LEFT_OUT: left_out}
     pdf = await anyio.to_thread.run_sync(files.path(report.storage_name).read_bytes)
     filename = download_name(dossier, report)
-    link = f"{ctx.settings.base_url}/entreprises/{dossier.id}/tableau-de-bord/rapports"
+    link = f"{ctx.settings.base_url}{link}"
     sent = list(report.emailed_ids)
     for person in targets:
         message = messages.build(

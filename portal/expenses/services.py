@@ -41,6 +41,9 @@ from portal.expenses.models import ExpenseLine, ExpenseNote, ExpenseReceipt, Exp
 from portal.expenses.receipts import CheckedReceipt, ReceiptStore
 from portal.expenses.schemas import ExpenseValues, MileageValues
 from portal.i18n import N_
+from portal.notifications.kinds import Kind
+from portal.notifications.recipients import holders
+from portal.notifications.services import Event, notify
 from portal.settings import FIRM_TIMEZONE
 
 SEES = Permission.EXPENSES_FILE
@@ -385,10 +388,9 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
             raise ExpenseError(CHANGED, 409)
         for key, value in {"status": new, **values}.items():
             set_committed_value(note, key, value)
-        self.session.add(
-            ExpenseTransition(note_id=note.id, actor_id=principal.user_id, from_status=expected, to_status=new,
-                              comment=comment)
-        )  # fmt: skip
+        transition = ExpenseTransition(note_id=note.id, actor_id=principal.user_id, from_status=expected,
+                                       to_status=new, comment=comment)  # fmt: skip
+        self.session.add(transition)
         record(
             self.session,
             f"expense_note.{new.value}",
@@ -401,6 +403,25 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
             comment=comment,
         )
         await self.session.flush()
+        await self._tell(principal, note, transition)
+
+    async def _tell(self, principal: Principal, note: ExpenseNote, transition: ExpenseTransition) -> None:
+        """In the same transaction: a submitted note to its approvers, a decision to its author."""
+        kind = _NOTICES.get(transition.to_status)
+        if kind is None:
+            return
+        if kind is Kind.EXPENSE_SUBMITTED:
+            approvers = await holders(self.session, Permission.EXPENSES_APPROVE, note.dossier_id)
+            recipients = [person for person in approvers if person != note.author_id]
+        else:
+            recipients = await holders(self.session, Permission.EXPENSES_FILE, note.dossier_id, among=[note.author_id])
+        event = Event(
+            kind=kind, key=f"expense-note:{transition.id}", target=f"/notes-de-frais/{note.id}",
+            dossier_id=note.dossier_id,
+            params={"reference": note.reference, "title": note.title, "author": note.author.name,
+                    "actor": principal.name, "comment": transition.comment or ""},
+        )  # fmt: skip
+        await notify(self.session, event, recipients)
 
     async def submit(self, principal: Principal, note: ExpenseNote) -> None:
         if note.author_id != principal.user_id:
@@ -463,6 +484,14 @@ async def count_to_approve(session: AsyncSession, principal: Principal) -> int:
         return 0
     counted = _waiting_for(principal).with_only_columns(func.count(ExpenseNote.id)).order_by(None)
     return int(await session.scalar(counted) or 0)
+
+
+_NOTICES = {
+    NoteStatus.SUBMITTED: Kind.EXPENSE_SUBMITTED,
+    NoteStatus.APPROVED: Kind.EXPENSE_APPROVED,
+    NoteStatus.REFUSED: Kind.EXPENSE_REFUSED,
+}
+"""The changes of status people are told of (Notifications)."""
 
 
 def _rowcount(result: Any) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.domain import Domain
-from portal.integrations import models, policy, tasks
+from portal.integrations import models, policy
 from portal.integrations.commerce import models as commerce_models
 from portal.integrations.commerce import policy as commerce_policy
 from portal.integrations.commerce import tasks as commerce_tasks
@@ -28,7 +28,6 @@ plugin = Domain(
         pennylane_tasks.revoke,
         pennylane_tasks.refresh,
         pennylane_tasks.daily,
-        tasks.notify_authorization_lost,
         commerce_tasks.reference,
         commerce_tasks.sync_connection,
         commerce_tasks.scheduled,

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import update
 
+from portal.auth.permissions import Permission
+from portal.auth.roles import DossierRole
 from portal.clients.locks import lock_dossier
 from portal.i18n import N_
 from portal.jobs.context import JobContext
@@ -19,6 +21,9 @@ from portal.ledger.cleanup import Sessions, discard_staging
 from portal.ledger.files import ImportFiles
 from portal.ledger.importer import Progress, run_import
 from portal.ledger.models import ImportStatus, LedgerImport
+from portal.notifications.kinds import Kind
+from portal.notifications.recipients import holders, members_as
+from portal.notifications.services import Event, notify
 
 RESULT = N_("Résultat")
 LINES = N_("Lignes")
@@ -54,7 +59,9 @@ async def import_one(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
     except Exception as exc:
         if ctx.attempt > ctx.settings.job_max_retries:  # the last attempt: the import ends failed, visibly
             await fail_import(ctx.session, files, import_id, f"{type(exc).__name__}: {exc}")
+            await tell_outcome(ctx, import_id)
         raise
+    await tell_outcome(ctx, import_id)
     async with ctx.reader() as session:
         record = await session.get(LedgerImport, import_id)
     if record is not None and record.status.is_final and record.storage_name:
@@ -70,6 +77,37 @@ async def import_one(ctx: JobContext, import_id: uuid.UUID) -> dict[str, Any]:
         summary |= {LINES: outcome.report.line_count, ENTRIES: outcome.report.entry_count,
                     ERRORS: outcome.report.error_count, WARNINGS: outcome.report.warning_count}  # fmt: skip
     return summary
+
+
+_NOTICES = {
+    ImportStatus.SUCCEEDED: Kind.IMPORT_SUCCEEDED,
+    ImportStatus.REFUSED: Kind.IMPORT_REFUSED,
+    ImportStatus.FAILED: Kind.IMPORT_FAILED,
+}
+
+
+async def tell_outcome(ctx: JobContext, import_id: uuid.UUID) -> None:
+    """Tell of an ended import, by the job that ran it (a retry writes nothing twice: the notice is keyed by
+    the import and its outcome): the person who started it, or, for a scheduled one that did not succeed, the
+    dossier's Comptables; each only while they manage the dossier's connections."""
+    async with ctx.session() as session, session.begin():
+        record = await session.get(LedgerImport, import_id)
+        kind = _NOTICES.get(record.status) if record is not None else None
+        if record is None or kind is None:
+            return
+        if record.created_by_id is not None:
+            candidates = [record.created_by_id]
+        elif kind is Kind.IMPORT_SUCCEEDED:
+            return  # the daily refresh that went well is no news
+        else:
+            candidates = await members_as(session, record.dossier_id, DossierRole.ACCOUNTANT)
+        recipients = await holders(session, Permission.CONNECTIONS_MANAGE, record.dossier_id, among=candidates)
+        event = Event(
+            kind=kind, key=f"ledger-import:{record.id}:{record.status.value}", dossier_id=record.dossier_id,
+            target=f"/entreprises/{record.dossier_id}/connexions/imports/{record.id}",
+            params={"filename": record.filename},
+        )  # fmt: skip
+        await notify(session, event, recipients)
 
 
 async def fail_import(sessions: Sessions, files: ImportFiles, import_id: uuid.UUID, error: str) -> None:

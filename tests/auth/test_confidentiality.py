@@ -77,6 +77,8 @@ from portal.ledger.models import (
     VersionState,
     YearFigures,
 )
+from portal.notifications.kinds import Kind
+from portal.notifications.models import Notification
 from portal.settings import load_settings
 from tests.browsing import csrf_token, sign_in
 from tests.factories.clients import make_dossier
@@ -236,6 +238,7 @@ async def build_world(session: AsyncSession) -> World:
     secret_report = await _report(session, secret, secret_year, granted, f"Rapport {NAME_WORD}")
     visible_report = await _report(session, twin, visible_year, ungranted, "Rapport ordinaire")
     await _in_the_red(session, secret_year, visible_year)
+    secret_notice, visible_notice = await _notices(session, ungranted, secret, twin)
 
     world = World(
         granted=granted,
@@ -265,6 +268,7 @@ async def build_world(session: AsyncSession) -> World:
         "import_id": secret_import.id,
         "fiscal_year_id": secret_year.id,
         "report_file": f"{secret_report.id}.pdf",  # type: ignore[dict-item]
+        "notification_id": secret_notice.id,
     }
     world.visible = {
         "dossier_id": twin.id,
@@ -278,8 +282,23 @@ async def build_world(session: AsyncSession) -> World:
         "import_id": visible_import.id,
         "fiscal_year_id": visible_year.id,
         "report_file": f"{visible_report.id}.pdf",  # type: ignore[dict-item]
+        "notification_id": visible_notice.id,
     }
     return world
+
+
+async def _notices(session: AsyncSession, person: User, *dossiers: Dossier) -> list[Notification]:
+    """A notice to ``person`` about each dossier: about the secret one, written before it was hidden from them,
+    it must stay out of their list, their bell's count and every action, as must its text."""
+    notices = [
+        Notification(recipient_id=person.id, kind=Kind.REPORT_READY.value, dossier_id=dossier.id,
+                     target=f"/entreprises/{dossier.id}/tableau-de-bord/rapports", event_key=f"leak-test:{dossier.id}",
+                     params={"title": f"Rapport {dossier.name}"})
+        for dossier in dossiers
+    ]  # fmt: skip
+    session.add_all(notices)
+    await session.flush()
+    return notices
 
 
 async def _ledger(session: AsyncSession, dossier: Dossier, label: str) -> tuple[FiscalYear, LedgerImport]:
@@ -436,7 +455,7 @@ def person_tokens() -> set[str]:
 
 
 def id_tokens(world: World) -> set[str]:
-    owned = ("note_id", "line_id", "receipt_id", "import_id", "fiscal_year_id")
+    owned = ("note_id", "line_id", "receipt_id", "import_id", "fiscal_year_id", "notification_id")
     ids = [world.secret.id, world.secret_client_id, world.secret_pair_id, *world.secret_run_ids,
            *world.secret_person_ids, *(world.hidden[name] for name in owned), world.secret_report_id]  # fmt: skip
     return {str(value) for value in ids} | {value.hex for value in ids}
@@ -599,7 +618,7 @@ def count_on(page: str, noun: str) -> int:
 
 def test_every_path_parameter_of_the_app_is_known_to_the_leak_test(app: Litestar) -> None:
     known = {"dossier_id", "duplicate_id", "run_id", "client_id", "user_id", "note_id", "line_id", "receipt_id",
-             "import_id", "fiscal_year_id", "report_file", *PLAIN_PARAMETERS}  # fmt: skip
+             "import_id", "fiscal_year_id", "report_file", "notification_id", *PLAIN_PARAMETERS}  # fmt: skip
     unknown = {(path, name) for path, _handler in _handlers(app) for name in _parameters(path) if name not in known}
     assert not unknown, (
         f"routes with path parameters the leak test cannot fill: {sorted(unknown)}. Map each to an object "
@@ -682,6 +701,8 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
     duplicates = pages["/facturation/doublons"].text
     assert duplicates.count('class="panel duplicate"') == 1  # the bakeries only
     assert '<span class="badge badge-warn">1</span>' in duplicates
+    # The notification centre: the ungranted partner's notice about the twin shows, the hidden dossier's does not.
+    assert (f"Rapport {TWIN_NAME}" in html.unescape(pages["/notifications"].text)) is (who == "ungranted")
 
 
 async def test_the_granted_partner_sees_it_on_the_same_pages(
@@ -732,7 +753,9 @@ async def test_the_granted_partner_sees_it_on_the_same_pages(
     detail = pages[f"/entreprises/{world.secret.id}?onglet=facturation"].text
     assert formatted in detail
     assert "dossier.create" in pages[f"/entreprises/{world.secret.id}?onglet=historique"].text
-    assert f"Séminaire {NAME_WORD}" in html.unescape(pages["/notes-de-frais/a-valider"].text)
+    # Its note to approve, listed, and told of in the granted partner's notification centre.
+    assert all(f"Séminaire {NAME_WORD}" in html.unescape(pages[url].text) for url in ("/notes-de-frais/a-valider",
+                                                                                       "/notifications"))  # fmt: skip
     # Accueil: its note to approve and its failing connection, counted with the twin's.
     home = html.unescape(pages["/"].text)
     assert f"Séminaire {NAME_WORD}" in home
@@ -766,6 +789,7 @@ async def _state(session: AsyncSession) -> dict[str, Any]:
         "fiscal_years": await rows(FiscalYear.id, FiscalYear.state),
         "connections": await rows(Connection.id, Connection.status, Connection.credentials_version),
         "reports": await rows(Report.id, Report.status, Report.storage_name),
+        "notifications": await rows(Notification.id, Notification.read_at),
     }
 
 

@@ -31,9 +31,11 @@ from portal.integrations.commerce.models import CommerceDay, CommerceEntry, Comm
 from portal.integrations.commerce.services import CommerceConnectionService as CommerceService
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.jobs.context import JobContext, JobFailed
-from portal.jobs.models import JobRun, JobStatus, OutboxMessage
+from portal.jobs.models import JobRun, JobStatus
 from portal.jobs.outbox import relay_once
 from portal.jobs.runtime import Runtime
+from portal.notifications.kinds import Kind
+from portal.notifications.models import Notification
 from portal.sandbox.commerce import CommerceState
 from portal.settings import Settings
 from tests import commerce_fixtures
@@ -333,9 +335,8 @@ async def test_a_source_that_fails_is_retried_and_a_revoked_key_stops_the_connec
     async with live() as session:
         connection = await session.get(Connection, connection_id)
         notices = await session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.actor_name == "integrations.notify_authorization_lost")
-        )  # fmt: skip
+            select(func.count(func.distinct(Notification.event_key))).where(Notification.kind == Kind.CONNECTION_LOST)
+        )
     assert connection is not None
     assert connection.status is ConnectionStatus.AUTHORIZATION_LOST
     assert notices == 1

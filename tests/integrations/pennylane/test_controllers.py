@@ -24,12 +24,14 @@ from portal.accounts.models import User
 from portal.app import create_app
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier
-from portal.integrations import tasks as connection_tasks
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.pennylane import tasks
 from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.models import JobRun, OutboxMessage
 from portal.ledger.models import FiscalYear, LedgerImport, VersionState
+from portal.notifications import tasks as notification_tasks
+from portal.notifications.kinds import Kind
+from portal.notifications.models import Notification
 from portal.sandbox.pennylane import SandboxState
 from portal.settings import Settings
 from tests.browsing import csrf_token, serve_in_process, sign_in
@@ -274,20 +276,24 @@ async def test_a_revoked_authorization_shows_on_the_connection_and_tells_the_com
     assert "Reconnectez Pennylane" in page
     assert "Connecter Pennylane" in page
 
-    # One notice per lost authorisation, however many jobs notice it.
+    # One notice per person and lost authorisation, however many jobs notice it: in the portal and by email.
     assert await tasks.fiscal_years(context, str(connection.id)) == {tasks.RESULT: tasks.GONE}
     notices = (
-        (
-            await db_session.execute(
-                select(OutboxMessage).where(OutboxMessage.actor_name == "integrations.notify_authorization_lost")
-            )
-        )
+        (await db_session.execute(select(Notification).where(Notification.kind == Kind.CONNECTION_LOST)))
         .scalars()
         .all()
     )
-    assert len(notices) == 1
-    sent = await connection_tasks.notify_authorization_lost(context, str(connection.id))
-    assert sent == {connection_tasks.NOTIFIED: 2}  # the Comptable, and the partner who connected it
+    assert {notice.recipient_id for notice in notices} == {comptable.id, partner.id}  # and who connected it
+    emails = (
+        (await db_session.execute(select(OutboxMessage).where(OutboxMessage.actor_name == "notifications.send_email")))
+        .scalars()
+        .all()
+    )
+    assert len(emails) == 2
+    for notice in notices:
+        assert await notification_tasks.send_email(context, str(notice.id)) == {
+            notification_tasks.RESULT: notification_tasks.SENT
+        }
     folder = _settings(portal).mail_outbox_dir
     assert folder is not None
     messages = [message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(folder.glob("*.eml"))]
