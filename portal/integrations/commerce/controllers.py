@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.auth.guards import principal_of, signed_in
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
+from portal.clients.fiscal import fiscal_year_end, fiscal_year_start
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
@@ -35,6 +36,7 @@ from portal.i18n import N_, _
 from portal.integrations import authorizations
 from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce import oauth as commerce_oauth
+from portal.integrations.commerce import sync
 from portal.integrations.commerce.entries import EntryKind
 from portal.integrations.commerce.errors import CommerceError
 from portal.integrations.commerce.models import SyncFrequency
@@ -595,9 +597,13 @@ async def export_portal_journals(
     start: Annotated[str, QueryParameter(name="du")] = "",
     end: Annotated[str, QueryParameter(name="au")] = "",
 ) -> Stream:
-    """Every journal the portal produced for the dossier over a fiscal year, as ``<SIREN>FEC<closing>.txt``."""
+    """Every journal the portal produced for the dossier over a fiscal year (``du``/``au``, the current one by
+    default), as ``<SIREN>FEC<closing>.txt``."""
     principal = principal_of(request)
     dossier = await _dossier(dossiers, principal, dossier_id, Permission.LEDGER_EXPORT)
+    if not start and not end:
+        today = sync.today()
+        start, end = fiscal_year_start(dossier, today).isoformat(), fiscal_year_end(dossier, today).isoformat()
     try:
         first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
     except ValueError:

@@ -84,6 +84,9 @@ async def test_the_portal_s_fec_is_named_for_the_year_with_the_register_as_journ
     assert report.errors == [], [issue.message for issue in report.errors]
     assert report.warnings == [], [issue.message for issue in report.warnings]
     assert (await client.get(f"{export}?du=hier&au=2026")).status_code == 404
+    current = await client.get(export)  # the current fiscal year by default
+    assert current.status_code == 200
+    assert "FEC" in current.headers["content-disposition"]
 
 
 async def test_the_portal_s_fec_re_imports_as_the_dossier_s_fiscal_year(
