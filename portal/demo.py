@@ -60,6 +60,7 @@ DOSSIERS = [
 ]
 # Restaurant Le Cèdre's till (Zelty), whose authorisation was lost: Accueil's « connexion à reconnecter ».
 LOST_TILL = "Restaurant Le Cèdre – caisse"
+DEMO_TILL = "zelty-le-cedre"  # its account in the POS sandbox
 # Visible only to the partner: the portal's confidentiality at work from the first start.
 CONFIDENTIAL = ("Holding Durand Patrimoine", "92345671", "SC", False, "Lyon", "69006")
 PEOPLE = [
@@ -143,7 +144,7 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     receipts = ReceiptStore(settings.receipts_dir, max_bytes=settings.receipt_max_bytes)
     await _expense_note(session, people[2].id, dossiers[0].id, receipts)
     await _approved_note(session, people[3].id, people[0].id, dossiers[0].id, receipts)
-    await _lost_till(session, dossiers[3].id, people[3].id)
+    await _lost_till(session, dossiers[3], people[3].id)
     partner = await load_principal(session, people[0].id, 0)
     if partner is not None:
         await InvitationService(session=session).invite(
@@ -211,17 +212,92 @@ async def _approved_note(
     await notes.approve(approver, note)
 
 
-async def _lost_till(session: AsyncSession, dossier_id: uuid.UUID, connected_by_id: uuid.UUID) -> None:
-    """A till whose authorisation the source no longer accepts: Accueil has a connection to fix from the start,
-    and its Comptable a notification (the bell) saying so, as the sync that finds it lost would write."""
-    till = Connection(
-        dossier_id=dossier_id, provider=Provider.ZELTY, auth_method=AuthMethod.API_KEY,
+async def _lost_till(session: AsyncSession, dossier: Dossier, connected_by_id: uuid.UUID) -> None:
+    """A till whose authorisation the source no longer accepts: Accueil has a connection to fix from the start.
+
+    Before it was lost it had posted its last fortnight (the sandbox's Restaurant Le Cèdre): the first week
+    ticket by ticket, the second as one *Z de caisse* per register and day, the option it has kept since. So
+    Comptabilité shows its two journals (Salle, Bar) marked « Produit par le portail », and its page the Z option.
+    Its Comptable has a notification (the bell) saying it is lost, as the sync that finds it lost would write.
+    """
+    connection = Connection(
+        dossier_id=dossier.id, provider=Provider.ZELTY, auth_method=AuthMethod.API_KEY,
         status=ConnectionStatus.AUTHORIZATION_LOST, last_error=commerce_tasks.LOST, label=LOST_TILL,
         connected_by_id=connected_by_id, connected_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40),
     )  # fmt: skip
-    session.add(till)
+    session.add(connection)
     await session.flush()
-    await tell_authorization_lost(session, till)
+    await _till_history(session, dossier, connection)
+    await tell_authorization_lost(session, connection)
+
+
+class _SandboxTill:
+    """The sandbox's Restaurant Le Cèdre read in this process, as the unified API serves it (demo only)."""
+
+    def __init__(self) -> None:
+        from portal.sandbox.commerce import books  # noqa: PLC0415 - demo-only
+        from portal.sandbox.commerce.state import current_state  # noqa: PLC0415
+
+        self.books, self.state = books, current_state()
+        self.account = self.state.account(DEMO_TILL)
+
+    def reference(self) -> Any:
+        from portal.integrations.commerce.records import Location, PaymentMethod, ReferenceData, TaxRate  # noqa: PLC0415
+
+        profile: Any = self.account.profile
+        return ReferenceData(
+            locations=tuple(Location(register.id, register.name) for register in profile.registers),
+            payment_methods=tuple(PaymentMethod(method.id, method.name, method.extra) for method in profile.methods),
+            tax_rates=tuple(TaxRate(rate.id, rate.label, rate.rate, rate.tax_code) for rate in profile.rates),
+        )
+
+    async def closure(self, _consumer_id: str, day: dt.date) -> Any:
+        from portal.integrations.commerce.records import Closure  # noqa: PLC0415
+
+        return Closure.from_api(self.books.pos_closure(self.state, self.account, day, None))
+
+    async def orders(self, _consumer_id: str, day: dt.date, _last: dt.date) -> Any:
+        import json  # noqa: PLC0415
+
+        from portal.integrations.commerce.records import Order  # noqa: PLC0415
+
+        count = self.books.pos_count(self.state, self.account, day, None)
+        encoded = self.books.pos_slice(self.state, self.account, day, 0, count, location_id=None)
+        yield [Order.from_api(json.loads(item, parse_float=Decimal)) for item in encoded]
+
+
+async def _till_history(session: AsyncSession, dossier: Dossier, connection: Connection) -> None:
+    from portal.integrations.commerce import mapping as mappings  # noqa: PLC0415
+    from portal.integrations.commerce import store, sync  # noqa: PLC0415
+    from portal.integrations.commerce.models import CommerceSetup  # noqa: PLC0415
+    from portal.integrations.commerce.posting import Poster  # noqa: PLC0415
+    from portal.integrations.commerce.sources import get_source  # noqa: PLC0415
+
+    till, source = _SandboxTill(), get_source("zelty")
+    assert source is not None  # noqa: S101 - in the catalogue
+    reference = till.reference()
+    mapping = mappings.default_mapping(source, reference)
+    yesterday = till.state.today - dt.timedelta(days=1)
+    setup = CommerceSetup(
+        connection_id=connection.id, dossier_id=dossier.id, source=source.code, consumer_id=till.account.id,
+        consumer_name=till.account.name, reference=reference.to_json(), mapping=mapping.to_json(),
+        sync_start=yesterday - dt.timedelta(days=13), summarise_days=True,
+    )  # fmt: skip
+    session.add(setup)
+    await session.flush()
+    assert setup.source_key is not None  # noqa: S101 - the account is known
+    poster = Poster(mapping, source, reference)
+    target = sync.Target(dossier_id=dossier.id, source_key=setup.source_key)
+
+    async def write(batch: store.Batch) -> int:
+        return await store.write(session, batch)
+
+    switched = yesterday - dt.timedelta(days=7)  # the Z de caisse chosen a week ago
+    for day in sync.days_between(setup.sync_start, yesterday):
+        result = await sync.sync_day(till, poster, source=source, consumer_id=till.account.id, day=day, target=target,
+                                     now=till.state.today, write=write, summarise=day > switched)  # fmt: skip
+        await store.mark_day(session, dossier_id=dossier.id, source_key=setup.source_key, day=day, state=result.state,
+                             records=result.records, message=result.message)  # fmt: skip
 
 
 # The fiscal years the demo's Comptabilité and Tableau de bord show from the first start: Restaurant Le

@@ -1,7 +1,7 @@
 """Notifications and notification preferences
 
 Revision ID: 95343732451b
-Revises: 95dec6135ee3
+Revises: 3e5c1a9d7b20
 Create Date: 2026-12-07 16:05:24.884503
 """
 
@@ -15,7 +15,7 @@ import advanced_alchemy.types.guid
 from sqlalchemy.dialects import postgresql
 
 revision = '95343732451b'
-down_revision = '95dec6135ee3'
+down_revision = '3e5c1a9d7b20'
 branch_labels = None
 depends_on = None
 

@@ -7,10 +7,17 @@ from portal.integrations import models, policy
 from portal.integrations.commerce import models as commerce_models
 from portal.integrations.commerce import policy as commerce_policy
 from portal.integrations.commerce import tasks as commerce_tasks
-from portal.integrations.commerce.controllers import CommerceCallbackController, CommerceController, export_entries
+from portal.integrations.commerce.controllers import (
+    CommerceCallbackController,
+    CommerceController,
+    export_entries,
+    export_portal_journals,
+    ledger_journals,
+)
 from portal.integrations.controllers import integration_routes
 from portal.integrations.pennylane import tasks as pennylane_tasks
 from portal.jobs.registry import every
+from portal.ledger.pages import JOURNALS, PORTAL
 
 plugin = Domain(
     name="integrations",
@@ -20,6 +27,7 @@ plugin = Domain(
         CommerceController,
         CommerceCallbackController,
         export_entries,
+        export_portal_journals,
     ],
     restrictions=[*policy.RESTRICTIONS, *commerce_policy.RESTRICTIONS],
     jobs=[
@@ -33,6 +41,7 @@ plugin = Domain(
         commerce_tasks.scheduled,
         commerce_tasks.revoke,
     ],
+    parts=[JOURNALS.part(PORTAL, "integrations/commerce/_partials/ledger_journals.html", ledger_journals)],
     schedules=[
         every("0 6 * * *", commerce_tasks.scheduled, name="commerce.daily", frequency="daily"),
         every("0 6 1 * *", commerce_tasks.scheduled, name="commerce.monthly", frequency="monthly"),

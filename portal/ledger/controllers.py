@@ -22,6 +22,7 @@ from litestar_htmx import HTMXRequest
 
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
+from portal.clients.fiscal import closing_in, fiscal_year_end
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.paging import Paging
@@ -29,8 +30,9 @@ from portal.i18n import N_, _, ngettext, number
 from portal.ledger import belonging, fec
 from portal.ledger.files import ImportFiles
 from portal.ledger.models import LedgerImport, LedgerSource
+from portal.ledger.pages import JOURNALS, PORTAL
 from portal.ledger.services import EntryFilter, LedgerService
-from portal.settings import Settings
+from portal.settings import FIRM_TIMEZONE, Settings
 from portal.web import forms
 from portal.web.deps import provide
 from portal.web.exports import download, in_chunks, reader_sessions
@@ -65,6 +67,13 @@ class UploadRefusedPage:
         raise NotImplementedError
 
 
+def calendar_periods(dossier: Dossier, today: dt.date, count: int = 3) -> list[tuple[dt.date, dt.date]]:
+    """The dossier's current fiscal year and the ``count - 1`` before it, latest first, by its closing date."""
+    end = fiscal_year_end(dossier, today)
+    closings = [closing_in(dossier, end.year - offset) for offset in range(count + 1)]
+    return [(closings[i + 1] + dt.timedelta(days=1), closings[i]) for i in range(count)]
+
+
 DEPENDENCIES: Mapping[str, Provide] = {"ledger": provide(LedgerService), "dossiers": provide(DossierService)}
 
 
@@ -94,21 +103,33 @@ class LedgerController(Controller):
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.LEDGER_READ)
         years = await ledger.fiscal_years(principal, dossier.id)
-        chosen = next((year for year in years if str(year.id) == exercice), years[0] if years else None)
+        # The fiscal calendar's recent years that were not imported: the portal's own journals may be there.
+        imported_ends = {year.end_date for year in years}
+        periods = [item for item in calendar_periods(dossier, dt.datetime.now(FIRM_TIMEZONE).date())
+                   if item[1] not in imported_ends]  # fmt: skip
+        calendar_choice = next((item for item in periods if item[1].isoformat() == exercice), None)
+        chosen = None if calendar_choice else next((year for year in years if str(year.id) == exercice), None)
+        if chosen is None and calendar_choice is None:
+            chosen = years[0] if years else None
         journal, compte, q = (forms.query_text(value).strip() for value in (journal, compte, q))
         filters = EntryFilter(journal=journal, account=compte, query=q)
+        period = (chosen.start_date, chosen.end_date) if chosen is not None else calendar_choice or periods[0]
         context: dict[str, Any] = {
             "dossier": dossier, "years": years, "year": chosen, "filters": filters, "view": vue,
             "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
-            "can_delete": principal.can(Permission.LEDGER_DELETE, dossier.id),
+            "can_delete": principal.can(Permission.LEDGER_DELETE, dossier.id), "periods": periods, "period": period,
+            "portal_part": JOURNALS.template(PORTAL),
         }  # fmt: skip
+        context.update(
+            await JOURNALS.context(PORTAL, principal, ledger.session, dossier, period, journal, paging, periods)
+        )
         if chosen is not None:
             context["journals"] = await ledger.journals(chosen)
             if vue == "balance":
                 context["rows"], context["totals"] = await ledger.general_balance(chosen)
             elif vue == "auxiliaire":
                 context["result"], context["totals"] = await ledger.auxiliary_balance(chosen, paging)
-            else:
+            elif not context.get("portal_selected"):
                 context["result"] = await ledger.entries_page(chosen, filters, paging=paging)
         return Template(template_name="ledger/entries.html", context=context)
 

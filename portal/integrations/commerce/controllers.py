@@ -22,10 +22,12 @@ from litestar.params import FromPath, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from litestar_htmx import HTMXRequest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.guards import principal_of, signed_in
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
+from portal.clients.fiscal import fiscal_year_end, fiscal_year_start
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
 from portal.db.engine import writes_on_get
@@ -35,6 +37,7 @@ from portal.i18n import N_, _
 from portal.integrations import authorizations
 from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce import oauth as commerce_oauth
+from portal.integrations.commerce import sync
 from portal.integrations.commerce.entries import EntryKind
 from portal.integrations.commerce.errors import CommerceError
 from portal.integrations.commerce.models import SyncFrequency
@@ -57,6 +60,7 @@ OAUTH_SESSION_KEY = "commerce_oauth"
 CALLBACK_PATH = writes_on_get("/connexions/sources/retour")
 # Currencies a web shop sells in most often besides the euro: the mapping screen offers their rates.
 COMMON_CURRENCIES = ("CHF", "GBP", "USD")
+NO_SIREN = "000000000"  # a dossier without SIREN: the FEC's name keeps its shape
 DENIED = N_("L'autorisation a été refusée sur le site de la source : rien n'a été connecté.")
 
 
@@ -71,6 +75,13 @@ class KeyForm:
 class ScheduleForm:
     debut: str = forms.text(forms.DATE_MAX_LENGTH)
     frequence: str = forms.text(forms.CHOICE_MAX_LENGTH)
+
+
+@dataclass
+class PostingModeForm:
+    """One entry per ticket (``tickets``) or the Z de caisse (``z``)."""
+
+    mode: str = forms.text(forms.CHOICE_MAX_LENGTH)
 
 
 @dataclass
@@ -140,6 +151,7 @@ async def source_context(
         "invite_errors": {},
         "invite_form": {"email": "", "nom": ""},
         "sync_error": None,
+        "mode_error": None,
         "missing": [],
         "days": [],
         "runs": [],
@@ -278,6 +290,36 @@ class CommerceController(Controller):
             return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
         flash(request, _("Synchronisation enregistrée."), category="success")
         return Redirect(_page(dossier, source), status_code=303)
+
+    @post("/{code:str}/mode-ecritures", name="commerce:posting_mode", media_type=MediaType.HTML)
+    async def save_posting_mode(
+        self,
+        request: HTMXRequest,
+        *,
+        dossier_id: FromPath[uuid.UUID],
+        code: FromPath[str],
+        data: Annotated[PostingModeForm, forms.POSTED],
+        dossiers: NamedDependency[DossierService],
+        commerce: NamedDependency[CommerceConnectionService],
+    ) -> Any:
+        """One entry per ticket or the Z de caisse, for the days posted from now on (a lost connection too)."""
+        principal = principal_of(request)
+        source = _source(code)
+        dossier = await _dossier(dossiers, principal, dossier_id, Permission.CONNECTIONS_MANAGE)
+        state = await commerce.state(principal, dossier.id, source, Permission.CONNECTIONS_MANAGE)
+        if state.setup is None:
+            raise NotFoundException
+        error = next(iter(forms.clip(data).values()), None) or commerce.save_posting_mode(state.setup, data.mode)
+        if error:
+            context = await source_context(principal, dossier, source, commerce, mode_error=error)
+            return Template(template_name="integrations/commerce/source.html", context=context, status_code=422)
+        message = (
+            _("Z de caisse enregistré : chaque journée passée désormais le sera en une écriture par caisse.")
+            if state.setup.summarise_days
+            else _("Enregistré : chaque journée passée désormais le sera ticket par ticket.")
+        )
+        flash(request, message, category="success")
+        return Redirect(_page(dossier, source, "#mode-ecritures"), status_code=303)
 
     @post("/{code:str}/synchroniser", name="commerce:sync", media_type=MediaType.HTML)
     async def sync_now(
@@ -513,6 +555,79 @@ async def export_entries(
 
     period = "-".join(day.strftime("%Y%m%d") for day in (filters.start, filters.end) if day)
     filename = f"ecritures-{source.code}-{dossier.siren or 'dossier'}{'-' + period if period else ''}.txt"
+    return download(body(), media_type="text/plain", charset="iso-8859-15", filename=filename)
+
+
+async def ledger_journals(  # noqa: PLR0917 - a page part: the page passes its context positionally
+    principal: Principal,
+    session: AsyncSession,
+    dossier: Dossier,
+    period: tuple[dt.date, dt.date],
+    journal: str,
+    paging: Paging,
+    others: list[tuple[dt.date, dt.date]],
+) -> dict[str, Any]:
+    """The dossier's Comptabilité part: the journals the portal produced over ``period``, and the entries of
+    the one chosen (``journal`` is its key, ``portail:<source>:<code>``); ``others``, the fiscal years not
+    imported the page offers, those of which hold the portal's entries. The page checked LEDGER_READ."""
+    del principal  # the page read the dossier with LEDGER_READ: its entries are the person's to read
+    entries = CommerceEntryService(session)
+    setups = await entries.setups_of(dossier.id)
+    start, end = period
+    journals = await entries.portal_journals(setups, start, end)
+    selected = next((item for item in journals if item.key == journal), None)
+    elsewhere = [item for item in others if item != period and await entries.posted_between(setups, *item)]
+    context: dict[str, Any] = {
+        "portal_journals": journals, "portal_selected": selected, "portal_elsewhere": elsewhere,
+        "portal_filename": fec.fec_filename(dossier.siren or NO_SIREN, end), "account_label": mappings.account_label,
+    }  # fmt: skip
+    if selected is not None:
+        filters = EntryFilters(start=start, end=end, journal=selected.code)
+        result, lines, totals = await entries.entries_page(selected.setup, filters, paging)
+        auxiliaries = {line.aux_account for rows in lines.values() for line in rows if line.aux_account}
+        context.update(portal_result=result, portal_lines=lines, portal_totals=totals,
+                       portal_aux=await entries.aux_labels(selected.setup, auxiliaries))  # fmt: skip
+    return context
+
+
+@get("/entreprises/{dossier_id:uuid}/comptabilite/journaux-du-portail/fec", guards=[signed_in],
+     name="commerce:ledger_export", include_in_schema=False, dependencies=DEPENDENCIES)  # fmt: skip
+async def export_portal_journals(
+    request: Request[Any, Any, Any],
+    *,
+    dossier_id: FromPath[uuid.UUID],
+    dossiers: NamedDependency[DossierService],
+    start: Annotated[str, QueryParameter(name="du")] = "",
+    end: Annotated[str, QueryParameter(name="au")] = "",
+) -> Stream:
+    """Every journal the portal produced for the dossier over a fiscal year (``du``/``au``, the current one by
+    default), as ``<SIREN>FEC<closing>.txt``."""
+    principal = principal_of(request)
+    dossier = await _dossier(dossiers, principal, dossier_id, Permission.LEDGER_EXPORT)
+    if not start and not end:
+        today = sync.today()
+        start, end = fiscal_year_start(dossier, today).isoformat(), fiscal_year_end(dossier, today).isoformat()
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise NotFoundException from None
+    if last < first:
+        raise NotFoundException
+    filters = EntryFilters(start=first, end=last)
+    sessions = reader_sessions(request)
+
+    async def body() -> AsyncIterator[bytes]:
+        async with sessions() as session:
+            service = CommerceEntryService(session)
+            setups = await service.setups_of(dossier.id)
+            header = True
+            async for batch in in_chunks(service.export_rows(setups, filters)):
+                yield fec.write_chunk(batch, cash_basis=False, header=header)
+                header = False
+            if header:  # nothing posted over the period: the header alone, still a FEC
+                yield fec.write_chunk([], cash_basis=False, header=True)
+
+    filename = fec.fec_filename(dossier.siren or NO_SIREN, last)
     return download(body(), media_type="text/plain", charset="iso-8859-15", filename=filename)
 
 

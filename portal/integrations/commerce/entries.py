@@ -24,6 +24,8 @@ class EntryKind(StrEnum):
     CLOSURE = "closure"  # a register's closing: cash differences
     WEB_ORDER = "web_order"  # an e-commerce order, sales by country and category, with its payment
     WEB_REFUND = "web_refund"  # an e-commerce refund: the reverse
+    SUMMARY = "z"  # Z de caisse: a register's (or the shop's) day in one entry, record id ``<day>/<journal>``
+    SUMMARY_MORE = "z_more"  # a complementary Z: records of a summarised day read after its Z, ``<day>/<journal>/<n>``
 
     @property
     def label(self) -> str:
@@ -37,7 +39,15 @@ _LABELS = {
     EntryKind.CLOSURE: N_("Clôture de caisse"),
     EntryKind.WEB_ORDER: N_("Commande en ligne"),
     EntryKind.WEB_REFUND: N_("Remboursement en ligne"),
+    EntryKind.SUMMARY: N_("Z de caisse"),
+    EntryKind.SUMMARY_MORE: N_("Z de caisse complémentaire"),
 }
+
+# What a Z de caisse sums up: tickets, their payments and refunds, web orders and refunds. A
+# register's closing (its cash differences) stays an entry of its own in either mode.
+SUMMARISED = frozenset({EntryKind.ORDER, EntryKind.PAYMENT, EntryKind.REFUND, EntryKind.WEB_ORDER,
+                        EntryKind.WEB_REFUND})  # fmt: skip
+SUMMARIES = frozenset({EntryKind.SUMMARY, EntryKind.SUMMARY_MORE})
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,6 +261,20 @@ def check_account(number: str, use: str) -> str | None:
     return None if number.startswith(prefixes) else message
 
 
+def journal_names(mapping: Mapping, reference: ReferenceData, shop: str = "") -> dict[str, str]:
+    """What each journal stands for, in words (a FEC's JournalLib): its register's name (``Salle``),
+    the web shop's, or « Caisse » for the journal of tickets that name no register."""
+    locations = {location.id: location.name for location in reference.locations}
+    names: dict[str, list[str]] = {}
+    for location, code in mapping.journals.items():
+        if code:
+            names.setdefault(code, []).append(locations.get(location, location))
+    result = {code: ", ".join(sorted(registers)) for code, registers in names.items()}
+    result.setdefault(mapping.journal, "Caisse")
+    result.setdefault(mapping.web_journal, shop or "Boutique en ligne")
+    return result
+
+
 def account_label(number: str) -> str:
     """A label for an account the mapping uses: the PCG's, by the longest known prefix."""
     for length in range(len(number), 0, -1):

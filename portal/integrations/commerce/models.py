@@ -14,6 +14,9 @@
   and replaced at each sync until the source closes it.
 - ``CommerceCustomer``: the customers' auxiliary accounts (411), created when a record
   first names a customer.
+- ``CommerceSummaryItem``: in *Z de caisse* mode (``CommerceSetup.summarise_days``), which
+  record each day's summary entry counts: (dossier, source account, kind, record id) is its
+  primary key, so a ticket is counted in one summary at most, and never also posted alone.
 
 Amounts are integer cents; dates are dates.
 """
@@ -27,7 +30,7 @@ from typing import Any
 
 from advanced_alchemy.base import DefaultBase
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.audit.mixins import Audited
@@ -89,6 +92,9 @@ class CommerceSetup(Audited, Base):
     sync_frequency: Mapped[SyncFrequency] = mapped_column(string_enum(SyncFrequency), default=SyncFrequency.DAILY)
     last_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Z de caisse: each register's (or the shop's) day posted as one summarised entry instead of one
+    # entry per ticket. Read when a day is posted: days already final keep the way they were posted.
+    summarise_days: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def audit_dossier_id(self) -> uuid.UUID | None:
@@ -171,3 +177,15 @@ class CommerceCustomer(DefaultBase):
     source_key: Mapped[str] = mapped_column(String(160), primary_key=True)
     aux_account: Mapped[str] = mapped_column(String(20), primary_key=True)
     label: Mapped[str] = mapped_column(String(200))
+
+
+class CommerceSummaryItem(DefaultBase):
+    """A record counted in a day's summary entry (Z de caisse): at most once, whatever the run."""
+
+    __tablename__ = "commerce_summary_item"
+
+    dossier_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dossier.id", ondelete="CASCADE"), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("commerce_entry.id", ondelete="CASCADE"), index=True)

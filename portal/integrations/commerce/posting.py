@@ -28,6 +28,14 @@ items do not include yet) is spread over the rates in proportion to their TTC, t
 rate taking the remainder. Foreign-currency web orders are converted per entry line with
 the mapping's rate, rounded to the cent, and the customer line is their sum.
 
+*Z de caisse* (seed 004, « Fermeture de caisse »: global entries at the till's closing): when
+the connection asks for it, the entries of a register's day (tickets, payments, refunds; for a
+web shop its orders, refunds and payments) are not stored one by one but summed into ONE entry
+per journal and day (``Poster.summary``): each account's net movement, so sales per VAT rate
+(HT), VAT collected per rate, each payment method's takings, tips, and what customers still
+owe, labelled in words. The sum of balanced entries balances; it is checked all the same. The
+register's closing (cash differences) stays an entry of its own.
+
 Anything blocking that the mapping lacks raises ``Unmapped`` with the full list, so the
 caller leaves the day unposted and shows it; an unmapped payment method is not blocking:
 its money goes to the fallback (waiting) account and ``Poster.fallback_methods`` names it.
@@ -55,12 +63,14 @@ from portal.integrations.commerce.mapping import (
     CountryRule,
     Mapping,
     Missing,
+    journal_names,
     missing_country,
     missing_country_tax,
     missing_currency,
     missing_journal,
     missing_sales,
     missing_vat,
+    rate_label,
 )
 from portal.integrations.commerce.records import (
     ClosureEntry,
@@ -165,6 +175,7 @@ class Poster:
         codes = set(self._journals.values())
         self._default_journal = next(iter(codes)) if len(codes) == 1 else mapping.journal
         self._web_journal = mapping.web_journal
+        self._journal_names = journal_names(mapping, reference)
         self._locations = {location.id: location.name for location in reference.locations}
         self._method_names = {method.id: method.name for method in reference.payment_methods}
         self._method_accounts = {method: account for method, account in mapping.payment_accounts.items() if account}
@@ -385,6 +396,68 @@ class Poster:
                           DraftLine(self._surplus, line_label, credit=difference)]  # fmt: skip
         label = f"Clôture de caisse – {place} {when}"
         return self._entry(EntryKind.CLOSURE, f"{day.isoformat()}/{entry.id}", day, journal, label, entry.id, lines)
+
+    # --- Z de caisse ---------------------------------------------------------------------------
+
+    def journal_name(self, journal: str) -> str:
+        """What a journal stands for: its register's name (``Salle``), the web shop, or « Caisse »."""
+        return self._journal_names.get(journal, journal)
+
+    def _summary_labels(self) -> dict[str, str]:
+        """Each account's line label in a Z: per VAT rate, per payment method, tips, cash differences."""
+        labels: dict[str, list[str]] = {}
+        for rate, account in self._sales.items():
+            labels.setdefault(account, []).append(f"Ventes TVA {rate_label(rate)} (HT)")
+        for rate, account in self._vat.items():
+            labels.setdefault(account, []).append(f"TVA collectée {rate_label(rate)}")
+        for category, account in self._categories.items():
+            labels.setdefault(account, []).append(f"Ventes catégorie {category}")
+        for method, account in self._method_accounts.items():
+            labels.setdefault(account, []).append(f"Encaissements {self._method_names.get(method, method)}")
+        labels.setdefault(self._fallback, []).append("Encaissements à affecter")
+        labels.setdefault(self._tips, []).append("Pourboires")
+        labels.setdefault(self._shipping, []).append("Frais de port facturés")
+        labels.setdefault(self._gift_cards, []).append("Cartes cadeaux")
+        return {account: " ; ".join(dict.fromkeys(names)) for account, names in labels.items()}
+
+    def summary(
+        self, drafts: Iterable[DraftEntry], *, day: dt.date, journal: str, kind: EntryKind, record_id: str, number: int
+    ) -> DraftEntry | None:
+        """ONE entry for ``drafts`` (a journal's day): each (account, auxiliary) with its net movement.
+
+        Debits first (money received, what customers owe), then credits (sales per rate, VAT per
+        rate, tips), each labelled in words. None when the drafts cancel out entirely.
+        """
+        net: dict[tuple[str, str | None], Decimal] = {}
+        aux_labels: dict[str, str] = {}
+        records = 0
+        for draft in drafts:
+            records += draft.kind is not EntryKind.PAYMENT
+            for line in draft.lines:
+                key = (line.account, line.aux_account)
+                net[key] = net.get(key, ZERO) + line.debit - line.credit
+                if line.aux_account and line.aux_label:
+                    aux_labels[line.aux_account] = line.aux_label
+        labels = self._summary_labels()
+        place = self.journal_name(journal)
+        when = day.strftime("%d/%m/%Y")
+        title = "Z de caisse" if kind is EntryKind.SUMMARY else f"Z de caisse complémentaire n° {number}"
+        label = f"{title} – {place} {when} – enregistrements : {records}"
+        lines: list[DraftLine] = []
+        for (account, aux), amount in sorted(net.items(), key=lambda item: (item[1] < 0, item[0][0], item[0][1] or "")):
+            if not amount:
+                continue
+            if aux is not None:
+                line_label = f"{title} – {aux_labels.get(aux, aux)}"
+                lines.append(_customer_line(account, line_label, amount, aux, aux_labels.get(aux, aux)))
+                continue
+            line_label = f"{title} – {labels.get(account, account)}"
+            lines.append(DraftLine(account, line_label, debit=amount) if amount > 0
+                         else DraftLine(account, line_label, credit=-amount))  # fmt: skip
+        if not lines:
+            return None
+        piece = f"Z{day:%Y%m%d}" + (f"-{number}" if number > 1 else "")
+        return self._entry(kind, record_id, day, journal, label, piece, lines)
 
     # --- E-commerce -------------------------------------------------------------------------------
 

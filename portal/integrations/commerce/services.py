@@ -13,22 +13,22 @@ methods, VAT rates…), from which the default mapping is drawn.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx2
-from sqlalchemy import Select, and_, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.auth.roles import DossierRole
+from portal.clients.fiscal import fiscal_year_start
 from portal.clients.models import Dossier
 from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
 from portal.firm.invitations import Grant, InvitationService, InviteOutcome
@@ -68,6 +68,8 @@ START_IN_FUTURE = N_("La date de début ne peut pas être dans le futur.")
 START_TOO_OLD = N_("La date de début ne peut pas précéder de plus de cinq ans la date du jour.")
 BAD_DATE = N_("Date invalide : utilisez le format JJ/MM/AAAA.")
 BAD_FREQUENCY = N_("Choisissez une fréquence de synchronisation.")
+BAD_MODE = N_("Choisissez une écriture par ticket ou le Z de caisse.")
+POSTING_MODES = {"tickets": False, "z": True}
 SYNC_JOBS = (tasks.sync_connection, tasks.reference)
 
 
@@ -106,18 +108,6 @@ class CommerceRequestError(ConnectionRequestError):
         return _(self.message) % self.params if self.params else _(self.message)
 
 
-def fiscal_year_start(dossier: Dossier, on: dt.date) -> dt.date:
-    """The first day of the dossier's fiscal year running on ``on`` (from its closing day and month)."""
-
-    def closing(year: int) -> dt.date:
-        last = calendar.monthrange(year, dossier.closing_month)[1]
-        return dt.date(year, dossier.closing_month, min(dossier.closing_day, last))
-
-    this_year = closing(on.year)
-    previous = this_year if on > this_year else closing(on.year - 1)
-    return previous + dt.timedelta(days=1)
-
-
 def check_api_key(key: str) -> str:
     """A pasted source API key (no source issues keys shorter than 16 characters)."""
     return check_pasted(key, shortest=16, too_short=KEY_TOO_SHORT, spaces=KEY_SPACES)
@@ -142,6 +132,25 @@ class EntryFilters:
     end: dt.date | None = None
     journal: str = ""
     kind: str = ""
+
+
+@dataclass(frozen=True)
+class PortalJournal:
+    """A journal the portal produced from a source, over a period (the dossier's Comptabilité lists them)."""
+
+    setup: CommerceSetup
+    source: Source
+    code: str
+    name: str  # the register's (or the shop's) name: the FEC's JournalLib
+    entries: int
+    debit: int  # cents; every entry balances, so the credit is the same
+    first: dt.date
+    last: dt.date
+
+    @property
+    def key(self) -> str:
+        """How the Comptabilité page names it in its journal filter (imported journals keep their code)."""
+        return f"portail:{self.source.code}:{self.code}"
 
 
 @dataclass(frozen=True)
@@ -370,6 +379,13 @@ class CommerceConnectionService:
             setup.sync_frequency = chosen
         return errors
 
+    def save_posting_mode(self, setup: CommerceSetup, mode: str) -> str | None:
+        """One entry per ticket, or the Z de caisse: read by the next sync, for the days it posts (an error msgid)."""
+        if mode not in POSTING_MODES:
+            return BAD_MODE
+        setup.summarise_days = POSTING_MODES[mode]
+        return None
+
     async def request_sync(
         self, principal: Principal, source: Source, connection: Connection, setup: CommerceSetup
     ) -> JobRun:
@@ -409,8 +425,14 @@ class CommerceEntryService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _entries(self, setup: CommerceSetup, filters: EntryFilters) -> Any:
-        conditions = [CommerceEntry.dossier_id == setup.dossier_id, CommerceEntry.source_key == setup.source_key]
+    def _entries(self, setup: CommerceSetup | Sequence[CommerceSetup], filters: EntryFilters) -> Any:
+        setups = [setup] if isinstance(setup, CommerceSetup) else list(setup)
+        keys = [item.source_key for item in setups if item.source_key]
+        dossiers = {item.dossier_id for item in setups}
+        conditions: list[ColumnElement[bool]] = [
+            CommerceEntry.dossier_id.in_(dossiers),
+            CommerceEntry.source_key.in_(keys),
+        ]
         if filters.start:
             conditions.append(CommerceEntry.entry_date >= filters.start)
         if filters.end:
@@ -422,7 +444,7 @@ class CommerceEntryService:
         return and_(*conditions)
 
     async def entries_page(
-        self, setup: CommerceSetup, filters: EntryFilters, paging: Paging = FIRST_PAGE
+        self, setup: CommerceSetup | Sequence[CommerceSetup], filters: EntryFilters, paging: Paging = FIRST_PAGE
     ) -> tuple[Page[CommerceEntry], dict[uuid.UUID, list[CommerceEntryLine]], EntryTotals]:
         """One page of posted entries (latest first) with their lines, and the totals of all that match."""
         where = self._entries(setup, filters)
@@ -484,31 +506,27 @@ class CommerceEntryService:
         return labelled, await totals(self.session, statement)
 
     async def export_rows(
-        self, setup: CommerceSetup, filters: EntryFilters, *, chunk: int = EXPORT_CHUNK
+        self, setup: CommerceSetup | Sequence[CommerceSetup], filters: EntryFilters, *, chunk: int = EXPORT_CHUNK
     ) -> AsyncIterator[tuple[Any, ...]]:
         """The entries that match as FEC rows (``ROW_FIELDS`` order), by date and journal, streamed.
 
-        EcritureNum counts the entries of each journal in that order; account labels are the
-        PCG's (the mapping's accounts), auxiliary labels the customers' names; ValidDate is the
-        entry's date (the portal posts an entry once, when the source's record is read).
+        JournalLib is what the journal stands for (its register's name, the web shop's), never its
+        code; EcritureNum counts the entries of each journal in that order, prefixed by the journal
+        (``CA1-000042``) so that it is unique across journals, as the DGFiP's tester groups lines by
+        it alone; account labels are the PCG's (the mapping's accounts), auxiliary labels the
+        customers' names; ValidDate is the entry's date (the portal posts an entry once, when the
+        source's record is read).
         """
-        customers = dict(
-            (
-                await self.session.execute(
-                    select(CommerceCustomer.aux_account, CommerceCustomer.label).where(
-                        CommerceCustomer.dossier_id == setup.dossier_id,
-                        CommerceCustomer.source_key == setup.source_key,
-                    )
-                )
-            ).all()
-        )
-        customers.setdefault(mappings.Mapping.from_json(setup.mapping).walk_in_aux, mappings.WALK_IN_LABEL)
+        setups = [setup] if isinstance(setup, CommerceSetup) else list(setup)
+        if not setups:
+            return
+        names, customers = await self._export_labels(setups)
         numbers: dict[str, int] = {}
         order = (CommerceEntry.entry_date, CommerceEntry.journal_code, CommerceEntry.piece_ref, CommerceEntry.kind,
                  CommerceEntry.id)  # fmt: skip
         after: tuple[Any, ...] | None = None
         while True:
-            statement = select(CommerceEntry).where(self._entries(setup, filters)).order_by(*order).limit(chunk)
+            statement = select(CommerceEntry).where(self._entries(setups, filters)).order_by(*order).limit(chunk)
             if after is not None:
                 bound = (literal(value, type_=column.type) for column, value in zip(order, after, strict=True))
                 statement = statement.where(tuple_(*order) > tuple_(*bound))
@@ -516,25 +534,98 @@ class CommerceEntryService:
             if not entries:
                 return
             lines: dict[uuid.UUID, list[CommerceEntryLine]] = {entry.id: [] for entry in entries}
-            rows = await self.session.execute(
+            found = await self.session.execute(
                 select(CommerceEntryLine)
                 .where(CommerceEntryLine.entry_id.in_(list(lines)))
                 .order_by(CommerceEntryLine.entry_id, CommerceEntryLine.line_no)
             )
-            for line in rows.scalars():
+            for line in found.scalars():
                 lines[line.entry_id].append(line)
             for entry in entries:
-                numbers[entry.journal_code] = number = numbers.get(entry.journal_code, 0) + 1
+                code = entry.journal_code
+                numbers[code] = number = numbers.get(code, 0) + 1
+                journal_label = names.get((entry.source_key, code), code)
                 for line in lines[entry.id]:
+                    aux_label = customers.get((entry.source_key, line.aux_account)) if line.aux_account else None
                     yield (
-                        0, entry.journal_code, entry.journal_code, str(number), entry.entry_date, line.account,
-                        mappings.account_label(line.account), line.aux_account,
-                        customers.get(line.aux_account or "") if line.aux_account else None, entry.piece_ref,
+                        0, code, journal_label, f"{code}-{number:06d}", entry.entry_date, line.account,
+                        mappings.account_label(line.account), line.aux_account, aux_label, entry.piece_ref,
                         entry.entry_date, line.label, line.debit, line.credit, None, None, entry.entry_date, None,
                         None, None, None, None, None,
                     )  # fmt: skip
             last = entries[-1]
             after = (last.entry_date, last.journal_code, last.piece_ref, last.kind, last.id)
+
+    async def _export_labels(
+        self, setups: Sequence[CommerceSetup]
+    ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+        """(source account, journal) → JournalLib, and (source account, auxiliary) → the customer's name."""
+        customers: dict[tuple[str, str], str] = {}
+        names: dict[tuple[str, str], str] = {}
+        for item in setups:
+            if item.source_key is None:
+                continue
+            mapping = mappings.Mapping.from_json(item.mapping)
+            customers[(item.source_key, mapping.walk_in_aux)] = mappings.WALK_IN_LABEL
+            shop = item.consumer_name or ""
+            for code, name in mappings.journal_names(mapping, ReferenceData.from_json(item.reference), shop).items():
+                names[(item.source_key, code)] = name
+        rows = await self.session.execute(
+            select(CommerceCustomer.source_key, CommerceCustomer.aux_account, CommerceCustomer.label).where(
+                CommerceCustomer.dossier_id.in_({item.dossier_id for item in setups}),
+                CommerceCustomer.source_key.in_([item.source_key for item in setups if item.source_key]),
+            )
+        )
+        customers.update({(key, aux): label for key, aux, label in rows})
+        return names, customers
+
+    # --- the dossier's Comptabilité: the journals the portal produced -----------------------
+
+    async def setups_of(self, dossier_id: uuid.UUID) -> list[CommerceSetup]:
+        """The dossier's POS and e-commerce connections that have posted or may post (any state)."""
+        statement = select(CommerceSetup).where(
+            CommerceSetup.dossier_id == dossier_id, CommerceSetup.consumer_id.is_not(None)
+        )
+        return list((await self.session.execute(statement.order_by(CommerceSetup.source))).scalars())
+
+    async def posted_between(self, setups: Sequence[CommerceSetup], start: dt.date, end: dt.date) -> bool:
+        """Whether any of these connections posted an entry dated from ``start`` to ``end``."""
+        if not setups:
+            return False
+        statement = select(CommerceEntry.id).where(self._entries(setups, EntryFilters(start=start, end=end)))
+        return (await self.session.execute(statement.limit(1))).first() is not None
+
+    async def portal_journals(
+        self, setups: Sequence[CommerceSetup], start: dt.date, end: dt.date
+    ) -> list[PortalJournal]:
+        """Each journal the portal posted into from ``start`` to ``end``: its source, register, entries, totals."""
+        if not setups:
+            return []
+        by_key = {item.source_key: item for item in setups if item.source_key}
+        statement = (
+            select(
+                CommerceEntry.source_key,
+                CommerceEntry.journal_code,
+                func.count(),
+                func.coalesce(func.sum(CommerceEntry.total), 0),
+                func.min(CommerceEntry.entry_date),
+                func.max(CommerceEntry.entry_date),
+            )
+            .where(self._entries(setups, EntryFilters(start=start, end=end)))
+            .group_by(CommerceEntry.source_key, CommerceEntry.journal_code)
+            .order_by(CommerceEntry.journal_code, CommerceEntry.source_key)
+        )
+        journals = []
+        for key, code, count, debit, first, last in await self.session.execute(statement):
+            setup = by_key[key]
+            source = next(item for item in SOURCES if item.code == setup.source)
+            names = mappings.journal_names(
+                mappings.Mapping.from_json(setup.mapping), ReferenceData.from_json(setup.reference),
+                setup.consumer_name or "",
+            )  # fmt: skip
+            journals.append(PortalJournal(setup=setup, source=source, code=code, name=names.get(code, code),
+                                          entries=int(count), debit=int(debit), first=first, last=last))  # fmt: skip
+        return journals
 
     async def journals(self, setup: CommerceSetup) -> list[str]:
         statement = (

@@ -11,6 +11,10 @@ A POS day is final once the source closes it (its closure says ``closed``); an e
 day once it is older than yesterday (an order of the last hours may still be paid or
 cancelled). A final day is written page by page, each page in its own transaction; an open
 day is rewritten whole in one transaction at each sync, as provisional entries.
+
+In *Z de caisse* mode (the connection's ``summarise_days``, read at each run: days already
+final keep the way they were posted) a day, final or open, is read whole and written in one
+transaction, each journal's records summed into one entry (``store.Batch.summarise``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from portal.integrations.commerce import store
@@ -83,8 +87,12 @@ async def sync_day(
     target: Target,
     now: dt.date,
     write: WriteBatch,
+    summarise: bool = False,
 ) -> DayResult:
-    """Fetch, post and write one day; ``write(batch)`` runs one transaction."""
+    """Fetch, post and write one day; ``write(batch)`` runs one transaction.
+
+    ``summarise``: the day as one Z de caisse per journal (read whole, one transaction).
+    """
     if source.is_pos:
         closure = await reader.closure(consumer_id, day)
         final = closure.closed
@@ -93,8 +101,9 @@ async def sync_day(
         final = day < now - dt.timedelta(days=1)
         pages = _web_pages(reader, poster, consumer_id, day)
     result = DayResult(day=day, state=DayState.CLOSED if final else DayState.OPEN)
-    if not final:
-        # An open day is small (today, yesterday) and rewritten whole: post everything, then one transaction.
+    if not final or summarise:
+        # An open day is small (today, yesterday) and rewritten whole; a summarised day is one entry per
+        # journal: post everything, then one transaction.
         drafts: list[DraftEntry] = []
         try:
             async for count, page in pages:
@@ -102,7 +111,10 @@ async def sync_day(
                 drafts.extend(page)
         except Unmapped as gap:
             return _blocked(result, gap)
-        result.new_entries = await write(_batch(target, day, drafts, final=False, poster=poster, replace=True))
+        batch = _batch(target, day, drafts, final=final, poster=poster, replace=True)
+        if summarise:
+            batch = replace(batch, summarise=poster.summary)
+        result.new_entries = await write(batch)
         return result
     first = True
     try:

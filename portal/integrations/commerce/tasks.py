@@ -223,7 +223,7 @@ async def _sync_days(
 
     for index, day in enumerate(days):
         result = await sync.sync_day(client, poster, source=source, consumer_id=consumer_id, day=day,
-                                     target=target, now=now, write=write)  # fmt: skip
+                                     target=target, now=now, write=write, summarise=setup.summarise_days)  # fmt: skip
         state = {DayState.CLOSED: CLOSED, DayState.OPEN: OPEN, DayState.BLOCKED: BLOCKED}[result.state]
         after = tally | {DAYS: tally[DAYS] + 1, state: tally[state] + 1, RECORDS: tally[RECORDS] + result.records}
         async with ctx.session() as session, session.begin():

@@ -92,7 +92,9 @@ async def _connect(
         principal = await _principal(session, partner)
         connection = await CommerceService(session).connect_api_key(settings, principal, dossier, account.source,
                                                                     account.api_key)  # fmt: skip
-        setup = (await session.execute(select(CommerceSetup))).scalar_one()
+        setup = (
+            await session.execute(select(CommerceSetup).where(CommerceSetup.connection_id == connection.id))
+        ).scalar_one()
         setup.sync_start = TODAY - dt.timedelta(days=days)
         del code
     return dossier.id, connection.id
