@@ -73,7 +73,7 @@ async def test_the_list_headers_sort_and_amounts_are_right_aligned(
 ) -> None:
     claire, _partner = await _notes(db_session)
     await sign_in(client, claire.email, PASSWORD)
-    page = html.unescape((await client.get("/notes-de-frais", params={"tri": "-montant"})).text)
-    assert '<th scope="col" class="num" aria-sort="descending"><a href="/notes-de-frais?tri=montant">' in page
+    page = html.unescape((await client.get("/notes-de-frais/mes-notes", params={"tri": "-montant"})).text)
+    assert '<th scope="col" class="num" aria-sort="descending"><a href="/notes-de-frais/mes-notes?tri=montant">' in page
     assert page.index("angers") < page.index("Brest") < page.index("Caen")
     assert '<td class="num">245,50\u00a0€</td>' in page
