@@ -10,14 +10,19 @@ files at start-up, so there is no binary to keep in sync.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
+from babel import Locale
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+
+from portal.settings import FIRM_TIMEZONE
 
 LOCALES: dict[str, str] = {"fr": "Français", "en": "English"}
 DEFAULT_LOCALE = "fr"
@@ -68,3 +73,35 @@ _ = gettext
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
     """Mark a constant for extraction; it is translated where it is shown."""
     return message
+
+
+@lru_cache(maxsize=8)
+def _babel(code: str) -> Locale:
+    """The reader's locale, parsed once: babel parses a locale given by name on every number or date it formats,
+    which a list of a few hundred figures pays tens of milliseconds for."""
+    return Locale.parse(code)
+
+
+def current_babel_locale() -> Locale:
+    return _babel(get_locale())
+
+
+def local_datetime(value: dt.datetime | str | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
+    """A moment in the firm's time zone; also one kept as ISO text (in a session)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=current_babel_locale())
+
+
+def local_date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(FIRM_TIMEZONE).date()
+    return format_date(value, "dd/MM/yyyy", locale=current_babel_locale())

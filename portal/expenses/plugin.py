@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.domain import Domain
-from portal.expenses import models, policy, receipts
+from portal.expenses import models, policy, receipts, sentences
 from portal.expenses.controllers import expense_routes
 
 plugin = Domain(
@@ -12,4 +12,5 @@ plugin = Domain(
     routes=lambda settings: [expense_routes(settings)],
     listeners=[receipts.install],
     restrictions=policy.RESTRICTIONS,
+    parts=sentences.SENTENCES,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.domain import Domain
-from portal.integrations import models, policy, tasks
+from portal.integrations import models, policy, sentences, tasks
 from portal.integrations.commerce import models as commerce_models
 from portal.integrations.commerce import policy as commerce_policy
 from portal.integrations.commerce import tasks as commerce_tasks
@@ -39,4 +39,5 @@ plugin = Domain(
         every("0 6 1 * *", commerce_tasks.scheduled, name="commerce.monthly", frequency="monthly"),
         every("0 6 * * *", pennylane_tasks.daily, name="pennylane.daily"),
     ],
+    parts=sentences.SENTENCES,
 )

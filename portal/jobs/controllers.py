@@ -16,6 +16,7 @@ from litestar_htmx import HTMXRequest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.audit.sentences import DOSSIER, names_of
 from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.jobs import runtime
 from portal.jobs.services import JobRunService
@@ -33,8 +34,11 @@ class JobRunController(Controller):
 
     @get("/", name="jobs:list")
     async def index(self, request: HTMXRequest, job_runs: NamedDependency[JobRunService]) -> Template:
-        runs = await job_runs.recent_for(principal_of(request))
-        return Template(template_name="jobs/list.html", context={"runs": runs})
+        principal = principal_of(request)
+        runs = await job_runs.recent_for(principal)
+        # Each run's dossier by name, only when the person may see it (the dossiers' domain decides).
+        dossiers = await names_of(job_runs.repository.session, principal, DOSSIER, (run.dossier_id for run in runs))  # type: ignore[arg-type]
+        return Template(template_name="jobs/list.html", context={"runs": runs, "dossiers": dossiers})
 
     @get("/{run_id:uuid}", name="jobs:detail", media_type=MediaType.HTML)
     async def detail(

@@ -2,56 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-from functools import lru_cache
 
-from babel import Locale
-from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, parse_pattern
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from portal.auth.permissions import Permission
 from portal.auth.roles import DossierRole, FirmRole
-from portal.i18n import LOCALES, get_locale, gettext, ngettext
-from portal.settings import FIRM_TIMEZONE
+from portal.i18n import LOCALES, current_babel_locale, get_locale, gettext, local_date, local_datetime, ngettext
 from portal.web.context import current_principal
 from portal.web.navigation import navigation
 
-
-@lru_cache(maxsize=8)
-def _babel(code: str) -> Locale:
-    """The reader's locale, parsed once: babel parses a locale given by name on every number or date it formats,
-    which a list of a few hundred figures pays tens of milliseconds for."""
-    return Locale.parse(code)
-
-
-def current_babel_locale() -> Locale:
-    return _babel(get_locale())
-
-
 _TENTHS = parse_pattern("#,##0.0")
-
-
-def local_datetime(value: dt.datetime | str | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
-    """A moment in the firm's time zone; also one kept as ISO text (in a session)."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=current_babel_locale())
-
-
-def local_date(value: dt.date | dt.datetime | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        value = value.astimezone(FIRM_TIMEZONE).date()
-    return format_date(value, "dd/MM/yyyy", locale=current_babel_locale())
 
 
 def cents(value: int | None) -> str:
