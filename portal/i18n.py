@@ -75,6 +75,11 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker nam
     return message
 
 
+def NP_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - as N_, for a message with a count
+    """Mark a constant that holds a count for extraction: shown with ``ngettext(*CONSTANT, count)``."""
+    return singular, plural
+
+
 @lru_cache(maxsize=8)
 def _babel(code: str) -> Locale:
     """The reader's locale, parsed once: babel parses a locale given by name on every number or date it formats,
