@@ -77,6 +77,11 @@ def text(value: Any, _context: Context) -> str:
     return "—" if value is None or value == "" else str(value)
 
 
+def said(value: Any, context: Context) -> str:
+    """A message the portal stored as its French msgid (a connection's last error): in the reader's language."""
+    return text(gettext(value) if isinstance(value, str) and value else value, context)
+
+
 def yes_no(value: Any, _context: Context) -> str:
     return "—" if value is None else gettext("Oui") if value else gettext("Non")
 

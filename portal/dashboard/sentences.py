@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from portal.audit.sentences import Field, Sentences, day, euro_cents, labels, moment, month, number, of_enum, person
+from portal.audit.sentences import (
+    Field,
+    Sentences,
+    day,
+    euro_cents,
+    labels,
+    moment,
+    month,
+    number,
+    of_enum,
+    person,
+    said,
+)
 from portal.dashboard.models import ReportStatus
 from portal.i18n import N_
 from portal.ledger.figures import DEFINITIONS, LINE_LABELS
@@ -47,7 +59,7 @@ REPORTS = Sentences(
         "requested_by_id": Field(N_("Demandé par"), person),
         "recipient_ids": Field(N_("Destinataires"), person),
         "status": Field(N_("Statut"), of_enum(ReportStatus)),
-        "error": Field(N_("Erreur")),
+        "error": Field(N_("Erreur"), said),
         "finished_at": Field(N_("Terminé le"), moment),
     },
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from portal.audit.sentences import Field, Sentences, day, labels, moment, of_enum, person, text
+from portal.audit.sentences import Field, Sentences, day, labels, moment, of_enum, person, said, text
 from portal.i18n import N_, gettext
 from portal.integrations.commerce.models import SyncFrequency
 from portal.integrations.commerce.sources import SOURCES
@@ -35,7 +35,7 @@ CONNECTIONS = Sentences(
         "status": Field(N_("État"), of_enum(ConnectionStatus)),
         "token_hint": Field(N_("Fin de la clé")),
         "label": Field(N_("Compte")),
-        "last_error": Field(N_("Dernière erreur")),
+        "last_error": Field(N_("Dernière erreur"), said),
         "connected_by_id": Field(N_("Connecté par"), person),
         "connected_at": Field(N_("Connecté le"), moment),
     },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.audit.sentences import Field, Sentences, bytes_size, day, moment, number, of_enum, yes_no
+from portal.audit.sentences import Field, Sentences, bytes_size, day, moment, number, of_enum, said, yes_no
 from portal.i18n import N_
 from portal.ledger.models import ImportStatus, LedgerSource
 
@@ -21,7 +21,7 @@ IMPORTS = Sentences(
         "size_bytes": Field(N_("Taille"), bytes_size),
         "period_start": Field(N_("Début de l'exercice"), day),
         "period_end": Field(N_("Fin de l'exercice"), day),
-        "error": Field(N_("Erreur")),
+        "error": Field(N_("Erreur"), said),
         "replaced": Field(N_("Remplace un exercice déjà importé"), yes_no),
         "finished_at": Field(N_("Terminé le"), moment),
     },

@@ -160,7 +160,7 @@ def test_sentences_are_translated() -> None:
         event = _event("expense_note.approved", actor_id=julie,
                        after={"reference": "NDF-2026-0012", "previous": "submitted", "status": "approved"})  # fmt: skip
         described = describe(event, Context(people={julie: "Julie Bernard"}))
-        assert described.sentence == "Julie Bernard approved expense report NDF-2026-0012"
+        assert described.sentence == "Julie Bernard approved expense note NDF-2026-0012"
         assert ("Status", "Approved") in [(change.label, change.after) for change in described.changes]
     finally:
         set_locale("fr")

@@ -668,7 +668,8 @@ async def test_no_page_shows_a_confidential_dossier_to_someone_not_on_its_list(
     # The audit log, every page of it, and the runs were crawled: none names the dossier's client user.
     journal = [url for url in pages if url.startswith("/parametres/journal")]
     assert len(journal) >= 2, journal
-    assert "user.invite" in "".join(pages[url].text for url in journal)  # the twin's client user's, visible
+    # The twin's client user's invitation, visible, in words.
+    assert " a invité " in html.unescape("".join(pages[url].text for url in journal))
 
     # Counts leave it out too.
     total_dossiers = await _one(db_session, select(func.count()).select_from(Dossier))
