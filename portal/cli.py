@@ -227,8 +227,8 @@ def fec_import(siren: str, path: str) -> None:
     if status == "failed":
         click.echo(f"L'import a échoué ({error}) : rien n'a été importé.", err=True)
         sys.exit(1)
-    refused = counted(errors, "%(num)s erreur", "%(num)s erreurs")
-    click.echo(f"Import refusé ({refused}) : rien n'a été importé. Détail : portal fec check {path}", err=True)
+    how_many = counted(errors, "%(num)s erreur", "%(num)s erreurs")
+    click.echo(f"Import refusé ({how_many}) : rien n'a été importé. Détail : portal fec check {path}", err=True)
     sys.exit(1)
 
 
