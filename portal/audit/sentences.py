@@ -362,7 +362,7 @@ def _changes(entry: Sentences, event: AuditEvent, context: Context) -> list[Chan
         if key in after:
             old = spec.show(before[key], context) if key in before else None
             new = spec.show(after[key], context)
-            if event.action.endswith(".create") and after[key] in (None, "", []):
+            if key not in before and after[key] in (None, "", []):  # nothing to say (a creation's blank field)
                 continue
             changes.append(Change(gettext(spec.label), old, new))
     return changes
