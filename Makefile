@@ -85,7 +85,7 @@ db-check: $(STAMP) ## Models and migrations agree (upgrade an empty database, co
 	$(PY) -m pytest tests/test_migrations.py
 
 i18n: $(STAMP) ## Extract messages and update the English catalogue
-	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k _ --ignore-dirs '.* .venv var tests migrations' \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k NP_:1,2 -k _ --ignore-dirs '.* .venv var tests migrations' \
 	  --no-location --omit-header --sort-output -o portal/locale/messages.pot .
 	$(VENV)/bin/pybabel update -i portal/locale/messages.pot -d portal/locale -l en --omit-header --width 120 --no-fuzzy-matching
 

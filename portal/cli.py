@@ -15,6 +15,15 @@ from portal.settings import Settings, get_settings
 T = TypeVar("T")
 
 
+def counted(value: int, singular: str, plural: str) -> str:
+    """A count in the command's French, agreed by the catalogue's plural rules: « 1 ligne », « 11 982 lignes »."""
+    from babel.numbers import format_decimal
+
+    from portal.i18n import ngettext
+
+    return ngettext(singular, plural, value) % {"num": format_decimal(value, locale="fr_FR")}
+
+
 def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
     async def runner() -> T:
         return await coroutine_factory()
@@ -132,7 +141,7 @@ def fec_check(path: str, filename: str | None) -> None:
     """Check FILE as a FEC (the DGFiP tester's rules, every entry balanced); exit 1 if it would be refused."""
     from pathlib import Path
 
-    from babel.numbers import format_currency, format_decimal
+    from babel.numbers import format_currency
 
     from portal.ledger import fec as ledger_fec
 
@@ -141,19 +150,18 @@ def fec_check(path: str, filename: str | None) -> None:
     def euros(cents: int) -> str:
         return format_currency(cents / 100, "EUR", locale="fr_FR")
 
-    def count(value: int) -> str:
-        return format_decimal(value, locale="fr_FR")
-
     if report.column_count:
         separator = "tabulation" if report.separator == "\t" else f"« {report.separator} »"
         layout = "montant et sens" if report.layout == "amount_direction" else "débit et crédit"
-        columns = f"{report.column_count} colonnes ({report.variant}, {layout})"
-        click.echo(f"Fichier : {report.encoding}, {separator}, {columns}.")
-        click.echo(
-            f"{count(report.line_count)} lignes, {count(report.entry_count)} écritures, "
-            f"{count(report.journal_count)} journaux, {count(report.account_count)} comptes ; "
-            f"débit {euros(report.debit_total)}, crédit {euros(report.credit_total)}."
+        columns = counted(report.column_count, "%(num)s colonne", "%(num)s colonnes")
+        click.echo(f"Fichier : {report.encoding}, {separator}, {columns} ({report.variant}, {layout}).")
+        figures = (
+            counted(report.line_count, "%(num)s ligne", "%(num)s lignes"),
+            counted(report.entry_count, "%(num)s écriture", "%(num)s écritures"),
+            counted(report.journal_count, "%(num)s journal", "%(num)s journaux"),
+            counted(report.account_count, "%(num)s compte", "%(num)s comptes"),
         )
+        click.echo(f"{', '.join(figures)} ; débit {euros(report.debit_total)}, crédit {euros(report.credit_total)}.")
         if report.first_date and report.last_date:
             click.echo(f"Écritures du {report.first_date:%d/%m/%Y} au {report.last_date:%d/%m/%Y}.")
     for issue in report.issues:
@@ -161,9 +169,13 @@ def fec_check(path: str, filename: str | None) -> None:
         click.echo(f"  {label} : {issue.text()}")
     shown = len(report.issues)
     if report.error_count + report.warning_count > shown:
-        click.echo(f"  … et {count(report.error_count + report.warning_count - shown)} autres.")
+        others = counted(
+            report.error_count + report.warning_count - shown, "… et %(num)s autre.", "… et %(num)s autres."
+        )
+        click.echo(f"  {others}")
     verdict = "FEC accepté" if report.ok else "FEC refusé"
-    click.echo(f"{verdict} : {count(report.error_count)} erreur(s), {count(report.warning_count)} alerte(s).")
+    errors = counted(report.error_count, "%(num)s erreur", "%(num)s erreurs")
+    click.echo(f"{verdict} : {errors}, {counted(report.warning_count, '%(num)s alerte', '%(num)s alertes')}.")
     if not report.ok:
         sys.exit(1)
 
@@ -185,7 +197,8 @@ def fec_import(siren: str, path: str) -> None:
 
         percent = round(100 * done / total) if total else 0
         if percent // 10 != shown["percent"] // 10 or step != shown.get("step"):
-            click.echo(f"  {gettext(step)} : {done} / {total or '?'} lignes ({percent} %)")
+            of_lines = counted(total, "%(num)s ligne", "%(num)s lignes") if total else "?"
+            click.echo(f"  {gettext(step)} : {done} / {of_lines} ({percent} %)")
             shown.update(percent=percent, step=step)
 
     async def work() -> tuple[str, int, int, str | None, str | None]:
@@ -209,12 +222,13 @@ def fec_import(siren: str, path: str) -> None:
     except CommandError as refused:
         raise click.ClickException(str(refused)) from refused
     if status == "succeeded":
-        click.echo(f"Exercice importé dans le dossier {name} : {lines} lignes.")
+        click.echo(f"Exercice importé dans le dossier {name} : {counted(lines, '%(num)s ligne', '%(num)s lignes')}.")
         return
     if status == "failed":
         click.echo(f"L'import a échoué ({error}) : rien n'a été importé.", err=True)
         sys.exit(1)
-    click.echo(f"Import refusé ({errors} erreur(s)) : rien n'a été importé. Détail : portal fec check {path}", err=True)
+    how_many = counted(errors, "%(num)s erreur", "%(num)s erreurs")
+    click.echo(f"Import refusé ({how_many}) : rien n'a été importé. Détail : portal fec check {path}", err=True)
     sys.exit(1)
 
 
@@ -382,4 +396,4 @@ def outbox_relay() -> None:
         finally:
             await loop.runtime.sessions.dispose_current()
 
-    click.echo(f"{_run(once)} message(s) envoyé(s).")
+    click.echo(counted(_run(once), "%(num)s message envoyé.", "%(num)s messages envoyés."))

@@ -10,6 +10,7 @@ files at start-up, so there is no binary to keep in sync.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from contextvars import ContextVar
 from decimal import Decimal
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -25,6 +27,8 @@ from babel.support import NullTranslations, Translations
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+
+from portal.settings import FIRM_TIMEZONE
 
 LOCALES: dict[str, str] = {"fr": "Français", "en": "English"}
 DEFAULT_LOCALE = "fr"
@@ -106,3 +110,33 @@ def install_gettext(env: Environment) -> None:
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
     """Mark a constant for extraction; it is translated where it is shown."""
     return message
+
+
+def NP_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - as N_, for a message with a count
+    """Mark a constant that holds a count for extraction: shown with ``ngettext(*CONSTANT, count)``."""
+    return singular, plural
+
+
+def current_babel_locale() -> Locale:
+    return babel_locale(get_locale())
+
+
+def local_datetime(value: dt.datetime | str | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
+    """A moment in the firm's time zone; also one kept as ISO text (in a session)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=current_babel_locale())
+
+
+def local_date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(FIRM_TIMEZONE).date()
+    return format_date(value, "dd/MM/yyyy", locale=current_babel_locale())

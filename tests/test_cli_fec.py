@@ -37,7 +37,7 @@ def test_check_prints_the_report_and_fails_on_errors(scratch: dict[str, str], tm
     good = portal(scratch, "fec", "check", str(SAMPLE))
     assert good.returncode == 0, good.stdout + good.stderr
     assert "5\u202f422 lignes, 2\u202f033 écritures" in good.stdout.replace("\xa0", "\u202f")
-    assert "FEC accepté : 0 erreur(s)" in good.stdout
+    assert "FEC accepté : 0 erreur, " in good.stdout
     lines = SAMPLE.read_bytes().split(b"\n")
     fields = lines[9].split(b"\t")
     fields[3] = b"20221345"  # no 45th of the 13th month
@@ -47,7 +47,7 @@ def test_check_prints_the_report_and_fails_on_errors(scratch: dict[str, str], tm
     bad = portal(scratch, "fec", "check", str(broken))
     assert bad.returncode == 1
     assert "Ligne 10" in bad.stdout
-    assert "FEC refusé : 1 erreur(s)" in bad.stdout
+    assert "FEC refusé : 1 erreur, " in bad.stdout
 
 
 def test_import_goes_the_uploads_way_and_replaces_the_same_year(scratch: dict[str, str], tmp_path: Path) -> None:  # noqa: F811

@@ -37,7 +37,7 @@ from portal.accounts.services import AccountService, PasswordChangeError, SignIn
 from portal.accounts.sessions import SESSION_ROW, SESSION_USER_ID
 from portal.accounts.user_sessions import views
 from portal.auth.guards import PUBLIC, principal_of, signed_in
-from portal.i18n import _
+from portal.i18n import _, ngettext
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.context import client_address
@@ -125,7 +125,8 @@ CODE_PAGE_TEMPLATE = "accounts/sign_in_code.html"
 
 def _refusal(outcome: Outcome, second_factors: SecondFactorService) -> str:
     if outcome is Outcome.LOCKED:
-        return _(LOCKED_OUT) % {"minutes": max(1, int(second_factors.window.total_seconds()) // 60)}
+        minutes = max(1, int(second_factors.window.total_seconds()) // 60)
+        return ngettext(*LOCKED_OUT, minutes) % {"minutes": minutes}
     return _(REUSED_CODE) if outcome is Outcome.REUSED else _(WRONG_CODE)
 
 

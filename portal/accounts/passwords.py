@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-from portal.i18n import N_, _
+from portal.i18n import N_, NP_, _, ngettext
 from portal.web.forms import PASSWORD_MAX_LENGTH
 
 _hasher = PasswordHasher()  # argon2id with the RFC 9106 low-memory profile
@@ -67,8 +67,14 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-TOO_SHORT = N_("Le mot de passe doit contenir au moins %(min)d caractères.")
-TOO_LONG = N_("Le mot de passe ne peut pas dépasser %(max)d caractères.")
+TOO_SHORT = NP_(
+    "Le mot de passe doit contenir au moins %(min)d caractère.",
+    "Le mot de passe doit contenir au moins %(min)d caractères.",
+)
+TOO_LONG = NP_(
+    "Le mot de passe ne peut pas dépasser %(max)d caractère.",
+    "Le mot de passe ne peut pas dépasser %(max)d caractères.",
+)
 SPACES = N_("Le mot de passe ne doit pas commencer ni finir par une espace.")
 COMMON = N_(
     "Ce mot de passe fait partie des mots de passe les plus courants ou déjà divulgués : choisissez-en un autre."
@@ -111,9 +117,9 @@ def password_problem(password: str, *, email: str = "", name: str = "") -> str |
     """Why ``password`` is refused for the person with this ``email`` and ``name`` (in their
     language), or None. The one policy: invitation, change, reset, ``portal user create``."""
     if len(password) < MIN_LENGTH:
-        return _(TOO_SHORT) % {"min": MIN_LENGTH}
+        return ngettext(*TOO_SHORT, MIN_LENGTH) % {"min": MIN_LENGTH}
     if len(password) > MAX_LENGTH:
-        return _(TOO_LONG) % {"max": MAX_LENGTH}
+        return ngettext(*TOO_LONG, MAX_LENGTH) % {"max": MAX_LENGTH}
     if password.strip() != password:
         return _(SPACES)
     return _guessable(password, email=email, name=name)

@@ -3,7 +3,7 @@ purges and the emails about a person's password."""
 
 from __future__ import annotations
 
-from portal.accounts import models, tasks
+from portal.accounts import models, sentences, tasks
 from portal.accounts.controllers import AccountController, PasswordResetController, SignInController
 from portal.domain import Domain
 from portal.jobs.registry import every
@@ -23,4 +23,5 @@ plugin = Domain(
         every("15 3 * * *", tasks.purge_login_attempts),
         every("45 3 * * *", tasks.purge_expired_sessions),
     ],
+    parts=sentences.SENTENCES,
 )

@@ -33,7 +33,7 @@ from portal.accounts.models import RecoveryCode, SecondFactor, TrustedBrowser, U
 from portal.accounts.passwords import verify_password_off_loop
 from portal.audit.recorder import record
 from portal.auth.roles import FirmRole
-from portal.i18n import N_
+from portal.i18n import N_, NP_
 
 ISSUER = "Portail Cabinet"
 RECOVERY_CODES = 10
@@ -63,7 +63,10 @@ class Outcome(StrEnum):
 
 WRONG_CODE = N_("Code incorrect.")
 REUSED_CODE = N_("Ce code a déjà été utilisé : attendez le suivant dans votre application.")
-LOCKED_OUT = N_("Trop de codes incorrects. Réessayez dans %(minutes)s minutes.")
+LOCKED_OUT = NP_(
+    "Trop de codes incorrects. Réessayez dans %(minutes)s minute.",
+    "Trop de codes incorrects. Réessayez dans %(minutes)s minutes.",
+)
 
 
 def normalise_code(raw: str) -> str:

@@ -25,7 +25,7 @@ from portal.audit.context import acting_as, current_actor
 from portal.audit.recorder import record
 from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole
-from portal.i18n import N_, _
+from portal.i18n import N_, NP_, _, ngettext
 from portal.settings import Settings
 from portal.web.forms import EMAIL_MAX_LENGTH, PASSWORD_MAX_LENGTH
 
@@ -44,7 +44,10 @@ def normalise_email(email: str) -> str:
 
 
 REFUSED = N_("Adresse e-mail ou mot de passe incorrect.")
-THROTTLED = N_("Trop de tentatives de connexion. Réessayez dans %(minutes)s minutes.")
+THROTTLED = NP_(
+    "Trop de tentatives de connexion. Réessayez dans %(minutes)s minute.",
+    "Trop de tentatives de connexion. Réessayez dans %(minutes)s minutes.",
+)
 TOO_LONG = N_("Adresse e-mail ou mot de passe trop long.")
 
 
@@ -62,7 +65,7 @@ async def _take_a_place(session: AsyncSession, throttle: LoginThrottle, email: s
         if refusal is None:
             return
         if not refusal.busy or time.monotonic() >= deadline:
-            raise SignInError(_(THROTTLED) % {"minutes": refusal.minutes}, 429)
+            raise SignInError(ngettext(*THROTTLED, refusal.minutes) % {"minutes": refusal.minutes}, 429)
         # Let go of the counters' rows (and SQLite's write lock) while the attempts ahead finish.
         await session.rollback()
         await anyio.sleep(BUSY_RETRY_SECONDS)
@@ -167,7 +170,7 @@ class AccountService:
         )
         refusal = await throttle.reserve(user.email, ip_address)
         if refusal is not None:
-            raise PasswordChangeError("actuel", _(THROTTLED) % {"minutes": refusal.minutes})
+            raise PasswordChangeError("actuel", ngettext(*THROTTLED, refusal.minutes) % {"minutes": refusal.minutes})
         # The attempt's place is committed (as at sign-in); the slow checks hold no pooled connection.
         await self.session.commit()
         if not await verify_password_off_loop(user.password_hash, current):

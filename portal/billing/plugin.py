@@ -3,7 +3,7 @@ dossier, « Créer mes clients » and its hourly pass."""
 
 from __future__ import annotations
 
-from portal.billing import hooks, models, policy, tasks
+from portal.billing import hooks, models, policy, sentences, tasks
 from portal.billing.controllers import BillingController, BillingSettingsController, dossier_tab, settings_section
 from portal.clients.pages import PANEL_TABS
 from portal.domain import Domain
@@ -20,6 +20,7 @@ plugin = Domain(
     # Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.
     schedules=[every("40 * * * *", tasks.create_clients)],
     parts=[
+        *sentences.SENTENCES,
         PANEL_TABS.part("facturation", "billing/_partials/dossier_tab.html", dossier_tab),
         GENERAL_SETTINGS.part("billing", "billing/_partials/settings.html", settings_section),
     ],

@@ -294,7 +294,8 @@ async def _panel_context(
     elif tab == "utilisateurs":
         context["members"] = await dossiers.members(dossier)
     elif tab == "historique":
-        context["events"] = await panel.audit_events.for_dossier(principal, dossier.id)
+        events = await panel.audit_events.for_dossier(principal, dossier.id)
+        context["events"] = await panel.audit_events.described(principal, events)
     else:
         context.update(await PANEL_TABS.context(tab, principal, panel.db_session, dossier))
     return context

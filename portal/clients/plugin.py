@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.clients import models, policy, search, tasks
+from portal.clients import models, policy, search, sentences, tasks
 from portal.clients.controllers import DossierController
 from portal.domain import Domain
 
@@ -13,4 +13,5 @@ plugin = Domain(
     listeners=[search.install],
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.notify_siren_referred],
+    parts=sentences.SENTENCES,
 )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.dashboard.models import BudgetLine, Objective
 from portal.dashboard.objectives import objective_progress
-from portal.i18n import N_, _
+from portal.i18n import N_, _, current_babel_locale
 from portal.integrations.models import Connection, ConnectionStatus, Provider
 from portal.ledger import figures as formulas
 from portal.ledger.figures import BY_KEY, DEFINITIONS, GROUPS, Figures, Kind, Term
@@ -28,7 +28,6 @@ from portal.ledger.models import FiscalYear, ImportStatus, LedgerImport
 from portal.settings import FIRM_TIMEZONE
 from portal.web import charts
 from portal.web.charts import Chart, Series, format_value
-from portal.web.templating import current_babel_locale
 
 UNITS = {Kind.AMOUNT: "€", Kind.RATE: "%", Kind.DAYS: "j"}
 SYNC_HOUR = 6  # Pennylane connections are synchronised every morning at 06:00, the firm's time

@@ -46,7 +46,7 @@ from portal.dashboard.budget import (
     row_total,
 )
 from portal.dashboard.objectives import ObjectiveService, objective_rows, read_targets, target_values
-from portal.i18n import N_, _, get_locale
+from portal.i18n import N_, _, get_locale, ngettext
 from portal.ledger import aggregates, figures
 from portal.ledger.models import FiscalYear
 from portal.ledger.services import LedgerService
@@ -312,7 +312,12 @@ class PlanningController(Controller):
         if errors:
             return await _budget_page(chosen, ledger, budgets, csv_errors=errors, status_code=422)
         cells = await budgets.replace(chosen.dossier.id, year, grid)
-        flash(request, _("Prévisionnel importé : %(count)s montants.") % {"count": cells}, category="success")
+        flash(
+            request,
+            ngettext("Prévisionnel importé : %(count)s montant.", "Prévisionnel importé : %(count)s montants.", cells)
+            % {"count": cells},
+            category="success",
+        )
         return Redirect(_budget_url(chosen), status_code=303)
 
     @get("/previsionnel/modele.csv", name="dashboard:budget_template")

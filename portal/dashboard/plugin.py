@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.dashboard import models, policy, tasks
+from portal.dashboard import models, policy, sentences, tasks
 from portal.dashboard.controllers import DashboardController
 from portal.dashboard.planning import PlanningController
 from portal.dashboard.portfolio_controller import PortfolioController
@@ -15,4 +15,5 @@ plugin = Domain(
     routes=lambda _settings: [DashboardController, PlanningController, ReportController, PortfolioController],
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.render_report, tasks.email_report],
+    parts=sentences.SENTENCES,
 )

@@ -4,7 +4,7 @@ notes to approve beside the menu entry."""
 from __future__ import annotations
 
 from portal.domain import Domain
-from portal.expenses import models, policy, receipts
+from portal.expenses import models, policy, receipts, sentences
 from portal.expenses.controllers import TO_APPROVE_PATH, expense_routes
 from portal.expenses.services import approves_somewhere, count_to_approve
 from portal.i18n import N_
@@ -21,5 +21,5 @@ plugin = Domain(
     routes=lambda settings: [expense_routes(settings)],
     listeners=[receipts.install],
     restrictions=policy.RESTRICTIONS,
-    parts=[TO_APPROVE],
+    parts=[TO_APPROVE, *sentences.SENTENCES],
 )

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.flow import finish_sign_in
 from portal.accounts.models import User
-from portal.audit.services import AuditEventService
+from portal.audit.sentences import areas
+from portal.audit.services import AuditEventService, audit_filter
 from portal.auth.guards import PUBLIC, principal_of, requires
-from portal.auth.permissions import LABELS, Permission
+from portal.auth.permissions import AREAS, DESCRIPTIONS, LABELS, Permission
 from portal.auth.policy import Principal
 from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, DossierRole, FirmRole
 from portal.clients.services import DossierService
@@ -674,17 +675,21 @@ class SettingsController(Controller):
 
     @get("/roles", guards=[requires(Permission.SETTINGS_READ)], name="firm:roles")
     async def roles(self) -> Template:
+        dossier_permissions = {p for granted in DOSSIER_ROLE_PERMISSIONS.values() for p in granted}
         return Template(
             template_name="firm/settings/roles.html",
             context={
                 "roles": list(FirmRole),
-                "permissions": sorted(Permission, key=lambda p: p.value),
+                "areas": [(area, list(permissions)) for area, permissions in AREAS],
                 "labels": LABELS,
+                "descriptions": DESCRIPTIONS,
                 "matrix": ROLE_PERMISSIONS,
                 "dossier_roles": list(DossierRole),
-                "dossier_permissions": sorted(
-                    {p for granted in DOSSIER_ROLE_PERMISSIONS.values() for p in granted}, key=lambda p: p.value
-                ),
+                "dossier_areas": [
+                    (area, [p for p in permissions if p in dossier_permissions])
+                    for area, permissions in AREAS
+                    if any(p in dossier_permissions for p in permissions)
+                ],
                 "dossier_matrix": DOSSIER_ROLE_PERMISSIONS,
             },
         )
@@ -700,9 +705,27 @@ class SettingsController(Controller):
         request: Request[Any, Any, Any],
         audit_events: NamedDependency[AuditEventService],
         paging: NamedDependency[Paging],
+        *,
+        personne: FromQuery[str] = "",
+        dossier: FromQuery[str] = "",
+        type: FromQuery[str] = "",  # noqa: A002 - the query's own word
+        du: FromQuery[str] = "",
+        au: FromQuery[str] = "",
     ) -> Template:
-        result = await audit_events.visible_page(principal_of(request), paging)
-        return Template(template_name="firm/settings/audit_log.html", context={"result": result})
+        principal = principal_of(request)
+        narrowed, errors = audit_filter(personne=personne, dossier=dossier, kind=type, since=du, until=au)
+        result = await audit_events.visible_page(principal, paging, narrowed=narrowed)
+        asked = {"personne": personne, "dossier": dossier, "type": type, "du": du, "au": au}
+        params = {key: value for key, value in asked.items() if value}
+        context = {
+            "result": result,
+            "events": await audit_events.described(principal, result.items),
+            "choices": await audit_events.choices(principal),
+            "areas": areas(),
+            "params": params,
+            "errors": errors,
+        }
+        return Template(template_name="firm/settings/audit_log.html", context=context)
 
     @get("/systeme", guards=[requires(Permission.JOBS_RUN_DIAGNOSTIC)], name="firm:system")
     async def system(self) -> Template:

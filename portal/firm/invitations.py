@@ -48,7 +48,7 @@ from portal.firm.models import Invitation
 from portal.firm.policy import user_visible
 from portal.firm.services import OWN_ROLES, FirmService, UserError, UserService
 from portal.firm.tasks import send_access_notice, send_invitation
-from portal.i18n import N_, _
+from portal.i18n import N_, _, ngettext
 
 PICKER_LIMIT = 10
 MAX_NAME_LENGTH = 200
@@ -244,7 +244,12 @@ class InvitationService(SQLAlchemyAsyncRepositoryService[Invitation, InvitationR
         if email == normalise_email(inviter.email):  # an administrator making themselves partner, say
             raise InviteError(_(OWN_ROLES), "email")
         if len(name) > MAX_NAME_LENGTH:
-            raise InviteError(_("Le nom ne doit pas dépasser %(max)d caractères.") % {"max": MAX_NAME_LENGTH}, "nom")
+            too_long = ngettext(
+                "Le nom ne doit pas dépasser %(max)d caractère.",
+                "Le nom ne doit pas dépasser %(max)d caractères.",
+                MAX_NAME_LENGTH,
+            )
+            raise InviteError(too_long % {"max": MAX_NAME_LENGTH}, "nom")
         roles = set(firm_roles)
         grantable = grantable_firm_roles(inviter)
         for role in FIRM_RANKS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from portal.accounts.second_factor import REQUIREMENT
 from portal.domain import Domain
-from portal.firm import models, policy, services, tasks
+from portal.firm import models, policy, sentences, services, tasks
 from portal.firm.controllers import InvitationLinkController, SettingsController, UserController
 
 plugin = Domain(
@@ -14,5 +14,5 @@ plugin = Domain(
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.send_invitation, tasks.send_access_notice],
     # Sign-in (accounts, below) reads the firm's rule on second factors through this.
-    parts=[REQUIREMENT.provided_by(services.second_factor_requirement)],
+    parts=[*sentences.SENTENCES, REQUIREMENT.provided_by(services.second_factor_requirement)],
 )

@@ -20,7 +20,7 @@ from typing import Any
 
 from babel.numbers import format_currency, format_decimal
 
-from portal.i18n import _, get_locale
+from portal.i18n import _, get_locale, ngettext
 
 HUNDRED = Decimal(100)
 TENTH = Decimal("0.1")
@@ -55,7 +55,8 @@ class Alert:
             return _("Chiffre d'affaires en baisse de %(percent)s %% sur N-1 à date") % {
                 "percent": format_decimal(self.value, locale=locale)
             }
-        return _("DSO de %(days)s jours") % {"days": format_decimal(self.value, locale=locale)}
+        days = ngettext("DSO de %(days)s jour", "DSO de %(days)s jours", int(self.value))
+        return days % {"days": format_decimal(self.value, locale=locale)}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.domain import Domain
-from portal.integrations import models, policy
+from portal.integrations import models, policy, sentences
 from portal.integrations.commerce import models as commerce_models
 from portal.integrations.commerce import policy as commerce_policy
 from portal.integrations.commerce import tasks as commerce_tasks
@@ -41,7 +41,10 @@ plugin = Domain(
         commerce_tasks.scheduled,
         commerce_tasks.revoke,
     ],
-    parts=[JOURNALS.part(PORTAL, "integrations/commerce/_partials/ledger_journals.html", ledger_journals)],
+    parts=[
+        JOURNALS.part(PORTAL, "integrations/commerce/_partials/ledger_journals.html", ledger_journals),
+        *sentences.SENTENCES,
+    ],
     schedules=[
         every("0 6 * * *", commerce_tasks.scheduled, name="commerce.daily", frequency="daily"),
         every("0 6 1 * *", commerce_tasks.scheduled, name="commerce.monthly", frequency="monthly"),

@@ -16,6 +16,7 @@ from litestar_htmx import HTMXRequest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.audit.sentences import DOSSIER, names_of
 from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.db.paging import Paging, Sort
 from portal.jobs import runtime
@@ -40,10 +41,15 @@ class JobRunController(Controller):
         paging: NamedDependency[Paging],
         tri: FromQuery[str] = "",
     ) -> Template:
-        """Travaux: the runs the person may follow, paged and sorted by any column."""
+        """Travaux: the runs the person may follow, paged and sorted by any column, each with its dossier."""
+        principal = principal_of(request)
         sort = Sort.read(tri, RUN_SORTS, RUNS_ORDER)
-        result = await job_runs.visible_page(principal_of(request), paging, sort)
-        return Template(template_name="jobs/list.html", context={"result": result, "sort": sort})
+        result = await job_runs.visible_page(principal, paging, sort)
+        # Each run's dossier by name, only when the person may see it (the dossiers' domain decides).
+        runs = result.items
+        session = job_runs.repository.session
+        dossiers = await names_of(session, principal, DOSSIER, (run.dossier_id for run in runs))  # type: ignore[arg-type]
+        return Template(template_name="jobs/list.html", context={"result": result, "sort": sort, "dossiers": dossiers})
 
     @get("/{run_id:uuid}", name="jobs:detail", media_type=MediaType.HTML)
     async def detail(

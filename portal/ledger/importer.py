@@ -73,7 +73,7 @@ OVERLAP = N_(
     "Cet exercice (du %(start)s au %(end)s) chevauche l'exercice du %(other_start)s au %(other_end)s déjà importé "
     "pour ce dossier : importez le même exercice (même date de clôture) pour le remplacer."
 )
-OUTSIDE = N_("%(count)s ligne(s) sont datées hors de l'exercice du %(start)s au %(end)s.")
+OUTSIDE = N_("Lignes datées hors de l'exercice du %(start)s au %(end)s : %(count)s.")
 NO_PERIOD = N_("Impossible de déterminer l'exercice : le fichier ne contient aucune écriture datée.")
 FILE_MISSING = N_("Le fichier à importer n'est plus disponible : importez-le de nouveau.")
 

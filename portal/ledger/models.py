@@ -67,7 +67,7 @@ class LedgerSource(StrEnum):
 _SOURCE_LABELS = {
     LedgerSource.UPLOAD: N_("Fichier FEC importé"),
     LedgerSource.PENNYLANE: N_("Pennylane"),
-    LedgerSource.COMMAND: N_("Ligne de commande"),
+    LedgerSource.COMMAND: N_("Fichier FEC chargé par le support du cabinet"),
 }
 
 

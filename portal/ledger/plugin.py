@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from portal.domain import Domain
 from portal.jobs.registry import every
-from portal.ledger import cleanup, models, policy, tasks
+from portal.ledger import cleanup, models, policy, sentences, tasks
 from portal.ledger.controllers import LedgerController
 
 plugin = Domain(
@@ -14,4 +14,5 @@ plugin = Domain(
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.import_fec, tasks.refresh_figures, cleanup.purge],
     schedules=[every("50 * * * *", cleanup.purge), every("55 * * * *", tasks.refresh_figures)],
+    parts=sentences.SENTENCES,
 )

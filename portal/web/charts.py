@@ -24,8 +24,7 @@ from decimal import Decimal
 from babel.numbers import format_currency, format_decimal
 from markupsafe import Markup, escape
 
-from portal.i18n import gettext
-from portal.web.templating import current_babel_locale
+from portal.i18n import current_babel_locale, gettext
 
 # The Okabe–Ito palette (Okabe & Ito 2008), darkest first so the first series reads best on white.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")

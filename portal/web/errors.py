@@ -22,12 +22,21 @@ from litestar.status_codes import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from portal.auth.policy import Principal
 from portal.i18n import gettext as _
+from portal.i18n import set_locale
+from portal.web.context import choose_locale
 from portal.web.forms import NEXT_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 
 _JSON_PREFIXES = ("/healthz", "/api/")
+
+
+def _in_their_language(request: Request[Any, Any, Any]) -> None:
+    """A guard's refusal comes before the request's context is set: answer in the person's language all the same."""
+    user = request.scope.get("user")
+    set_locale(choose_locale(request, user if isinstance(user, Principal) else None))
 
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
@@ -55,6 +64,7 @@ def _carries_files(request: Request[Any, Any, Any]) -> bool:
 
 
 def not_authorized(request: Request[Any, Any, Any], _exc: NotAuthorizedException) -> Response[Any]:
+    _in_their_language(request)
     if _wants_json(request):
         return _page(request, 401, _("Connexion requise"), _("Connectez-vous pour continuer."))
     target = request.url.path
@@ -69,6 +79,7 @@ def not_authorized(request: Request[Any, Any, Any], _exc: NotAuthorizedException
 
 
 def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+    _in_their_language(request)
     if "csrf" in str(exc.detail).lower():
         return _page(
             request,
@@ -80,10 +91,12 @@ def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedExce
 
 
 def not_found(request: Request[Any, Any, Any], _exc: NotFoundException) -> Response[Any]:
+    _in_their_language(request)
     return _page(request, 404, _("Page introuvable"), _("Cette page n'existe pas ou vous n'y avez pas accès."))
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    _in_their_language(request)
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE and _carries_files(request):
         return _page(
             request,
@@ -115,6 +128,7 @@ def _is_busy(exc: Exception) -> bool:
 
 def database_error(request: Request[Any, Any, Any], exc: SQLAlchemyError) -> Response[Any]:
     """The database was too busy to answer in time: 503, try again (the request's transaction is rolled back)."""
+    _in_their_language(request)
     if not _is_busy(exc):
         return server_error(request, exc)
     log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
@@ -128,6 +142,7 @@ def database_error(request: Request[Any, Any, Any], exc: SQLAlchemyError) -> Res
 
 
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    _in_their_language(request)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _page(
         request,

@@ -59,7 +59,7 @@ from litestar.params import Body
 from litestar.plugins import SerializationPlugin
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
-from portal.i18n import N_, _, get_locale
+from portal.i18n import NP_, get_locale, ngettext
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -71,7 +71,9 @@ MAX_LENGTH = "max_length"  # the dataclass field's metadata key
 REPEATED = "repeated"  # metadata: the field keeps every value sent (``texts``)
 # How a handler receives a form: ``data: Annotated[MyForm, forms.POSTED]``.
 POSTED = Body(media_type=RequestEncodingType.URL_ENCODED)
-TOO_LONG = N_("Ce champ ne peut pas dépasser %(limit)s caractères.")
+TOO_LONG = NP_(
+    "Ce champ ne peut pas dépasser %(limit)s caractère.", "Ce champ ne peut pas dépasser %(limit)s caractères."
+)
 # Search boxes, autocompletes and list filters given in the address.
 SEARCH_MAX_LENGTH = 200
 # Generous for a passphrase; a megabyte of password never reaches argon2 (``portal.accounts.passwords``).
@@ -140,7 +142,7 @@ def parse_date(value: str) -> dt.date | None:
 
 def too_long(limit: int) -> str:
     """The field's message, in the person's language (``1 024``, not ``1024``, in French)."""
-    return _(TOO_LONG) % {"limit": format_decimal(limit, locale=get_locale())}
+    return ngettext(*TOO_LONG, limit) % {"limit": format_decimal(limit, locale=get_locale())}
 
 
 def limits(form: type[DataclassInstance] | DataclassInstance) -> dict[str, int]:

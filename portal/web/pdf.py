@@ -29,9 +29,9 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from portal.i18n import get_locale, install_gettext, number, set_locale
+from portal.i18n import get_locale, install_gettext, local_date, local_datetime, number, set_locale
 from portal.settings import FIRM_TIMEZONE, Settings
-from portal.web.templating import cents, local_date, local_datetime
+from portal.web.templating import cents
 
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher

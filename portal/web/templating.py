@@ -2,52 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from babel import Locale
-from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, parse_pattern
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from portal.auth.permissions import Permission
 from portal.auth.roles import DossierRole, FirmRole
 from portal.db.paging import PAGE_SIZES
-from portal.i18n import LOCALES, babel_locale, get_locale, install_gettext, number
-from portal.settings import FIRM_TIMEZONE
+from portal.i18n import LOCALES, current_babel_locale, get_locale, install_gettext, local_date, local_datetime, number
 from portal.web.context import current_principal
 from portal.web.navigation import menu_count, menu_count_label, navigation
 
-
-def current_babel_locale() -> Locale:
-    return babel_locale(get_locale())
-
-
 _TENTHS = parse_pattern("#,##0.0")
-
-
-def local_datetime(value: dt.datetime | str | None, pattern: str = "dd/MM/yyyy HH:mm") -> str:
-    """A moment in the firm's time zone; also one kept as ISO text (in a session)."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return format_datetime(value.astimezone(FIRM_TIMEZONE), pattern, locale=current_babel_locale())
-
-
-def local_date(value: dt.date | dt.datetime | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        value = value.astimezone(FIRM_TIMEZONE).date()
-    return format_date(value, "dd/MM/yyyy", locale=current_babel_locale())
 
 
 def cents(value: int | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import httpx
@@ -9,7 +10,7 @@ from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.auth.permissions import Permission
+from portal.auth.permissions import AREAS, DESCRIPTIONS, LABELS, Permission
 from portal.auth.roles import DOSSIER_ROLE_PERMISSIONS, ROLE_PERMISSIONS, FirmRole
 from portal.jobs.diagnostic import diagnostic
 from tests.browsing import sign_in
@@ -98,11 +99,22 @@ async def test_role_matrix_is_rendered_from_the_table(client: Client, db_session
     await sign_in(client, admin.email, PASSWORD)
     page = await client.get("/parametres/roles")
     assert page.status_code == 200
+    text = html.unescape(page.text)
     for permission in Permission:
-        assert permission.value in page.text
+        assert permission.value not in text  # words, not codes
+        assert LABELS[permission] in text
+        assert DESCRIPTIONS[permission] in text
+    for area, _permissions in AREAS:
+        assert f'colspan="4">{area}</th>' in text
     firm_wide = sum(len(granted) for granted in ROLE_PERMISSIONS.values())
     on_a_dossier = sum(len(granted) for granted in DOSSIER_ROLE_PERMISSIONS.values())
     assert page.text.count("✓") == firm_wide + on_a_dossier
+
+
+def test_every_permission_has_words_and_one_area() -> None:
+    listed = [permission for _area, permissions in AREAS for permission in permissions]
+    assert sorted(listed) == sorted(Permission)
+    assert set(LABELS) == set(DESCRIPTIONS) == set(Permission)
 
 
 async def test_someone_elses_job_run_is_not_found(client: Client, db_session: AsyncSession) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import User
 from portal.accounts.services import load_principal
-from portal.auth.permissions import Permission
+from portal.auth.permissions import LABELS, Permission
 from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.services import DossierService
 from tests.browsing import sign_in
@@ -114,7 +114,7 @@ async def test_the_roles_page_shows_what_each_dossier_role_grants(
     assert "Rôles sur un dossier" in page
     for label in ("Comptable", "Employé", "Gestionnaire de facturation", "Utilisateur client"):
         assert label in page
-    assert Permission.EXPENSES_FILE.value in page
+    assert LABELS[Permission.EXPENSES_FILE] in page
 
 
 async def test_the_side_panel_lists_each_persons_roles_on_the_dossier(

@@ -147,7 +147,7 @@ def _lines(text: str) -> str:
 def check_invitation_email(message: EmailMessage, run: JobRun) -> str:
     """Claire's invitation, as she reads it; returns its link's token."""
     assert message["To"].addresses[0].addr_spec == "claire.martin@boulangerie-martin.fr"
-    assert message["Subject"] == "Invitation au portail du cabinet Cabinet Lumière"
+    assert message["Subject"] == "Cabinet Lumière vous invite sur son portail"
     assert "Bonjour Claire Martin," in text_of(message)
     assert "Hélène Associée vous invite sur le Portail Cabinet." in text_of(message)
     assert "expire dans 7 jours" in text_of(message)

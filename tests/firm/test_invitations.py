@@ -356,11 +356,11 @@ async def test_an_address_of_someone_hidden_from_the_inviter_is_answered_as_a_ne
     )
     assert sorted(withheld) == sorted(hidden_ids * 2)  # the two requests with a name
     journal = _text(await client.get("/parametres/journal"))
-    assert "user.invite_withheld" not in journal
+    assert "qui ne lui est pas visible" not in journal
     assert not any(person.email in journal or str(person.id) in journal for person in hidden)
 
     await _as(client, insider)
-    assert "user.invite_withheld" in _text(await client.get("/parametres/journal"))
+    assert "qui ne lui est pas visible : rien n'a changé" in _text(await client.get("/parametres/journal"))
 
 
 async def test_the_list_shows_roles_per_dossier_counting_only_the_dossiers_the_viewer_sees(

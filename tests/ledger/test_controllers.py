@@ -266,9 +266,8 @@ async def test_a_fiscal_year_overlapping_another_is_refused_and_given_dates_are_
     assert record.status is ImportStatus.REFUSED
     report = html.unescape((await client.get(f"/entreprises/{dossier.id}/connexions/imports/{record.id}")).text)
     assert "chevauche l'exercice du 01/09/2021 au 31/08/2022" in report
-    assert (
-        "ligne(s) sont datées hors de l'exercice du 01/01/2022 au 31/12/2022" in report
-    )  # the lines of 2021 fall outside 2022
+    # The lines of 2021 fall outside 2022.
+    assert "Lignes datées hors de l'exercice du 01/01/2022 au 31/12/2022 : " in report
     years = await _active_years(db_session, dossier)
     assert [(year.start_date.isoformat(), year.end_date.isoformat()) for year in years] == [
         ("2021-09-01", "2022-08-31")

@@ -70,7 +70,7 @@ def test_the_outbox_keeps_whole_messages_and_reads_only_its_own_files(settings: 
     newest, oldest = list_messages(tmp_path)
     assert newest.name > oldest.name
     assert newest.recipients == "Second <claire@exemple.fr>"
-    assert oldest.subject == "Invitation au portail du cabinet Cabinet Lumière"
+    assert oldest.subject == "Cabinet Lumière vous invite sur son portail"
     assert "Bonjour Claire & Fils <Martin>," in (oldest.part("plain") or "")
     assert "Bonjour Claire &amp; Fils &lt;Martin&gt;," in (oldest.part("html") or "")  # escaped in HTML only
     assert read_message(tmp_path, "notes.txt") is None
@@ -120,7 +120,7 @@ def test_the_subject_and_the_plain_text_are_not_html_escaped(settings: Settings)
         link="http://127.0.0.1:8000/invitation/abc", inviter_name="Marc & Co", firm_name="Durand & Associés",
         valid_days=7,
     )  # fmt: skip
-    assert str(message["Subject"]) == "Invitation au portail du cabinet Durand & Associés"
+    assert str(message["Subject"]) == "Durand & Associés vous invite sur son portail"
     text = message.get_body(preferencelist=("plain",))
     assert text is not None
     assert "Marc & Co vous invite" in str(text.get_content())  # type: ignore[attr-defined]

@@ -45,8 +45,8 @@ Run = tuple[str, str, int, int, int, dt.date | None]
 # --- messages -------------------------------------------------------------------------
 
 FIELD_COUNT = N_(
-    "Ligne %(line)s : %(found)s colonnes au lieu des %(expected)s de l'en-tête ; un libellé contient peut-être "
-    "le séparateur de colonnes, ou une colonne manque."
+    "Ligne %(line)s : nombre de colonnes %(found)s au lieu de %(expected)s, celui de l'en-tête ; un libellé "
+    "contient peut-être le séparateur de colonnes, ou une colonne manque."
 )
 EMPTY_LINE = N_("Ligne %(line)s : ligne vide, ignorée.")
 LINE_TOO_LONG = N_("Ligne %(line)s : ligne de plus de %(size)s caractères, ce n'est pas une ligne d'écriture.")

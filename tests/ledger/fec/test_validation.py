@@ -231,8 +231,8 @@ def test_a_line_with_another_field_count_is_an_error(tmp_path: Path) -> None:
         ("field_count", 3, "17"), ("field_count", 4, "19")
     ]  # fmt: skip
     assert report.errors[0].text() == (
-        "Ligne 3 : 17 colonnes au lieu des 18 de l'en-tête ; un libellé contient peut-être le séparateur de "
-        "colonnes, ou une colonne manque."
+        "Ligne 3 : nombre de colonnes 17 au lieu de 18, celui de l'en-tête ; un libellé contient peut-être le "
+        "séparateur de colonnes, ou une colonne manque."
     )
     assert 3 not in [row[0] for row in rows]
 
@@ -490,7 +490,7 @@ def test_the_check_command_prints_the_report_and_fails_for_a_refused_file() -> N
     assert "Fichier : UTF-8 (BOM), tabulation, 18 colonnes (BIC, débit et crédit)." in accepted.output
     assert "5\u202f422 lignes, 2\u202f033 écritures, 9 journaux, 153 comptes" in accepted.output
     assert "Écritures du 01/09/2021 au 31/08/2022." in accepted.output
-    assert accepted.output.rstrip().endswith("FEC accepté : 0 erreur(s), 1 alerte(s).")
+    assert accepted.output.rstrip().endswith("FEC accepté : 0 erreur, 1 alerte.")
 
     named = CliRunner().invoke(main, ["fec", "check", str(TAB), "--name", "552008443FEC20241231.txt"])
     assert (named.exit_code, "Alerte" in named.output) == (0, False)
@@ -498,4 +498,4 @@ def test_the_check_command_prints_the_report_and_fails_for_a_refused_file() -> N
     refused = CliRunner().invoke(main, ["fec", "check", str(CASH_BASIS)])
     assert refused.exit_code == 1
     assert "  Erreur : Ligne 5 : l'écriture 0 du journal ac est datée du 27/01/2023" in refused.output
-    assert refused.output.rstrip().endswith("FEC refusé : 6 erreur(s), 0 alerte(s).")
+    assert refused.output.rstrip().endswith("FEC refusé : 6 erreurs, 0 alerte.")

@@ -1,0 +1,71 @@
+"""The audit log's words for the billing entity's clients, their dossiers and their possible duplicates."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from portal.audit.sentences import Field, Sentences, dossier, moment, number, of_enum, person, text
+from portal.billing.models import DuplicateStatus
+from portal.i18n import N_, gettext
+
+if TYPE_CHECKING:
+    from portal.audit.sentences import Context
+
+
+def _client(value: Any, context: Context) -> str:
+    """A client as the merge recorded it: its name and SIREN."""
+    if not isinstance(value, dict):
+        return text(value, context)
+    if value.get("siren"):
+        return gettext("%(name)s (SIREN %(siren)s)") % {"name": value.get("name"), "siren": value["siren"]}
+    return text(value.get("name"), context)
+
+
+CLIENTS = Sentences(
+    "billing_client",
+    N_("Base clients"),
+    {
+        "create": N_("%(actor)s a créé le client %(name)s"),
+        "update": N_("%(actor)s a modifié le client de %(dossier)s"),
+        "delete": N_("%(actor)s a supprimé le client %(name)s"),
+        "merge": N_("%(actor)s a fusionné le client %(merged)s dans un autre client"),
+        "bulk_create": N_("%(actor)s a complété la base clients (Créer mes clients)"),
+    },
+    {
+        "name": Field(N_("Nom")),
+        "siren": Field(N_("SIREN")),
+        "origin_dossier_id": Field(N_("Dossier d'origine"), dossier),
+        "merged": Field(None, _client),
+        "links_moved": Field(N_("Dossiers rattachés au client conservé"), dossier),
+        "created": Field(N_("Clients créés"), number),
+        "already_present": Field(N_("Déjà présents"), number),
+        "duplicates": Field(N_("Doublons potentiels"), number),
+    },
+)
+
+LINKS = Sentences(
+    "billing_client_dossier",
+    N_("Base clients"),
+    {
+        "create": N_("%(actor)s a rattaché le dossier %(dossier)s à un client"),
+        "update": N_("%(actor)s a rattaché le dossier %(dossier)s à un autre client"),
+        "delete": N_("%(actor)s a détaché le dossier %(dossier)s de son client"),
+    },
+)
+
+DUPLICATES = Sentences(
+    "billing_duplicate",
+    N_("Doublons potentiels"),
+    {
+        "create": N_("Doublon potentiel relevé par %(actor)s"),
+        "update": N_("%(actor)s a traité un doublon potentiel"),
+        "delete": N_("Doublon potentiel retiré par %(actor)s"),
+    },
+    {
+        "status": Field(N_("Statut"), of_enum(DuplicateStatus)),
+        "resolved_by_id": Field(N_("Traité par"), person),
+        "resolved_at": Field(N_("Traité le"), moment),
+    },
+)
+
+SENTENCES = (CLIENTS, LINKS, DUPLICATES)
