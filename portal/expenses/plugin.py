@@ -12,7 +12,11 @@ from portal.web.navigation import MenuCount
 
 # Beside Notes de frais in the main menu: the notes waiting for the person's approval.
 TO_APPROVE = MenuCount(
-    TO_APPROVE_PATH, approves_somewhere, count_to_approve, N_("%(num)s note à valider"), N_("%(num)s notes à valider")
+    TO_APPROVE_PATH,
+    approves_somewhere,
+    count_to_approve,
+    N_("%(num)s note attend votre validation"),
+    N_("%(num)s notes attendent votre validation"),
 )
 
 plugin = Domain(

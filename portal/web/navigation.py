@@ -117,5 +117,13 @@ def menu_count_label(path: str) -> str:
 
 
 def wants_menu_counts(method: str, path: str, headers: Mapping[str, str]) -> bool:
-    """A full page is about to be drawn (the menu with it): a GET, not an htmx fragment nor a static file."""
-    return bool(_COUNTERS) and method == "GET" and "hx-request" not in headers and not path.startswith("/static/")
+    """A full page may be about to be drawn (the menu with it): a GET, not an htmx fragment, a static file nor what a
+    browser says it fetches for an image, a script or a style (``Sec-Fetch-Dest``)."""
+    destination = headers.get("sec-fetch-dest", "document")
+    return (
+        bool(_COUNTERS)
+        and method == "GET"
+        and "hx-request" not in headers
+        and destination in {"document", "iframe"}
+        and not path.startswith("/static/")
+    )

@@ -844,7 +844,7 @@ async def test_an_approver_lands_on_a_valider_with_its_count_in_the_menu_and_the
     await _as(client, firm.partner)
     home = _text(await client.get("/"))
     assert _menu_count(home) == 2
-    assert "2 notes à valider" in home
+    assert "(2 notes attendent votre validation)" in home
     landing = await client.get("/notes-de-frais")
     assert landing.status_code == 303
     assert landing.headers["location"] == "/notes-de-frais/a-valider"

@@ -78,7 +78,7 @@ async def _approve_from_a_valider(page: Page, base: str, shots: Path) -> None:
     await sign_in_page(page, base, PARTNER[0])
     entry = menu.get_by_role("link", name="Notes de frais")
     await expect(entry.locator(".nav-count")).to_have_text("2")
-    await expect(entry).to_contain_text("2 notes à valider")
+    await expect(entry).to_contain_text("2 notes attendent votre validation")
     await entry.click()
     await expect(page).to_have_url(f"{base}/notes-de-frais/a-valider")
     tab = page.get_by_role("navigation", name="Notes de frais").get_by_role("link", name="À valider")
