@@ -58,7 +58,7 @@ def test_import_goes_the_uploads_way_and_replaces_the_same_year(scratch: dict[st
         imported = portal(scratch, "fec", "import", "--siren", BAKERY, str(SAMPLE))
         assert imported.returncode == 0, imported.stdout + imported.stderr
         assert "Analyse des fichiers" in imported.stdout
-        assert "Exercice importé dans le dossier Boulangerie Martin : 5422 lignes." in imported.stdout
+        assert "Exercice importé dans le dossier Boulangerie Martin : 5\u202f422 lignes." in imported.stdout
     assert asyncio.run(_years(url, BAKERY)) == [(VersionState.ACTIVE.value, "2022-08-31", 5_422)]
 
     broken = tmp_path / SAMPLE.name

@@ -297,7 +297,7 @@ async def test_the_siren_of_a_hidden_dossier_is_answered_as_that_of_an_archived_
     journal = _text(await client.get("/parametres/journal"))
     assert "Discrète" not in journal
     assert str(hidden.id) not in journal
-    assert "dossier.siren_referred" in journal  # the archived dossier's, which the person sees
+    assert "a demandé le SIREN" in journal  # the archived dossier's, which the person sees
 
     # The emails: the hidden dossier's to the partner it is granted to alone; the archived one's to every partner.
     outbox = tmp_path / "courriels"

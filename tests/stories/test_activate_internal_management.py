@@ -245,7 +245,7 @@ async def _make_firm_dossier_confidential(walk: Walk) -> None:
     await drawer.get_by_role("link", name="Infos entreprise").click()
     await expect(drawer.locator(".drawer-panel[data-avant]")).to_have_count(0)
     await expect(drawer.get_by_role("link", name="Infos entreprise")).to_have_attribute("aria-current", "page")
-    box_of_confidentiality = drawer.get_by_role("group", name="Entreprise confidentielle")
+    box_of_confidentiality = drawer.get_by_role("group", name="Confidentialité")
     confidential = box_of_confidentiality.get_by_role("checkbox", name="Entreprise confidentielle")
     await expect(confidential).not_to_be_checked()
     await confidential.check()
