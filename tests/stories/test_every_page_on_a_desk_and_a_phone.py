@@ -31,11 +31,13 @@ from portal.accounts.services import load_principal
 from portal.auth.roles import DossierRole
 from portal.clients.models import Dossier
 from portal.firm.invitations import Grant, InvitationService
+from portal.jobs.models import JobRun
 from portal.settings import Settings
 from tests.routes import handlers
 from tests.smtp import Inbox, link_token
 from tests.stories.console import watch_errors
 from tests.stories.walking import Walk, open_menu, route_patterns
+from tests.waiting import wait_for_run
 
 pytestmark = pytest.mark.browser
 
@@ -105,6 +107,11 @@ async def _seed(committed: async_sessionmaker[AsyncSession], settings: Settings,
     # The holding's client user, invited by the demo, and Nina: the background job emails both.
     await inbox.wait_for(2)
     [message] = inbox.to(NEWCOMER[0])
+    # The demo's PDF report printed and every job done: no page is still polling for progress while walked.
+    async with committed() as session:
+        runs = (await session.execute(select(JobRun.id))).scalars().all()
+    for run_id in runs:
+        await wait_for_run(committed, run_id, timeout=180)
     return login.password, link_token(message)
 
 
