@@ -732,8 +732,9 @@ async def test_the_granted_partner_sees_it_on_the_same_pages(
     assert duplicates.count('class="panel duplicate"') == 2
     detail = pages[f"/entreprises/{world.secret.id}?onglet=facturation"].text
     assert formatted in detail
-    history = html.unescape(pages[f"/entreprises/{world.secret.id}?onglet=historique"].text)
-    assert f"a créé le dossier {SECRET_NAME}" in history
+    assert f"a créé le dossier {SECRET_NAME}" in html.unescape(
+        pages[f"/entreprises/{world.secret.id}?onglet=historique"].text
+    )
     assert f"Séminaire {NAME_WORD}" in html.unescape(pages["/notes-de-frais/a-valider"].text)
     # Accueil: its note to approve and its failing connection, counted with the twin's.
     home = html.unescape(pages["/"].text)
