@@ -12,13 +12,16 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 from litestar import Litestar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import portal
 from portal.accounts.models import User
 from portal.auth.roles import DossierRole
 from portal.billing.models import BillingClient
@@ -31,6 +34,7 @@ from tests.auth.test_confidentiality import as_user, build_world, crawl, get_see
 from tests.factories.firm import add_role
 
 PO = LOCALE_DIR / "en" / "LC_MESSAGES" / "messages.po"
+ROOT = Path(portal.__file__).resolve().parent.parent
 # Words only French says (compared whole, case-insensitive) in an interface's text.
 FRENCH_WORDS = frozenset({
     "vous", "votre", "vos", "aucun", "aucune", "été", "êtes", "n'a", "n'est", "c'est", "qu'il", "ceci", "cette",
@@ -141,6 +145,29 @@ def test_the_english_catalogue_is_complete() -> None:
     assert empty == []
     assert one_form == []
     assert placeholders == []
+
+
+def test_every_message_of_the_source_is_in_the_english_catalogue() -> None:
+    """What ``make i18n`` would extract (``_``, ``N_``, ``NP_``, ``ngettext``, in Python and templates,
+    ``_partials`` included) is in the catalogue with its English, a plural as a plural."""
+    keywords = {**DEFAULT_KEYWORDS, "N_": None, "NP_": (1, 2)}
+    methods = [("portal/**.py", "python"), ("templates/**.html", "jinja2")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    with PO.open("rb") as handle:
+        catalog = read_po(handle, locale="en")
+    missing = []
+    extracted = extract_from_dir(
+        ROOT, method_map=methods, options_map=options, keywords=keywords,
+        directory_filter=lambda path: not Path(path).name.startswith(".") and Path(path).name != "sandbox",
+    )  # fmt: skip
+    for filename, line, message, _comments, _context in extracted:
+        first = message if isinstance(message, str) else message[0]
+        entry = catalog.get(first)
+        strings = () if entry is None else entry.string if isinstance(entry.string, tuple | list) else (entry.string,)
+        plural_ok = isinstance(message, str) or (entry is not None and isinstance(entry.id, tuple))
+        if first and not (entry is not None and all(strings) and plural_ok):
+            missing.append(f"{filename}:{line}: {message!r}")
+    assert missing == []
 
 
 def test_french_is_recognised() -> None:

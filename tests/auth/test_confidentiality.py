@@ -753,7 +753,9 @@ async def test_the_granted_partner_sees_it_on_the_same_pages(
     assert duplicates.count('class="panel duplicate"') == 2
     detail = pages[f"/entreprises/{world.secret.id}?onglet=facturation"].text
     assert formatted in detail
-    assert "dossier.create" in pages[f"/entreprises/{world.secret.id}?onglet=historique"].text
+    assert f"a créé le dossier {SECRET_NAME}" in html.unescape(
+        pages[f"/entreprises/{world.secret.id}?onglet=historique"].text
+    )
     # Its note to approve, listed, and told of in the granted partner's notification centre.
     assert all(f"Séminaire {NAME_WORD}" in html.unescape(pages[url].text) for url in ("/notes-de-frais/a-valider",
                                                                                        "/notifications"))  # fmt: skip
