@@ -42,7 +42,7 @@ from portal.expenses.services import (
 from portal.i18n import N_, _, get_locale
 from portal.settings import Settings
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.exports import csv_stream, reader_sessions
 
 FILES = requires_somewhere(Permission.EXPENSES_FILE)
@@ -119,7 +119,7 @@ class ExpenseNoteController(Controller):
 
     # --- lists ------------------------------------------------------------------------
 
-    @get("/", name="expenses:mine")
+    @get("/", name="expenses:mine", dependencies=PAGING)
     async def mine(
         self,
         request: Request[Any, Any, Any],
@@ -138,7 +138,7 @@ class ExpenseNoteController(Controller):
             **_tabs(principal, "mine"),
         )
 
-    @get("/a-valider", guards=[APPROVES], name="expenses:to_approve")
+    @get("/a-valider", guards=[APPROVES], name="expenses:to_approve", dependencies=PAGING)
     async def to_approve(
         self,
         request: Request[Any, Any, Any],
