@@ -46,7 +46,7 @@ from portal.settings import Settings, get_settings, private_folder
 from portal.web import context, errors, navigation
 from portal.web.controllers import WebController
 from portal.web.csrf import session_bound_csrf
-from portal.web.deps import provide_paging, provide_settings
+from portal.web.deps import provide_settings
 from portal.web.forms import FormDecoding, form_size_limit
 from portal.web.headers import security_headers
 from portal.web.redaction import install_log_redaction
@@ -220,10 +220,7 @@ def create_app(
         request_max_body_size=settings.form_max_bytes,
         stores={"sessions": session_store},
         template_config=template_config,
-        dependencies={
-            "settings": Provide(provide_settings, sync_to_thread=False),
-            "paging": Provide(provide_paging, sync_to_thread=False),
-        },
+        dependencies={"settings": Provide(provide_settings, sync_to_thread=False)},
         before_request=with_the_bell(alchemy),
         after_request=context.after_request,
         # Every response, error pages and Litestar's own 404/405 included: see portal.web.headers.

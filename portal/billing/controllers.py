@@ -28,7 +28,7 @@ from portal.firm.models import Firm
 from portal.i18n import _
 from portal.jobs.services import JobRunService
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.htmx import partial_or_redirect
 
 
@@ -91,7 +91,7 @@ class BillingController(Controller):
     async def home(self) -> Redirect:
         return Redirect("/facturation/clients")
 
-    @get("/clients", name="billing:clients")
+    @get("/clients", name="billing:clients", dependencies=PAGING)
     async def client_base(
         self,
         request: Request[Any, Any, Any],
@@ -109,7 +109,7 @@ class BillingController(Controller):
             context["open_duplicates"] = await clients.count_open_duplicates(principal, entity_id)
         return Template(template_name="billing/clients.html", context=context)
 
-    @get("/doublons", name="billing:duplicates")
+    @get("/doublons", name="billing:duplicates", dependencies=PAGING)
     async def duplicates(
         self,
         request: Request[Any, Any, Any],

@@ -26,7 +26,7 @@ from portal.clients.services import DossierService, DossierSort, DuplicateSirenE
 from portal.db.paging import Paging
 from portal.i18n import _
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.exports import csv_stream, reader_sessions
 
 TABS = ("infos", "utilisateurs", "facturation", "historique")
@@ -98,7 +98,7 @@ class DossierController(Controller):
         "panel": Provide(PanelServices, sync_to_thread=False),
     }
 
-    @get("/", name="clients:list", media_type=MediaType.HTML)
+    @get("/", name="clients:list", media_type=MediaType.HTML, dependencies=PAGING)
     async def index(
         self,
         request: HTMXRequest,
@@ -109,7 +109,7 @@ class DossierController(Controller):
     ) -> Template:
         return await _list(request, dossiers, q=q, tri=tri, paging=paging, mine=False)
 
-    @get("/mes-dossiers", name="clients:mine", media_type=MediaType.HTML)
+    @get("/mes-dossiers", name="clients:mine", media_type=MediaType.HTML, dependencies=PAGING)
     async def mine(
         self,
         request: HTMXRequest,

@@ -19,7 +19,7 @@ from portal.dashboard.portfolio import Column, Filter, PortfolioRow, PortfolioSe
 from portal.db.paging import Paging
 from portal.settings import FIRM_TIMEZONE
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.exports import csv_stream, reader_sessions
 
 BASE = "/portefeuille"
@@ -64,7 +64,7 @@ class PortfolioController(Controller):
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {"portfolio": provide(PortfolioService)}
 
-    @get("/", name="dashboard:portfolio", media_type=MediaType.HTML)
+    @get("/", name="dashboard:portfolio", media_type=MediaType.HTML, dependencies=PAGING)
     async def index(  # noqa: PLR0917 - Litestar passes the parameters by name
         self,
         request: HTMXRequest,

@@ -44,7 +44,7 @@ from portal.expenses.services import (
 from portal.i18n import N_, _, get_locale
 from portal.settings import Settings
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.exports import csv_stream, reader_sessions
 from portal.web.navigation import menu_count
 
@@ -125,7 +125,7 @@ class ExpenseNoteController(Controller):
 
     # --- lists ------------------------------------------------------------------------
 
-    @get("/", name="expenses:landing")
+    @get("/", name="expenses:landing", dependencies=PAGING)
     async def landing(
         self,
         request: Request[Any, Any, Any],
@@ -139,7 +139,7 @@ class ExpenseNoteController(Controller):
             return Redirect("/notes-de-frais/a-valider", status_code=303)
         return await self._mine(request, notes, paging, tri)
 
-    @get("/mes-notes", name="expenses:mine")
+    @get("/mes-notes", name="expenses:mine", dependencies=PAGING)
     async def mine(
         self,
         request: Request[Any, Any, Any],
@@ -163,7 +163,7 @@ class ExpenseNoteController(Controller):
             **_tabs(principal, "mine"),
         )
 
-    @get("/a-valider", guards=[APPROVES], name="expenses:to_approve")
+    @get("/a-valider", guards=[APPROVES], name="expenses:to_approve", dependencies=PAGING)
     async def to_approve(
         self,
         request: Request[Any, Any, Any],
@@ -178,7 +178,7 @@ class ExpenseNoteController(Controller):
             "expenses/to_approve.html", result=result, sort=sort, **_tabs(principal, "to_approve", result.total)
         )
 
-    @get("/suivi", guards=[APPROVES], name="expenses:tracking")
+    @get("/suivi", guards=[APPROVES], name="expenses:tracking", dependencies=PAGING)
     async def tracking(
         self,
         request: Request[Any, Any, Any],

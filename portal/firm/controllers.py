@@ -44,7 +44,7 @@ from portal.i18n import _
 from portal.jobs.diagnostic import diagnostic
 from portal.jobs.services import JobRunService
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.htmx import partial_or_redirect
 
 
@@ -235,7 +235,7 @@ class UserController(Controller):
         "dossiers": provide(DossierService),
     }
 
-    @get("/", guards=[requires(Permission.USERS_READ)], name="firm:users")
+    @get("/", guards=[requires(Permission.USERS_READ)], name="firm:users", dependencies=PAGING)
     async def index(
         self,
         request: Request[Any, Any, Any],
@@ -698,7 +698,7 @@ class SettingsController(Controller):
         "/journal",
         guards=[requires(Permission.AUDIT_LOG_READ)],
         name="firm:audit_log",
-        dependencies={"audit_events": provide(AuditEventService)},
+        dependencies={**PAGING, "audit_events": provide(AuditEventService)},
     )
     async def audit_log(
         self,

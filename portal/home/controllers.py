@@ -14,7 +14,7 @@ from portal.auth.permissions import Permission
 from portal.db.paging import Paging
 from portal.expenses.formatting import money
 from portal.home.services import HomeService
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 
 
 class HomeController(Controller):
@@ -36,21 +36,31 @@ class HomeController(Controller):
             template_name="home/list.html", context={"key": key, "result": result, "base": base, "money": money}
         )
 
-    @get("/accueil/connexions", guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)], name="home:connections")
+    @get(
+        "/accueil/connexions",
+        guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)],
+        name="home:connections",
+        dependencies=PAGING,
+    )
     async def connections(
         self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], paging: NamedDependency[Paging]
     ) -> Template:
         result = await home.failing_connections(principal_of(request), page=paging.page, page_size=paging.size)
         return self._list("connections", result, "/accueil/connexions")
 
-    @get("/accueil/imports", guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)], name="home:imports")
+    @get(
+        "/accueil/imports",
+        guards=[requires_somewhere(Permission.CONNECTIONS_MANAGE)],
+        name="home:imports",
+        dependencies=PAGING,
+    )
     async def imports(
         self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], paging: NamedDependency[Paging]
     ) -> Template:
         result = await home.failed_imports(principal_of(request), page=paging.page, page_size=paging.size)
         return self._list("imports", result, "/accueil/imports")
 
-    @get("/accueil/alertes", guards=[requires_somewhere(Permission.KPI_READ)], name="home:alerts")
+    @get("/accueil/alertes", guards=[requires_somewhere(Permission.KPI_READ)], name="home:alerts", dependencies=PAGING)
     async def alerts(
         self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], paging: NamedDependency[Paging]
     ) -> Template:
@@ -58,7 +68,12 @@ class HomeController(Controller):
         result = await home.kpi_alerts(principal, await home.firm(), page=paging.page, page_size=paging.size)
         return self._list("alerts", result, "/accueil/alertes")
 
-    @get("/accueil/facturation", guards=[requires(Permission.BILLING_CLIENTS_READ)], name="home:billing")
+    @get(
+        "/accueil/facturation",
+        guards=[requires(Permission.BILLING_CLIENTS_READ)],
+        name="home:billing",
+        dependencies=PAGING,
+    )
     async def billing(
         self, request: Request[Any, Any, Any], home: NamedDependency[HomeService], paging: NamedDependency[Paging]
     ) -> Template:

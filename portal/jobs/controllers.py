@@ -21,7 +21,7 @@ from portal.auth.guards import PUBLIC, principal_of, signed_in
 from portal.db.paging import Paging, Sort
 from portal.jobs import runtime
 from portal.jobs.services import RUN_SORTS, RUNS_ORDER, JobRunService
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.htmx import page_or_partial
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class JobRunController(Controller):
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {"job_runs": provide(JobRunService)}
 
-    @get("/", name="jobs:list")
+    @get("/", name="jobs:list", dependencies=PAGING)
     async def index(
         self,
         request: HTMXRequest,

@@ -34,7 +34,7 @@ from portal.ledger.pages import JOURNALS, PORTAL
 from portal.ledger.services import EntryFilter, LedgerService
 from portal.settings import FIRM_TIMEZONE, Settings
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.exports import download, in_chunks, reader_sessions
 from portal.web.files import TooLargeError, display_name
 
@@ -83,7 +83,7 @@ class LedgerController(Controller):
     include_in_schema = False
     dependencies = DEPENDENCIES
 
-    @get("/", name="ledger:entries")
+    @get("/", name="ledger:entries", dependencies=PAGING)
     async def entries(
         self,
         request: HTMXRequest,

@@ -23,7 +23,7 @@ from portal.notifications.kinds import Topic
 from portal.notifications.models import Channel
 from portal.notifications.services import NotificationService, PreferenceService
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 
 LIST = "/notifications"
 
@@ -43,7 +43,7 @@ class NotificationController(Controller):
     include_in_schema = False
     dependencies: Mapping[str, Provide] = {"notices": provide(NotificationService)}
 
-    @get("/", name="notifications:list", media_type=MediaType.HTML)
+    @get("/", name="notifications:list", media_type=MediaType.HTML, dependencies=PAGING)
     async def index(
         self,
         request: Request[Any, Any, Any],

@@ -15,12 +15,14 @@ takes the session itself, since the database is what it checks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from litestar import Request
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db.paging import Paging
@@ -32,9 +34,14 @@ def provide_settings(request: Request[Any, Any, Any]) -> Settings:
     return settings
 
 
-def provide_paging(request: Request[Any, Any, Any]) -> Paging:
+def provide_paging(page: FromQuery[str] = "", taille: FromQuery[str] = "") -> Paging:
     """The page and page size a list is asked for (``page``, ``taille``), read leniently: a list never fails on them."""
-    return Paging.from_query(request.query_params)
+    return Paging.read(page, taille)
+
+
+PAGING: Mapping[str, Provide] = {"paging": Provide(provide_paging, sync_to_thread=False)}
+"""The ``paging`` dependency, for the handlers of lists (``dependencies=PAGING``), the only ones reading ``page``
+and ``taille``."""
 
 
 def provide(service: type[Any]) -> Provide:

@@ -546,6 +546,7 @@ def search_queries() -> list[str]:
         "?q=" + quote(formatted[:10]),
         "?q=" + quote(f"FR{SECRET_SIREN[:6]}"),
         "?page=2",
+        "?page=2&taille=25",
         "?tri=-nom",
     ]
 
@@ -594,7 +595,8 @@ def get_seeds(app: Litestar, values: Mapping[str, object]) -> list[str]:
 def test_the_crawl_searches_every_page_that_reads_a_query_string(app: Litestar) -> None:
     """Searches go to every page that reads a query parameter, its own or a dependency's."""
     read = {path: query_parameters(path, handler) for path, handler in _handlers(app) if "GET" in handler.http_methods}
-    assert {"q", "page", "tri"} <= read["/entreprises"]
+    assert {"q", "page", "taille", "tri"} <= read["/entreprises"]
+    assert {"page", "taille", "tri"} <= read["/travaux"]
     assert {"q", "page"} <= read["/facturation/clients"]
     assert "onglet" in read["/entreprises/{dossier_id:uuid}/volet"]
     assert "page" in read["/parametres/journal"]

@@ -25,6 +25,7 @@ from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier, DossierAccess
 from portal.dashboard.models import Objective
 from portal.dashboard.portfolio import Column, Filter, PortfolioService, Sort
+from portal.db.paging import Paging
 from portal.ledger.aggregates import refresh_year_figures
 from portal.ledger.models import ImportStatus, LedgerImport
 from portal.settings import Settings
@@ -293,15 +294,17 @@ async def test_pages_of_the_list(world: World, db_session: AsyncSession, client:
     service = PortfolioService(db_session)
     seen = []
     for number in (1, 2):
-        page = await service.page(principal(world.granted), sort=Sort(Column.REVENUE), page=number, page_size=3)
+        page = await service.page(
+            principal(world.granted), sort=Sort(Column.REVENUE), paging=Paging(page=number, size=3)
+        )
         assert (page.total, page.pages, page.page) == (4, 2, number)
         seen += [row.name for row in page.items]
     assert seen == expected_order(list(world.books.values()), Column.REVENUE, descending=False)
-    past = await service.page(principal(world.granted), page=9, page_size=3)
-    assert past.page == 2
+    past = await service.page(principal(world.granted), paging=Paging(page=9, size=3))
+    assert (past.page, past.asked) == (2, 9)
     assert len(past.items) == 1
     await as_user(client, world.partner)
-    assert (await client.get("/portefeuille?page=0")).status_code == 400
+    assert count_on((await client.get("/portefeuille?page=0")).text) == 3  # read leniently: the first page
     assert count_on((await client.get("/portefeuille?page=40")).text) == 3
 
 

@@ -52,7 +52,7 @@ from portal.integrations.services import ConnectionRequestError
 from portal.ledger import fec
 from portal.settings import Settings
 from portal.web import forms
-from portal.web.deps import provide
+from portal.web.deps import PAGING, provide
 from portal.web.exports import download, in_chunks, reader_sessions
 from portal.web.htmx import page_or_partial
 
@@ -470,7 +470,7 @@ class CommerceController(Controller):
 
     # --- entries ---------------------------------------------------------------------------
 
-    @get("/{code:str}/ecritures", name="commerce:entries")
+    @get("/{code:str}/ecritures", name="commerce:entries", dependencies=PAGING)
     async def entries(
         self,
         request: HTMXRequest,
