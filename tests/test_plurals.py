@@ -25,7 +25,9 @@ COUNT = re.compile(
     r"found|shown|left|created|sessions|length|size|pages|attempts|tries|remaining)($|_|\b)"
 )
 # A word after a count that is a unit (written the same for one or many), or the verb of an ordinal (« l'essai 2 a »).
-UNITS = frozenset({"j", "h", "min", "km", "CV", "Ko", "Mo", "Mio", "pt", "pts", "s", "x", "sur", "à", "au", "et", "a"})
+UNITS = frozenset(
+    {"j", "h", "min", "km", "CV", "Ko", "Mo", "Mio", "pt", "pts", "s", "x", "sur", "à", "au", "et", "a", "EUR"}
+)
 # Fixed limits, always many (a FEC's longest line or header): no count of one to agree with.
 ALLOWED = frozenset({"HEADER_TOO_LONG", "LINE_TOO_LONG"})
 # The local stand-ins of outside services speak as those services do, not through the catalogue.

@@ -7,7 +7,7 @@ from portal.domain import Domain
 from portal.expenses import models, policy, receipts, sentences
 from portal.expenses.controllers import TO_APPROVE_PATH, expense_routes
 from portal.expenses.services import approves_somewhere, count_to_approve
-from portal.i18n import N_
+from portal.i18n import NP_
 from portal.web.navigation import MenuCount
 
 # Beside Notes de frais in the main menu: the notes waiting for the person's approval.
@@ -15,8 +15,7 @@ TO_APPROVE = MenuCount(
     TO_APPROVE_PATH,
     approves_somewhere,
     count_to_approve,
-    N_("%(num)s note attend votre validation"),
-    N_("%(num)s notes attendent votre validation"),
+    *NP_("%(num)s note attend votre validation", "%(num)s notes attendent votre validation"),
 )
 
 plugin = Domain(

@@ -66,21 +66,23 @@ MY_NOTES_ORDER = Sort("date", descending=True)
 TO_APPROVE_ORDER = Sort("date")
 
 
-def _note_sort_column(key: str, date: Any) -> Any:
-    """The column (or SQL expression) a notes list sorts by; the note's total is summed from its lines in SQL."""
+def _note_sort_columns(key: str, date: Any) -> tuple[Any, ...]:
+    """The columns (or SQL expressions) a notes list sorts by; the note's total is summed from its lines in SQL."""
     if key == "montant":
         return (
             select(func.coalesce(func.sum(ExpenseLine.amount_ttc), 0))
             .where(ExpenseLine.note_id == ExpenseNote.id)
-            .scalar_subquery()
+            .scalar_subquery(),
         )
+    if key == "numero":
+        return ExpenseNote.year, ExpenseNote.sequence
     columns = {
-        "numero": ExpenseNote.year * 1_000_000 + ExpenseNote.sequence, "titre": func.lower(ExpenseNote.title),
+        "titre": func.lower(ExpenseNote.title),
         "employe": select(func.lower(User.name)).where(User.id == ExpenseNote.author_id).scalar_subquery(),
         "dossier": select(Dossier.sort_name).where(Dossier.id == ExpenseNote.dossier_id).scalar_subquery(),
         "statut": case({status: rank for rank, status in enumerate(NoteStatus)}, value=ExpenseNote.status),
     }  # fmt: skip
-    return columns.get(key, date)
+    return (columns.get(key, date),)
 
 
 class ExpenseError(ValueError):
@@ -163,16 +165,26 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
     ) -> Page[ExpenseNote]:
         """The person's own notes, one sorted page (``NOTE_SORTS``; the latest first by default)."""
         statement = self._seen(principal).where(ExpenseNote.author_id == principal.user_id)
-        statement = statement.order_by(sort.order(_note_sort_column(sort.key, ExpenseNote.created_at)), ExpenseNote.id)
+        columns = _note_sort_columns(sort.key, ExpenseNote.created_at)
+        statement = statement.order_by(*(sort.order(column) for column in columns), ExpenseNote.id)
         return await paginate(self.session, statement, paging)
 
     async def to_approve(
         self, principal: Principal, paging: Paging = FIRST_PAGE, sort: Sort = TO_APPROVE_ORDER
     ) -> Page[ExpenseNote]:
         """Submitted notes the person may approve, their own left out (the longest waiting first by default)."""
+<<<<<<< HEAD
         statement = _waiting_for(principal).order_by(
             sort.order(_note_sort_column(sort.key, ExpenseNote.submitted_at)), ExpenseNote.id
         )
+=======
+        statement = (
+            self._seen(principal, Permission.EXPENSES_APPROVE)
+            .where(ExpenseNote.status == NoteStatus.SUBMITTED, ExpenseNote.author_id != principal.user_id)
+        )  # fmt: skip
+        columns = _note_sort_columns(sort.key, ExpenseNote.submitted_at)
+        statement = statement.order_by(*(sort.order(column) for column in columns), ExpenseNote.id)
+>>>>>>> e88602e3e60561b6a036557af15d4d3237ac3263
         return await paginate(self.session, statement, paging)
 
     async def count_to_approve(self, principal: Principal) -> int:

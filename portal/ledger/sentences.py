@@ -32,12 +32,18 @@ FISCAL_YEARS = Sentences(
     N_("Exercices comptables"),
     {
         "fiscal_year_imported": N_("Exercice du %(start)s au %(end)s importé dans %(dossier)s"),
+        "fiscal_year_deleted": N_("%(actor)s a supprimé l'exercice du %(start)s au %(end)s de %(dossier)s"),
+        "import_confirmed": N_("%(actor)s a confirmé l'import de « %(filename)s », malgré l'avertissement"),
+        "import_cancelled": N_("%(actor)s a annulé l'import de « %(filename)s »"),
     },
     {
         "start": Field(None, day),
         "end": Field(None, day),
         "lines": Field(N_("Lignes d'écritures"), number),
         "replaced": Field(N_("Remplace l'exercice déjà importé"), yes_no),
+        "filename": Field(None),
+        "entries": Field(N_("Écritures"), number),
+        "source": Field(N_("Source"), of_enum(LedgerSource)),
     },
     prefix="ledger",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.accounts.pages import ACCOUNT
 from portal.domain import Domain
 from portal.jobs.registry import every
-from portal.notifications import models, pages, policy, tasks
+from portal.notifications import models, pages, policy, sentences, tasks
 from portal.notifications.controllers import NotificationController, PreferenceController
 
 plugin = Domain(
@@ -15,5 +15,8 @@ plugin = Domain(
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.send_email, tasks.purge],
     schedules=[every("20 4 * * *", tasks.purge)],
-    parts=[ACCOUNT.part("notifications", "notifications/_preferences.html", pages.preferences_part)],
+    parts=[
+        ACCOUNT.part("notifications", "notifications/_preferences.html", pages.preferences_part),
+        *sentences.SENTENCES,
+    ],
 )

@@ -70,7 +70,7 @@ async def _kinds_per_day(maker: Maker, dossier_id: uuid.UUID) -> dict[dt.date, C
 
 async def _witness(maker: Maker, settings: Settings, commerce: CommerceState, days: int) -> uuid.UUID:
     """The same account in another dossier, ticket by ticket: the books a Z must give."""
-    dossier_id, connection_id = await _connect(maker, commerce, days=days)
+    dossier_id, connection_id = await _connect(maker, settings, commerce, days=days)
     await _reference(maker, settings, connection_id)
     await _sync(maker, settings, connection_id)
     return dossier_id
@@ -79,7 +79,7 @@ async def _witness(maker: Maker, settings: Settings, commerce: CommerceState, da
 async def test_z_mode_posts_one_entry_per_register_and_day_even_run_three_times_at_once(
     live: Maker, commerce_settings: Settings, commerce: CommerceState
 ) -> None:
-    dossier_id, connection_id = await _connect(live, commerce, days=3)
+    dossier_id, connection_id = await _connect(live, commerce_settings, commerce, days=3)
     await _reference(live, commerce_settings, connection_id)
     await _summarise(live, connection_id)
     results = await asyncio.gather(*(_sync(live, commerce_settings, connection_id) for _ in range(3)))
@@ -103,7 +103,7 @@ async def test_z_mode_posts_one_entry_per_register_and_day_even_run_three_times_
 async def test_switching_to_z_mid_way_keeps_the_days_already_posted_and_loses_nothing(
     live: Maker, commerce_settings: Settings, commerce: CommerceState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dossier_id, connection_id = await _connect(live, commerce, days=5)
+    dossier_id, connection_id = await _connect(live, commerce_settings, commerce, days=5)
     await _reference(live, commerce_settings, connection_id)
     switch = TODAY - dt.timedelta(days=2)
     monkeypatch.setattr(sync, "today", lambda: switch)
