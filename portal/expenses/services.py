@@ -173,18 +173,8 @@ class ExpenseNoteService(SQLAlchemyAsyncRepositoryService[ExpenseNote, ExpenseNo
         self, principal: Principal, paging: Paging = FIRST_PAGE, sort: Sort = TO_APPROVE_ORDER
     ) -> Page[ExpenseNote]:
         """Submitted notes the person may approve, their own left out (the longest waiting first by default)."""
-<<<<<<< HEAD
-        statement = _waiting_for(principal).order_by(
-            sort.order(_note_sort_column(sort.key, ExpenseNote.submitted_at)), ExpenseNote.id
-        )
-=======
-        statement = (
-            self._seen(principal, Permission.EXPENSES_APPROVE)
-            .where(ExpenseNote.status == NoteStatus.SUBMITTED, ExpenseNote.author_id != principal.user_id)
-        )  # fmt: skip
         columns = _note_sort_columns(sort.key, ExpenseNote.submitted_at)
-        statement = statement.order_by(*(sort.order(column) for column in columns), ExpenseNote.id)
->>>>>>> e88602e3e60561b6a036557af15d4d3237ac3263
+        statement = _waiting_for(principal).order_by(*(sort.order(column) for column in columns), ExpenseNote.id)
         return await paginate(self.session, statement, paging)
 
     async def count_to_approve(self, principal: Principal) -> int:
