@@ -219,7 +219,8 @@ async def _sync(story: Story) -> None:
     page = story.page
     await page.get_by_role("link", name="← Zelty").click()
     await page.get_by_label("Synchroniser à partir du").fill(START.strftime("%d/%m/%Y"))
-    await page.get_by_role("button", name="Enregistrer", exact=True).click()
+    since = page.locator("form").filter(has=page.get_by_label("Synchroniser à partir du"))
+    await since.get_by_role("button", name="Enregistrer", exact=True).click()
     await expect(page.get_by_role("status").filter(has_text="Synchronisation enregistrée.")).to_be_visible()
     await expect(page.get_by_label("Synchroniser à partir du")).to_have_value("12/04/2025")
     await page.get_by_role("button", name="Synchroniser maintenant").click()
