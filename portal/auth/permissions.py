@@ -86,6 +86,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.KPI_PLAN: N_("Saisir les objectifs de l'exercice et le budget mois par mois."),
     Permission.KPI_READ: N_("Voir les indicateurs, les objectifs et les rapports PDF d'un dossier."),
     Permission.LEDGER_EXPORT: N_("Télécharger le fichier des écritures comptables (FEC) d'un exercice."),
+    Permission.LEDGER_DELETE: N_("Retirer un exercice importé, ses écritures et ce qui en est calculé."),
     Permission.LEDGER_READ: N_("Voir les sources connectées, les imports et les écritures d'un dossier."),
     Permission.SETTINGS_READ: N_("Voir les informations du cabinet, les rôles et les permissions."),
     Permission.SETTINGS_UPDATE: N_(
@@ -100,7 +101,7 @@ DESCRIPTIONS: dict[Permission, str] = {
 AREAS: tuple[tuple[str, tuple[Permission, ...]], ...] = (
     (N_("Dossiers"), (Permission.DOSSIERS_READ, Permission.DOSSIERS_CREATE, Permission.DOSSIERS_UPDATE,
                       Permission.DOSSIERS_EXPORT)),
-    (N_("Comptabilité et connexions"), (Permission.LEDGER_READ, Permission.LEDGER_EXPORT,
+    (N_("Comptabilité et connexions"), (Permission.LEDGER_READ, Permission.LEDGER_EXPORT, Permission.LEDGER_DELETE,
                                         Permission.CONNECTIONS_MANAGE, Permission.CONNECTIONS_MAP)),
     (N_("Tableau de bord"), (Permission.KPI_READ, Permission.KPI_PLAN)),
     (N_("Facturation"), (Permission.BILLING_CLIENTS_READ, Permission.BILLING_CLIENTS_CREATE,
