@@ -66,6 +66,13 @@ async def _shots(page: Page, folder: Path, name: str, *, check_width: bool = Tru
     await page.set_viewport_size({"width": WIDTHS[0][0], "height": WIDTHS[0][1]})
 
 
+# Resolves once the image has arrived or failed (then its natural width is 0).
+LOADED = """image => image.complete || new Promise(done => {
+    image.addEventListener("load", done, {once: true});
+    image.addEventListener("error", done, {once: true});
+})"""
+
+
 def _expected(km: int) -> str:
     """A first trip of its year at 5 CV, as the barème gives it, in French."""
     amount = (FIVE_CV_FIRST_BAND * km).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -96,7 +103,8 @@ async def _approve_from_a_valider(page: Page, base: str, shots: Path) -> None:
     await table.get_by_role("row", name=re.compile(JULIE[1])).get_by_role("link").first.click()
     thumbnail = page.locator(".receipt-thumb img").first
     await expect(thumbnail).to_be_visible()
-    assert await thumbnail.evaluate("image => image.complete && image.naturalWidth > 0")
+    await thumbnail.evaluate(LOADED)  # the page is shown before its images arrive
+    assert await thumbnail.evaluate("image => image.naturalWidth") > 0, "the receipt's thumbnail is not an image"
     await _shots(page, shots, "note-soumise")
     await page.get_by_role("button", name="Approuver").click()
     await expect(page.locator(".badge", has_text="Approuvée").first).to_be_visible()
