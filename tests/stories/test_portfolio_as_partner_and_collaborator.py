@@ -102,7 +102,9 @@ async def test_a_partner_then_a_collaborator_read_the_portfolio(  # noqa: PLR091
         assert await wrap.evaluate("box => box.scrollWidth > box.clientWidth")
         # The name reads on a line or two, not one letter a line in a squeezed column.
         name = await bakery.locator("th").first.bounding_box()
-        assert name is not None and name["width"] >= 120 and name["height"] < 80, name
+        assert name is not None
+        assert name["width"] >= 120, name
+        assert name["height"] < 80, name
     await page.screenshot(path=str(tmp_path / f"portefeuille-{width}.png"), full_page=True)
 
     # Sorted by revenue: ascending, then descending; the address follows.
