@@ -20,15 +20,17 @@ from portal.integrations.models import AuthMethod, Connection, ConnectionStatus,
 
 
 class ConnectionRequestError(ValueError):
-    """A request about a connection that cannot be done; ``message`` is a French msgid."""
+    """A request about a connection that cannot be done; ``message`` is a French msgid, ``params`` what
+    fills it (a source's name, the last characters of a key)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **params: str) -> None:
         super().__init__(message)
         self.message = message
+        self.params = params
 
     def text(self) -> str:
         """The sentence to show, in the current language."""
-        return gettext(self.message)
+        return gettext(self.message) % self.params if self.params else gettext(self.message)
 
 
 def check_pasted(secret: str, *, shortest: int, too_short: str, spaces: str) -> str:

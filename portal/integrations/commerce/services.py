@@ -32,7 +32,7 @@ from portal.clients.fiscal import fiscal_year_start
 from portal.clients.models import Dossier
 from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
 from portal.firm.invitations import Grant, InvitationService, InviteOutcome
-from portal.i18n import N_, _
+from portal.i18n import N_
 from portal.integrations.commerce import mapping as mappings
 from portal.integrations.commerce import tasks
 from portal.integrations.commerce.client import CommerceClient
@@ -98,14 +98,7 @@ SOURCE_ODD = N_(
 
 
 class CommerceRequestError(ConnectionRequestError):
-    """A request that cannot be done; ``text()`` is the French (or translated) sentence to show."""
-
-    def __init__(self, message: str, **params: str) -> None:
-        super().__init__(message)
-        self.params = params
-
-    def text(self) -> str:
-        return _(self.message) % self.params if self.params else _(self.message)
+    """A request about a till or shop that cannot be done; ``text()`` is the sentence to show."""
 
 
 def check_api_key(key: str) -> str:

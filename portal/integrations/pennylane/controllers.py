@@ -93,15 +93,16 @@ class PennylaneController(Controller):
         dossiers: NamedDependency[DossierService],
         connections: NamedDependency[PennylaneService],
         connections_page: NamedDependency[ConnectionsPage],
+        settings: NamedDependency[Settings],
     ) -> Any:
         principal = principal_of(request)
         dossier = await dossiers.get_visible(principal, dossier_id, Permission.CONNECTIONS_MANAGE)
         errors = forms.clip(data)
         if not errors:
             try:
-                await connections.save_api_token(principal, dossier, data.jeton)
+                await connections.save_api_token(settings, principal, dossier, data.jeton)
             except ConnectionRequestError as refused:
-                errors = {"jeton": refused.message}
+                errors = {"jeton": refused.text()}  # in words already: it may quote the token's last characters
         if errors:
             return await connections_page.again(request, dossier, token_errors=errors, open_form="jeton")
         flash(request, _("Jeton enregistré. Il ne sera plus affiché."), category="success")

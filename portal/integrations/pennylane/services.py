@@ -8,6 +8,7 @@ Every outside call (fiscal years, exports, revocation) happens in a worker.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +22,31 @@ from portal.clients.models import Dossier
 from portal.i18n import N_
 from portal.integrations.models import AuthMethod, Connection, ConnectionStatus, Provider
 from portal.integrations.pennylane import tasks
+from portal.integrations.pennylane.client import PennylaneClient
+from portal.integrations.pennylane.errors import AuthorizationLost, MissingScope, PennylaneError
 from portal.integrations.services import ConnectionRequestError, check_pasted, connect, hint
 from portal.jobs.models import JobRun
+from portal.settings import Settings
+
+log = logging.getLogger(__name__)
 
 TOKEN_TOO_SHORT = N_("Collez le jeton tel que Pennylane l'a affiché : il est trop court pour être un jeton d'API.")
 TOKEN_SPACES = N_("Un jeton d'API ne contient pas d'espace : vérifiez ce qui a été collé.")
 NO_YEARS = N_("Choisissez au moins un exercice à importer.")
 UNKNOWN_YEAR = N_("Cet exercice n'est pas proposé par Pennylane : actualisez la liste des exercices.")
+TOKEN_REFUSED = N_(
+    "Jeton refusé par Pennylane : le jeton se terminant par « %(end)s » n'est pas reconnu (supprimé, expiré ou "
+    "copié en partie). Créez-en un dans Pennylane (Paramètres › Connectivité › Développeurs) et collez-le en "
+    "entier. Rien n'a été enregistré."
+)
+TOKEN_SCOPE = N_(
+    "Ce jeton Pennylane ne donne pas accès aux exercices : créez-en un avec les droits « Exercices » en lecture et "
+    "« Export FEC », puis collez-le. Rien n'a été enregistré."
+)
+PENNYLANE_DOWN = N_(
+    "Pennylane ne répond pas pour le moment : le jeton n'a pas pu être vérifié et rien n'a été enregistré. "
+    "Réessayez dans quelques minutes."
+)
 NOT_CONNECTED = N_("Pennylane n'est pas connecté à ce dossier : connectez-le d'abord.")
 
 
@@ -47,6 +66,23 @@ class FiscalYearChoice:
 def check_api_token(token: str) -> str:
     """A pasted Pennylane token (no provider issues tokens shorter than 20 characters)."""
     return check_pasted(token, shortest=20, too_short=TOKEN_TOO_SHORT, spaces=TOKEN_SPACES)
+
+
+async def try_api_token(settings: Settings, token: str) -> None:
+    """Ask Pennylane for the company's fiscal years with ``token``, or ``ConnectionRequestError`` saying why
+    it cannot be used: refused (401), without the fiscal years' right (403), or Pennylane unreachable."""
+    try:
+        async with PennylaneClient(settings, api_token=token, max_retries_on_429=0) as client:
+            await client.fiscal_years()
+    except AuthorizationLost as refused:
+        log.info("Pennylane refused a pasted token: %s", refused.detail)
+        raise ConnectionRequestError(TOKEN_REFUSED, end=hint(token)) from None
+    except MissingScope as narrow:
+        log.info("A pasted Pennylane token lacks a scope: %s", narrow.detail)
+        raise ConnectionRequestError(TOKEN_SCOPE) from None
+    except PennylaneError as down:
+        log.warning("Pennylane could not check a pasted token: %s", down.detail)
+        raise ConnectionRequestError(PENNYLANE_DOWN) from None
 
 
 class PennylaneService:
@@ -86,9 +122,14 @@ class PennylaneService:
         await self.request_fiscal_years(principal, connection)
         return connection
 
-    async def save_api_token(self, principal: Principal, dossier: Dossier, token: str) -> Connection:
-        """A personal API token pasted once; from now on pages show its last four characters at most."""
+    async def save_api_token(
+        self, settings: Settings, principal: Principal, dossier: Dossier, token: str
+    ) -> Connection:
+        """A personal API token pasted once, tried at Pennylane first: kept (encrypted) only once Pennylane
+        answered with the company's fiscal years; from now on pages show its last four characters at most.
+        A token refused, without the rights, or that could not be checked leaves nothing behind."""
         token = check_api_token(token)
+        await try_api_token(settings, token)
         connection = await self._upsert(principal, dossier, AuthMethod.API_TOKEN)
         connection.credentials = {"api_token": token}
         connection.token_hint = hint(token)

@@ -7,6 +7,7 @@ inline here, in the test's transaction, with the same functions.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +27,8 @@ from portal.auth.roles import DossierRole, FirmRole
 from portal.clients.models import Dossier
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.pennylane import tasks
+from portal.integrations.pennylane.services import try_api_token
+from portal.integrations.services import ConnectionRequestError
 from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.models import JobRun, OutboxMessage
 from portal.ledger.models import FiscalYear, LedgerImport, VersionState
@@ -340,3 +343,35 @@ async def test_a_personal_token_is_kept_encrypted_and_never_shown_again(
     with pytest.raises(JobFailed) as lost:
         await tasks.fiscal_years(_context(session_maker, _settings(portal), partner), str(connection.id))
     assert lost.value.message == tasks.LOST
+
+
+async def test_a_pasted_token_is_tried_at_pennylane_before_anything_is_kept(
+    portal: Client, db_session: AsyncSession, sandbox: SandboxState
+) -> None:
+    """A token Pennylane refuses, or one without the fiscal years' right, is said so on the form: no
+    connection, no job, nothing to undo. Pennylane out of reach says that it could not be checked."""
+    _partner, _comptable, dossier = await _setup(db_session, portal)
+    company = next(item for item in sandbox.companies if item.name == "Boulangerie Martin")
+    narrow, _record = sandbox.create_api_token(
+        name="Sans les exercices", company_id=company.id, scopes=frozenset({"exports:fec"}), lifetime_days=None
+    )
+    page = f"/entreprises/{dossier.id}/connexions"
+    token = await csrf_token(portal, page)
+    mistyped = narrow[:-4] + "zzzz"
+    for pasted, words in (
+        (mistyped, "Jeton refusé par Pennylane : le jeton se terminant par « …zzzz » n'est pas reconnu"),
+        (narrow, "Ce jeton Pennylane ne donne pas accès aux exercices"),
+    ):
+        refused = await portal.post(f"{page}/pennylane/jeton", data={"_csrf_token": token, "jeton": pasted})
+        assert refused.status_code == 422
+        shown = html.unescape(refused.text)
+        assert words in shown
+        assert "Rien n'a été enregistré." in shown
+        assert pasted not in shown
+    assert await _connection(db_session, dossier) is None
+    assert await db_session.scalar(select(func.count()).select_from(JobRun)) == 0
+
+    unreachable = dataclasses.replace(_settings(portal), pennylane_api_url="http://127.0.0.1:9/api/external/v2")
+    with pytest.raises(ConnectionRequestError) as down:
+        await try_api_token(unreachable, narrow)
+    assert down.value.text().startswith("Pennylane ne répond pas pour le moment : le jeton n'a pas pu être vérifié")
