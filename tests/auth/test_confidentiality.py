@@ -562,9 +562,14 @@ def page_kind(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return path, tuple(sorted((name, "…" if name in ORDER_ONLY else value) for name, value in pairs))
 
 
-async def crawl(client: Client, seeds: Iterable[str], *, limit: int = MAX_PAGES) -> dict[str, httpx.Response]:
+async def crawl(
+    client: Client, seeds: Iterable[str], *, limit: int = MAX_PAGES, within: str = "/"
+) -> dict[str, httpx.Response]:
     """Visit ``seeds`` and every in-app link (href, hx-get) found on the way, each kind of page once
-    (``page_kind``): every seed is read, and of the links, one order and one cut of each search."""
+    (``page_kind``): every seed is read, and of the links, one order and one page size of each search.
+
+    ``within`` keeps a crawl to one part of the portal: the links of its pages are all read, those of
+    the pages they lead to only when they go back into the part."""
     seen: dict[str, httpx.Response] = {}
     kinds: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     queue = [(url, True) for url in seeds]
@@ -583,7 +588,8 @@ async def crawl(client: Client, seeds: Iterable[str], *, limit: int = MAX_PAGES)
         if response.status_code in REDIRECTS:
             queue.append((response.headers["location"], True))
         elif "html" in response.headers.get("content-type", ""):
-            queue.extend((link, False) for link in LINK.findall(response.text))
+            inside = url.startswith(within)
+            queue.extend((link, False) for link in LINK.findall(response.text) if inside or link.startswith(within))
     return seen
 
 
