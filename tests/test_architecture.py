@@ -19,7 +19,11 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import portal
+
+pytestmark = pytest.mark.once  # see pyproject.toml: the embedded run checks it
 
 PORTAL = Path(portal.__file__).resolve().parent
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 from litestar import Litestar
@@ -32,6 +33,8 @@ from portal.i18n import LOCALE_DIR
 from portal.ledger.models import Account, Entry, Journal, Line
 from tests.auth.test_confidentiality import as_user, build_world, crawl, get_seeds
 from tests.factories.firm import add_role
+
+pytestmark = pytest.mark.once  # see pyproject.toml: the embedded run checks it
 
 PO = LOCALE_DIR / "en" / "LC_MESSAGES" / "messages.po"
 ROOT = Path(portal.__file__).resolve().parent.parent

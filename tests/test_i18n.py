@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from babel.messages.pofile import read_po
 
 from portal.i18n import LOCALE_DIR, N_, gettext, set_locale
+
+pytestmark = pytest.mark.once  # see pyproject.toml: the embedded run checks it
 
 
 def test_every_message_has_an_english_translation() -> None:

@@ -15,7 +15,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import portal
+
+pytestmark = pytest.mark.once  # see pyproject.toml: the embedded run checks it
 
 PORTAL = Path(portal.__file__).resolve().parent
 TEMPLATES = PORTAL.parent / "templates"

@@ -15,6 +15,8 @@ from portal.clients.identifiers import (
     vat_number,
 )
 
+pytestmark = pytest.mark.once  # see pyproject.toml: the embedded run checks it
+
 SIREN_CHECKSUM = "SIREN invalide : la clé de contrôle ne correspond pas."
 SIRET_CHECKSUM = "SIRET invalide : la clé de contrôle ne correspond pas."
 WRONG_LENGTH = "Longueur incorrecte : un SIREN compte 9 chiffres et un SIRET 14."

@@ -39,7 +39,7 @@ from tests.stories.console import watch_errors
 from tests.stories.walking import Walk, open_menu, route_patterns
 from tests.waiting import wait_for_run
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.once]
 
 DESK, PHONE = (1440, 900), (390, 844)
 NEWCOMER = ("nina.roux@cabinet-durand.fr", "Nina Roux")

@@ -20,6 +20,8 @@ from portal.ledger.controllers import UploadForm
 from portal.web import forms
 from portal.web.controllers import LocaleForm
 
+pytestmark = pytest.mark.once  # see pyproject.toml: the embedded run checks it
+
 FORMS = (SignInForm, EntityForm, MergeForm, dossier_schemas.DossierForm, expense_schemas.NoteForm,
          expense_schemas.ExpenseLineForm, expense_schemas.MileageForm, expense_schemas.RefusalForm, AcceptForm,
          InviteForm, KeyForm, MapperInviteForm, ScheduleForm, TokenForm, UploadForm, LocaleForm)  # fmt: skip

@@ -24,7 +24,10 @@ TAB = SAMPLES / "lsn-fec-reader" / "sample_tab.txt"
 ODOO = SAMPLES / "odoo-expected" / "odoo_l10n_fr_account_test_fec_export.expected.txt"  # pipe, CRLF, padded amounts
 TRYTON = SAMPLES / "tryton-account_fr" / "FEC.6ced065.csv"  # TAB, CRLF
 
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"the sample FEC files are not in {SAMPLES}")
+pytestmark = [
+    pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"the sample FEC files are not in {SAMPLES}"),
+    pytest.mark.once,  # pure parsing: see pyproject.toml
+]
 
 FIELD = {name: index for index, name in enumerate(ROW_FIELDS)}
 
