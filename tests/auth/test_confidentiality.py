@@ -786,10 +786,9 @@ async def test_the_granted_partner_sees_it_on_the_same_pages(
     duplicates = pages["/facturation/doublons"].text
     assert SECRET_NAME in duplicates
     assert duplicates.count('class="panel duplicate"') == 2
-    detail = (await client.get(f"/entreprises/{world.secret.id}?onglet=facturation")).text
-    assert formatted in detail
-    history = (await client.get(f"/entreprises/{world.secret.id}?onglet=historique")).text
-    assert f"a créé le dossier {SECRET_NAME}" in html.unescape(history)
+    for tab, words in (("facturation", formatted), ("historique", f"a créé le dossier {SECRET_NAME}")):
+        page = (await client.get(f"/entreprises/{world.secret.id}?onglet={tab}")).text
+        assert words in html.unescape(page), tab
     # Its note to approve, listed, and told of in the granted partner's notification centre.
     assert all(f"Séminaire {NAME_WORD}" in html.unescape(pages[url].text) for url in ("/notes-de-frais/a-valider",
                                                                                        "/notifications"))  # fmt: skip
