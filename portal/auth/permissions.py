@@ -12,6 +12,8 @@ class Permission(StrEnum):
     BILLING_CLIENTS_CREATE = "billing:client:create"
     BILLING_CLIENTS_READ = "billing:client:read"
     BILLING_DUPLICATES_RESOLVE = "billing:duplicate:resolve"
+    BILLING_FEES_MANAGE = "billing:invoice:manage"
+    BILLING_FEES_READ = "billing:invoice:read"
     CONNECTIONS_MANAGE = "integrations:connection:manage"
     CONNECTIONS_MAP = "integrations:mapping:update"
     DOSSIERS_CREATE = "clients:dossier:create"
@@ -39,6 +41,8 @@ LABELS: dict[Permission, str] = {
     Permission.BILLING_CLIENTS_CREATE: N_("Créer les clients de l'entité facturante"),
     Permission.BILLING_CLIENTS_READ: N_("Voir la base clients"),
     Permission.BILLING_DUPLICATES_RESOLVE: N_("Fusionner ou écarter les doublons potentiels"),
+    Permission.BILLING_FEES_MANAGE: N_("Écrire les lettres de mission, valider et envoyer les factures"),
+    Permission.BILLING_FEES_READ: N_("Voir les missions, les factures et les encaissements"),
     Permission.CONNECTIONS_MANAGE: N_("Connecter les sources d'un dossier et importer ses écritures"),
     Permission.CONNECTIONS_MAP: N_("Paramétrer le mapping comptable des caisses et boutiques en ligne"),
     Permission.DOSSIERS_CREATE: N_("Créer des dossiers"),
@@ -69,6 +73,10 @@ DESCRIPTIONS: dict[Permission, str] = {
         "Consulter les clients de l'entité facturante et les dossiers qui leur sont liés."
     ),
     Permission.BILLING_DUPLICATES_RESOLVE: N_("Réunir deux clients en un seul, ou confirmer qu'ils sont distincts."),
+    Permission.BILLING_FEES_MANAGE: N_(
+        "Tenir le catalogue, écrire les lettres de mission, lancer la facturation, valider, envoyer, encaisser."
+    ),
+    Permission.BILLING_FEES_READ: N_("Lire les missions, les factures et le solde dû des clients de ses dossiers."),
     Permission.CONNECTIONS_MANAGE: N_(
         "Connecter Pennylane, une caisse ou une boutique, déposer un FEC, lancer un import."
     ),
@@ -105,7 +113,8 @@ AREAS: tuple[tuple[str, tuple[Permission, ...]], ...] = (
                                         Permission.CONNECTIONS_MANAGE, Permission.CONNECTIONS_MAP)),
     (N_("Tableau de bord"), (Permission.KPI_READ, Permission.KPI_PLAN)),
     (N_("Facturation"), (Permission.BILLING_CLIENTS_READ, Permission.BILLING_CLIENTS_CREATE,
-                         Permission.BILLING_DUPLICATES_RESOLVE)),
+                         Permission.BILLING_DUPLICATES_RESOLVE, Permission.BILLING_FEES_READ,
+                         Permission.BILLING_FEES_MANAGE)),
     (N_("Notes de frais"), (Permission.EXPENSES_FILE, Permission.EXPENSES_APPROVE)),
     (N_("Utilisateurs"), (Permission.USERS_READ, Permission.USERS_INVITE, Permission.USERS_MANAGE)),
     (N_("Paramètres et suivi"), (Permission.SETTINGS_READ, Permission.SETTINGS_UPDATE, Permission.AUDIT_LOG_READ,

@@ -86,6 +86,8 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
             P.BILLING_CLIENTS_CREATE,
             P.BILLING_CLIENTS_READ,
             P.BILLING_DUPLICATES_RESOLVE,
+            P.BILLING_FEES_MANAGE,
+            P.BILLING_FEES_READ,
             P.CONNECTIONS_MANAGE,
             P.CONNECTIONS_MAP,
             P.DOSSIERS_CREATE,
@@ -133,6 +135,7 @@ ROLE_PERMISSIONS: dict[FirmRole, frozenset[Permission]] = {
 DOSSIER_ROLE_PERMISSIONS: dict[DossierRole, frozenset[Permission]] = {
     DossierRole.ACCOUNTANT: frozenset(
         {
+            P.BILLING_FEES_READ,
             P.CONNECTIONS_MANAGE,
             P.CONNECTIONS_MAP,
             P.DOSSIERS_READ,
@@ -144,7 +147,10 @@ DOSSIER_ROLE_PERMISSIONS: dict[DossierRole, frozenset[Permission]] = {
         }
     ),
     DossierRole.EMPLOYEE: frozenset({P.DOSSIERS_READ, P.EXPENSES_FILE}),
-    DossierRole.BILLING_MANAGER: frozenset({P.DOSSIERS_READ, P.EXPENSES_APPROVE}),
+    # On the billing entity's dossier: the firm's fees (catalogue, lettres de mission, invoices, payments).
+    DossierRole.BILLING_MANAGER: frozenset(
+        {P.DOSSIERS_READ, P.EXPENSES_APPROVE, P.BILLING_FEES_MANAGE, P.BILLING_FEES_READ}
+    ),
     DossierRole.CLIENT_USER: frozenset({P.DOSSIERS_READ}),
     # Someone invited onto a dossier's POS / e-commerce mapping (seed 002's delegation): that, and nothing else.
     DossierRole.MAPPER: frozenset({P.DOSSIERS_READ, P.CONNECTIONS_MAP}),

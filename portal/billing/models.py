@@ -42,6 +42,9 @@ class BillingClient(IdentifiedBySiren, Audited, Base):
     origin_dossier_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("dossier.id", ondelete="SET NULL"), default=None
     )
+    # Who receives its invoices and lettres de mission.
+    billing_contact: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    billing_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
 
     links: Mapped[list[ClientDossierLink]] = relationship(
         back_populates="client", lazy="selectin", cascade="all, delete-orphan", passive_deletes=True

@@ -3,7 +3,7 @@ dossier, « Créer mes clients » and its hourly pass."""
 
 from __future__ import annotations
 
-from portal.billing import hooks, models, policy, sentences, tasks
+from portal.billing import fee_models, hooks, models, policy, sentences, tasks
 from portal.billing.controllers import BillingController, BillingSettingsController, dossier_tab, settings_section
 from portal.clients.pages import PANEL_TABS
 from portal.domain import Domain
@@ -12,7 +12,7 @@ from portal.jobs.registry import every
 
 plugin = Domain(
     name="billing",
-    models=[models],
+    models=[models, fee_models],
     routes=lambda _settings: [BillingController, BillingSettingsController],
     listeners=[hooks.install],
     restrictions=policy.RESTRICTIONS,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, exists, not_
+from sqlalchemy import ColumnElement, Select, and_, exists, false, not_, or_, select
 
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, Restriction, firm_wide
+from portal.billing.fee_models import BankLine, BillingRun, Engagement, FeeEntry, Invoice, Payment, Service
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate
 from portal.clients.models import Dossier
 from portal.clients.policy import hidden, not_hidden
@@ -42,8 +43,59 @@ def _duplicates(statement: Select[Any], principal: Principal, permission: Permis
     )
 
 
+def entity_wide(principal: Principal, permission: Permission, entity_id: Any) -> ColumnElement[bool]:
+    """``permission`` is held firm-wide, or on the billing entity's dossier (its Gestionnaire de facturation)."""
+    if principal.can(permission):
+        return not_(false())
+    where = principal.dossiers_where(permission)
+    held: ColumnElement[bool] = entity_id.in_(where) if where else false()
+    return held
+
+
+def client_fees(principal: Principal, permission: Permission, entity_id: Any, client_id: Any) -> ColumnElement[bool]:
+    """A client's fees (its lettres de mission, invoices, payments): held entity-wide, or on one of the client's
+    dossiers (a Comptable reads the billing of their dossiers); never a client tied to a hidden dossier."""
+    held_on = principal.dossiers_where(permission)
+    through_dossier = (
+        exists().where(ClientDossierLink.client_id == client_id, ClientDossierLink.dossier_id.in_(held_on))
+        if held_on
+        else false()
+    )
+    origin_shown = exists(
+        select(BillingClient.id).where(
+            BillingClient.id == client_id, not_hidden(principal, BillingClient.origin_dossier_id)
+        )
+    )
+    return and_(
+        or_(entity_wide(principal, permission, entity_id), through_dossier),
+        client_not_hidden(principal, client_id),
+        origin_shown,
+    )
+
+
+def _client_rows(model: Any) -> Restriction:
+    def restriction(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
+        return statement.where(client_fees(principal, permission, model.entity_id, model.client_id))
+
+    return restriction
+
+
+def _entity_rows(model: Any) -> Restriction:
+    def restriction(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
+        return statement.where(entity_wide(principal, permission, model.entity_id))
+
+    return restriction
+
+
 # Registered by the domain's plugin.
 RESTRICTIONS: tuple[tuple[type, Restriction], ...] = (
     (BillingClient, _clients),
     (DuplicateCandidate, _duplicates),
+    (Engagement, _client_rows(Engagement)),
+    (Invoice, _client_rows(Invoice)),
+    (Payment, _client_rows(Payment)),
+    (Service, _entity_rows(Service)),
+    (BillingRun, _entity_rows(BillingRun)),
+    (BankLine, _entity_rows(BankLine)),
+    (FeeEntry, _entity_rows(FeeEntry)),
 )
