@@ -10,7 +10,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, MediaType, Request, get, post
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
@@ -78,20 +81,35 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+def fees_or_clients(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Guard: reads the firm's fees somewhere (its Gestionnaire de facturation, a Comptable) or the client base."""
+    principal = principal_of(connection)
+    if not (principal.can_somewhere(Permission.BILLING_FEES_READ) or principal.can(Permission.BILLING_CLIENTS_READ)):
+        raise PermissionDeniedException
+
+
+fees_or_clients.permissions = ()  # type: ignore[attr-defined]
+fees_or_clients.any_of = (Permission.BILLING_FEES_READ, Permission.BILLING_CLIENTS_READ)  # type: ignore[attr-defined]
+CLIENTS_READ = requires(Permission.BILLING_CLIENTS_READ)
+
+
 class BillingController(Controller):
     path = "/facturation"
     include_in_schema = False
-    guards = (requires(Permission.BILLING_CLIENTS_READ),)
+    guards = (fees_or_clients,)
     dependencies: Mapping[str, Provide] = {
         "clients": provide(BillingClientService),
         "billing": provide(BillingEntityService),
     }
 
     @get("/", name="billing:home")
-    async def home(self) -> Redirect:
+    async def home(self, request: Request[Any, Any, Any]) -> Redirect:
+        """Facturation: the invoices for those who read fees, the client base for the others (administrators)."""
+        if principal_of(request).can_somewhere(Permission.BILLING_FEES_READ):
+            return Redirect("/facturation/factures")
         return Redirect("/facturation/clients")
 
-    @get("/clients", name="billing:clients", dependencies=PAGING)
+    @get("/clients", guards=[CLIENTS_READ], name="billing:clients", dependencies=PAGING)
     async def client_base(
         self,
         request: Request[Any, Any, Any],
@@ -109,7 +127,7 @@ class BillingController(Controller):
             context["open_duplicates"] = await clients.count_open_duplicates(principal, entity_id)
         return Template(template_name="billing/clients.html", context=context)
 
-    @get("/doublons", name="billing:duplicates", dependencies=PAGING)
+    @get("/doublons", guards=[CLIENTS_READ], name="billing:duplicates", dependencies=PAGING)
     async def duplicates(
         self,
         request: Request[Any, Any, Any],

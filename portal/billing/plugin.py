@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from portal.billing import fee_models, hooks, models, policy, sentences, tasks
 from portal.billing.controllers import BillingController, BillingSettingsController, dossier_tab, settings_section
+from portal.billing.invoice_controllers import InvoiceController
 from portal.clients.pages import PANEL_TABS
 from portal.domain import Domain
 from portal.firm.pages import GENERAL_SETTINGS
@@ -13,7 +14,7 @@ from portal.jobs.registry import every
 plugin = Domain(
     name="billing",
     models=[models, fee_models],
-    routes=lambda _settings: [BillingController, BillingSettingsController],
+    routes=lambda _settings: [BillingController, BillingSettingsController, InvoiceController],
     listeners=[hooks.install],
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.create_clients, tasks.create_dossier_clients],

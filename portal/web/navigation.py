@@ -55,7 +55,14 @@ MAIN_MENU = (
         on_a_dossier=True,
         or_permission=Permission.EXPENSES_APPROVE,
     ),
-    NavItem(N_("Facturation"), "/facturation", Permission.BILLING_CLIENTS_READ),
+    # Partners, admins (the client base), the Gestionnaire de facturation, a Comptable (the fees of their dossiers).
+    NavItem(
+        N_("Facturation"),
+        "/facturation",
+        Permission.BILLING_FEES_READ,
+        on_a_dossier=True,
+        or_permission=Permission.BILLING_CLIENTS_READ,
+    ),
     NavItem(N_("Utilisateurs"), "/utilisateurs", Permission.USERS_READ),
     NavItem(N_("Paramètres"), "/parametres", Permission.SETTINGS_READ),
 )
