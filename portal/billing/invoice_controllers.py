@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, MediaType, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
@@ -19,6 +20,7 @@ from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.billing.amounts import totals
 from portal.billing.fee_models import Unit
+from portal.billing.fee_reports import FeeReportService
 from portal.billing.invoices import (
     INVOICE_ORDER,
     INVOICE_SORTS,
@@ -35,10 +37,14 @@ from portal.billing.schemas import VAT_RATES, LinesForm, parse_lines, parse_rate
 from portal.dashboard.amounts import NumberError
 from portal.db.paging import Paging, Sort
 from portal.i18n import N_, _
+from portal.settings import Settings
 from portal.web import forms
 from portal.web.deps import PAGING, provide
 
 READS = requires_somewhere(READ)
+MIN_YEAR, MAX_YEAR = 2000, 2100
+MONTHS = (N_("Janvier"), N_("Février"), N_("Mars"), N_("Avril"), N_("Mai"), N_("Juin"), N_("Juillet"), N_("Août"),
+          N_("Septembre"), N_("Octobre"), N_("Novembre"), N_("Décembre"))  # fmt: skip
 MANAGES = requires_somewhere(MANAGE)
 STATUS_FILTERS = (
     ("", N_("Toutes")),
@@ -107,12 +113,16 @@ class InvoiceController(Controller):
         statut: FromQuery[str] = "",
         q: FromQuery[str] = "",
         tri: FromQuery[str] = "",
+        lot: FromQuery[str] = "",
     ) -> Template:
+        """The invoices and drafts the person may read; ``lot``: those of one billing run."""
         principal = principal_of(request)
         sort = Sort.read(tri, INVOICE_SORTS, INVOICE_ORDER)
         status = statut if statut in {key for key, _label in STATUS_FILTERS} else ""
         query = forms.query_text(q).strip()
-        result = await invoices.page(principal, InvoiceFilters(status=status, query=query), paging, sort)
+        run_id = _uuid(forms.query_text(lot, forms.CHOICE_MAX_LENGTH))
+        filters = InvoiceFilters(status=status, query=query, run_id=run_id)
+        result = await invoices.page(principal, filters, paging, sort)
         try:
             entity = await invoices.entity_id()
         except FeeError:
@@ -120,7 +130,8 @@ class InvoiceController(Controller):
         context = {
             "result": result, "sort": sort, "status": status, "q": query, "filters": STATUS_FILTERS,
             "can_manage": entity is not None and principal.can(MANAGE, entity),
-            "params": {"statut": status, "q": query, "tri": sort.value}, "today": today(),
+            "params": {"statut": status, "q": query, "tri": sort.value, "lot": str(run_id or "")},
+            "today": today(), "run_id": run_id,
         }  # fmt: skip
         return Template(template_name="billing/invoices.html", context=context)
 
@@ -249,6 +260,53 @@ class InvoiceController(Controller):
               category="success")  # fmt: skip
         return Redirect(f"/facturation/factures/{kept.id}", status_code=303)
 
+    @post("/{invoice_id:uuid}/envoyer", guards=[MANAGES], name="billing:invoice_send")
+    async def send(
+        self,
+        request: Request[Any, Any, Any],
+        invoices: NamedDependency[InvoiceService],
+        invoice_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        try:
+            invoice = await invoices.request_sending(principal_of(request), invoice_id)
+        except FeeError as refused:
+            flash(request, refusal(refused), category="error")
+        else:
+            flash(request, _("Envoi demandé à %(email)s : la facture part avec son PDF Factur-X.")
+                  % {"email": invoice.client_email}, category="success")  # fmt: skip
+        return Redirect(f"/facturation/factures/{invoice_id}", status_code=303)
+
+    @get("/{invoice_id:uuid}/pdf", name="billing:invoice_pdf")
+    async def pdf(
+        self,
+        request: Request[Any, Any, Any],
+        invoices: NamedDependency[InvoiceService],
+        settings: NamedDependency[Settings],
+        invoice_id: FromPath[uuid.UUID],
+    ) -> Response[bytes]:
+        """The validated invoice's Factur-X PDF (made now if its job has not reached it yet)."""
+        invoice = await invoices.get(principal_of(request), invoice_id)
+        if invoice.number is None:
+            raise NotFoundException
+        content = await invoices.pdf(settings, invoice)
+        return Response(content, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{invoice.number}.pdf"'})  # fmt: skip
+
+    @get("/{invoice_id:uuid}/ubl.xml", name="billing:invoice_ubl")
+    async def ubl(
+        self,
+        request: Request[Any, Any, Any],
+        invoices: NamedDependency[InvoiceService],
+        invoice_id: FromPath[uuid.UUID],
+    ) -> Response[bytes]:
+        """The validated invoice in UBL 2.1 (EN 16931), for a plateforme agréée that takes UBL."""
+        invoice = await invoices.get(principal_of(request), invoice_id)
+        if invoice.number is None:
+            raise NotFoundException
+        content = await invoices.ubl(invoice)
+        return Response(content, media_type="application/xml",
+                        headers={"Content-Disposition": f'attachment; filename="{invoice.number}-ubl.xml"'})  # fmt: skip
+
     @post("/{invoice_id:uuid}/avoir", guards=[MANAGES], name="billing:credit_note")
     async def credit_note(
         self,
@@ -345,3 +403,21 @@ async def _detail_page(
         "figures": totals(invoice.lines), "today": today(),
     }  # fmt: skip
     return Template(template_name="billing/invoice.html", context=context, status_code=status_code)
+
+
+class FeeReportController(Controller):
+    """Honoraires facturés by month, client and service, beside N-1."""
+
+    path = "/facturation/honoraires"
+    include_in_schema = False
+    guards = (READS,)
+    dependencies: Mapping[str, Provide] = {"reports": provide(FeeReportService)}
+
+    @get("/", name="billing:fee_report")
+    async def report(
+        self, request: Request[Any, Any, Any], reports: NamedDependency[FeeReportService], annee: FromQuery[str] = ""
+    ) -> Template:
+        year = int(annee) if annee.isdigit() and MIN_YEAR <= int(annee) <= MAX_YEAR else today().year
+        report = await reports.report(principal_of(request), year)
+        context = {"report": report, "years": list(range(today().year, today().year - 5, -1)), "month_names": MONTHS}
+        return Template(template_name="billing/fee_report.html", context=context)

@@ -38,7 +38,7 @@ from portal.clients.models import Dossier
 from portal.db.paging import Page, Paging, Sort, paginate
 from portal.firm.services import billing_entity_id
 from portal.i18n import N_
-from portal.settings import FIRM_TIMEZONE
+from portal.settings import FIRM_TIMEZONE, Settings
 
 READ = Permission.BILLING_FEES_READ
 MANAGE = Permission.BILLING_FEES_MANAGE
@@ -497,6 +497,9 @@ class InvoiceService:
                 origin = origins.get(client.origin_dossier_id) if client.origin_dossier_id else None
                 _validated(draft, series, first + offset, stamp, client, origin)
         await self.session.flush()
+        from portal.billing.tasks import render_invoices  # noqa: PLC0415 - the jobs read this module
+
+        await render_invoices.enqueue(self.session, entity_id=str(entity))
         for draft in drafts:
             record(self.session, "invoice.validated", object_type="billing_invoice", object_id=str(draft.id),
                    dossier_id=clients[draft.client_id].origin_dossier_id, number=draft.number,
@@ -521,6 +524,39 @@ class InvoiceService:
             return {}
         rows = await self.session.execute(select(Dossier).where(Dossier.id.in_(wanted)))
         return {dossier.id: dossier for dossier in rows.scalars()}
+
+    async def request_sending(self, principal: Principal, invoice_id: uuid.UUID) -> Invoice:
+        """Email the validated invoice to the client's billing contact (a job, through the outbox)."""
+        from portal.billing.tasks import send_invoice  # noqa: PLC0415 - the jobs read this module
+
+        invoice = await self.get(principal, invoice_id, MANAGE)
+        if invoice.status is not InvoiceStatus.VALIDATED:
+            raise FeeError(N_("Validez la facture avant de l'envoyer."))
+        if not invoice.client_email:
+            client = await self.session.get(BillingClient, invoice.client_id)
+            if client is None or not client.billing_email:
+                raise FeeError(N_("Le client n'a pas d'adresse e-mail de facturation : renseignez-la d'abord."))
+            invoice.client_email = client.billing_email
+        await send_invoice.options(created_by_id=principal.user_id).enqueue(self.session, invoice_id=str(invoice.id))
+        record(self.session, "invoice.send_requested", object_type="billing_invoice", object_id=str(invoice.id),
+               number=invoice.number, to=invoice.client_email)  # fmt: skip
+        return invoice
+
+    async def pdf(self, settings: Settings, invoice: Invoice) -> bytes:
+        """The invoice's Factur-X PDF: its stored file, or made now (and kept) if none is stored yet."""
+        from portal.billing import invoice_files  # noqa: PLC0415 - H1
+        from portal.billing.documents import documents_of  # noqa: PLC0415
+        from portal.billing.facturx import render  # noqa: PLC0415
+
+        if invoice.file_name:
+            return invoice_files.read(settings, invoice.file_name)
+        return render(await documents_of(self.session, [invoice.id]))[0]
+
+    async def ubl(self, invoice: Invoice) -> bytes:
+        from portal.billing.documents import documents_of  # noqa: PLC0415
+        from portal.billing.facturx import ubl_xml  # noqa: PLC0415
+
+        return ubl_xml((await documents_of(self.session, [invoice.id]))[0])
 
     async def mark_sent(self, invoice_id: uuid.UUID) -> bool:
         """Once: the first sending sets ``sent_at``."""

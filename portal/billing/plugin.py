@@ -3,9 +3,10 @@ dossier, « Créer mes clients » and its hourly pass."""
 
 from __future__ import annotations
 
-from portal.billing import fee_models, hooks, models, policy, sentences, tasks
+from portal.billing import fee_models, hooks, invoice_sentences, models, policy, sentences, tasks
 from portal.billing.controllers import BillingController, BillingSettingsController, dossier_tab, settings_section
-from portal.billing.invoice_controllers import InvoiceController
+from portal.billing.invoice_controllers import FeeReportController, InvoiceController
+from portal.billing.run_controllers import BillingRunController
 from portal.clients.pages import PANEL_TABS
 from portal.domain import Domain
 from portal.firm.pages import GENERAL_SETTINGS
@@ -14,14 +15,27 @@ from portal.jobs.registry import every
 plugin = Domain(
     name="billing",
     models=[models, fee_models],
-    routes=lambda _settings: [BillingController, BillingSettingsController, InvoiceController],
+    routes=lambda _settings: [
+        BillingController,
+        BillingSettingsController,
+        InvoiceController,
+        BillingRunController,
+        FeeReportController,
+    ],
     listeners=[hooks.install],
     restrictions=policy.RESTRICTIONS,
-    jobs=[tasks.create_clients, tasks.create_dossier_clients],
+    jobs=[
+        tasks.create_clients,
+        tasks.create_dossier_clients,
+        tasks.draft_run,
+        tasks.render_invoices,
+        tasks.send_invoice,
+    ],
     # Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.
     schedules=[every("40 * * * *", tasks.create_clients)],
     parts=[
         *sentences.SENTENCES,
+        *invoice_sentences.SENTENCES,
         PANEL_TABS.part("facturation", "billing/_partials/dossier_tab.html", dossier_tab),
         GENERAL_SETTINGS.part("billing", "billing/_partials/settings.html", settings_section),
     ],

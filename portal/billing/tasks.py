@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+
+import anyio
+from babel.numbers import format_currency
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record
@@ -15,9 +18,12 @@ from portal.auth.policy import Principal, restrict
 from portal.billing import client_base
 from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
 from portal.clients.models import Dossier
+from portal.firm.models import Firm
 from portal.firm.services import billing_entity_id
 from portal.i18n import N_
-from portal.jobs.context import JobContext
+from portal.mail import messages
+from portal.mail.transport import deliver
+from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.models import JobRun
 from portal.jobs.registry import Shown, job
 
@@ -168,3 +174,148 @@ async def create_dossier_clients(ctx: JobContext, dossier_ids: list[str]) -> dic
         await _last_step(ctx, total, entity, ids[0] if len(ids) == 1 else None, next=len(ids))
     await ctx.progress(total.dossiers, total.dossiers, step=STEP_DONE)
     return await _summary(ctx, total)
+
+
+DRAFTS = N_("Brouillons créés")
+STEP_MISSIONS = N_("Lecture des missions à facturer")
+STEP_DRAFTS = N_("Écriture des brouillons")
+
+
+async def drafts_shown(session: AsyncSession, principal: Principal, run: JobRun) -> Shown:
+    """A billing run's figures for ``principal``: the drafts of clients they may see (confidentiality)."""
+    from portal.billing.fee_models import BillingRun, Invoice  # noqa: PLC0415 - the models import nothing of this
+
+    billing_run = (
+        await session.execute(select(BillingRun).where(BillingRun.job_run_id == run.id))
+    ).scalar_one_or_none()
+    if billing_run is None:
+        return Shown(counts={})
+    statement = restrict(
+        select(func.count()).select_from(Invoice).where(Invoice.run_id == billing_run.id),
+        principal,
+        Permission.BILLING_FEES_READ,
+        Invoice,
+    )
+    return Shown(counts={DRAFTS: int((await session.execute(statement)).scalar_one())})
+
+
+@job("billing.draft_run", title=N_("Facturation récurrente"), summary=drafts_shown)
+async def draft_run(ctx: JobContext, run_id: str) -> dict[str, Any]:
+    """The drafts of a billing run, a batch of clients per transaction (each batch resumable, never doubled)."""
+    from portal.billing import runs  # noqa: PLC0415 - runs starts this job
+    from portal.billing.fee_models import BillingRun, BillingRunStatus  # noqa: PLC0415
+
+    key = uuid.UUID(run_id)
+    await ctx.progress(0, None, step=STEP_MISSIONS)
+    async with ctx.reader() as session:
+        run = await session.get(BillingRun, key)
+        if run is None:
+            return {}
+        billables = await runs.billables_for(session, run)
+    batches = runs.client_batches(billables)
+    done = int((ctx.checkpoint or {}).get("batches", 0))
+    await ctx.progress(done, len(batches), step=STEP_DRAFTS)
+    for index in range(done, len(batches)):
+        async with ctx.session() as session, session.begin():
+            run = await session.get(BillingRun, key)
+            if run is None:
+                return {}
+            await runs.write_drafts(session, run, batches[index])
+            await ctx.save_checkpoint(session, {"batches": index + 1})
+        await ctx.progress(index + 1, len(batches), step=STEP_DRAFTS)
+    async with ctx.session() as session, session.begin():
+        run = await session.get(BillingRun, key)
+        if run is not None:
+            run.drafts = await runs.count_drafts(session, key)
+            if run.status is BillingRunStatus.RUNNING:
+                run.status = BillingRunStatus.READY
+    return {}
+
+
+RENDERED = N_("Factures mises en PDF")
+SENT_TO = N_("Envoyée à")
+STEP_RENDER = N_("Factur-X : PDF et XML des factures validées")
+RENDER_BATCH = 100
+
+
+@job("billing.render_invoices", title=N_("Factur-X des factures validées"))
+async def render_invoices(ctx: JobContext, entity_id: str) -> dict[str, Any]:
+    """Every validated invoice of the entity still without its file gets its Factur-X PDF, a batch at a time.
+
+    Idempotent: a file is kept by one conditional UPDATE (``file_name IS NULL``); an invoice another attempt
+    rendered meanwhile keeps that one and this copy is discarded."""
+    from portal.billing import invoice_files  # noqa: PLC0415 - the files need the settings of the job
+    from portal.billing.documents import documents_of  # noqa: PLC0415
+    from portal.billing.facturx import render  # noqa: PLC0415
+    from portal.billing.fee_models import Invoice, InvoiceStatus  # noqa: PLC0415
+
+    entity = uuid.UUID(entity_id)
+    waiting = select(Invoice.id).where(
+        Invoice.entity_id == entity, Invoice.status == InvoiceStatus.VALIDATED, Invoice.file_name.is_(None)
+    )
+    async with ctx.reader() as session:
+        total = int((await session.execute(select(func.count()).select_from(waiting.subquery()))).scalar_one())
+    done = 0
+    await ctx.progress(0, total, step=STEP_RENDER)
+    while True:
+        async with ctx.reader() as session:
+            ids = list((await session.execute(waiting.order_by(Invoice.number).limit(RENDER_BATCH))).scalars())
+            if not ids:
+                break
+            documents = await documents_of(session, ids)
+        files = render(documents)
+        async with ctx.session() as session, session.begin():
+            for invoice_id, content in zip(ids, files, strict=True):
+                name = invoice_files.store(ctx.settings, content)
+                kept = await session.execute(
+                    update(Invoice)
+                    .where(Invoice.id == invoice_id, Invoice.file_name.is_(None))
+                    .values(file_name=name)
+                    .execution_options(synchronize_session=False)
+                )
+                if not kept.rowcount:  # type: ignore[attr-defined]
+                    invoice_files.discard(ctx.settings, name)
+        done += len(ids)
+        await ctx.progress(min(done, total), max(total, done), step=STEP_RENDER)
+    await ctx.count(**{RENDERED: done})
+    return {RENDERED: done}
+
+
+@job("billing.send_invoice", title=N_("Envoi d'une facture"))
+async def send_invoice(ctx: JobContext, invoice_id: str) -> dict[str, Any]:
+    """Email a validated invoice, its Factur-X PDF attached, to the client's billing contact; ``sent_at`` once."""
+    from portal.billing import invoice_files  # noqa: PLC0415
+    from portal.billing.documents import documents_of  # noqa: PLC0415
+    from portal.billing.facturx import render  # noqa: PLC0415
+    from portal.billing.fee_models import Invoice, InvoiceKind, InvoiceStatus  # noqa: PLC0415
+    from portal.billing.invoices import InvoiceService, settings_of  # noqa: PLC0415
+
+    key = uuid.UUID(invoice_id)
+    async with ctx.reader() as session:
+        invoice = await session.get(Invoice, key)
+        if invoice is None or invoice.status is not InvoiceStatus.VALIDATED:
+            return {}
+        if not invoice.client_email:
+            raise JobFailed(N_("Le client n'a pas d'adresse de facturation : renseignez-la, puis envoyez à nouveau."))
+        settings = await settings_of(session, invoice.entity_id)
+        firm_name = (await session.execute(select(Firm.name).limit(1))).scalar_one_or_none() or ""
+        pdf = (
+            invoice_files.read(ctx.settings, invoice.file_name)
+            if invoice.file_name
+            else render(await documents_of(session, [invoice.id]))[0]
+        )
+    amount = format_currency(invoice.total_ttc, "EUR", locale="fr_FR")
+    message = messages.build(
+        ctx.settings, to_email=invoice.client_email, to_name=invoice.client_name, template="invoice", locale="fr",
+        number=invoice.number, firm_name=firm_name, issue_date=f"{invoice.issue_date:%d/%m/%Y}",
+        due_date=f"{invoice.due_date:%d/%m/%Y}", amount=amount, iban=settings.iban,
+        credit_note=invoice.kind is InvoiceKind.CREDIT_NOTE,
+    )  # fmt: skip
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{invoice.number}.pdf")
+    await anyio.to_thread.run_sync(deliver, message, ctx.settings)
+    async with ctx.session() as session, session.begin():
+        await InvoiceService(session).mark_sent(key)
+        record(session, "invoice.sent", object_type="billing_invoice", object_id=str(key),
+               number=invoice.number, to=invoice.client_email)  # fmt: skip
+    await ctx.count(**{SENT_TO: invoice.client_email})
+    return {SENT_TO: invoice.client_email}
