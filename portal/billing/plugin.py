@@ -16,9 +16,10 @@ plugin = Domain(
     routes=lambda _settings: [BillingController, BillingSettingsController],
     listeners=[hooks.install],
     restrictions=policy.RESTRICTIONS,
-    jobs=[tasks.create_clients, tasks.create_dossier_clients],
-    # Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.
-    schedules=[every("40 * * * *", tasks.create_clients)],
+    jobs=[tasks.create_clients, tasks.create_dossier_clients, tasks.send_reminders, tasks.email_reminder],
+    # Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass; the reminders of
+    # invoices past due go every morning.
+    schedules=[every("40 * * * *", tasks.create_clients), every("0 7 * * *", tasks.send_reminders)],
     parts=[
         *sentences.SENTENCES,
         PANEL_TABS.part("facturation", "billing/_partials/dossier_tab.html", dossier_tab),
