@@ -66,9 +66,9 @@ BAD_DATE = N_("Ligne %(line)s : « %(value)s » n'est pas une date (JJ/MM/AAAA).
 BAD_AMOUNT = N_("Ligne %(line)s : « %(value)s » n'est pas un montant (par exemple 1 234,56).")
 NO_DATE = N_("Ligne %(line)s : la date manque.")
 NO_AMOUNT = N_("Ligne %(line)s : le montant manque.")
-COLUMN_COUNT = N_("Ligne %(line)s : %(found)s colonnes au lieu de %(expected)s.")
+COLUMN_COUNT = N_("Ligne %(line)s : nombre de colonnes %(found)s au lieu de %(expected)s.")
 ALREADY_DONE = N_("Cette ligne a déjà été traitée.")
-NO_INVOICE = N_("Aucune facture ouverte ne porte le numéro « %(number)s ».")
+NO_INVOICE = N_("Aucune facture ouverte ne porte le numéro « %(invoice)s ».")
 CHOOSE_INVOICE = N_("Indiquez la facture que ce virement règle.")
 
 _DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
@@ -400,7 +400,7 @@ class BankService:
         for item in await self.open_invoices(principal, entity_id):
             if item.number.casefold() == wanted.casefold() or (keys and number_key(item.number) & keys):
                 return item
-        raise PaymentError(NO_INVOICE, "facture", number=wanted)
+        raise PaymentError(NO_INVOICE, "facture", invoice=wanted)
 
     async def confirm(
         self, principal: Principal, entity_id: uuid.UUID, line_id: uuid.UUID, number: str | None = None
@@ -420,7 +420,7 @@ class BankService:
             raise PaymentError(CHOOSE_INVOICE, "facture")
         invoice = await self.session.get(Invoice, invoice_id)
         if invoice is None or invoice.entity_id != entity_id or invoice.balance_due <= 0:
-            raise PaymentError(NO_INVOICE, "facture", number=invoice.number if invoice else number or "")
+            raise PaymentError(NO_INVOICE, "facture", invoice=invoice.number if invoice else number or "")
         async with self.session.begin_nested():
             taken = await self.session.execute(
                 update(BankLine)
@@ -438,7 +438,7 @@ class BankService:
             )  # fmt: skip
             record(
                 self.session, "billing_bank_line.matched", object_type="billing_bank_line", object_id=str(line.id),
-                dossier_id=entity_id, label=line.label, amount=line.amount, number=invoice.number,
+                dossier_id=entity_id, label=line.label, amount=line.amount, invoice=invoice.number,
             )  # fmt: skip
         await self.session.refresh(line)
         return payment

@@ -51,12 +51,12 @@ TOLERANCE = Decimal("0.001")  # under a cent: see the module's docstring
 AMOUNT_NOT_POSITIVE = N_("Saisissez un montant supérieur à zéro.")
 DATE_IN_FUTURE = N_("La date d'encaissement ne peut pas être dans le futur.")
 NO_CLIENT = N_("Choisissez le client qui a payé.")
-NOT_THIS_CLIENT = N_("La facture %(number)s n'est pas une facture de ce client.")
-NOT_OPEN = N_("La facture %(number)s n'a plus de solde dû.")
-OVER_BALANCE = N_("%(amount)s dépasse le solde dû de la facture %(number)s (%(balance)s).")
+NOT_THIS_CLIENT = N_("La facture %(invoice)s n'est pas une facture de ce client.")
+NOT_OPEN = N_("La facture %(invoice)s n'a plus de solde dû.")
+OVER_BALANCE = N_("%(amount)s dépasse le solde dû de la facture %(invoice)s (%(balance)s).")
 OVER_AMOUNT = N_("La somme répartie (%(total)s) dépasse le montant encaissé (%(amount)s).")
 SETTLED_MEANWHILE = N_(
-    "La facture %(number)s a été réglée entre-temps : rien n'a été enregistré, vérifiez son solde dû."
+    "La facture %(invoice)s a été réglée entre-temps : rien n'a été enregistré, vérifiez son solde dû."
 )
 NO_CREDIT = N_("Ce client n'a pas d'avoir ni d'avance à imputer.")
 NOT_A_CREDIT_NOTE = N_("Seul un avoir validé peut être imputé sur la facture qu'il annule.")
@@ -145,13 +145,13 @@ def _wanted(allocations: Sequence[Allocation], amount: Decimal) -> dict[uuid.UUI
 def _check_allocation(invoice: Invoice, client_id: uuid.UUID, part: Decimal) -> None:
     number = invoice.number or ""
     if invoice.client_id != client_id:
-        raise PaymentError(NOT_THIS_CLIENT, "repartition", number=number)
+        raise PaymentError(NOT_THIS_CLIENT, "repartition", invoice=number)
     if invoice.status is not InvoiceStatus.VALIDATED or invoice.kind is not InvoiceKind.INVOICE:
-        raise PaymentError(NOT_OPEN, "repartition", number=number)
+        raise PaymentError(NOT_OPEN, "repartition", invoice=number)
     if invoice.balance_due <= 0:
-        raise PaymentError(NOT_OPEN, "repartition", number=number)
+        raise PaymentError(NOT_OPEN, "repartition", invoice=number)
     if part > invoice.balance_due:
-        raise PaymentError(OVER_BALANCE, "repartition", amount=part, number=number, balance=invoice.balance_due)
+        raise PaymentError(OVER_BALANCE, "repartition", amount=part, invoice=number, balance=invoice.balance_due)
 
 
 class PaymentService:
@@ -183,7 +183,7 @@ class PaymentService:
         statement = select(BillingClient.id, BillingClient.name).where(
             BillingClient.billing_entity_id == entity_id, BillingClient.id.in_(set(ids)), _fees_of_client(principal)
         )
-        return dict((await self.session.execute(statement)).tuples())
+        return {row[0]: row[1] for row in await self.session.execute(statement)}
 
     async def payable_clients(self, principal: Principal, entity_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
         """The clients with an invoice due or a credit, by name: those a payment is most likely from."""
@@ -343,7 +343,7 @@ class PaymentService:
         for invoice, part in plan:
             result = await self.session.execute(_settle(invoice.id, part, on))
             if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise PaymentError(SETTLED_MEANWHILE, "repartition", number=invoice.number or "")
+                raise PaymentError(SETTLED_MEANWHILE, "repartition", invoice=invoice.number or "")
             self.session.add(PaymentAllocation(payment_id=payment_id, credit_note_id=credit_note_id,
                                                invoice_id=invoice.id, amount=part))  # fmt: skip
             numbers.append(invoice.number or "")
@@ -360,7 +360,7 @@ class PaymentService:
         self._check_manager(principal, entity_id)
         invoice = await self._invoice(principal, entity_id, invoice_id)
         if invoice.kind is not InvoiceKind.INVOICE or invoice.balance_due <= 0:
-            raise PaymentError(NOT_OPEN, "facture", number=invoice.number or "")
+            raise PaymentError(NOT_OPEN, "facture", invoice=invoice.number or "")
         payments = list(
             (
                 await self.session.execute(
@@ -377,7 +377,7 @@ class PaymentService:
         if wanted <= 0:
             raise PaymentError(AMOUNT_NOT_POSITIVE, "montant")
         if wanted > invoice.balance_due:
-            raise PaymentError(OVER_BALANCE, "montant", amount=wanted, number=invoice.number or "",
+            raise PaymentError(OVER_BALANCE, "montant", amount=wanted, invoice=invoice.number or "",
                                  balance=invoice.balance_due)  # fmt: skip
         if wanted > available:
             raise PaymentError(NO_CREDIT, "montant")
@@ -394,14 +394,14 @@ class PaymentService:
                     .execution_options(synchronize_session=False)
                 )
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
-                    raise PaymentError(SETTLED_MEANWHILE, "facture", number=invoice.number or "")
+                    raise PaymentError(SETTLED_MEANWHILE, "facture", invoice=invoice.number or "")
                 await self._allocate([(invoice, part)], today(), payment_id=payment.id)
                 await self.session.refresh(payment, ["unallocated"])
                 left -= part
             record(
                 self.session, "billing_payment.credit_applied", object_type="billing_invoice",
                 object_id=str(invoice.id), dossier_id=await self._dossier_of(invoice.client_id),
-                number=invoice.number, amount=wanted,
+                invoice=invoice.number, amount=wanted,
             )  # fmt: skip
         return wanted
 
@@ -416,7 +416,7 @@ class PaymentService:
         if note.balance_due <= 0:
             raise PaymentError(CREDIT_NOTE_USED, "avoir")
         if invoice.balance_due <= 0:
-            raise PaymentError(NOT_OPEN, "avoir", number=invoice.number or "")
+            raise PaymentError(NOT_OPEN, "avoir", invoice=invoice.number or "")
         part = min(note.balance_due, invoice.balance_due)
         async with self.session.begin_nested():
             used = await self.session.execute(_settle(note.id, part, note.issue_date))
@@ -425,9 +425,9 @@ class PaymentService:
             await self._allocate([(invoice, part)], note.issue_date, credit_note_id=note.id)
             await self.session.refresh(note, ["settled", "paid_at"])
             record(
-                self.session, "billing_invoice.credit_note_applied", object_type="billing_invoice",
+                self.session, "billing_payment.credit_note_applied", object_type="billing_invoice",
                 object_id=str(invoice.id), dossier_id=await self._dossier_of(invoice.client_id),
-                number=invoice.number, credit_note=note.number, amount=part,
+                invoice=invoice.number, credit_note=note.number, amount=part,
             )  # fmt: skip
         return part
 

@@ -1,19 +1,23 @@
-"""The client base: its pages and its parts of the dossier panel and the settings, the client of every new
+"""The client base and the firm's fees (payments, bank matching, reminders, the aged balance, the books): their pages,
+and their parts of the dossier panel, the settings and the Comptabilité; the client of every new
 dossier, « Créer mes clients » and its hourly pass."""
 
 from __future__ import annotations
 
 from portal.billing import fee_models, hooks, models, policy, sentences, tasks
+from portal.billing.books import export_books, fee_journals
 from portal.billing.controllers import BillingController, BillingSettingsController, dossier_tab, settings_section
+from portal.billing.payment_pages import PaymentsController
 from portal.clients.pages import PANEL_TABS
 from portal.domain import Domain
 from portal.firm.pages import GENERAL_SETTINGS
 from portal.jobs.registry import every
+from portal.ledger.pages import FEES, JOURNALS
 
 plugin = Domain(
     name="billing",
     models=[models, fee_models],
-    routes=lambda _settings: [BillingController, BillingSettingsController],
+    routes=lambda _settings: [BillingController, BillingSettingsController, PaymentsController, export_books],
     listeners=[hooks.install],
     restrictions=policy.RESTRICTIONS,
     jobs=[tasks.create_clients, tasks.create_dossier_clients, tasks.send_reminders, tasks.email_reminder],
@@ -24,5 +28,6 @@ plugin = Domain(
         *sentences.SENTENCES,
         PANEL_TABS.part("facturation", "billing/_partials/dossier_tab.html", dossier_tab),
         GENERAL_SETTINGS.part("billing", "billing/_partials/settings.html", settings_section),
+        JOURNALS.part(FEES, "billing/_partials/fee_journals.html", fee_journals),
     ],
 )

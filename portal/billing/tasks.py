@@ -223,10 +223,10 @@ async def email_reminder(ctx: JobContext, reminder_id: str) -> dict[str, Any]:
         ).scalar_one_or_none()
     message = messages.build(
         ctx.settings, to_email=invoice.client_email, to_name=invoice.client_name, template="billing_reminder",
-        locale="fr", client_name=invoice.client_name, number=invoice.number,
+        locale="fr", client_name=invoice.client_name, invoice=invoice.number,
         issue_date=f"{invoice.issue_date:%d/%m/%Y}", due_date=f"{invoice.due_date:%d/%m/%Y}", days=reminder.delay_days,
         amount=format_currency(reminders.balance(invoice), "EUR", locale="fr_FR"),
-        total=format_currency(invoice.total_ttc, "EUR", locale="fr_FR"), firm_name=firm_name,
+        billed=format_currency(invoice.total_ttc, "EUR", locale="fr_FR"), firm_name=firm_name,
         iban=settings.iban if settings else "", email=settings.email if settings else "",
     )  # fmt: skip
     await anyio.to_thread.run_sync(deliver, message, ctx.settings)
@@ -238,7 +238,7 @@ async def email_reminder(ctx: JobContext, reminder_id: str) -> dict[str, Any]:
         )
         record(
             session, "billing_reminder.sent", object_type="billing_invoice", object_id=str(invoice.id),
-            dossier_id=dossier_id, number=invoice.number, delay_days=reminder.delay_days, email=invoice.client_email,
+            dossier_id=dossier_id, invoice=invoice.number, delay=reminder.delay_days, email=invoice.client_email,
             amount=reminders.balance(invoice),
         )  # fmt: skip
     await ctx.count(**{REMINDER_RESULT: REMINDER_SENT})

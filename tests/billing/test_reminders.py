@@ -159,7 +159,7 @@ async def test_the_daily_job_emails_each_reminder_once_and_a_payment_stops_it(
     await db_session.refresh(rows["F2026-000032"])
     assert rows["F2026-000032"].sent_at is None
     sent = (await db_session.execute(select(AuditEvent).where(AuditEvent.action == "billing_reminder.sent"))).scalars()
-    assert [(event.object_id, event.after and event.after["delay_days"]) for event in sent] == [(str(bill.id), 7)]
+    assert [(event.object_id, event.after and event.after["delay"]) for event in sent] == [(str(bill.id), 7)]
 
 
 def test_the_job_runs_every_morning() -> None:
