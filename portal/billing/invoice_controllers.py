@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
@@ -304,8 +304,8 @@ class InvoiceController(Controller):
         if invoice.number is None:
             raise NotFoundException
         content = await invoices.ubl(invoice)
-        return Response(content, media_type="application/xml",
-                        headers={"Content-Disposition": f'attachment; filename="{invoice.number}-ubl.xml"'})  # fmt: skip
+        disposition = f'attachment; filename="{invoice.number}-ubl.xml"'
+        return Response(content, media_type="application/xml", headers={"Content-Disposition": disposition})
 
     @post("/{invoice_id:uuid}/avoir", guards=[MANAGES], name="billing:credit_note")
     async def credit_note(

@@ -34,7 +34,11 @@ from portal.billing.fee_models import (
     Unit,
 )
 from portal.billing.models import BillingClient
+from portal.billing.payments import PaymentService
+from portal.billing.policy import client_not_hidden
+from portal.billing.posting import post_invoices
 from portal.clients.models import Dossier
+from portal.clients.policy import not_hidden
 from portal.db.paging import Page, Paging, Sort, paginate
 from portal.firm.services import billing_entity_id
 from portal.i18n import N_
@@ -261,24 +265,17 @@ class InvoiceService:
     # --- drafts -----------------------------------------------------------------------------------------------
 
     async def _client(self, principal: Principal, client_id: uuid.UUID | None) -> BillingClient:
+        """A client of the billing base the person may bill: never one tied to a dossier hidden from them."""
         if client_id is None:
             raise FeeError(N_("Choisissez le client."), "client")
-        statement = restrict(select(BillingClient), principal, Permission.BILLING_CLIENTS_READ, BillingClient)
-        found = (
-            await self.session.execute(
-                statement.where(
-                    BillingClient.id == client_id, BillingClient.billing_entity_id == await self.entity_id()
-                )
-            )
-        ).scalar_one_or_none()
-        if found is None and principal.can(MANAGE, await self.entity_id()):
-            found = (
-                await self.session.execute(
-                    select(BillingClient).where(
-                        BillingClient.id == client_id, BillingClient.billing_entity_id == await self.entity_id()
-                    )
-                )
-            ).scalar_one_or_none()
+        entity = await self.entity_id()
+        statement = select(BillingClient).where(
+            BillingClient.id == client_id,
+            BillingClient.billing_entity_id == entity,
+            client_not_hidden(principal, BillingClient.id),
+            not_hidden(principal, BillingClient.origin_dossier_id),
+        )
+        found: BillingClient | None = (await self.session.execute(statement)).scalar_one_or_none()
         if found is None:
             raise FeeError(N_("Choisissez le client."), "client")
         return found
@@ -475,11 +472,7 @@ class InvoiceService:
         if not principal.can(MANAGE, entity):
             raise NotFoundException
         drafts = await self._drafts_held(principal, invoice_ids)
-        for draft in drafts:
-            if not draft.lines or draft.total_ttc <= 0:
-                raise FeeError(N_("Le brouillon de %(client)s n'a rien à facturer."), client=draft.client_name)
-            if draft.credited_invoice_id is not None:
-                await self._check_credit(draft.credited_invoice_id, draft.total_ttc)
+        await self._check_drafts(drafts)
         settings = await settings_of(self.session, entity)
         clients = await self.clients_named(draft.client_id for draft in drafts)
         origins = await self._origins(clients.values())
@@ -499,12 +492,25 @@ class InvoiceService:
         await self.session.flush()
         from portal.billing.tasks import render_invoices  # noqa: PLC0415 - the jobs read this module
 
+        await post_invoices(self.session, [draft.id for draft in drafts])
+        # A credit note settles the invoice it cancels as soon as it is validated: what it cancels is no longer due.
+        payments = PaymentService(self.session)
+        for draft in drafts:
+            if draft.kind is InvoiceKind.CREDIT_NOTE:
+                await payments.apply_credit_note(principal, entity, draft.id)
         await render_invoices.enqueue(self.session, entity_id=str(entity))
         for draft in drafts:
             record(self.session, "invoice.validated", object_type="billing_invoice", object_id=str(draft.id),
                    dossier_id=clients[draft.client_id].origin_dossier_id, number=draft.number,
                    client=draft.client_name, total_ttc=str(draft.total_ttc))  # fmt: skip
         return Validated(drafts)
+
+    async def _check_drafts(self, drafts: Sequence[Invoice]) -> None:
+        for draft in drafts:
+            if not draft.lines or draft.total_ttc <= 0:
+                raise FeeError(N_("Le brouillon de %(client)s n'a rien à facturer."), client=draft.client_name)
+            if draft.credited_invoice_id is not None:
+                await self._check_credit(draft.credited_invoice_id, draft.total_ttc)
 
     async def _drafts_held(self, principal: Principal, invoice_ids: Sequence[uuid.UUID]) -> list[Invoice]:
         """The drafts among ``invoice_ids`` the person manages, locked for the validating transaction."""

@@ -1,16 +1,20 @@
-"""The client base: its pages and its parts of the dossier panel and the settings, the client of every new
+"""The client base and the firm's fees (payments, bank matching, reminders, the aged balance, the books): their pages,
+and their parts of the dossier panel, the settings and the Comptabilité; the client of every new
 dossier, « Créer mes clients » and its hourly pass."""
 
 from __future__ import annotations
 
 from portal.billing import fee_models, hooks, invoice_sentences, models, policy, sentences, tasks
+from portal.billing.books import export_books, fee_journals
 from portal.billing.controllers import BillingController, BillingSettingsController, dossier_tab, settings_section
 from portal.billing.invoice_controllers import FeeReportController, InvoiceController
+from portal.billing.payment_pages import PaymentsController
 from portal.billing.run_controllers import BillingRunController
 from portal.clients.pages import PANEL_TABS
 from portal.domain import Domain
 from portal.firm.pages import GENERAL_SETTINGS
 from portal.jobs.registry import every
+from portal.ledger.pages import FEES, JOURNALS
 
 plugin = Domain(
     name="billing",
@@ -21,6 +25,8 @@ plugin = Domain(
         InvoiceController,
         BillingRunController,
         FeeReportController,
+        PaymentsController,
+        export_books,
     ],
     listeners=[hooks.install],
     restrictions=policy.RESTRICTIONS,
@@ -30,13 +36,17 @@ plugin = Domain(
         tasks.draft_run,
         tasks.render_invoices,
         tasks.send_invoice,
+        tasks.send_reminders,
+        tasks.email_reminder,
     ],
-    # Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass.
-    schedules=[every("40 * * * *", tasks.create_clients)],
+    # Dossiers written outside the ORM (bulk loads) get their client at the next hourly pass; the reminders of
+    # invoices past due go every morning.
+    schedules=[every("40 * * * *", tasks.create_clients), every("0 7 * * *", tasks.send_reminders)],
     parts=[
         *sentences.SENTENCES,
         *invoice_sentences.SENTENCES,
         PANEL_TABS.part("facturation", "billing/_partials/dossier_tab.html", dossier_tab),
         GENERAL_SETTINGS.part("billing", "billing/_partials/settings.html", settings_section),
+        JOURNALS.part(FEES, "billing/_partials/fee_journals.html", fee_journals),
     ],
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from portal.audit.sentences import Field, Sentences, dossier, moment, number, of_enum, person, text
+from portal.audit.sentences import Field, Sentences, day, dossier, euros, moment, number, of_enum, person, text
+from portal.billing.fee_models import PaymentMethod
 from portal.billing.models import DuplicateStatus
 from portal.i18n import N_, gettext
 
@@ -68,4 +69,63 @@ DUPLICATES = Sentences(
     },
 )
 
-SENTENCES = (CLIENTS, LINKS, DUPLICATES)
+PAYMENTS = Sentences(
+    "billing_payment",
+    N_("Encaissements"),
+    {
+        "create": N_("%(actor)s a saisi un encaissement de %(amount)s"),
+        "update": N_("%(actor)s a modifié un encaissement"),
+        "delete": N_("%(actor)s a supprimé un encaissement de %(amount)s"),
+        "recorded": N_("%(actor)s a enregistré un encaissement de %(amount)s de %(client)s"),
+        "credit_applied": N_("%(actor)s a imputé %(amount)s d'avance sur la facture %(invoice)s"),
+        "credit_note_applied": N_("%(actor)s a imputé l'avoir %(credit_note)s sur la facture %(invoice)s"),
+    },
+    {
+        "client": Field(None),
+        "invoice": Field(None),
+        "credit_note": Field(None),
+        "amount": Field(N_("Montant"), euros),
+        "unallocated": Field(N_("Avance"), euros),
+        "credit": Field(N_("Avance du client"), euros),
+        "received_on": Field(N_("Date d'encaissement"), day),
+        "invoices": Field(N_("Factures réglées")),
+        "method": Field(N_("Mode de paiement"), of_enum(PaymentMethod)),
+        "reference": Field(N_("Référence")),
+        "entity_id": Field(None),
+        "client_id": Field(None),
+        "bank_line_id": Field(None),
+        "created_by_id": Field(N_("Saisi par"), person),
+    },
+)
+
+BANK_LINES = Sentences(
+    "billing_bank_line",
+    N_("Rapprochement bancaire"),
+    {
+        "imported": N_("%(actor)s a importé un relevé bancaire"),
+        "matched": N_("%(actor)s a rapproché le virement « %(label)s » de la facture %(invoice)s"),
+        "ignored": N_("%(actor)s a ignoré la ligne de relevé « %(label)s »"),
+    },
+    {
+        "label": Field(None),
+        "invoice": Field(None),
+        "amount": Field(N_("Montant"), euros),
+        "credits": Field(N_("Lignes de crédit lues"), number),
+        "added": Field(N_("Lignes nouvelles"), number),
+        "suggested": Field(N_("Avec une facture suggérée"), number),
+    },
+)
+
+REMINDERS = Sentences(
+    "billing_reminder",
+    N_("Relances"),
+    {"sent": N_("Relance J+%(delay)s de la facture %(invoice)s envoyée à %(email)s")},
+    {
+        "invoice": Field(None),
+        "delay": Field(None),
+        "email": Field(None),
+        "amount": Field(N_("Solde dû"), euros),
+    },
+)
+
+SENTENCES = (CLIENTS, LINKS, DUPLICATES, PAYMENTS, BANK_LINES, REMINDERS)

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import asdict
+from typing import Any
 
 import anyio
 from babel.numbers import format_currency
-from typing import Any
-
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
-from portal.billing import client_base
+from portal.billing import client_base, reminders
 from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
+from portal.billing.fee_models import BillingSettings, Reminder
+from portal.billing.models import BillingClient
 from portal.clients.models import Dossier
 from portal.firm.models import Firm
 from portal.firm.services import billing_entity_id
 from portal.i18n import N_
-from portal.mail import messages
-from portal.mail.transport import deliver
 from portal.jobs.context import JobContext, JobFailed
 from portal.jobs.models import JobRun
 from portal.jobs.registry import Shown, job
+from portal.mail import messages
+from portal.mail.transport import deliver
+from portal.settings import FIRM_TIMEZONE
 
 BATCH_SIZE = 5_000
 ID_CHUNK = 500
@@ -319,3 +322,69 @@ async def send_invoice(ctx: JobContext, invoice_id: str) -> dict[str, Any]:
                number=invoice.number, to=invoice.client_email)  # fmt: skip
     await ctx.count(**{SENT_TO: invoice.client_email})
     return {SENT_TO: invoice.client_email}
+
+
+# --- Relances ---------------------------------------------------------------------------------------------
+
+REMINDERS_WRITTEN = N_("Relances à envoyer")
+REMINDER_RESULT = N_("Résultat")
+REMINDER_SENT = N_("Relance envoyée")
+REMINDER_NOT_DUE = N_("Rien à envoyer : la relance est déjà partie, ou la facture est réglée.")
+
+
+@job("billing.send_reminders", title=N_("Relances des factures échues"))
+async def send_reminders(ctx: JobContext, day: str | None = None) -> dict[str, Any]:
+    """Write the reminders due today (``day``: another day, ISO) and request the email of each, once."""
+    entity = await _entity(ctx, None)
+    if entity is None:
+        await ctx.count(**{REMINDER_RESULT: NO_ENTITY})
+        return {}
+    on = dt.date.fromisoformat(day) if day else dt.datetime.now(FIRM_TIMEZONE).date()
+    async with ctx.session() as session, session.begin():
+        written = await reminders.write_due(session, entity, on)
+        for reminder_id in written:
+            await email_reminder.enqueue(session, reminder_id=str(reminder_id))
+    counts = {REMINDERS_WRITTEN: len(written)}
+    await ctx.count(**counts)
+    return counts
+
+
+@job("billing.email_reminder", title=N_("Envoi d'une relance"))
+async def email_reminder(ctx: JobContext, reminder_id: str) -> dict[str, Any]:
+    """Email one reminder to the invoice's client, unless it was sent already or the invoice was paid meanwhile."""
+    key = uuid.UUID(reminder_id)
+    async with ctx.reader() as session:
+        found = await reminders.reminder_to_send(session, key)
+        if found is None:
+            await ctx.count(**{REMINDER_RESULT: REMINDER_NOT_DUE})
+            return {REMINDER_RESULT: REMINDER_NOT_DUE}
+        reminder, invoice = found
+        firm_name = (await session.execute(select(Firm.name).limit(1))).scalar_one_or_none() or ""
+        settings = (
+            await session.execute(select(BillingSettings).where(BillingSettings.entity_id == invoice.entity_id))
+        ).scalar_one_or_none()
+        dossier_id = (
+            await session.execute(select(BillingClient.origin_dossier_id).where(BillingClient.id == invoice.client_id))
+        ).scalar_one_or_none()
+    message = messages.build(
+        ctx.settings, to_email=invoice.client_email, to_name=invoice.client_name, template="billing_reminder",
+        locale="fr", client_name=invoice.client_name, invoice=invoice.number,
+        issue_date=f"{invoice.issue_date:%d/%m/%Y}", due_date=f"{invoice.due_date:%d/%m/%Y}", days=reminder.delay_days,
+        amount=format_currency(reminders.balance(invoice), "EUR", locale="fr_FR"),
+        billed=format_currency(invoice.total_ttc, "EUR", locale="fr_FR"), firm_name=firm_name,
+        iban=settings.iban if settings else "", email=settings.email if settings else "",
+    )  # fmt: skip
+    await anyio.to_thread.run_sync(deliver, message, ctx.settings)
+    async with ctx.session() as session, session.begin():
+        await session.execute(
+            update(Reminder)
+            .where(Reminder.id == key, Reminder.sent_at.is_(None))
+            .values(sent_at=dt.datetime.now(dt.UTC), updated_at=dt.datetime.now(dt.UTC))
+        )
+        record(
+            session, "billing_reminder.sent", object_type="billing_invoice", object_id=str(invoice.id),
+            dossier_id=dossier_id, invoice=invoice.number, delay=reminder.delay_days, email=invoice.client_email,
+            amount=reminders.balance(invoice),
+        )  # fmt: skip
+    await ctx.count(**{REMINDER_RESULT: REMINDER_SENT})
+    return {REMINDER_RESULT: REMINDER_SENT}

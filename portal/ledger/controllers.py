@@ -30,7 +30,7 @@ from portal.i18n import N_, _, ngettext, number
 from portal.ledger import belonging, fec
 from portal.ledger.files import ImportFiles
 from portal.ledger.models import LedgerImport, LedgerSource
-from portal.ledger.pages import JOURNALS, PORTAL
+from portal.ledger.pages import FEES, JOURNALS, PORTAL
 from portal.ledger.services import EntryFilter, LedgerService
 from portal.settings import FIRM_TIMEZONE, Settings
 from portal.web import forms
@@ -118,18 +118,19 @@ class LedgerController(Controller):
             "dossier": dossier, "years": years, "year": chosen, "filters": filters, "view": vue,
             "can_export": principal.can(Permission.LEDGER_EXPORT, dossier.id),
             "can_delete": principal.can(Permission.LEDGER_DELETE, dossier.id), "periods": periods, "period": period,
-            "portal_part": JOURNALS.template(PORTAL),
+            "portal_part": JOURNALS.template(PORTAL), "fees_part": JOURNALS.template(FEES),
         }  # fmt: skip
-        context.update(
-            await JOURNALS.context(PORTAL, principal, ledger.session, dossier, period, journal, paging, periods)
-        )
+        for part in (PORTAL, FEES):
+            context.update(
+                await JOURNALS.context(part, principal, ledger.session, dossier, period, journal, paging, periods)
+            )
         if chosen is not None:
             context["journals"] = await ledger.journals(chosen)
             if vue == "balance":
                 context["rows"], context["totals"] = await ledger.general_balance(chosen)
             elif vue == "auxiliaire":
                 context["result"], context["totals"] = await ledger.auxiliary_balance(chosen, paging)
-            elif not context.get("portal_selected"):
+            elif not context.get("portal_selected") and not context.get("fees_selected"):
                 context["result"] = await ledger.entries_page(chosen, filters, paging=paging)
         return Template(template_name="ledger/entries.html", context=context)
 

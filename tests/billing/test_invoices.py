@@ -141,6 +141,7 @@ async def test_a_comptable_reads_only_the_invoices_of_their_dossiers_and_never_a
 ) -> None:
     fees = await make_fees(db_session, clients=3)
     fees.dossiers[2].is_confidential = True
+    db_session.add(DossierAccess(dossier_id=fees.dossiers[2].id, user_id=fees.partner.id))  # the partner bills it
     service = InvoiceService(db_session)
     drafts = [await make_draft(db_session, fees, client) for client in fees.clients]
     await service.validate(fees.principal, [draft.id for draft in drafts])
