@@ -8,9 +8,7 @@ are written here by hand.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import io
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,75 +16,21 @@ import pytest
 from pypdf import PdfReader
 
 from portal.billing import facturx, invoice_files
-from portal.billing.amounts import Totals, VatBreakdown, line_total, totals
-from portal.billing.documents import DocumentLine, InvoiceDocument, Party
-from portal.billing.fee_models import InvoiceKind, Unit
+from portal.billing.amounts import Totals, VatBreakdown
 from portal.settings import Settings
+from tests.billing.invoice_samples import CLIENT_SIREN, SELLER, SIREN, THREE_RATES, credit_note, document
+from tests.billing.invoice_samples import french_vat_number as vat_of
 from tests.pdfs import page_count, pdf_text, squeezed
 
 D = Decimal
-SIREN = "732829320"
-CLIENT_SIREN = "552008443"
 CII: facturx.Flavor = "factur-x"
 UBL: facturx.Flavor = "ubl-2.1"
 
 # Per rate (EN 16931): 20 %: 680.03 → 136.006 → 136.01 (line by line: 83.33 + 16.67 + 36.00 = 136.00);
 # 10 %: 70.00 → 7.00 (line by line: 5.00 + 2.01 = 7.01); 5.5 %: 90.90 → 4.9995 → 5.00.
-THREE_RATES = [
-    ("Tenue comptable mensuelle", Unit.FLAT, D("1"), D("416.67"), D("20")),
-    ("Révision des comptes", Unit.FLAT, D("1"), D("83.34"), D("20")),
-    ("Conseil", Unit.HOUR, D("1.5"), D("120.01"), D("20")),
-    ("Bulletins de paie", Unit.PAYSLIP, D("3"), D("16.65"), D("10")),
-    ("Bulletin de sortie", Unit.PAYSLIP, D("1"), D("20.05"), D("10")),
-    ("Formation", Unit.HOUR, D("2"), D("45.45"), D("5.5")),
-]
 EXPECTED_VAT = {D("20.00"): (D("680.03"), D("136.01")), D("10.00"): (D("70.00"), D("7.00")),
                 D("5.50"): (D("90.90"), D("5.00"))}  # fmt: skip
 EXPECTED_HT, EXPECTED_VAT_TOTAL, EXPECTED_TTC = D("840.93"), D("148.01"), D("988.94")
-
-
-def french_vat_number(siren: str) -> str:
-    return f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"
-
-
-SELLER = Party(
-    name="Cabinet Lumière", siren=SIREN, nic="00074", vat_number=french_vat_number(SIREN), legal_form="SAS",
-    share_capital="10 000 €", trade_registry="RCS Lyon 732 829 320", address="12 rue de la République",
-    postal_code="69002", city="Lyon", email="facturation@lumiere.fr",
-)  # fmt: skip
-BUYER = Party(
-    name="Boulangerie Dupont", siren=CLIENT_SIREN, vat_number=french_vat_number(CLIENT_SIREN),
-    address="3 place du Marché", postal_code="69003", city="Lyon",
-)  # fmt: skip
-
-
-def document(
-    lines: list[tuple[str, Unit, Decimal, Decimal, Decimal]] = THREE_RATES,
-    *,
-    number: str | None = "F2026-000123",
-    kind: InvoiceKind = InvoiceKind.INVOICE,
-    **values: object,
-) -> InvoiceDocument:
-    rows = tuple(
-        DocumentLine(position, label, unit, quantity, price, rate, line_total(quantity, price))
-        for position, (label, unit, quantity, price, rate) in enumerate(lines, start=1)
-    )
-    fields: dict[str, object] = {
-        "id": uuid.uuid4(), "kind": kind, "number": number, "issue_date": dt.date(2026, 12, 7),
-        "due_date": dt.date(2027, 1, 21), "period_start": dt.date(2026, 11, 1), "period_end": dt.date(2026, 11, 30),
-        "seller": SELLER, "buyer": BUYER, "lines": rows, "totals": totals(rows), "payment_terms_days": 45,
-        "late_penalty_rate": D("12.50"), "vat_on_debits": True, "iban": "FR7630006000011234567890189",
-        "bic": "AGRIFRPP", "purchase_order": "BC-42",
-    }  # fmt: skip
-    fields.update(values)
-    return InvoiceDocument(**fields)  # type: ignore[arg-type]
-
-
-def credit_note() -> InvoiceDocument:
-    return document(
-        THREE_RATES[:2], number="AV2026-000004", kind=InvoiceKind.CREDIT_NOTE, issue_date=dt.date(2026, 12, 15),
-        due_date=dt.date(2026, 12, 15), credited_number="F2026-000123", credited_date=dt.date(2026, 12, 7),
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize("flavor", [CII, UBL])
@@ -104,7 +48,7 @@ def test_a_three_rate_invoice_passes_the_xsd_and_the_en16931_schematron(flavor: 
     assert f">{EXPECTED_TTC}<" in text
     assert f'schemeID="0002">{SIREN}<' in text
     assert f'schemeID="0002">{CLIENT_SIREN}<' in text
-    assert french_vat_number(SIREN) in text
+    assert vat_of(SIREN) in text
     assert "FR7630006000011234567890189" in text
     assert "Option pour le paiement de la taxe d'après les débits" in text
     assert "pénalités au taux annuel de 12,50 %" in text
@@ -215,8 +159,8 @@ def test_the_factur_x_pdf_carries_its_xml_and_every_mention(settings: Settings) 
         "Facture", "F2026-000123", "Date d'émission : 7 décembre 2026", "Période : du 01/11/2026 au 30/11/2026",
         "Échéance : 21 janvier 2027", "Bon de commande : BC-42",
         "Cabinet Lumière", "SAS au capital de 10 000 €", "SIRET 732 829 320 00074", "RCS Lyon 732 829 320",
-        f"N° TVA intracommunautaire {french_vat_number(SIREN)}", "12 rue de la République", "69002 Lyon",
-        "Boulangerie Dupont", "SIREN 552 008 443", f"N° TVA intracommunautaire {french_vat_number(CLIENT_SIREN)}",
+        f"N° TVA intracommunautaire {vat_of(SIREN)}", "12 rue de la République", "69002 Lyon",
+        "Boulangerie Dupont", "SIREN 552 008 443", f"N° TVA intracommunautaire {vat_of(CLIENT_SIREN)}",
         "3 place du Marché", "Nature des opérations : Prestations de services",
         "Tenue comptable mensuelle", "416,67 €", "1,5", "Heure", "180,02 €", "5,5 %", "Bulletin",
         "680,03 €", "136,01 €", "70,00 €", "7,00 €", "90,90 €", "5,00 €",
