@@ -135,11 +135,17 @@ def static_only_fetcher(static_dir: Path) -> URLFetcher:
     return StaticOnly(allowed_protocols={"data", "file"}, allow_redirects=False)
 
 
+def layout(html: str, static_dir: Path) -> Any:
+    """``html`` laid out by WeasyPrint (blocking), relative URLs resolved against ``static_dir``, the only files
+    it may read: a ``weasyprint.Document`` whose pages can be printed all at once or in parts (``copy``)."""
+    fetcher = static_only_fetcher(static_dir)
+    html_document = _weasyprint().HTML(string=html, base_url=static_dir.resolve().as_uri() + "/", url_fetcher=fetcher)
+    return html_document.render()
+
+
 def html_to_pdf(html: str, static_dir: Path) -> bytes:
     """Print ``html`` (blocking): relative URLs resolve against ``static_dir``, the only files it may read."""
-    fetcher = static_only_fetcher(static_dir)
-    document = _weasyprint().HTML(string=html, base_url=static_dir.resolve().as_uri() + "/", url_fetcher=fetcher)
-    pdf: bytes = document.write_pdf()
+    pdf: bytes = layout(html, static_dir).write_pdf()
     return pdf
 
 
