@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import anyio
 from litestar.exceptions import NotFoundException
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
-from portal.billing import numbering
+from portal.billing import invoice_files, numbering
 from portal.billing.amounts import line_total, totals
+from portal.billing.documents import documents_of
+from portal.billing.facturx import render, ubl_xml
 from portal.billing.fee_models import (
     ZERO,
     BillingSettings,
@@ -549,19 +552,24 @@ class InvoiceService:
         return invoice
 
     async def pdf(self, settings: Settings, invoice: Invoice) -> bytes:
-        """The invoice's Factur-X PDF: its stored file, or made now (and kept) if none is stored yet."""
-        from portal.billing import invoice_files  # noqa: PLC0415 - H1
-        from portal.billing.documents import documents_of  # noqa: PLC0415
-        from portal.billing.facturx import render  # noqa: PLC0415
-
+        """The invoice's Factur-X PDF: its stored file, or made now and kept (its job has not reached it yet)."""
         if invoice.file_name:
-            return invoice_files.read(settings, invoice.file_name)
-        return render(await documents_of(self.session, [invoice.id]))[0]
+            return await anyio.to_thread.run_sync(invoice_files.read, settings, invoice.file_name)
+        documents = await documents_of(self.session, [invoice.id])
+        content: bytes = (await anyio.to_thread.run_sync(render, documents, settings))[0]
+        name = await anyio.to_thread.run_sync(invoice_files.store, settings, content)
+        kept = await self.session.execute(
+            update(Invoice)
+            .where(Invoice.id == invoice.id, Invoice.file_name.is_(None))
+            .values(file_name=name)
+            .execution_options(synchronize_session=False)
+        )
+        if not kept.rowcount:  # type: ignore[attr-defined]
+            invoice_files.discard(settings, name)
+        return content
 
     async def ubl(self, invoice: Invoice) -> bytes:
-        from portal.billing.documents import documents_of  # noqa: PLC0415
-        from portal.billing.facturx import ubl_xml  # noqa: PLC0415
-
+        """The invoice in UBL 2.1 (EN 16931)."""
         return ubl_xml((await documents_of(self.session, [invoice.id]))[0])
 
     async def mark_sent(self, invoice_id: uuid.UUID) -> bool:

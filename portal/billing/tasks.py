@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
-from portal.billing import client_base, reminders
+from portal.billing import client_base, invoice_files, reminders
 from portal.billing.client_base import Outcome, ensure_clients, flag_duplicates
+from portal.billing.documents import documents_of
+from portal.billing.facturx import render
 from portal.billing.fee_models import BillingSettings, Reminder
 from portal.billing.models import BillingClient
 from portal.clients.models import Dossier
@@ -247,9 +249,6 @@ async def render_invoices(ctx: JobContext, entity_id: str) -> dict[str, Any]:
 
     Idempotent: a file is kept by one conditional UPDATE (``file_name IS NULL``); an invoice another attempt
     rendered meanwhile keeps that one and this copy is discarded."""
-    from portal.billing import invoice_files  # noqa: PLC0415 - the files need the settings of the job
-    from portal.billing.documents import documents_of  # noqa: PLC0415
-    from portal.billing.facturx import render  # noqa: PLC0415
     from portal.billing.fee_models import Invoice, InvoiceStatus  # noqa: PLC0415
 
     entity = uuid.UUID(entity_id)
@@ -266,7 +265,7 @@ async def render_invoices(ctx: JobContext, entity_id: str) -> dict[str, Any]:
             if not ids:
                 break
             documents = await documents_of(session, ids)
-        files = render(documents)
+        files = await anyio.to_thread.run_sync(render, documents, ctx.settings)
         async with ctx.session() as session, session.begin():
             for invoice_id, content in zip(ids, files, strict=True):
                 name = invoice_files.store(ctx.settings, content)
@@ -287,9 +286,6 @@ async def render_invoices(ctx: JobContext, entity_id: str) -> dict[str, Any]:
 @job("billing.send_invoice", title=N_("Envoi d'une facture"))
 async def send_invoice(ctx: JobContext, invoice_id: str) -> dict[str, Any]:
     """Email a validated invoice, its Factur-X PDF attached, to the client's billing contact; ``sent_at`` once."""
-    from portal.billing import invoice_files  # noqa: PLC0415
-    from portal.billing.documents import documents_of  # noqa: PLC0415
-    from portal.billing.facturx import render  # noqa: PLC0415
     from portal.billing.fee_models import Invoice, InvoiceKind, InvoiceStatus  # noqa: PLC0415
     from portal.billing.invoices import InvoiceService, settings_of  # noqa: PLC0415
 
@@ -302,11 +298,11 @@ async def send_invoice(ctx: JobContext, invoice_id: str) -> dict[str, Any]:
             raise JobFailed(N_("Le client n'a pas d'adresse de facturation : renseignez-la, puis envoyez à nouveau."))
         settings = await settings_of(session, invoice.entity_id)
         firm_name = (await session.execute(select(Firm.name).limit(1))).scalar_one_or_none() or ""
-        pdf = (
-            invoice_files.read(ctx.settings, invoice.file_name)
-            if invoice.file_name
-            else render(await documents_of(session, [invoice.id]))[0]
-        )
+        documents = [] if invoice.file_name else await documents_of(session, [invoice.id])
+    if invoice.file_name:
+        pdf = await anyio.to_thread.run_sync(invoice_files.read, ctx.settings, invoice.file_name)
+    else:
+        pdf = (await anyio.to_thread.run_sync(render, documents, ctx.settings))[0]
     amount = format_currency(invoice.total_ttc, "EUR", locale="fr_FR")
     message = messages.build(
         ctx.settings, to_email=invoice.client_email, to_name=invoice.client_name, template="invoice", locale="fr",
