@@ -55,7 +55,14 @@ MAIN_MENU = (
         on_a_dossier=True,
         or_permission=Permission.EXPENSES_APPROVE,
     ),
-    NavItem(N_("Facturation"), "/facturation", Permission.BILLING_CLIENTS_READ),
+    # The client base firm-wide; the fees for a Gestionnaire de facturation, or a Comptable on their dossiers.
+    NavItem(
+        N_("Facturation"),
+        "/facturation",
+        Permission.BILLING_CLIENTS_READ,
+        on_a_dossier=True,
+        or_permission=Permission.BILLING_FEES_READ,
+    ),
     NavItem(N_("Utilisateurs"), "/utilisateurs", Permission.USERS_READ),
     NavItem(N_("Paramètres"), "/parametres", Permission.SETTINGS_READ),
 )
