@@ -35,7 +35,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from portal.accounts.addresses import InvalidEmailError, checked_email
 from portal.audit.recorder import record
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
@@ -43,12 +42,13 @@ from portal.billing import catalogue
 from portal.billing.amounts import line_total, revised
 from portal.billing.engagement_tasks import send_engagement
 from portal.billing.fee_models import Engagement, EngagementStatus, InvoiceLine, Mission, Rhythm, Service, Unit
-from portal.billing.fee_settings import settings_of
+from portal.billing.fee_settings import optional_email, settings_of
 from portal.billing.fees import MONTHS_IN_YEAR, add_years, fees, month_end, month_index, month_start, months_of
 from portal.billing.models import BillingClient, ClientDossierLink
 from portal.clients.names import sort_key
 from portal.dashboard.amounts import NUMBER_MAX_LENGTH, NumberError, parse_number, typed
 from portal.db.paging import FIRST_PAGE, Page, Paging, paginate
+from portal.firm.invitations import LinkError
 from portal.firm.links import token_digest
 from portal.i18n import N_
 from portal.web import forms
@@ -85,16 +85,6 @@ class EngagementError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-class LinkError(Exception):
-    """A link that cannot be used; ``title`` and ``message`` are msgids, ``status`` HTTP."""
-
-    def __init__(self, title: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.title = title
-        self.message = message
-        self.status = status
 
 
 UNKNOWN_LINK = LinkError(
@@ -313,16 +303,6 @@ def _revision(value: str, errors: dict[str, str]) -> Decimal:
     return rate
 
 
-def _email(value: str, errors: dict[str, str]) -> str:
-    if not value.strip():
-        return ""
-    try:
-        return checked_email(value)
-    except InvalidEmailError as invalid:
-        errors["email"] = invalid.message
-        return ""
-
-
 def _dates(form: EngagementForm, errors: dict[str, str]) -> tuple[dt.date, dt.date]:
     start = forms.parse_date(form.debut)
     if start is None:
@@ -353,7 +333,7 @@ def validate(
     missions = tuple(_mission(index, row, services, errors) for index, row in typed_rows)
     values = EngagementValues(
         client_id=client_id or uuid.UUID(int=0), contact_name=" ".join(form.contact.split()),
-        contact_email=_email(form.email, errors), start_date=start, renewal_date=renewal,
+        contact_email=optional_email(form.email, errors), start_date=start, renewal_date=renewal,
         revision_rate=_revision(form.revision, errors), missions=missions,
     )  # fmt: skip
     return forms.Checked(None if errors else values, errors)

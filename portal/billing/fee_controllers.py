@@ -31,7 +31,6 @@ from portal.billing.engagements import (
     EngagementError,
     EngagementForm,
     EngagementService,
-    LinkError,
     MissionRow,
 )
 from portal.billing.fee_models import Engagement, EngagementStatus, Rhythm, Unit
@@ -41,6 +40,8 @@ from portal.billing.services import BillingEntityService
 from portal.billing.unbilled import UnbilledService
 from portal.clients.models import Dossier
 from portal.db.paging import Paging
+from portal.firm.controllers import LINK_HEADERS  # the token is in the address: no referrer, no cache
+from portal.firm.invitations import LinkError
 from portal.i18n import N_, _
 from portal.settings import FIRM_TIMEZONE, Settings
 from portal.web import forms
@@ -49,8 +50,6 @@ from portal.web.deps import PAGING, provide
 from portal.web.pdf import render_pdf
 
 ENGAGEMENTS = "/facturation/lettres-de-mission"
-# The token is in the address: no page after this one learns it, and no cache keeps it.
-LINK_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 BAD_MONTH = N_("Choisissez un mois (AAAA-MM).")
 

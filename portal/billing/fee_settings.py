@@ -113,13 +113,14 @@ class SettingsValues:
     reminder_days: str
 
 
-def _email(value: str, errors: dict[str, str]) -> str:
+def optional_email(value: str, errors: dict[str, str], field: str = "email") -> str:
+    """An address typed (checked, as stored), or nothing when left blank; the message beside ``field`` when wrong."""
     if not value.strip():
         return ""
     try:
         return checked_email(value)
     except InvalidEmailError as invalid:
-        errors["email"] = invalid.message
+        errors[field] = invalid.message
         return ""
 
 
@@ -187,8 +188,9 @@ def validate(form: SettingsForm) -> forms.Checked[SettingsValues]:
     """The settings typed, or the message of each wrong field."""
     errors: dict[str, str] = {}
     values = SettingsValues(
-        share_capital=form.capital.strip(), trade_registry=" ".join(form.rcs.split()), email=_email(form.email, errors),
-        phone=form.telephone.strip(), iban=_iban(form.iban, errors), bic=_bic(form.bic, errors),
+        share_capital=form.capital.strip(), trade_registry=" ".join(form.rcs.split()),
+        email=optional_email(form.email, errors), phone=form.telephone.strip(), iban=_iban(form.iban, errors),
+        bic=_bic(form.bic, errors),
         payment_terms_days=_days(form.delai_paiement, errors), late_penalty_rate=_penalty(form.penalites, errors),
         vat_on_debits=form.tva_debits == "1", general_terms=form.conditions.strip().replace("\r\n", "\n"),
         invoice_prefix=_prefix(form.prefixe_facture, "prefixe_facture", errors),

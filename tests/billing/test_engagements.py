@@ -22,7 +22,6 @@ from portal.billing.engagements import (
     BillableMission,
     EngagementForm,
     EngagementService,
-    LinkError,
     MissionRow,
     billable_missions,
     prefill,
@@ -32,6 +31,7 @@ from portal.billing.engagements import (
 from portal.billing.fee_models import Engagement, EngagementStatus, Invoice, InvoiceLine, Rhythm
 from portal.billing.fees import fees
 from portal.dashboard.amounts import TOO_PRECISE
+from portal.firm.invitations import LinkError
 from portal.firm.links import draw_token
 from tests.factories.engagements import FeesPlace, client_of, fees_place, make_engagement, make_service, principal_of
 
