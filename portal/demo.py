@@ -31,6 +31,9 @@ from portal.accounts.models import DossierMembership
 from portal.accounts.services import load_principal
 from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole, FirmRole
+from portal.billing.client_base import ensure_clients
+from portal.billing.fee_models import BillingSettings, Engagement, EngagementStatus, Mission, Rhythm, Service, Unit
+from portal.billing.models import ClientDossierLink
 from portal.clients.models import Dossier, DossierAccess
 from portal.expenses.categories import ExpenseCategory
 from portal.expenses.models import ExpenseNote
@@ -38,6 +41,7 @@ from portal.expenses.receipts import ReceiptStore
 from portal.expenses.schemas import ExpenseValues, MileageValues
 from portal.expenses.services import ExpenseNoteService, today
 from portal.firm.invitations import Grant, InvitationService
+from portal.firm.links import draw_token
 from portal.firm.models import Firm
 from portal.firm.services import UserService
 from portal.integrations.commerce import tasks as commerce_tasks
@@ -145,6 +149,7 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     await _expense_note(session, people[2].id, dossiers[0].id, receipts)
     await _approved_note(session, people[3].id, people[0].id, dossiers[0].id, receipts)
     await _lost_till(session, dossiers[3], people[3].id)
+    await seed_fees(session, dossiers)
     partner = await load_principal(session, people[0].id, 0)
     if partner is not None:
         await InvitationService(session=session).invite(
@@ -152,6 +157,83 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
             grants=[Grant(confidential.id, DossierRole.CLIENT_USER)],
         )  # fmt: skip
     return DemoLogin(email=PEOPLE[0][0], password=password)
+
+
+# The firm's catalogue: label, unit, price HT, revenue account.
+SERVICES = [
+    ("Tenue comptable", Unit.FLAT, "350.00", "706100"),
+    ("Révision et bilan", Unit.FLAT, "1800.00", "706200"),
+    ("Liasse fiscale", Unit.FLAT, "450.00", "706300"),
+    ("Social (par bulletin)", Unit.PAYSLIP, "28.00", "706400"),
+    ("Juridique annuel", Unit.FLAT, "600.00", "706500"),
+    ("Conseil (à l'heure)", Unit.HOUR, "120.00", "706600"),
+]
+# Lettres de mission: the dossier (index in DOSSIERS), its status, its missions (service's index, quantity, rhythm).
+ENGAGEMENTS = [
+    (1, EngagementStatus.ACCEPTED, [(0, "1", Rhythm.MONTHLY), (1, "1", Rhythm.YEARLY)]),
+    (2, EngagementStatus.SENT, [(0, "1", Rhythm.MONTHLY), (3, "4", Rhythm.MONTHLY), (2, "1", Rhythm.YEARLY)]),
+]
+TERMS = (
+    "1. Objet. La présente lettre définit les missions confiées au cabinet et leurs honoraires.\n"
+    "2. Durée. Elle court de sa date de début à sa date de renouvellement, puis se renouvelle par une nouvelle "
+    "lettre.\n"
+    "3. Honoraires. Ils sont révisés chaque année du taux indiqué ; les factures sont payables à 30 jours.\n"
+    "4. Obligations du client. Le client transmet ses pièces dans les délais convenus avec le cabinet."
+)
+
+
+async def seed_fees(session: AsyncSession, dossiers: list[Dossier]) -> None:
+    """The firm's own dossier as billing entity with its client base, settings and catalogue; a lettre de mission
+    accepted by the bakery (two missions), one sent to the garage and not accepted yet; the other clients have
+    none (« Dossiers non facturés » lists them)."""
+    entity = dossiers[0]
+    firm = (await session.execute(select(Firm))).scalar_one()
+    firm.billing_entity_id = entity.id
+    await session.flush()
+    await ensure_clients(session, entity.id, Dossier.id.is_not(None))
+    session.add(
+        BillingSettings(
+            entity_id=entity.id, share_capital="50 000 €", trade_registry=f"RCS Lyon {entity.siren_display}",
+            email="facturation@cabinet-durand.fr", phone="04 72 00 00 00", iban="FR7630006000011234567890189",
+            bic="AGRIFRPP", payment_terms_days=30, late_penalty_rate=Decimal("10.00"), vat_on_debits=False,
+            general_terms=TERMS, invoice_prefix="F", credit_note_prefix="AV", reminder_days="7,30",
+        )
+    )  # fmt: skip
+    services = [
+        Service(entity_id=entity.id, label=label, unit=unit, unit_price=Decimal(price), vat_rate=Decimal("20.00"),
+                revenue_account=account)
+        for label, unit, price, account in SERVICES
+    ]  # fmt: skip
+    session.add_all(services)
+    await session.flush()
+    year = today().year
+    for number, (dossier, status, missions) in enumerate(ENGAGEMENTS, start=1):
+        client_id = (
+            await session.execute(select(ClientDossierLink.client_id).where(
+                ClientDossierLink.dossier_id == dossiers[dossier].id))
+        ).scalar_one()  # fmt: skip
+        start = dt.date(year, 1, 1)
+        accepted = status is EngagementStatus.ACCEPTED
+        moment = dt.datetime.now(dt.UTC)
+        session.add(
+            Engagement(
+                entity_id=entity.id, client_id=client_id, reference=f"LM{year}-{number:04d}", status=status,
+                start_date=start, renewal_date=start.replace(year=year + 1), revision_rate=Decimal("2.50"),
+                general_terms=TERMS, contact_name="Sophie Martin" if accepted else "Paul Garnier",
+                contact_email="sophie.martin@example.fr" if accepted else "paul.garnier@example.fr",
+                token_hash=draw_token()[1], sent_at=moment, accepted_at=moment if accepted else None,
+                accepted_by_name="Sophie Martin" if accepted else None,
+                accepted_from="192.0.2.10" if accepted else None,
+                missions=[
+                    Mission(position=position, service_id=services[service].id, label=services[service].label,
+                            unit=services[service].unit, quantity=Decimal(quantity),
+                            unit_price=services[service].unit_price, vat_rate=services[service].vat_rate,
+                            revenue_account=services[service].revenue_account, rhythm=rhythm)
+                    for position, (service, quantity, rhythm) in enumerate(missions)
+                ],
+            )
+        )  # fmt: skip
+    await session.flush()
 
 
 def _ticket(merchant: str, total: str) -> bytes:

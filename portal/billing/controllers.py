@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.auth.guards import principal_of, requires
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal
+from portal.billing.fee_controllers import dossier_engagements
 from portal.billing.services import BillingClientService, BillingEntityService, BillingError
 from portal.clients.models import Dossier
 from portal.clients.services import DossierService
@@ -36,14 +37,15 @@ from portal.web.htmx import partial_or_redirect
 
 
 async def dossier_tab(principal: Principal, session: AsyncSession, dossier: Dossier) -> dict[str, Any]:
-    """The dossier's client in the billing entity's client base."""
+    """The dossier's client in the billing entity's client base, and its lettres de mission."""
     entity_id, entity = await BillingEntityService(session).entity(principal)
     client = (
         await BillingClientService(session=session).client_of(principal, entity_id, dossier.id)
         if entity_id and principal.can(Permission.BILLING_CLIENTS_READ)
         else None
     )
-    return {"entity": entity, "entity_id": entity_id, "client": client}
+    return {"entity": entity, "entity_id": entity_id, "client": client,
+            **await dossier_engagements(principal, session, dossier)}  # fmt: skip
 
 
 async def settings_section(principal: Principal, session: AsyncSession, firm: Firm | None) -> dict[str, Any]:
@@ -101,13 +103,6 @@ class BillingController(Controller):
         "clients": provide(BillingClientService),
         "billing": provide(BillingEntityService),
     }
-
-    @get("/", name="billing:home")
-    async def home(self, request: Request[Any, Any, Any]) -> Redirect:
-        """Facturation: the invoices for those who read fees, the client base for the others (administrators)."""
-        if principal_of(request).can_somewhere(Permission.BILLING_FEES_READ):
-            return Redirect("/facturation/factures")
-        return Redirect("/facturation/clients")
 
     @get("/clients", guards=[CLIENTS_READ], name="billing:clients", dependencies=PAGING)
     async def client_base(

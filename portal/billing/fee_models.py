@@ -32,7 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from portal.audit.mixins import Audited
 from portal.billing.models import BillingClient
@@ -190,7 +190,11 @@ class Engagement(Audited, Base):
 
     @property
     def audit_dossier_id(self) -> uuid.UUID | None:
-        return self.client.origin_dossier_id if self.client else None
+        """The client's dossier; a letter added with its ``client_id`` alone reads its client by that key."""
+        client: BillingClient | None = self.client
+        if client is None and self.client_id is not None and (session := object_session(self)) is not None:
+            client = session.get(BillingClient, self.client_id)
+        return client.origin_dossier_id if client is not None else None
 
 
 class Mission(Audited, Base):
@@ -215,6 +219,15 @@ class Mission(Audited, Base):
     rhythm: Mapped[Rhythm] = mapped_column(string_enum(Rhythm), default=Rhythm.MONTHLY)
 
     engagement: Mapped[Engagement] = relationship(back_populates="missions")
+
+    @property
+    def audit_dossier_id(self) -> uuid.UUID | None:
+        """A mission's events belong to its letter's client's dossier, hidden with it (a mission removed from its
+        letter no longer names it: its letter is read back by its key, from the session's identity map)."""
+        engagement: Engagement | None = self.engagement
+        if engagement is None and self.engagement_id is not None and (session := object_session(self)) is not None:
+            engagement = session.get(Engagement, self.engagement_id)
+        return engagement.audit_dossier_id if engagement is not None else None
 
 
 class InvoiceKind(StrEnum):

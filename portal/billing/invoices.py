@@ -29,13 +29,13 @@ from portal.billing.documents import documents_of
 from portal.billing.facturx import render, ubl_xml
 from portal.billing.fee_models import (
     ZERO,
-    BillingSettings,
     Invoice,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
     Unit,
 )
+from portal.billing.fee_settings import settings_of
 from portal.billing.models import BillingClient
 from portal.billing.payments import PaymentService
 from portal.billing.policy import client_not_hidden
@@ -113,31 +113,6 @@ class Validated:
 def today() -> dt.date:
     """The firm's day (Paris): invoices are dated in France."""
     return dt.datetime.now(FIRM_TIMEZONE).date()
-
-
-async def settings_of(session: AsyncSession, entity_id: uuid.UUID) -> BillingSettings:
-    """The firm's billing settings (its defaults until they are saved)."""
-    found = (
-        await session.execute(select(BillingSettings).where(BillingSettings.entity_id == entity_id))
-    ).scalar_one_or_none()
-    if found is not None:
-        return found
-    return BillingSettings(
-        entity_id=entity_id,
-        payment_terms_days=30,
-        late_penalty_rate=Decimal("10.00"),
-        vat_on_debits=False,
-        invoice_prefix="F",
-        credit_note_prefix="AV",
-        reminder_days="7,30",
-        share_capital="",
-        trade_registry="",
-        email="",
-        phone="",
-        iban="",
-        bic="",
-        general_terms="",
-    )
 
 
 def apply_totals(invoice: Invoice, lines: Iterable[InvoiceLine]) -> None:

@@ -23,10 +23,22 @@ def client_not_hidden(principal: Principal, client_id: Any) -> Any:
 
 
 def _clients(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:
-    statement = firm_wide(statement, principal, permission)
-    return statement.where(
-        client_not_hidden(principal, BillingClient.id), not_hidden(principal, BillingClient.origin_dossier_id)
-    )
+    """Every client for a firm-wide holder (the base clients permissions are only firm-wide); asked with a fees
+    permission, also for whoever holds it on the billing entity (its Gestionnaire de facturation) or on one of the
+    client's dossiers (a Comptable): the clients whose fees they read or manage."""
+    shown = (client_not_hidden(principal, BillingClient.id), not_hidden(principal, BillingClient.origin_dossier_id))
+    if principal.can(permission):
+        return statement.where(*shown)
+    on_entity = entity_wide(principal, permission, BillingClient.billing_entity_id)
+    return statement.where(or_(on_entity, _through_dossier(principal, permission)), *shown)
+
+
+def _through_dossier(principal: Principal, permission: Permission) -> ColumnElement[bool]:
+    """``BillingClient`` is linked to a dossier on which the person holds ``permission`` (a Comptable's)."""
+    held_on = principal.dossiers_where(permission)
+    if not held_on:
+        return false()
+    return exists().where(ClientDossierLink.client_id == BillingClient.id, ClientDossierLink.dossier_id.in_(held_on))
 
 
 def _duplicates(statement: Select[Any], principal: Principal, permission: Permission) -> Select[Any]:

@@ -287,7 +287,8 @@ async def render_invoices(ctx: JobContext, entity_id: str) -> dict[str, Any]:
 async def send_invoice(ctx: JobContext, invoice_id: str) -> dict[str, Any]:
     """Email a validated invoice, its Factur-X PDF attached, to the client's billing contact; ``sent_at`` once."""
     from portal.billing.fee_models import Invoice, InvoiceKind, InvoiceStatus  # noqa: PLC0415
-    from portal.billing.invoices import InvoiceService, settings_of  # noqa: PLC0415
+    from portal.billing.fee_settings import settings_of  # noqa: PLC0415
+    from portal.billing.invoices import InvoiceService  # noqa: PLC0415
 
     key = uuid.UUID(invoice_id)
     async with ctx.reader() as session:

@@ -31,7 +31,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from portal.i18n import get_locale, install_gettext, local_date, local_datetime, number, set_locale
 from portal.settings import FIRM_TIMEZONE, Settings
-from portal.web.templating import cents
+from portal.web.templating import cents, money
 
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher
@@ -77,7 +77,7 @@ def _environment(templates_dir: Path) -> Environment:
     install_gettext(env)
     env.filters.update(
         date=local_date, datetime=local_datetime, long_date=long_date, cents=cents, number=number, euros=euros,
-        decimal=decimal,
+        decimal=decimal, money=money,
     )  # fmt: skip
     return env
 

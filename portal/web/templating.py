@@ -25,9 +25,11 @@ def cents(value: int | None) -> str:
     return format_currency(Decimal(value or 0) / 100, "EUR", locale=current_babel_locale())
 
 
-def euros(value: Decimal | None) -> str:
-    """An amount in euros (``Decimal``), as money: ``1 234,50 €``."""
-    return format_currency(value or Decimal(0), "EUR", locale=current_babel_locale())
+def money(value: Decimal | None) -> str:
+    """An amount in euros kept as a ``Decimal`` (fees, invoices), to the cent: ``1 234,50 €``; ``—`` for none."""
+    if value is None:
+        return "—"
+    return format_currency(value, "EUR", locale=current_babel_locale())
 
 
 def url_with(base: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **changes: Any) -> str:
@@ -63,7 +65,8 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.filters["datetime"] = local_datetime
     env.filters["date"] = local_date
     env.filters["cents"] = cents
-    env.filters["euros"] = euros
+    env.filters["money"] = money
+    env.filters["euros"] = money
     env.filters["number"] = number
     env.filters["tenths"] = tenths
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}

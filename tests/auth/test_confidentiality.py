@@ -44,6 +44,7 @@ from portal.audit.models import AuditEvent
 from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.client_base import ensure_clients, flag_duplicates
+from portal.billing.fee_models import Engagement, EngagementStatus, Mission, Rhythm, Service
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.billing.services import BillingClientService
 from portal.billing.tasks import create_dossier_clients
@@ -106,8 +107,11 @@ INVITATION_TOKEN = "jeton-d-invitation-du-test-de-fuite"
 # A source of the catalogue is no row either: the dossier in the same path is what must stay hidden; nor is
 # a single sign-on provider (none is configured here: its pages send back to the sign-in page); nor is a
 # figure of the Tableau de bord (its fiscal year in the same path is what must stay hidden).
+# A service of the firm's catalogue belongs to the billing entity, not to a client's dossier: the same for whoever
+# reads the entity's fees (build_world gives one this id).
+SERVICE_ID = "01a2036b-692c-7478-92e2-0000000005e1"
 PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty", "provider": "oidc",
-                    "key": "chiffre_affaires"}  # fmt: skip
+                    "key": "chiffre_affaires", "service_id": SERVICE_ID}  # fmt: skip
 LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -288,6 +292,29 @@ async def build_world(session: AsyncSession) -> World:
         "report_file": f"{visible_report.id}.pdf",  # type: ignore[dict-item]
         "notification_id": visible_notice.id,
     }
+    return await _with_fees(session, world)
+
+
+async def _with_fees(session: AsyncSession, world: World) -> World:
+    """A lettre de mission of the secret dossier's client (its mission and contact name the dossier), one of the
+    garage's, whose link (``INVITATION_TOKEN``) anyone may open, and a service of the firm's catalogue."""
+    garage = await _one(session, select(BillingClient.id).where(BillingClient.name == "Garage du Centre"))
+    letters = []
+    for client_id, word in ((world.secret_client_id, NAME_WORD), (garage, "ordinaire")):
+        letter = Engagement(
+            entity_id=world.entity.id, client_id=client_id, reference=f"LM2026-{len(letters) + 901}",
+            status=EngagementStatus.ACCEPTED, start_date=today().replace(day=1),
+            renewal_date=today().replace(day=1) + dt.timedelta(days=40), contact_name=f"Contact {word}",
+            missions=[Mission(label=f"Tenue {word}", rhythm=Rhythm.MONTHLY, unit_price=Decimal(350))],
+        )  # fmt: skip
+        session.add(letter)
+        letters.append(letter)
+    letters[1].token_hash = token_digest(INVITATION_TOKEN)
+    session.add(Service(id=uuid.UUID(SERVICE_ID), entity_id=world.entity.id, label="Tenue comptable",
+                        unit_price=Decimal(350)))  # fmt: skip
+    await session.flush()
+    world.hidden["engagement_id"] = letters[0].id
+    world.visible["engagement_id"] = letters[1].id
     return world
 
 
@@ -652,7 +679,8 @@ def count_on(page: str, noun: str) -> int:
 
 def test_every_path_parameter_of_the_app_is_known_to_the_leak_test(app: Litestar) -> None:
     known = {"dossier_id", "duplicate_id", "run_id", "client_id", "user_id", "note_id", "line_id", "receipt_id",
-             "import_id", "fiscal_year_id", "report_file", "notification_id", *PLAIN_PARAMETERS}  # fmt: skip
+             "import_id", "fiscal_year_id", "report_file", "notification_id", "engagement_id",
+             *PLAIN_PARAMETERS}  # fmt: skip
     unknown = {(path, name) for path, _handler in _handlers(app) for name in _parameters(path) if name not in known}
     assert not unknown, (
         f"routes with path parameters the leak test cannot fill: {sorted(unknown)}. Map each to an object "

@@ -36,6 +36,8 @@ PUBLIC_ROUTES = {
     "/healthz",
     "/static/{file_path:path}",
     "/invitation/{token:str}",
+    "/lettre-de-mission/{token:str}",  # a lettre de mission's link: the letter, and its acceptance (once)
+    "/lettre-de-mission/{token:str}/pdf",
     "/mot-de-passe-oublie",
     "/mot-de-passe/{token:str}",
     "/connexion/oidc/{provider:str}",
