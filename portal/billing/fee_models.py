@@ -484,6 +484,13 @@ class Payment(Audited, Base):
         back_populates="payment", lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    @property
+    def audit_dossier_id(self) -> uuid.UUID | None:
+        """The client's dossier: a payment's events are hidden with it (its reference may name the client)."""
+        session = object_session(self)
+        client = session.get(BillingClient, self.client_id) if session is not None and self.client_id else None
+        return client.origin_dossier_id if client is not None else None
+
 
 class PaymentAllocation(Base):
     """The part of a payment (or of a credit note: ``credit_note_id``) settling one invoice."""

@@ -84,12 +84,15 @@ class BillingRunController(Controller):
                 return Redirect(f"/facturation/recurrente/{run.id}", status_code=303)
         return await _runs_page(runs, principal, data, errors, status_code=422)
 
-    @get("/{run_id:uuid}", name="billing:run")
+    @get("/{billing_run_id:uuid}", name="billing:run")
     async def detail(
-        self, request: Request[Any, Any, Any], runs: NamedDependency[BillingRunService], run_id: FromPath[uuid.UUID]
+        self,
+        request: Request[Any, Any, Any],
+        runs: NamedDependency[BillingRunService],
+        billing_run_id: FromPath[uuid.UUID],
     ) -> Template:
         principal = principal_of(request)
-        run = await runs.get(principal, run_id)
+        run = await runs.get(principal, billing_run_id)
         job_run = await runs.session.get(JobRun, run.job_run_id) if run.job_run_id else None
         shown = await JobRunService(session=runs.session).shown(principal, job_run) if job_run else None
         first, last = month_bounds(run.period_start)
@@ -99,17 +102,17 @@ class BillingRunController(Controller):
         }  # fmt: skip
         return Template(template_name="billing/run.html", context=context)
 
-    @post("/{run_id:uuid}/valider", name="billing:run_validate")
+    @post("/{billing_run_id:uuid}/valider", name="billing:run_validate")
     async def validate(
         self,
         request: Request[Any, Any, Any],
         runs: NamedDependency[BillingRunService],
         invoices: NamedDependency[InvoiceService],
-        run_id: FromPath[uuid.UUID],
+        billing_run_id: FromPath[uuid.UUID],
     ) -> Redirect:
         """Validate every draft of the run the person may see, together: numbers, then the files and entries."""
         principal = principal_of(request)
-        run = await runs.get(principal, run_id)
+        run = await runs.get(principal, billing_run_id)
         drafts = select(Invoice.id).where(Invoice.run_id == run.id, Invoice.status == InvoiceStatus.DRAFT)
         chosen = list((await runs.session.execute(invoices.visible(principal, MANAGE).with_only_columns(Invoice.id)
                                                   .where(Invoice.id.in_(drafts)))).scalars())  # fmt: skip

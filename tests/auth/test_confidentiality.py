@@ -44,7 +44,18 @@ from portal.audit.models import AuditEvent
 from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.client_base import ensure_clients, flag_duplicates
-from portal.billing.fee_models import Engagement, EngagementStatus, Mission, Rhythm, Service
+from portal.billing.fee_models import (
+    BillingRun,
+    Engagement,
+    EngagementStatus,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Mission,
+    Payment,
+    Rhythm,
+    Service,
+)
 from portal.billing.models import BillingClient, ClientDossierLink, DuplicateCandidate, DuplicateStatus
 from portal.billing.services import BillingClientService
 from portal.billing.tasks import create_dossier_clients
@@ -110,7 +121,9 @@ INVITATION_TOKEN = "jeton-d-invitation-du-test-de-fuite"
 # A service of the firm's catalogue belongs to the billing entity, not to a client's dossier: the same for whoever
 # reads the entity's fees (build_world gives one this id).
 SERVICE_ID = "01a2036b-692c-7478-92e2-0000000005e1"
-PLAIN_PARAMETERS = {"file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty", "provider": "oidc",
+BILLING_RUN_ID = "01a2036b-692c-7478-92e2-0000000007e1"  # the firm's billing run: the entity's, of no dossier
+PLAIN_PARAMETERS = {"billing_run_id": BILLING_RUN_ID,
+                    "file_path": "css/portal.css", "token": INVITATION_TOKEN, "code": "zelty", "provider": "oidc",
                     "key": "chiffre_affaires", "service_id": SERVICE_ID}  # fmt: skip
 LINK = re.compile(r'(?:href|hx-get)="(/[^"#]*)"')
 CSRF_VALUES = re.compile(r'(name="_csrf_token" value="|"x-csrftoken": ")[^"]+')
@@ -315,6 +328,26 @@ async def _with_fees(session: AsyncSession, world: World) -> World:
     await session.flush()
     world.hidden["engagement_id"] = letters[0].id
     world.visible["engagement_id"] = letters[1].id
+    invoices = []
+    for index, (client_id, word) in enumerate(((world.secret_client_id, NAME_WORD), (garage, "ordinaire"))):
+        amount = Decimal("420.00")
+        invoice = Invoice(
+            entity_id=world.entity.id, client_id=client_id, status=InvoiceStatus.VALIDATED, series="F2026",
+            sequence=901 + index, number=f"F2026-{901 + index:06d}", issue_date=today(), due_date=today(),
+            client_name=f"Client {word}", total_ht=Decimal("350.00"), total_vat=Decimal("70.00"), total_ttc=amount,
+            lines=[InvoiceLine(label=f"Tenue {word}", quantity=Decimal(1), unit_price=Decimal("350.00"),
+                               vat_rate=Decimal("20.00"), total_ht=Decimal("350.00"))],
+        )  # fmt: skip
+        session.add(invoice)
+        invoices.append(invoice)
+        session.add(Payment(entity_id=world.entity.id, client_id=client_id, received_on=today(), amount=amount,
+                            unallocated=amount, reference=f"Virement {word}"))  # fmt: skip
+    await session.flush()
+    session.add(BillingRun(id=uuid.UUID(BILLING_RUN_ID), entity_id=world.entity.id, period_start=today().replace(day=1),
+                           period_end=today().replace(day=1), issue_date=today()))  # fmt: skip
+    await session.flush()
+    world.hidden["invoice_id"] = invoices[0].id
+    world.visible["invoice_id"] = invoices[1].id
     return world
 
 
@@ -486,7 +519,7 @@ def person_tokens() -> set[str]:
 
 
 def id_tokens(world: World) -> set[str]:
-    owned = ("note_id", "line_id", "receipt_id", "import_id", "fiscal_year_id", "notification_id")
+    owned = ("note_id", "line_id", "receipt_id", "import_id", "fiscal_year_id", "notification_id", "invoice_id")
     ids = [world.secret.id, world.secret_client_id, world.secret_pair_id, *world.secret_run_ids,
            *world.secret_person_ids, *(world.hidden[name] for name in owned), world.secret_report_id]  # fmt: skip
     return {str(value) for value in ids} | {value.hex for value in ids}
@@ -679,7 +712,7 @@ def count_on(page: str, noun: str) -> int:
 
 def test_every_path_parameter_of_the_app_is_known_to_the_leak_test(app: Litestar) -> None:
     known = {"dossier_id", "duplicate_id", "run_id", "client_id", "user_id", "note_id", "line_id", "receipt_id",
-             "import_id", "fiscal_year_id", "report_file", "notification_id", "engagement_id",
+             "import_id", "fiscal_year_id", "report_file", "notification_id", "engagement_id", "invoice_id",
              *PLAIN_PARAMETERS}  # fmt: skip
     unknown = {(path, name) for path, _handler in _handlers(app) for name in _parameters(path) if name not in known}
     assert not unknown, (
