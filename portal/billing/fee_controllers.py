@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -36,6 +37,7 @@ from portal.billing.engagements import (
 from portal.billing.fee_models import Engagement, EngagementStatus, Rhythm, Unit
 from portal.billing.fee_settings import BillingSettingsService, SettingsForm
 from portal.billing.fees import billing_ht, fees
+from portal.billing.invoices import InvoiceService
 from portal.billing.services import BillingEntityService
 from portal.billing.unbilled import UnbilledService
 from portal.clients.models import Dossier
@@ -622,10 +624,14 @@ async def dossier_engagements(principal: Principal, session: Any, dossier: Dossi
     ):
         return {"fees_shown": False}
     service = EngagementService(session)
+    client_id = await service.client_id_of(entity_id, dossier.id)
+    invoices, due = await InvoiceService(session).of_client(principal, client_id) if client_id else ([], Decimal(0))
     return {
         "fees_shown": True,
         "engagements": await service.of_dossier(principal, entity_id, dossier.id),
-        "fees_client_id": await service.client_id_of(entity_id, dossier.id),
+        "fees_client_id": client_id,
+        "client_invoices": invoices,
+        "client_due": due,
         "may_write": principal.can(Permission.BILLING_FEES_MANAGE, entity_id),
         "yearly_fees": engagements.yearly_fees,
     }

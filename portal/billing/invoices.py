@@ -225,6 +225,26 @@ class InvoiceService:
         rows = await self.session.execute(select(BillingClient).where(BillingClient.id.in_(wanted)))
         return {client.id: client for client in rows.scalars()}
 
+    async def of_client(
+        self, principal: Principal, client_id: uuid.UUID, limit: int = 10
+    ) -> tuple[list[Invoice], Decimal]:
+        """The client's latest invoices the person may read, and what the client still owes (validated invoices)."""
+        statement = self.visible(principal).where(Invoice.client_id == client_id)
+        latest = statement.order_by(Invoice.issue_date.desc(), Invoice.created_at.desc()).limit(limit)
+        due = restrict(
+            select(func.coalesce(func.sum(Invoice.total_ttc - Invoice.settled), 0)).where(
+                Invoice.client_id == client_id,
+                Invoice.status == InvoiceStatus.VALIDATED,
+                Invoice.kind == InvoiceKind.INVOICE,
+            ),
+            principal,
+            READ,
+            Invoice,
+        )
+        return list((await self.session.execute(latest)).scalars()), Decimal(
+            (await self.session.execute(due)).scalar_one()
+        )
+
     async def credit_notes_of(self, invoice: Invoice) -> list[Invoice]:
         rows = await self.session.execute(
             select(Invoice).where(Invoice.credited_invoice_id == invoice.id).order_by(Invoice.created_at)

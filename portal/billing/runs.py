@@ -89,13 +89,10 @@ async def write_drafts(session: AsyncSession, run: BillingRun, billables: Sequen
             )
         ).scalars()
     )
-    names = dict(
-        (
-            await session.execute(
-                select(BillingClient.id, BillingClient.name).where(BillingClient.id.in_(list(by_client)))
-            )
-        ).tuples()
+    found = await session.execute(
+        select(BillingClient.id, BillingClient.name).where(BillingClient.id.in_(list(by_client)))
     )
+    names = {row[0]: row[1] for row in found}
     now = dt.datetime.now(dt.UTC)
     invoices: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
