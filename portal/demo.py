@@ -32,8 +32,21 @@ from portal.accounts.services import load_principal
 from portal.auth.policy import Principal
 from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.client_base import ensure_clients
-from portal.billing.fee_models import BillingSettings, Engagement, EngagementStatus, Mission, Rhythm, Service, Unit
-from portal.billing.models import ClientDossierLink
+from portal.billing.fee_models import (
+    BillingRun,
+    BillingRunStatus,
+    BillingSettings,
+    Engagement,
+    EngagementStatus,
+    Mission,
+    Rhythm,
+    Service,
+    Unit,
+)
+from portal.billing.invoices import InvoiceService, LineValues
+from portal.billing.models import BillingClient, ClientDossierLink
+from portal.billing.payments import Allocation, PaymentService
+from portal.billing.runs import billables_for, count_drafts, month_bounds, write_drafts
 from portal.clients.models import Dossier, DossierAccess
 from portal.expenses.categories import ExpenseCategory
 from portal.expenses.models import ExpenseNote
@@ -152,6 +165,8 @@ async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     await seed_fees(session, dossiers)
     partner = await load_principal(session, people[0].id, 0)
     if partner is not None:
+        await seed_invoices(session, dossiers, partner)
+    if partner is not None:
         await InvitationService(session=session).invite(
             partner, email=HOLDING_CLIENT[0], name=HOLDING_CLIENT[1],
             grants=[Grant(confidential.id, DossierRole.CLIENT_USER)],
@@ -233,6 +248,50 @@ async def seed_fees(session: AsyncSession, dossiers: list[Dossier]) -> None:
                 ],
             )
         )  # fmt: skip
+    await session.flush()
+
+
+# The clients' billing addresses (dossier index in DOSSIERS): where their invoices go.
+BILLING_EMAILS = {1: "sophie.martin@example.fr", 2: "paul.garnier@example.fr", 3: "compta@lecedre.example.fr",
+                  4: "gestion@pharmacie-halles.example.fr"}  # fmt: skip
+
+
+async def seed_invoices(session: AsyncSession, dossiers: list[Dossier], partner: Principal) -> None:
+    """The billing cycle to look at from the first start: an invoice validated and paid (the bakery's company
+    formation), one validated and unpaid (the restaurant's advice and tax return), both posted in the firm's books
+    (journals VT and BQ), and this month's recurring run with its drafts to review (from the accepted letter)."""
+    entity = dossiers[0]
+    clients: dict[int, BillingClient] = {}
+    for index, email in BILLING_EMAILS.items():
+        client = (
+            await session.execute(select(BillingClient).join(ClientDossierLink, ClientDossierLink.client_id ==
+                                  BillingClient.id).where(ClientDossierLink.dossier_id == dossiers[index].id))
+        ).scalar_one()  # fmt: skip
+        client.billing_email, client.billing_contact = email, "Service comptable"
+        clients[index] = client
+    invoices = InvoiceService(session)
+    paid = await invoices.create_draft(partner, clients[1].id, [
+        LineValues(label="Constitution de société (statuts, annonce légale)", quantity=Decimal(1),
+                   unit_price=Decimal("900.00"), vat_rate=Decimal("20.00"), unit=Unit.ACT, revenue_account="706500"),
+    ], purchase_order="BC-2026-014")  # fmt: skip
+    unpaid = await invoices.create_draft(partner, clients[3].id, [
+        LineValues(label="Conseil (à l'heure)", quantity=Decimal("2.5"), unit_price=Decimal("120.00"),
+                   vat_rate=Decimal("20.00"), unit=Unit.HOUR, revenue_account="706600"),
+        LineValues(label="Liasse fiscale", quantity=Decimal(1), unit_price=Decimal("450.00"),
+                   vat_rate=Decimal("20.00"), revenue_account="706300"),
+    ])  # fmt: skip
+    await invoices.validate(partner, [paid.id, unpaid.id])
+    await PaymentService(session).record(
+        partner, entity.id, client_id=clients[1].id, received_on=today(), amount=paid.total_ttc,
+        reference=f"VIR {paid.number}", allocations=[Allocation(invoice_id=paid.id, amount=paid.total_ttc)],
+    )  # fmt: skip
+    first, last = month_bounds(today())
+    run = BillingRun(entity_id=entity.id, period_start=first, period_end=last, issue_date=last,
+                     status=BillingRunStatus.READY, created_by_id=partner.user_id)  # fmt: skip
+    session.add(run)
+    await session.flush()
+    await write_drafts(session, run, await billables_for(session, run))
+    run.drafts = await count_drafts(session, run.id)
     await session.flush()
 
 

@@ -400,7 +400,7 @@ async def _detail_page(
         "invoice": invoice, "can_manage": can_manage, "form": form or LinesForm(note=invoice.note,
         commande=invoice.purchase_order), "errors": errors, "rows": _rows(form, invoice), "units": list(Unit),
         "rates": VAT_RATES, "credit_notes": await invoices.credit_notes_of(invoice), "credited": credited,
-        "figures": totals(invoice.lines), "today": today(),
+        "figures": totals(invoice.lines), "today": today(), "settlements": await invoices.settlements_of(invoice),
     }  # fmt: skip
     return Template(template_name="billing/invoice.html", context=context, status_code=status_code)
 

@@ -33,6 +33,8 @@ from portal.billing.fee_models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
+    Payment,
+    PaymentAllocation,
     Unit,
 )
 from portal.billing.fee_settings import settings_of
@@ -44,7 +46,7 @@ from portal.clients.models import Dossier
 from portal.clients.policy import not_hidden
 from portal.db.paging import Page, Paging, Sort, paginate
 from portal.firm.services import billing_entity_id
-from portal.i18n import N_
+from portal.i18n import N_, gettext
 from portal.settings import FIRM_TIMEZONE, Settings
 
 READ = Permission.BILLING_FEES_READ
@@ -244,6 +246,29 @@ class InvoiceService:
         return list((await self.session.execute(latest)).scalars()), Decimal(
             (await self.session.execute(due)).scalar_one()
         )
+
+    async def settlements_of(self, invoice: Invoice) -> list[tuple[dt.date, Decimal, str]]:
+        """What settled the invoice: each payment (its date, the part allocated, its method and reference) and each
+        credit note applied (its date, amount and number), oldest first."""
+        rows = await self.session.execute(
+            select(PaymentAllocation, Payment, Invoice)
+            .outerjoin(Payment, Payment.id == PaymentAllocation.payment_id)
+            .outerjoin(Invoice, Invoice.id == PaymentAllocation.credit_note_id)
+            .where(PaymentAllocation.invoice_id == invoice.id)
+            .order_by(PaymentAllocation.created_at)
+        )
+        settled: list[tuple[dt.date, Decimal, str]] = []
+        for allocation, paid, credit in rows:
+            payment: Payment | None = paid
+            note: Invoice | None = credit
+            if payment is not None:
+                what = " · ".join(part for part in (gettext(payment.method.label), payment.reference) if part)
+                settled.append((payment.received_on, allocation.amount, what))
+            elif note is not None:
+                settled.append(
+                    (note.issue_date, allocation.amount, gettext("Avoir %(number)s") % {"number": note.number})
+                )
+        return settled
 
     async def credit_notes_of(self, invoice: Invoice) -> list[Invoice]:
         rows = await self.session.execute(
