@@ -120,7 +120,7 @@ def _columns(header: list[str]) -> dict[str, int]:
             found.setdefault("date", index)
         elif word.startswith(("libelle", "label", "intitule", "description")):
             found.setdefault("label", index)
-        elif word.startswith("montant"):
+        elif word.startswith(("montant", "amount")):
             found.setdefault("amount", index)
         elif word.startswith("debit"):
             found.setdefault("debit", index)

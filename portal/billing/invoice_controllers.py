@@ -36,7 +36,7 @@ from portal.billing.policy import client_not_hidden
 from portal.billing.schemas import VAT_RATES, LinesForm, parse_lines, parse_rate
 from portal.dashboard.amounts import NumberError
 from portal.db.paging import Paging, Sort
-from portal.i18n import N_, _
+from portal.i18n import N_, NP_, _, ngettext, number
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.deps import PAGING, provide
@@ -73,6 +73,16 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 def _ids(values: list[str]) -> list[uuid.UUID]:
     return [found for value in values if (found := _uuid(value)) is not None]
+
+
+VALIDATED = NP_("%(num)s facture validée : %(first)s.", "%(num)s factures validées : %(first)s à %(last)s.")
+REMOVED = NP_("%(num)s brouillon supprimé.", "%(num)s brouillons supprimés.")
+
+
+def validated_words(numbers: list[str]) -> str:
+    """« 3 factures validées : F2026-000004 à F2026-000006. »"""
+    words = {"num": number(len(numbers)), "first": min(numbers), "last": max(numbers)}
+    return ngettext(*VALIDATED, len(numbers)) % words
 
 
 def refusal(refused: FeeError) -> str:
@@ -216,9 +226,7 @@ class InvoiceController(Controller):
             flash(request, refusal(refused), category="error")
             return Redirect(back, status_code=303)
         numbers = validated.numbers
-        flash(request, _("%(count)s validée(s) : %(first)s à %(last)s.") % {"count": len(numbers), "first": numbers[0],
-              "last": numbers[-1]} if len(numbers) > 1 else _("Facture validée : %(number)s.") % {"number": numbers[0]},
-              category="success")  # fmt: skip
+        flash(request, validated_words(numbers), category="success")
         if len(chosen) == 1:
             return Redirect(f"/facturation/factures/{validated.invoices[0].id}", status_code=303)
         return Redirect(back, status_code=303)
@@ -234,7 +242,7 @@ class InvoiceController(Controller):
         chosen = _ids(data.facture)
         removed = await invoices.remove_drafts(principal_of(request), chosen)
         if removed:
-            flash(request, _("Brouillon(s) supprimé(s) : %(count)s.") % {"count": removed}, category="success")
+            flash(request, ngettext(*REMOVED, removed) % {"num": number(removed)}, category="success")
         else:
             flash(request, _("Aucun brouillon à supprimer : une facture validée ne se supprime pas, "
                              "elle s'annule par un avoir."), category="error")  # fmt: skip

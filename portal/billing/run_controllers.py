@@ -18,7 +18,7 @@ from sqlalchemy import select
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.policy import Principal
 from portal.billing.fee_models import BillingRunStatus, Invoice, InvoiceStatus
-from portal.billing.invoice_controllers import refusal
+from portal.billing.invoice_controllers import refusal, validated_words
 from portal.billing.invoices import MANAGE, READ, FeeError, InvoiceService, today
 from portal.billing.runs import BillingRunService, month_bounds
 from portal.i18n import N_, _
@@ -123,9 +123,7 @@ class BillingRunController(Controller):
         else:
             run.status = BillingRunStatus.VALIDATED
             run.drafts = 0
-            numbers = validated.numbers
-            words = {"count": len(numbers), "first": min(numbers), "last": max(numbers)}
-            flash(request, _("%(count)s factures validées : %(first)s à %(last)s.") % words, category="success")
+            flash(request, validated_words(validated.numbers), category="success")
         return Redirect(f"/facturation/recurrente/{run.id}", status_code=303)
 
 
