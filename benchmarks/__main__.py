@@ -14,12 +14,12 @@ import subprocess
 import sys
 import time
 
-from benchmarks import commerce, dashboard, dossiers, fec, foundation, report
+from benchmarks import commerce, dashboard, dossiers, fec, foundation, invoices, report
 from benchmarks.environment import bench_settings
 
 BENCHMARKS = {
     "foundation": foundation.run, "dossiers": dossiers.run, "fec": fec.run, "commerce": commerce.run,
-    "report": report.run, "dashboard": dashboard.run,
+    "report": report.run, "dashboard": dashboard.run, "invoices": invoices.run,
 }  # fmt: skip
 
 
