@@ -54,7 +54,7 @@ from pypdf.generic import (
 from portal.web.pdf import layout
 
 PX = 0.75  # a CSS pixel in points
-FORMS_KEPT = 64
+FORMS_KEPT = 256  # a form keeps its PDF (about 50 KB): a few hundred shapes of invoice in a dozen MB
 BOLD = 600  # a font weight from which the bold face is used, as fontconfig matches it
 FONT_FILES = {
     False: ("DejaVu Sans:style=Book", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
