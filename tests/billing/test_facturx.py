@@ -17,10 +17,11 @@ from pypdf import PdfReader
 
 from portal.billing import facturx, invoice_files
 from portal.billing.amounts import Totals, VatBreakdown
+from portal.billing.fee_models import Unit
 from portal.settings import Settings
-from tests.billing.invoice_samples import CLIENT_SIREN, SELLER, SIREN, THREE_RATES, credit_note, document
+from tests.billing.invoice_samples import BUYER, CLIENT_SIREN, SELLER, SIREN, THREE_RATES, credit_note, document
 from tests.billing.invoice_samples import french_vat_number as vat_of
-from tests.pdfs import page_count, pdf_text, squeezed
+from tests.pdfs import page_count, pdf_fonts, pdf_info, pdf_text, squeezed
 
 D = Decimal
 CII: facturx.Flavor = "factur-x"
@@ -224,3 +225,60 @@ def test_a_stored_pdf_reads_back_byte_for_byte(settings: Settings) -> None:
     assert invoice_files.path(settings, name).stat().st_mode & 0o077 == 0
     with pytest.raises(ValueError, match="storage name"):
         invoice_files.read(settings, "../secret_key")
+
+
+LONG_LABEL = "Tenue comptable mensuelle, révision trimestrielle des comptes et assistance juridique annuelle"
+ON_FORMS = {
+    "invoice": document(),
+    "credit note": credit_note(),
+    "long label": document([(LONG_LABEL, Unit.FLAT, D("1"), D("1250.00"), D("20")), *THREE_RATES[:2]]),
+    "exempt, no period": document(
+        [("Formation", Unit.HOUR, D("2"), D("45.45"), D("0"))], purchase_order="", period_start=None,
+        period_end=None, iban="", vat_on_debits=False,
+    ),
+    "note, long address": dataclasses.replace(
+        document(note="Merci de votre confiance.\nRèglement par virement uniquement."),
+        buyer=dataclasses.replace(BUYER, address="Zone industrielle des Quatre Chemins\nBâtiment B, porte 214"),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ON_FORMS)
+def test_an_invoice_printed_on_its_form_reads_as_weasyprint_prints_it_whole(settings: Settings, name: str) -> None:
+    doc = ON_FORMS[name]
+
+    (on_form,) = facturx.on_forms([doc], [facturx.cii_xml(doc)], settings)
+    (whole,) = facturx.render([doc], settings, forms=False)
+
+    assert on_form is not None
+    assert squeezed(pdf_text(on_form)) == squeezed(pdf_text(whole))
+    assert page_count(on_form) == 1
+    assert "(A4)" in pdf_info(on_form)
+    fonts = pdf_fonts(on_form).splitlines()[2:]
+    assert fonts
+    assert all(line.split()[-5:-3] == ["yes", "yes"] for line in fonts), fonts  # embedded, subset
+    read = facturx.read_back(on_form)
+    assert (read["number"], read["total_ttc"]) == (doc.number, abs(doc.totals.ttc))
+
+
+def test_a_long_label_wraps_within_its_column_on_the_form(settings: Settings) -> None:
+    (pdf,) = facturx.render([ON_FORMS["long label"]], settings)
+
+    text = pdf_text(pdf)
+    first = next(line for line in text.splitlines() if "Tenue comptable mensuelle," in line)
+    head = first.strip().split("   ")[0]  # the label's first line, before the row's other cells
+    assert LONG_LABEL.startswith(head)
+    assert head != LONG_LABEL
+    assert "1 250,00 €" in squeezed(first)
+    assert squeezed(LONG_LABEL.removeprefix(head)) in squeezed(text)
+
+
+def test_a_client_named_outside_the_form_font_is_printed_whole_by_weasyprint(settings: Settings) -> None:
+    doc = dataclasses.replace(document(), buyer=dataclasses.replace(BUYER, name="Ωmega Conseil"))
+
+    (on_form,) = facturx.on_forms([doc], [facturx.cii_xml(doc)], settings)
+    (pdf,) = facturx.render([doc], settings)
+
+    assert on_form is None
+    assert "Ωmega Conseil" in pdf_text(pdf)
+    assert facturx.read_back(pdf)["total_ttc"] == EXPECTED_TTC
