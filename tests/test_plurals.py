@@ -30,7 +30,27 @@ COUNT = re.compile(
 )
 # A word after a count that is a unit (written the same for one or many), or the verb of an ordinal (« l'essai 2 a »).
 UNITS = frozenset(
-    {"j", "h", "min", "km", "CV", "Ko", "Mo", "Mio", "pt", "pts", "s", "x", "sur", "à", "au", "et", "a", "EUR"}
+    {
+        "j",
+        "h",
+        "min",
+        "km",
+        "CV",
+        "Ko",
+        "Mo",
+        "Mio",
+        "pt",
+        "pts",
+        "s",
+        "x",
+        "sur",
+        "à",
+        "au",
+        "et",
+        "a",
+        "EUR",
+        "lh",
+    }  # a CSS height in lines (the invoice form's slots)
 )
 # Fixed limits, always many (a FEC's longest line or header): no count of one to agree with.
 ALLOWED = frozenset({"HEADER_TOO_LONG", "LINE_TOO_LONG"})

@@ -516,7 +516,7 @@ def fit(form: Form, texts: Mapping[str, Sequence[str]]) -> dict[str, list[str]] 
     return placed
 
 
-def _number(value: float) -> str:
+def _pdf_real(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
@@ -528,14 +528,15 @@ def content(form: Form, placed: Mapping[str, Sequence[str]]) -> bytes:
     for name, lines in placed.items():
         slot = form.slots[name]
         face = page_faces[slot.bold]
-        ops.append(f"{FONT_NAMES[slot.bold]} {_number(slot.size)} Tf {' '.join(map(_number, slot.color))} rg")
+        points = _pdf_real(slot.size)  # the font's size, in PDF points
+        ops.append(f"{FONT_NAMES[slot.bold]} {points} Tf {' '.join(map(_pdf_real, slot.color))} rg")
         half_leading = (slot.line_height - (face.ascent + face.descent) * slot.size) / 2
         for index, line in enumerate(lines):
             if not line:
                 continue
             x = slot.x + (slot.width - face.width(line, slot.size) if slot.right else 0)
             baseline = slot.top + index * slot.line_height + half_leading + face.ascent * slot.size
-            ops.append(f"1 0 0 1 {_number(x)} {_number(form.page_height - baseline)} Tm <{face.hex(line)}> Tj")
+            ops.append(f"1 0 0 1 {_pdf_real(x)} {_pdf_real(form.page_height - baseline)} Tm <{face.hex(line)}> Tj")
     ops.append("ET")
     return "\n".join(ops).encode()
 
