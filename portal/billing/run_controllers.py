@@ -21,13 +21,14 @@ from portal.billing.fee_models import BillingRunStatus, Invoice, InvoiceStatus
 from portal.billing.invoice_controllers import refusal
 from portal.billing.invoices import MANAGE, READ, FeeError, InvoiceService, today
 from portal.billing.runs import BillingRunService, month_bounds
-from portal.i18n import N_, _
+from portal.i18n import N_, NP_, _, ngettext, number
 from portal.jobs.models import JobRun
 from portal.jobs.services import JobRunService
 from portal.web import forms
 from portal.web.deps import provide
 
 MONTH_REQUIRED = N_("Choisissez le mois à facturer (par exemple 2026-12).")
+VALIDATED = NP_("Facture validée : %(first)s.", "%(num)s factures validées : %(first)s à %(last)s.")
 
 
 @dataclass
@@ -124,8 +125,8 @@ class BillingRunController(Controller):
             run.status = BillingRunStatus.VALIDATED
             run.drafts = 0
             numbers = validated.numbers
-            words = {"count": len(numbers), "first": min(numbers), "last": max(numbers)}
-            flash(request, _("%(count)s factures validées : %(first)s à %(last)s.") % words, category="success")
+            words = {"num": number(len(numbers)), "first": min(numbers), "last": max(numbers)}
+            flash(request, ngettext(*VALIDATED, len(numbers)) % words, category="success")
         return Redirect(f"/facturation/recurrente/{run.id}", status_code=303)
 
 
