@@ -75,7 +75,7 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
     return [found for value in values if (found := _uuid(value)) is not None]
 
 
-VALIDATED = NP_("%(num)s facture validée : %(first)s.", "%(num)s factures validées : %(first)s à %(last)s.")
+VALIDATED = NP_("Facture validée : %(first)s.", "%(num)s factures validées : %(first)s à %(last)s.")
 REMOVED = NP_("%(num)s brouillon supprimé.", "%(num)s brouillons supprimés.")
 
 
