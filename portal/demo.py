@@ -281,8 +281,9 @@ async def seed_invoices(session: AsyncSession, dossiers: list[Dossier], partner:
                    vat_rate=Decimal("20.00"), revenue_account="706300"),
     ])  # fmt: skip
     await invoices.validate(partner, [paid.id, unpaid.id])
+    entity_id = entity.id
     await PaymentService(session).record(
-        partner, entity.id, client_id=clients[1].id, received_on=today(), amount=paid.total_ttc,
+        partner, entity_id, client_id=clients[1].id, received_on=today(), amount=paid.total_ttc,
         reference=f"VIR {paid.number}", allocations=[Allocation(invoice_id=paid.id, amount=paid.total_ttc)],
     )  # fmt: skip
     first, last = month_bounds(today())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,14 +12,15 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from sqlalchemy import Select, select
 
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
 from portal.auth.policy import Principal, restrict
 from portal.billing.amounts import totals
-from portal.billing.fee_models import Unit
+from portal.billing.einvoicing import archive, events_of
+from portal.billing.fee_models import Invoice, Unit
 from portal.billing.fee_reports import FeeReportService
 from portal.billing.invoices import (
     INVOICE_ORDER,
@@ -33,6 +34,7 @@ from portal.billing.invoices import (
 )
 from portal.billing.models import BillingClient
 from portal.billing.policy import client_not_hidden
+from portal.billing.runs import month_bounds
 from portal.billing.schemas import VAT_RATES, LinesForm, parse_lines, parse_rate
 from portal.dashboard.amounts import NumberError
 from portal.db.paging import Paging, Sort
@@ -40,6 +42,7 @@ from portal.i18n import N_, NP_, _, ngettext, number
 from portal.settings import Settings
 from portal.web import forms
 from portal.web.deps import PAGING, provide
+from portal.web.exports import download, reader_sessions
 
 READS = requires_somewhere(READ)
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -171,6 +174,40 @@ class InvoiceController(Controller):
                       category="success")  # fmt: skip
                 return Redirect(f"/facturation/factures/{invoice.id}", status_code=303)
         return await _new_page(invoices, principal, data, errors, status_code=422)
+
+    @get("/archive.zip", name="billing:invoices_archive")
+    async def export_archive(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        du: FromQuery[str] = "",
+        au: FromQuery[str] = "",
+    ) -> Stream:
+        """The Factur-X files of the invoices and credit notes validated over a period (the current month by
+        default) that the person may read, as one ZIP: what a plateforme agréée or an accountant takes."""
+        principal = principal_of(request)
+        first, last = month_bounds(today())
+        start, end = forms.parse_date(du) or first, forms.parse_date(au) or last
+        sessions = reader_sessions(request)
+
+        async def chosen() -> AsyncIterator[tuple[str, uuid.UUID]]:
+            async with sessions() as session:
+                statement = (
+                    InvoiceService(session).visible(principal)
+                    .with_only_columns(Invoice.number, Invoice.id)
+                    .where(Invoice.number.is_not(None), Invoice.issue_date.between(start, end))
+                    .order_by(Invoice.number)
+                )  # fmt: skip
+                for row in (await session.execute(statement)).all():
+                    yield str(row[0]), row[1]
+
+        async def pdf_of(invoice_id: uuid.UUID) -> bytes:
+            async with sessions() as session:
+                service = InvoiceService(session)
+                return await service.pdf(settings, await service.get(principal, invoice_id), keep=False)
+
+        return download(archive(chosen(), pdf_of), media_type="application/zip", charset="binary",
+                        filename=f"factures-{start:%Y%m%d}-{end:%Y%m%d}.zip")  # fmt: skip
 
     @get("/{invoice_id:uuid}", name="billing:invoice")
     async def detail(
@@ -409,6 +446,7 @@ async def _detail_page(
         commande=invoice.purchase_order), "errors": errors, "rows": _rows(form, invoice), "units": list(Unit),
         "rates": VAT_RATES, "credit_notes": await invoices.credit_notes_of(invoice), "credited": credited,
         "figures": totals(invoice.lines), "today": today(), "settlements": await invoices.settlements_of(invoice),
+        "einvoice_events": await events_of(invoices.session, invoice.id),
     }  # fmt: skip
     return Template(template_name="billing/invoice.html", context=context, status_code=status_code)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from portal.audit.sentences import Field, Sentences, day, euros, number, of_enum, text
-from portal.billing.fee_models import BillingRunStatus
+from portal.billing.fee_models import BillingRunStatus, EInvoiceStatus
 from portal.i18n import N_
 
 INVOICES = Sentences(
@@ -17,6 +17,7 @@ INVOICES = Sentences(
         "validated": N_("%(actor)s a validé la facture %(number)s (%(client)s)"),
         "send_requested": N_("%(actor)s a demandé l'envoi de la facture %(number)s"),
         "sent": N_("La facture %(number)s a été envoyée à %(to)s"),
+        "einvoice_status": N_("La plateforme agréée a fait passer la facture %(number)s à l'état %(status)s"),
     },
     {
         "client": Field(N_("Client"), text),
@@ -24,6 +25,7 @@ INVOICES = Sentences(
         "total_ttc": Field(N_("Total TTC"), euros),
         "count": Field(N_("Nombre"), number),
         "to": Field(N_("Destinataire"), text),
+        "status": Field(N_("État de facturation électronique"), of_enum(EInvoiceStatus)),
     },
 )
 

@@ -571,12 +571,14 @@ class InvoiceService:
                number=invoice.number, to=invoice.client_email)  # fmt: skip
         return invoice
 
-    async def pdf(self, settings: Settings, invoice: Invoice) -> bytes:
-        """The invoice's Factur-X PDF: its stored file, or made now and kept (its job has not reached it yet)."""
+    async def pdf(self, settings: Settings, invoice: Invoice, *, keep: bool = True) -> bytes:
+        """The invoice's Factur-X PDF: its stored file, or made now (and kept, unless the session only reads)."""
         if invoice.file_name:
             return await anyio.to_thread.run_sync(invoice_files.read, settings, invoice.file_name)
         documents = await documents_of(self.session, [invoice.id])
         content: bytes = (await anyio.to_thread.run_sync(render, documents, settings))[0]
+        if not keep:
+            return content
         name = await anyio.to_thread.run_sync(invoice_files.store, settings, content)
         kept = await self.session.execute(
             update(Invoice)

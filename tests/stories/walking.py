@@ -77,7 +77,7 @@ LAYOUT_PROBLEMS = r"""
 
 # Links a walk never follows: files, signing out, other sites' sign-ins, development aids.
 _NOT_PAGES = re.compile(
-    r"\.(csv|pdf|txt|png|jpe?g|webp|svg)$|/fec$|/export|/deconnexion|/dev/|/oidc/|/sandbox|/justificatifs/"
+    r"\.(csv|pdf|txt|png|jpe?g|webp|svg|zip|xml)$|/fec$|/export|/deconnexion|/dev/|/oidc/|/sandbox|/justificatifs/"
 )
 # The query parameters that show another page rather than the same page otherwise sorted or paged.
 _VIEW_PARAMETERS = {"onglet", "vue"}
