@@ -33,6 +33,8 @@ EXPECTED_VAT = {D("20.00"): (D("680.03"), D("136.01")), D("10.00"): (D("70.00"),
                 D("5.50"): (D("90.90"), D("5.00"))}  # fmt: skip
 EXPECTED_HT, EXPECTED_VAT_TOTAL, EXPECTED_TTC = D("840.93"), D("148.01"), D("988.94")
 
+pytestmark = pytest.mark.once  # see pyproject.toml: pure documents, no database or broker: the embedded run checks it
+
 
 @pytest.mark.parametrize("flavor", [CII, UBL])
 def test_a_three_rate_invoice_passes_the_xsd_and_the_en16931_schematron(flavor: facturx.Flavor) -> None:
