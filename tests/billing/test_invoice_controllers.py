@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.auth.roles import DossierRole, FirmRole
 from portal.billing.fee_models import Invoice, InvoiceStatus
+from portal.billing.fee_settings import settings_of
 from portal.billing.invoices import InvoiceService, today
 from portal.clients.models import DossierAccess
 from tests.billing.test_controllers import as_user, flashes, post
@@ -116,3 +117,93 @@ async def test_the_fees_report_sums_what_was_billed_less_credit_notes(client: Cl
 
     # 1 000 + 4 × 25 + 300 − 50 = 1 350 HT this year.
     assert re.search(rf"Total {today().year} : 1\s?350,00\s€ HT", words), words
+
+
+async def test_a_draft_is_corrected_grouped_removed_and_a_validated_one_is_credited_sent_and_downloaded(
+    client: Client, db_session: AsyncSession
+) -> None:
+    fees = await make_fees(db_session, clients=2)
+    first = await make_draft(db_session, fees, fees.clients[0], line(price="100.00"))
+    second = await make_draft(db_session, fees, fees.clients[0], line("Bulletins", price="20.00", quantity="3"))
+    other = await make_draft(db_session, fees, fees.clients[1], line(price="80.00"))
+    await as_user(client, fees.partner)
+
+    page = await client.get(f"/facturation/factures/{first.id}")
+    assert "Modifier le brouillon" in text_of(page)
+    typed = {"libelle": ["Tenue comptable"], "quantite": ["1"], "prix": ["-5"], "tva": ["20.00"], "compte": ["706000"]}
+    refused = await post(client, f"/facturation/factures/{first.id}/lignes", typed)
+    assert refused.status_code == 422
+    assert "Prix invalide" in text_of(refused)
+    saved = await post(
+        client, f"/facturation/factures/{first.id}/lignes", typed | {"prix": ["150,00"], "note": "Merci"}
+    )
+    assert saved.status_code == 303
+    await db_session.refresh(first)
+    assert first.total_ht == Decimal("150.00")
+
+    mixed = await post(client, "/facturation/factures/regrouper", {"facture": [str(first.id), str(other.id)]})
+    assert ("error", "Seuls des brouillons du même client se regroupent.") in flashes(
+        await client.get(mixed.headers["location"])
+    )
+    grouped = await post(client, "/facturation/factures/regrouper", {"facture": [str(first.id), str(second.id)]})
+    assert grouped.headers["location"] == f"/facturation/factures/{first.id}"
+    await db_session.refresh(first)
+    assert first.total_ht == Decimal("210.00")  # 150 + 3 × 20
+
+    removed = await post(client, "/facturation/factures/supprimer", {"facture": [str(other.id)]})
+    assert removed.status_code == 303
+    gone = select(func.count()).select_from(Invoice).where(Invoice.id == other.id)
+    assert (await db_session.execute(gone)).scalar_one() == 0
+
+    await post(client, "/facturation/factures/valider", {"facture": str(first.id)})
+    await db_session.refresh(first)
+    pdf = await client.get(f"/facturation/factures/{first.id}/pdf")
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-disposition"] == f'attachment; filename="{first.number}.pdf"'
+    ubl = await client.get(f"/facturation/factures/{first.id}/ubl.xml")
+    assert b"<cbc:ID>" + (first.number or "").encode() in ubl.content
+    sent = await post(client, f"/facturation/factures/{first.id}/envoyer")
+    assert "Envoi demandé à" in text_of(await client.get(sent.headers["location"]))
+
+    credited = await post(client, f"/facturation/factures/{first.id}/avoir")
+    note = (await db_session.execute(select(Invoice).where(Invoice.credited_invoice_id == first.id))).scalar_one()
+    assert credited.headers["location"] == f"/facturation/factures/{note.id}"
+    assert note.total_ttc == first.total_ttc
+
+
+async def test_a_month_is_run_once_from_its_page(client: Client, db_session: AsyncSession) -> None:
+    fees = await make_fees(db_session, clients=1)
+    await as_user(client, fees.partner)
+
+    assert "Préparer les brouillons du mois" in text_of(await client.get("/facturation/recurrente"))
+    refused = await post(client, "/facturation/recurrente", {"mois": "décembre"})
+    assert refused.status_code == 422
+    assert "Choisissez le mois à facturer" in text_of(refused)
+    started = await post(client, "/facturation/recurrente", {"mois": "2026-11"})
+    run_page = await client.get(started.headers["location"])
+    assert "Facturation du 01/11/2026 au 30/11/2026" in text_of(run_page)
+    again = await post(client, "/facturation/recurrente", {"mois": "11/2026"})
+    assert again.headers["location"] == started.headers["location"]
+    assert (await post(client, started.headers["location"] + "/valider")).status_code == 303
+
+
+async def test_the_billing_settings_refuse_what_is_wrong_and_keep_what_is_right(
+    client: Client, db_session: AsyncSession
+) -> None:
+    fees = await make_fees(db_session, clients=1)
+    await as_user(client, fees.partner)
+    typed = {"capital": "50 000 €", "rcs": "RCS Lyon 901 122 333", "email": "facturation@cabinet.fr",
+             "telephone": "04 72 00 00 00", "iban": "FR76 3000 6000 0112 3456 7890 188", "bic": "AGRIFRPP",
+             "delai_paiement": "45", "penalites": "10,5", "tva_debits": "1", "conditions": "Conditions.",
+             "prefixe_facture": "F", "prefixe_avoir": "AV", "relances": "7, 30"}  # fmt: skip
+
+    refused = await post(client, "/facturation/parametres", typed)
+
+    assert refused.status_code == 422  # the IBAN's check digits are wrong (…188 instead of …189)
+    assert (await settings_of(db_session, fees.entity.id)).iban == ""
+    saved = await post(client, "/facturation/parametres", typed | {"iban": "FR76 3000 6000 0112 3456 7890 189"})
+    assert saved.status_code == 303
+    kept = await settings_of(db_session, fees.entity.id)
+    assert (kept.payment_terms_days, kept.late_penalty_rate, kept.vat_on_debits) == (45, Decimal("10.50"), True)
+    assert kept.iban == "FR7630006000011234567890189"
+    assert "FR76 3000 6000 0112 3456 7890 189" in (await client.get("/facturation/parametres")).text
