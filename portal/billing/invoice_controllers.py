@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from portal.auth.guards import principal_of, requires_somewhere
 from portal.auth.permissions import Permission
@@ -97,17 +97,13 @@ async def billable_clients(invoices: InvoiceService, principal: Principal) -> li
     """The clients of the billing base the person may bill (the confidentiality rule applies)."""
     entity = await invoices.entity_id()
     statement = (
-        restrict(select_clients(), principal, Permission.BILLING_CLIENTS_READ, BillingClient)
+        restrict(select(BillingClient), principal, Permission.BILLING_CLIENTS_READ, BillingClient)
         if principal.can(Permission.BILLING_CLIENTS_READ)
-        else select_clients().where(client_not_hidden(principal, BillingClient.id))
+        else select(BillingClient).where(client_not_hidden(principal, BillingClient.id))
     )
     statement = statement.where(BillingClient.billing_entity_id == entity).order_by(BillingClient.sort_name)
     found: list[BillingClient] = list((await invoices.session.execute(statement.limit(2000))).scalars())
     return found
-
-
-def select_clients() -> Select[Any]:
-    return select(BillingClient)
 
 
 class InvoiceController(Controller):

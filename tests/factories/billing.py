@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.accounts.models import User
@@ -15,10 +14,11 @@ from portal.auth.roles import FirmRole
 from portal.billing.client_base import ensure_clients
 from portal.billing.fee_models import Invoice
 from portal.billing.invoices import InvoiceService, LineValues
-from portal.billing.models import BillingClient, ClientDossierLink
+from portal.billing.models import BillingClient
 from portal.clients.models import Dossier
 from portal.firm.models import Firm
 from tests.factories.clients import make_dossier
+from tests.factories.engagements import client_of
 from tests.factories.expenses import principal_of
 from tests.factories.firm import make_firm, make_user
 
@@ -31,14 +31,6 @@ class Fees:
     principal: Principal
     dossiers: list[Dossier]
     clients: list[BillingClient]
-
-
-async def client_of(session: AsyncSession, dossier: Dossier) -> BillingClient:
-    statement = select(BillingClient).join(ClientDossierLink, ClientDossierLink.client_id == BillingClient.id)
-    found: BillingClient = (
-        await session.execute(statement.where(ClientDossierLink.dossier_id == dossier.id))
-    ).scalar_one()
-    return found
 
 
 async def make_fees(session: AsyncSession, *, clients: int = 2, **dossier_values: object) -> Fees:
